@@ -1,0 +1,195 @@
+"""Typed settings, loaded from one TOML file that users can edit.
+
+The defaults live in `default_config.toml` beside this module. A user file passed with
+`--config` is merged over them key by key, and a level preset (`--level`) is merged over that.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+View = Literal["side", "front", "back"]
+LEVELS = ("beginner", "intermediate", "advanced")
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.toml")
+
+
+class SettingsError(ValueError):
+    """A configuration file that cannot be read or does not validate."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PoseSettings(_Strict):
+    model: str = "auto"
+    num_poses: int = Field(2, ge=1, le=5)
+    min_detection_confidence: float = Field(0.5, ge=0, le=1)
+    min_tracking_confidence: float = Field(0.5, ge=0, le=1)
+    max_input_side_px: int = Field(1920, ge=160)
+
+
+class TrackingSettings(_Strict):
+    lost_after_s: float = Field(1.0, gt=0)
+
+
+class SmoothingSettings(_Strict):
+    min_visibility: float = Field(0.5, ge=0, le=1)
+    max_gap_s: float = Field(0.25, ge=0)
+    offline_cutoff_hz: float = Field(6.0, gt=0)
+    offline_order: int = Field(4, ge=1, le=8)
+    live_min_cutoff_hz: float = Field(1.5, gt=0)
+    live_beta: float = Field(0.3, ge=0)
+    live_d_cutoff_hz: float = Field(1.0, gt=0)
+
+
+class MetricsSettings(_Strict):
+    side_view_max_shoulder_ratio: float = Field(0.45, gt=0)
+    front_view_min_shoulder_ratio: float = Field(0.6, gt=0)
+    standing_max_speed_leg_s: float = Field(0.12, ge=0)
+    direction_window_s: float = Field(1.0, gt=0)
+    edge_margin_frac: float = Field(0.03, ge=0, lt=0.5)
+    head_turn_min: float = Field(0.55, ge=0, le=1)
+    looking_down_min_deg: float = 25.0
+    leg_length_ratio: float = Field(0.491, gt=0.2, lt=0.8)
+
+
+class GaitSettings(_Strict):
+    min_step_time_s: float = Field(0.25, gt=0)
+    max_step_time_s: float = Field(2.0, gt=0)
+    min_step_prominence_leg: float = Field(0.08, ge=0)
+
+
+class SafetySettings(_Strict):
+    fall_drop_leg_s: float = Field(1.5, gt=0)
+    fall_horizontal_deg: float = Field(60.0, gt=0, lt=90)
+
+
+class RuleSettings(_Strict):
+    """What every rule has: persistence before firing, cooldown, priority, views it can judge."""
+
+    persist_s: float = Field(0.0, ge=0)
+    cooldown_s: float = Field(0.0, ge=0)
+    priority: int = Field(5, ge=1, description="1 is most urgent (safety)")
+    views: tuple[View, ...] = ("side", "front", "back")
+    guidance: str = ""
+
+
+class TrunkUprightRule(RuleSettings):
+    max_forward_lean_deg: float = 10.0
+    max_backward_lean_deg: float = 10.0
+
+
+class TrunkSwayRule(RuleSettings):
+    max_lateral_lean_deg: float = 8.0
+
+
+class HeadUpRule(RuleSettings):
+    max_head_angle_deg: float = 25.0
+
+
+class LookBackRule(RuleSettings):
+    max_glance_s: float = Field(2.0, gt=0)
+
+
+class StepLengthRule(RuleSettings):
+    max_step_length_leg: float = Field(0.75, gt=0)
+    min_steps: int = Field(2, ge=1)
+
+
+class GoodFormRule(RuleSettings):
+    praise_after_s: float = Field(15.0, gt=0)
+
+
+class RulesSettings(_Strict):
+    trunk_upright: TrunkUprightRule = TrunkUprightRule()
+    trunk_sway: TrunkSwayRule = TrunkSwayRule()
+    head_up: HeadUpRule = HeadUpRule()
+    look_back: LookBackRule = LookBackRule()
+    step_length: StepLengthRule = StepLengthRule()
+    in_frame: RuleSettings = RuleSettings()
+    fall: RuleSettings = RuleSettings()
+    camera_view: RuleSettings = RuleSettings()
+    good_form: GoodFormRule = GoodFormRule()
+
+
+class BaselineSettings(_Strict):
+    enabled: bool = False
+    duration_s: float = Field(3.0, gt=0)
+
+
+class SessionSettings(_Strict):
+    suggested_minutes: float = Field(5, gt=0)
+
+
+class Settings(_Strict):
+    level: Literal["beginner", "intermediate", "advanced"] = "beginner"
+    pose: PoseSettings = PoseSettings()
+    tracking: TrackingSettings = TrackingSettings()
+    smoothing: SmoothingSettings = SmoothingSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    gait: GaitSettings = GaitSettings()
+    safety: SafetySettings = SafetySettings()
+    rules: RulesSettings = RulesSettings()
+    baseline: BaselineSettings = BaselineSettings()
+    session: SessionSettings = SessionSettings()
+    height_cm: float | None = Field(None, gt=50, lt=260)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise SettingsError(f"configuration file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path} is not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise SettingsError(f"cannot read {path}: {exc}") from exc
+
+
+def load_settings(
+    config: str | Path | None = None,
+    level: str | None = None,
+    height_cm: float | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Settings:
+    """Load the defaults, merge a user file, apply the level preset, and validate.
+
+    Raises `SettingsError` with a readable message for any problem.
+    """
+    data = _read_toml(DEFAULT_CONFIG_PATH)
+    if config is not None:
+        data = _merge(data, _read_toml(Path(config)))
+    if overrides:
+        data = _merge(data, overrides)
+    levels = data.pop("levels", {})
+    chosen = level or data.get("level", "beginner")
+    if chosen not in LEVELS:
+        raise SettingsError(f"unknown level {chosen!r}: choose one of {', '.join(LEVELS)}")
+    data["level"] = chosen
+    data = _merge(data, levels.get(chosen, {}))
+    if height_cm is not None:
+        data["height_cm"] = height_cm
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise SettingsError(f"invalid configuration: {problems}") from exc
