@@ -1,0 +1,172 @@
+"""Batch analysis of many files: a runner interface with a local process pool as the default.
+
+`analyze_one` is the unit of work: it never raises, it returns a `FileOutcome` whose `error`
+says in plain words why a file failed, so one bad file never stops a batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif", ".mpg", ".mpeg", ".3gp"}
+LANDMARKS_SUFFIX = ".csv"
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    out_dir: str
+    ok: bool
+    error: str | None = None
+    summary: dict | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def output_folder(path: Path, out_root: Path) -> Path:
+    """One folder per input: `out_root/<name without suffixes>`."""
+    name = path.name
+    for suffix in (".landmarks.csv", ".csv"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    else:
+        name = path.stem
+    return out_root / (name or "clip")
+
+
+def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
+    """Expand folders into the videos and landmark CSVs inside; report missing paths."""
+    found: list[Path] = []
+    problems: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and (p.suffix.lower() in VIDEO_SUFFIXES or p.name.endswith(".csv"))
+                and not p.name.startswith(".")
+            )
+            if not inside:
+                problems.append(f"{path}: no videos or landmark CSV files in this folder")
+            found.extend(inside)
+        elif path.is_file():
+            found.append(path)
+        else:
+            problems.append(f"{path}: no such file or folder")
+    return found, problems
+
+
+def analyze_one(
+    path: str,
+    out_dir: str,
+    settings: Settings,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> FileOutcome:
+    """Analyse one video or landmarks CSV. Never raises."""
+    from .analysis import analyze_landmarks_file, analyze_video
+    from .landmarks_csv import LandmarksCSVError
+    from .outputs import OutputError
+    from .pose import PoseModelError
+    from .settings import SettingsError
+    from .video import VideoError
+
+    try:
+        if path.lower().endswith(LANDMARKS_SUFFIX):
+            result = analyze_landmarks_file(path, out_dir, settings)
+        else:
+            result = analyze_video(path, out_dir, settings, progress=progress)
+        return FileOutcome(
+            path, out_dir, True, summary=result.summary,
+            warnings=tuple(result.summary.get("warnings", [])),
+        )
+    except (VideoError, LandmarksCSVError, OutputError, PoseModelError, SettingsError) as exc:
+        return FileOutcome(path, out_dir, False, error=str(exc))
+    except MemoryError:
+        return FileOutcome(path, out_dir, False, error="ran out of memory on this file")
+    except Exception as exc:  # a bug must not stop the batch; the log keeps the traceback
+        log.error("unexpected error on %s\n%s", path, traceback.format_exc())
+        return FileOutcome(path, out_dir, False, error=f"internal error ({type(exc).__name__}): {exc}")
+
+
+class BatchRunner(Protocol):
+    """Runs `analyze_one` over many files and yields outcomes as they finish."""
+
+    def run(self, jobs: list[tuple[str, str]], settings: Settings) -> Iterator[FileOutcome]: ...
+
+
+class LocalRunner:
+    """The default runner: in this process for one job, a process pool for more."""
+
+    def __init__(self, jobs: int = 1) -> None:
+        self.jobs = max(1, jobs)
+
+    def run(self, jobs: list[tuple[str, str]], settings: Settings) -> Iterator[FileOutcome]:
+        if self.jobs == 1 or len(jobs) <= 1:
+            for path, out in jobs:
+                yield analyze_one(path, out, settings)
+            return
+        with ProcessPoolExecutor(max_workers=min(self.jobs, len(jobs))) as pool:
+            futures = [pool.submit(analyze_one, path, out, settings) for path, out in jobs]
+            for future in as_completed(futures):
+                yield future.result()
+
+
+class DaskRunner:
+    """Runs the batch on a Dask cluster (`pip install posecoach[dask]`).
+
+    `address` is a scheduler such as "tcp://scheduler:8786"; None starts a local cluster on this
+    machine. Every worker needs posecoach installed and read access to the input paths and the
+    output folder (a shared file system).
+    """
+
+    def __init__(self, address: str | None = None, workers: int = 2) -> None:
+        self.address = address
+        self.workers = workers
+
+    def run(self, jobs: list[tuple[str, str]], settings: Settings) -> Iterator[FileOutcome]:
+        try:
+            from dask.distributed import Client, LocalCluster, as_completed as dask_completed
+        except ImportError as exc:
+            raise RuntimeError(
+                "the Dask backend needs the dask extra: pip install 'posecoach[dask]'"
+            ) from exc
+        cluster = None
+        if self.address is None:
+            cluster = LocalCluster(
+                n_workers=self.workers, threads_per_worker=1, processes=True,
+                dashboard_address=None,
+            )
+            client = Client(cluster)
+        else:
+            client = Client(self.address)
+        try:
+            futures = [client.submit(analyze_one, p, o, settings, pure=False) for p, o in jobs]
+            for future in dask_completed(futures):
+                yield future.result()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def run_batch(
+    jobs: list[tuple[str, str]],
+    settings: Settings,
+    runner: BatchRunner | None = None,
+    on_done: Callable[[FileOutcome], None] | None = None,
+) -> list[FileOutcome]:
+    outcomes = []
+    for outcome in (runner or LocalRunner()).run(jobs, settings):
+        outcomes.append(outcome)
+        if on_done is not None:
+            on_done(outcome)
+    return outcomes

@@ -1,0 +1,163 @@
+"""The `posecoach` command line: analyze clips, serve the web UI, run the benchmark."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .settings import LEVELS, Settings, SettingsError, load_settings
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="posecoach: camera coaching for backward walking.",
+)
+console = Console(stderr=True)
+
+
+def _settings(config: Path | None, level: str | None, height_cm: float | None,
+              model: str | None = None) -> Settings:
+    overrides = {"pose": {"model": model}} if model else None
+    try:
+        return load_settings(config, level, height_cm, overrides)
+    except SettingsError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _print_summary(summary: dict) -> None:
+    from .report import summary_in_words
+
+    for sentence in summary_in_words(summary):
+        console.print(f"  {sentence}")
+
+
+@app.command()
+def analyze(
+    paths: Annotated[list[Path], typer.Argument(help="Videos, landmark CSV files, or folders.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (one sub-folder per input).")] = Path("out"),
+    level: Annotated[Optional[str], typer.Option(help=f"Rule preset: {', '.join(LEVELS)}.")] = None,
+    height_cm: Annotated[Optional[float], typer.Option("--height-cm", help="Walker's height, for lengths in metres.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="A TOML configuration file.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Files analysed in parallel.")] = 1,
+    model: Annotated[Optional[str], typer.Option(help="Pose model: a .task file or a name in models/ (lite, full, heavy).")] = None,
+    backend: Annotated[str, typer.Option(help="Batch backend: local, or dask (local cluster).")] = "local",
+    dask_address: Annotated[Optional[str], typer.Option(help="Dask scheduler address for --backend dask.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print each summary as JSON.")] = False,
+) -> None:
+    """Analyse backward-walking videos (or exported landmark CSVs) and write reports."""
+    from .batch import DaskRunner, LocalRunner, analyze_one, collect_inputs, output_folder
+
+    settings = _settings(config, level, height_cm, model)
+    files, problems = collect_inputs(paths)
+    for problem in problems:
+        console.print(f"[red]error:[/red] {problem}")
+    jobs_list = [(str(p), str(output_folder(p, out))) for p in files]
+    names = [Path(p).name for p, _ in jobs_list]
+    if len(set(names)) != len(names):
+        jobs_list = [
+            (str(p), str(out / f"{i:03d}-{output_folder(p, out).name}"))
+            for i, p in enumerate(files)
+        ]
+    failed = len(problems)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        if len(jobs_list) == 1:
+            path, out_dir = jobs_list[0]
+            task = bar.add_task(f"analysing {Path(path).name}", total=None)
+
+            def progress(done: int, total: int | None) -> None:
+                bar.update(task, completed=done, total=total)
+
+            outcomes = [analyze_one(path, out_dir, settings, progress)]
+        else:
+            runner = (DaskRunner(dask_address, workers=jobs) if backend == "dask"
+                      else LocalRunner(jobs))
+            task = bar.add_task("analysing files", total=len(jobs_list))
+            outcomes = []
+            for outcome in runner.run(jobs_list, settings):
+                outcomes.append(outcome)
+                bar.advance(task)
+    for outcome in outcomes:
+        name = Path(outcome.path).name
+        if not outcome.ok:
+            failed += 1
+            console.print(f"[red]failed:[/red] {name}: {outcome.error}")
+            continue
+        console.print(f"[green]done:[/green] {name} -> {outcome.out_dir}")
+        for warning in outcome.warnings:
+            console.print(f"  [yellow]warning:[/yellow] {warning}")
+        if json_output:
+            print(json.dumps(outcome.summary, indent=2))
+        elif outcome.summary is not None:
+            _print_summary(outcome.summary)
+    if len(outcomes) > 1 or failed:
+        console.print(f"{len(outcomes) - (failed - len(problems))} analysed, {failed} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    source: Annotated[Optional[str], typer.Option(help="Server-side camera: index, file, or rtsp:// URL.")] = None,
+    data_dir: Annotated[Path, typer.Option(help="Where sessions and the database live.")] = Path("posecoach-data"),
+    config: Annotated[Optional[Path], typer.Option(help="A TOML configuration file.")] = None,
+    token: Annotated[Optional[str], typer.Option(envvar="POSECOACH_TOKEN", help="Access token (required off loopback).")] = None,
+) -> None:
+    """Start the local web UI for live coaching, uploads, review and progress."""
+    from .server import run_server
+
+    _settings(config, None, None)
+    try:
+        run_server(host=host, port=port, source=source, data_dir=data_dir, config=config,
+                   token=token)
+    except (ValueError, OSError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def bench(
+    out: Annotated[Path, typer.Option(help="Where the benchmark writes its outputs.")] = Path("out/bench"),
+    repeats: Annotated[int, typer.Option(min=1, help="Runs per measurement (the median is shown).")] = 3,
+    quick: Annotated[bool, typer.Option(help="Fewer clips and repeats.")] = False,
+) -> None:
+    """Measure throughput, live latency and memory on the real clips."""
+    from .bench import run_benchmarks
+
+    run_benchmarks(out, repeats=repeats, quick=quick)
+
+
+@app.command("build-model")
+def build_model(
+    dest: Annotated[Optional[Path], typer.Argument(help="Where to write the bundle.")] = None,
+) -> None:
+    """Build the offline pose model bundle from the mediapipe wheel."""
+    from .model_bundle import DEFAULT_BUNDLE, build_bundle
+
+    path = build_bundle(dest or DEFAULT_BUNDLE)
+    console.print(f"pose model bundle written to {path}")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""The live coach: one frame in, landmarks, metrics and cues out, using only the past.
+
+This is the engine behind the web UI and behind the annotated clip of `posecoach analyze`: pose
+estimation, the walker tracker, causal (One Euro) smoothing, metrics over a short trailing
+window, steps as they are confirmed, and the rule engine with its persistence and cooldowns.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .cues import Cue
+from .gait import Step, analyze_gait
+from .landmarks import PoseFrame, PoseSeries
+from .metrics import FrameMetrics, compute_metrics
+from .outputs import to_jsonable
+from .pose import PoseEstimator, WalkerTracker
+from .rules import RuleEngine
+from .settings import Settings
+from .smoothing import LiveSmoother
+
+
+@dataclass
+class LiveResult:
+    """What the live coach knows after one frame."""
+
+    raw: PoseFrame                 # the walker's landmarks as the model gave them
+    frame: PoseFrame               # causally smoothed landmarks
+    metrics: FrameMetrics
+    new_cues: list[Cue] = field(default_factory=list)     # start now: speak these
+    active_cues: list[Cue] = field(default_factory=list)  # most urgent first
+    new_steps: list[Step] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """The JSON message the web UI draws and speaks from."""
+        pts = self.frame.points
+        landmarks = None
+        if self.frame.has_person:
+            landmarks = [
+                [float(p[0]) / self.frame.width, float(p[1]) / self.frame.height, float(p[3])]
+                for p in pts
+            ]
+        return to_jsonable(
+            {
+                "t": self.frame.time_s,
+                "width": self.frame.width,
+                "height": self.frame.height,
+                "person": self.frame.has_person,
+                "landmarks": landmarks,
+                "metrics": self.metrics,
+                "cues": [c.to_dict() for c in self.active_cues],
+                "new_cues": [c.to_dict() for c in self.new_cues],
+                "steps": self.new_steps,
+            }
+        )
+
+
+class LiveCoach:
+    """Pose -> walker -> causal smoothing -> metrics -> rules, one frame at a time."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        estimator: PoseEstimator | None = None,
+        window_s: float = 4.0,
+    ) -> None:
+        self.settings = settings
+        self._estimator = estimator
+        self._owns_estimator = estimator is None
+        self.tracker = WalkerTracker(settings.tracking.lost_after_s)
+        self.smoother = LiveSmoother(settings)
+        self.rules = RuleEngine(settings)
+        self.window_s = window_s
+        self._window: deque[PoseFrame] = deque()
+        self._last_step_s = -np.inf
+        self._frames = 0
+
+    @property
+    def estimator(self) -> PoseEstimator:
+        if self._estimator is None:
+            self._estimator = PoseEstimator(self.settings)
+        return self._estimator
+
+    def process(self, image_rgb: np.ndarray, time_s: float) -> LiveResult:
+        """Run the whole live pipeline on one RGB frame taken at `time_s` seconds."""
+        people = self.estimator.detect(image_rgb, time_s)
+        height, width = image_rgb.shape[:2]
+        return self.process_people(people, time_s, width, height)
+
+    def process_people(
+        self, people: list[np.ndarray], time_s: float, width: int, height: int
+    ) -> LiveResult:
+        """The pipeline after pose estimation: for landmarks from the model or from a file."""
+        walker = self.tracker.update(people, time_s, width, height)
+        raw = PoseFrame(self._frames, time_s, width, height, walker)
+        self._frames += 1
+        smoothed = self.smoother.update(raw)
+        self._window.append(smoothed)
+        while self._window and time_s - self._window[0].time_s > self.window_s:
+            self._window.popleft()
+        series = PoseSeries.from_frames(list(self._window))
+        window_metrics = compute_metrics(series, self.settings, causal=True)
+        metrics = window_metrics[-1]
+        new_steps = self._confirmed_steps(series, window_metrics)
+        new_cues = self.rules.update(metrics, new_steps)
+        return LiveResult(raw, smoothed, metrics, new_cues, self.rules.active, new_steps)
+
+    def _confirmed_steps(self, series: PoseSeries, metrics: list[FrameMetrics]) -> list[Step]:
+        if len(series) < 5:
+            return []
+        gait = analyze_gait(series, metrics, self.settings)
+        gap = 0.8 * self.settings.gait.min_step_time_s
+        new = []
+        for step in gait.steps:
+            if step.time_s > self._last_step_s + gap:
+                new.append(step)
+                self._last_step_s = step.time_s
+        return new
+
+    def finish(self, end_s: float) -> list[Cue]:
+        """Close the active cues and return every cue of the session."""
+        return self.rules.finish(end_s)
+
+    def close(self) -> None:
+        if self._owns_estimator and self._estimator is not None:
+            self._estimator.close()
+            self._estimator = None

@@ -1,0 +1,172 @@
+"""Pose estimation with the MediaPipe Tasks pose landmarker, and choosing the walker.
+
+The landmarker runs in VIDEO mode (it tracks between frames) and is asked for up to
+`settings.pose.num_poses` people. `WalkerTracker` then keeps following one person: the walker is
+the largest, most persistent track. See `WalkerTracker` for the exact rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .landmarks import NUM_LANDMARKS, empty_frame
+from .settings import Settings
+
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+DEFAULT_MODEL = MODELS_DIR / "pose_landmarker_full.task"
+
+
+class PoseModelError(RuntimeError):
+    """The pose model cannot be found or loaded."""
+
+
+def resolve_model(name: str = "auto") -> Path:
+    """Find the model bundle: "auto", a path, or a name such as "heavy" in `models/`.
+
+    "auto" builds the bundle from the mediapipe wheel if it is not there yet (no download).
+    """
+    if name in ("", "auto"):
+        if not DEFAULT_MODEL.is_file():
+            from .model_bundle import build_bundle
+
+            build_bundle(DEFAULT_MODEL)
+        return DEFAULT_MODEL
+    path = Path(name).expanduser()
+    candidates = [path, MODELS_DIR / name, MODELS_DIR / f"pose_landmarker_{name}.task"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    available = ", ".join(sorted(p.name for p in MODELS_DIR.glob("*.task"))) or "none"
+    raise PoseModelError(f"pose model {name!r} not found (models available: {available})")
+
+
+class PoseEstimator:
+    """Runs the pose landmarker on RGB frames and returns every person's landmarks in pixels."""
+
+    def __init__(self, settings: Settings, model: str | None = None) -> None:
+        import mediapipe as mp
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        self._mp = mp
+        path = resolve_model(model or settings.pose.model)
+        options = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(path)),
+            running_mode=vision.RunningMode.VIDEO,
+            num_poses=settings.pose.num_poses,
+            min_pose_detection_confidence=settings.pose.min_detection_confidence,
+            min_tracking_confidence=settings.pose.min_tracking_confidence,
+        )
+        try:
+            self._landmarker = vision.PoseLandmarker.create_from_options(options)
+        except (RuntimeError, ValueError) as exc:
+            raise PoseModelError(f"cannot load pose model {path}: {exc}") from exc
+        self.model_path = path
+        self._last_ms = -1
+
+    def detect(self, image_rgb: np.ndarray, time_s: float) -> list[np.ndarray]:
+        """Landmarks of each person found: a list of (33, 4) arrays (x_px, y_px, z, visibility)."""
+        height, width = image_rgb.shape[:2]
+        ms = max(self._last_ms + 1, int(round(time_s * 1000.0)))
+        self._last_ms = ms
+        image = self._mp.Image(
+            image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(image_rgb)
+        )
+        result = self._landmarker.detect_for_video(image, ms)
+        people = []
+        for pose in result.pose_landmarks:
+            pts = np.empty((NUM_LANDMARKS, 4), dtype=np.float64)
+            for i, lm in enumerate(pose):
+                pts[i] = (lm.x * width, lm.y * height, lm.z * width, lm.visibility)
+            people.append(pts)
+        return people
+
+    def close(self) -> None:
+        self._landmarker.close()
+
+    def __enter__(self) -> PoseEstimator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _box(points: np.ndarray) -> tuple[float, float, float, float] | None:
+    xy = points[:, :2][np.isfinite(points[:, 0])]
+    if xy.size == 0:
+        return None
+    (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass
+class _Track:
+    track_id: int
+    box: tuple[float, float, float, float]
+    last_seen_s: float
+    score: float = 0.0  # accumulated box area (share of the frame) over the frames seen
+    frames: int = 0
+    history: list[float] = field(default_factory=list)
+
+
+class WalkerTracker:
+    """Follows the walker among the people the model returns.
+
+    People are linked frame to frame into tracks by box overlap. Each track accumulates its box
+    area (as a share of the frame) every frame it is seen, so a large person who stays in view
+    scores highest. The current walker is kept while their track is seen; once it has been lost
+    for `lost_after_s`, or another track present has scored twice as much, the walker becomes the
+    highest-scoring track present.
+    """
+
+    def __init__(self, lost_after_s: float = 1.0, min_iou: float = 0.2) -> None:
+        self.lost_after_s = lost_after_s
+        self.min_iou = min_iou
+        self._tracks: list[_Track] = []
+        self._next_id = 0
+        self.walker_id: int | None = None
+
+    def update(self, people: list[np.ndarray], time_s: float, width: int, height: int) -> np.ndarray:
+        """Return the walker's (33, 4) landmarks for this frame, or an all-NaN frame."""
+        area = float(width * height) or 1.0
+        present: dict[int, np.ndarray] = {}
+        free = list(self._tracks)
+        for points in people:
+            box = _box(points)
+            if box is None:
+                continue
+            best = max(free, key=lambda t: _iou(t.box, box), default=None)
+            if best is None or _iou(best.box, box) < self.min_iou:
+                best = _Track(self._next_id, box, time_s)
+                self._next_id += 1
+                self._tracks.append(best)
+            else:
+                free.remove(best)
+            best.box, best.last_seen_s = box, time_s
+            best.score += (box[2] - box[0]) * (box[3] - box[1]) / area
+            best.frames += 1
+            present[best.track_id] = points
+        self._tracks = [t for t in self._tracks if time_s - t.last_seen_s <= 10 * self.lost_after_s]
+        walker = next((t for t in self._tracks if t.track_id == self.walker_id), None)
+        walker_lost = walker is None or time_s - walker.last_seen_s > self.lost_after_s
+        outscored = walker is not None and any(
+            t.track_id in present and t.score > 2.0 * walker.score for t in self._tracks
+        )
+        if (walker_lost or outscored) and present:
+            best = max(
+                (t for t in self._tracks if t.track_id in present), key=lambda t: t.score
+            )
+            self.walker_id = best.track_id
+        if self.walker_id in present:
+            return present[self.walker_id]
+        return empty_frame()
