@@ -8,6 +8,7 @@ been told at that moment. The summary, metrics and report come from the offline 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import os
@@ -362,13 +363,13 @@ def analyze_video(
     finally:
         coach.close()
         if recorder._result is None:
-            try:
+            with contextlib.suppress(OutputError):
                 recorder._close_streams()
-            except OutputError:
-                pass
 
 
-def analyze_landmarks_file(path: Path | str, out_dir: Path | str, settings: Settings) -> AnalysisResult:
+def analyze_landmarks_file(
+    path: Path | str, out_dir: Path | str, settings: Settings
+) -> AnalysisResult:
     """Re-run metrics and rules on an exported landmarks CSV: no video, no pose model."""
     path = Path(path)
     series = read_landmarks_csv(path)

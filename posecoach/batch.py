@@ -94,7 +94,8 @@ def analyze_one(
         return FileOutcome(path, out_dir, False, error="ran out of memory on this file")
     except Exception as exc:  # a bug must not stop the batch; the log keeps the traceback
         log.error("unexpected error on %s\n%s", path, traceback.format_exc())
-        return FileOutcome(path, out_dir, False, error=f"internal error ({type(exc).__name__}): {exc}")
+        message = f"internal error ({type(exc).__name__}): {exc}"
+        return FileOutcome(path, out_dir, False, error=message)
 
 
 class BatchRunner(Protocol):
@@ -134,7 +135,8 @@ class DaskRunner:
 
     def run(self, jobs: list[tuple[str, str]], settings: Settings) -> Iterator[FileOutcome]:
         try:
-            from dask.distributed import Client, LocalCluster, as_completed as dask_completed
+            from dask.distributed import Client, LocalCluster
+            from dask.distributed import as_completed as dask_completed
         except ImportError as exc:
             raise RuntimeError(
                 "the Dask backend needs the dask extra: pip install 'posecoach[dask]'"

@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -44,13 +44,13 @@ def _print_summary(summary: dict) -> None:
 def analyze(
     paths: Annotated[list[Path], typer.Argument(help="Videos, landmark CSV files, or folders.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (one sub-folder per input).")] = Path("out"),
-    level: Annotated[Optional[str], typer.Option(help=f"Rule preset: {', '.join(LEVELS)}.")] = None,
-    height_cm: Annotated[Optional[float], typer.Option("--height-cm", help="Walker's height, for lengths in metres.")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="A TOML configuration file.")] = None,
+    level: Annotated[str | None, typer.Option(help=f"Rule preset: {', '.join(LEVELS)}.")] = None,
+    height_cm: Annotated[float | None, typer.Option("--height-cm", help="Walker's height, for lengths in metres.")] = None,
+    config: Annotated[Path | None, typer.Option(help="A TOML configuration file.")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Files analysed in parallel.")] = 1,
-    model: Annotated[Optional[str], typer.Option(help="Pose model: a .task file or a name in models/ (lite, full, heavy).")] = None,
+    model: Annotated[str | None, typer.Option(help="Pose model: a .task file or a name in models/ (lite, full, heavy).")] = None,
     backend: Annotated[str, typer.Option(help="Batch backend: local, or dask (local cluster).")] = "local",
-    dask_address: Annotated[Optional[str], typer.Option(help="Dask scheduler address for --backend dask.")] = None,
+    dask_address: Annotated[str | None, typer.Option(help="Dask scheduler address for --backend dask.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print each summary as JSON.")] = False,
 ) -> None:
     """Analyse backward-walking videos (or exported landmark CSVs) and write reports."""
@@ -110,10 +110,10 @@ def analyze(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    source: Annotated[Optional[str], typer.Option(help="Server-side camera: index, file, or rtsp:// URL.")] = None,
+    source: Annotated[str | None, typer.Option(help="Server-side camera: index, file, or rtsp:// URL.")] = None,
     data_dir: Annotated[Path, typer.Option(help="Where sessions and the database live.")] = Path("posecoach-data"),
-    config: Annotated[Optional[Path], typer.Option(help="A TOML configuration file.")] = None,
-    token: Annotated[Optional[str], typer.Option(envvar="POSECOACH_TOKEN", help="Access token (required off loopback).")] = None,
+    config: Annotated[Path | None, typer.Option(help="A TOML configuration file.")] = None,
+    token: Annotated[str | None, typer.Option(envvar="POSECOACH_TOKEN", help="Access token (required off loopback).")] = None,
 ) -> None:
     """Start the local web UI for live coaching, uploads, review and progress."""
     from .server import run_server
@@ -141,7 +141,7 @@ def bench(
 
 @app.command("build-model")
 def build_model(
-    dest: Annotated[Optional[Path], typer.Argument(help="Where to write the bundle.")] = None,
+    dest: Annotated[Path | None, typer.Argument(help="Where to write the bundle.")] = None,
 ) -> None:
     """Build the offline pose model bundle from the mediapipe wheel."""
     from .model_bundle import DEFAULT_BUNDLE, build_bundle

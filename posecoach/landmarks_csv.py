@@ -115,7 +115,9 @@ def read_landmarks_csv(path: Path) -> PoseSeries:
         elif size != (int(width), int(height)):
             raise LandmarksCSVError(f"line {line}: frame size changes within the file")
         if times and time_s <= times[-1]:
-            raise LandmarksCSVError(f"line {line}: time_s must increase ({time_s} after {times[-1]})")
+            raise LandmarksCSVError(
+                f"line {line}: time_s must increase ({time_s} after {times[-1]})"
+            )
         values = [_number(c, line, HEADER[4 + j]) for j, c in enumerate(row[4:])]
         frames.append(int(frame))
         times.append(time_s)

@@ -88,7 +88,9 @@ def _csv_cell(value: Any) -> str:
     return str(value)
 
 
-def atomic_write_rows(path: Path | str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
+def atomic_write_rows(
+    path: Path | str, header: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> Path:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
