@@ -7,6 +7,10 @@ the largest, most persistent track. See `WalkerTracker` for the exact rule.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +21,29 @@ from .settings import Settings
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 DEFAULT_MODEL = MODELS_DIR / "pose_landmarker_full.task"
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence the C++ start-up chatter MediaPipe and TFLite print straight to file descriptor 2."""
+    if os.environ.get("POSECOACH_DEBUG"):
+        yield
+        return
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
 
 
 class PoseModelError(RuntimeError):
@@ -47,8 +74,9 @@ class PoseEstimator:
     """Runs the pose landmarker on RGB frames and returns every person's landmarks in pixels."""
 
     def __init__(self, settings: Settings, model: str | None = None) -> None:
-        import mediapipe as mp
-        from mediapipe.tasks.python import BaseOptions, vision
+        with _quiet_native_stderr():
+            import mediapipe as mp
+            from mediapipe.tasks.python import BaseOptions, vision
 
         self._mp = mp
         path = resolve_model(model or settings.pose.model)
@@ -60,11 +88,13 @@ class PoseEstimator:
             min_tracking_confidence=settings.pose.min_tracking_confidence,
         )
         try:
-            self._landmarker = vision.PoseLandmarker.create_from_options(options)
+            with _quiet_native_stderr():
+                self._landmarker = vision.PoseLandmarker.create_from_options(options)
         except (RuntimeError, ValueError) as exc:
             raise PoseModelError(f"cannot load pose model {path}: {exc}") from exc
         self.model_path = path
         self._last_ms = -1
+        self._calls = 0
 
     def detect(self, image_rgb: np.ndarray, time_s: float) -> list[np.ndarray]:
         """Landmarks of each person found: a list of (33, 4) arrays (x_px, y_px, z, visibility)."""
@@ -74,7 +104,12 @@ class PoseEstimator:
         image = self._mp.Image(
             image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(image_rgb)
         )
-        result = self._landmarker.detect_for_video(image, ms)
+        if self._calls < 2:
+            with _quiet_native_stderr():
+                result = self._landmarker.detect_for_video(image, ms)
+        else:
+            result = self._landmarker.detect_for_video(image, ms)
+        self._calls += 1
         people = []
         for pose in result.pose_landmarks:
             pts = np.empty((NUM_LANDMARKS, 4), dtype=np.float64)

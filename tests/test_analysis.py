@@ -1,0 +1,91 @@
+"""The whole pipeline on real footage: direction, view, outputs and their formats."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import av
+import pytest
+
+from posecoach.analysis import analyze_series
+from posecoach.landmarks_csv import HEADER, read_landmarks_csv
+from posecoach.metrics import METRIC_FIELDS
+from posecoach.settings import load_settings
+
+from .conftest import FIXTURES, VIDEO
+
+pytestmark = pytest.mark.video
+
+SUMMARY_KEYS = {
+    "direction", "backward_time_s", "steps", "cadence_spm", "step_length_leg", "step_length_m",
+    "trunk_lean_deg_median", "head_angle_deg_median", "view", "cues", "frames",
+    "frames_with_person",
+}
+
+
+def test_forward_clip_reads_forward(analysed):
+    summary = analysed(VIDEO / "side_walk_1080p60.mp4").summary
+    assert summary["direction"] == "forward"
+    assert summary["view"] == "side"
+    assert summary["backward_time_s"] < 0.5
+
+
+def test_same_frames_reversed_read_backward(analysed):
+    """The fixture is side_walk_1080p60.mp4 with its frames reversed (a backward-walking
+    stand-in: the walker keeps facing the same way while the pelvis travels the other way)."""
+    summary = analysed(FIXTURES / "backward_walk_side_1080p60.mp4").summary
+    assert summary["direction"] == "backward"
+    assert summary["view"] == "side"
+    assert summary["backward_time_s"] > 1.0
+    assert summary["steps"] >= 2
+    assert 0.3 < summary["step_length_leg"] < 1.5
+
+
+def test_back_view_clip_reads_back_and_claims_no_step_length(analysed):
+    summary = analysed(VIDEO / "back_view_people_139s.mp4").summary
+    assert summary["view"] == "back"
+    assert summary["step_length_leg"] is None
+    assert summary["step_length_m"] is None
+    rules = {c["rule"] for c in summary["cues"]}
+    assert "camera_view" in rules, "a back view asks the walker to turn sideways"
+
+
+def test_outputs_and_formats(analysed):
+    result = analysed(FIXTURES / "backward_walk_side_1080p60.mp4")
+    out = result.out_dir
+    summary = json.loads((out / "summary.json").read_text())
+    assert SUMMARY_KEYS <= set(summary)
+    assert summary["frames"] == 135 and summary["frames_with_person"] > 120
+    assert summary["step_length_m"] is None, "no height given"
+    for cue in summary["cues"]:
+        assert {"rule", "message", "severity", "start_s", "end_s"} <= set(cue)
+
+    with (out / "landmarks.csv").open() as fh:
+        rows = list(csv.reader(fh))
+    assert tuple(rows[0]) == HEADER and len(rows) == 136
+    series = read_landmarks_csv(out / "landmarks.csv")
+    assert (series.width, series.height) == (1920, 1080)
+
+    with (out / "metrics.csv").open() as fh:
+        metric_rows = list(csv.DictReader(fh))
+    assert tuple(metric_rows[0]) == METRIC_FIELDS and len(metric_rows) == 135
+
+    with av.open(str(out / "annotated.mp4")) as clip:
+        stream = clip.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert stream.codec_context.pix_fmt == "yuv420p"
+        frames = sum(1 for _ in clip.decode(video=0))
+    assert frames == 135
+
+    html = (out / "report.html").read_text()
+    assert "<svg" in html and "http://" not in html and "https://" not in html
+
+
+def test_height_gives_metres(analysed):
+    result = analysed(FIXTURES / "backward_walk_side_1080p60.mp4")
+    tall = analyze_series(result.series, load_settings(height_cm=180))
+    assert tall.summary["step_length_m"] == pytest.approx(
+        tall.summary["step_length_leg"] * 0.491 * 1.80, rel=0.02
+    )
+    assert 0.2 < tall.summary["step_length_m"] < 1.4

@@ -1,0 +1,128 @@
+"""The command line as a user runs it: real clips, bad files, batches and exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import DATA, FIXTURES, VIDEO
+
+
+def posecoach(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "posecoach", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def no_traceback(proc: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("bad")
+    files = {
+        "empty.mp4": b"",
+        "notes.mp4": b"this is a text file, not a video\n" * 20,
+        "random.mp4": bytes(range(256)) * 64,
+    }
+    out = {}
+    for name, content in files.items():
+        (root / name).write_bytes(content)
+        out[name] = root / name
+    photo = root / "photo.mp4"
+    shutil.copy(DATA / "images" / "COCO_val2014_000000000241.jpg", photo)
+    out["photo.mp4"] = photo
+    truncated = root / "truncated.mp4"
+    whole = (VIDEO / "side_walk_1080p60.mp4").read_bytes()
+    truncated.write_bytes(whole[: len(whole) // 3])
+    out["truncated.mp4"] = truncated
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("empty.mp4", "empty"),
+        ("notes.mp4", "not a video"),
+        ("random.mp4", "not a video"),
+        ("photo.mp4", "photo"),
+    ],
+)
+def test_bad_input_gives_a_clear_message_and_nonzero_exit(bad_files, tmp_path, name, message):
+    proc = posecoach("analyze", str(bad_files[name]), "--out", str(tmp_path))
+    assert proc.returncode == 1
+    no_traceback(proc)
+    assert name in proc.stderr
+    assert message in proc.stderr.lower()
+
+
+def test_truncated_video_says_it_was_cut_short(bad_files, tmp_path):
+    proc = posecoach("analyze", str(bad_files["truncated.mp4"]), "--out", str(tmp_path))
+    no_traceback(proc)
+    text = proc.stderr.lower()
+    # Either the readable part is analysed with a warning, or the file is refused clearly.
+    if proc.returncode == 0:
+        assert "cut short" in text or "ends early" in text
+        summary = json.loads((tmp_path / "truncated" / "summary.json").read_text())
+        assert summary["warnings"]
+    else:
+        assert "truncated" in text or "cut short" in text or "not a video" in text
+
+
+def test_missing_path_and_bad_config(tmp_path):
+    proc = posecoach("analyze", str(tmp_path / "nope.mp4"))
+    assert proc.returncode == 1 and "no such file" in proc.stderr
+    no_traceback(proc)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[rules.head_up\n")
+    proc = posecoach("analyze", str(FIXTURES / "backward_walk_side_1080p60.mp4"),
+                     "--config", str(cfg))
+    assert proc.returncode == 2 and "not valid TOML" in proc.stderr
+    no_traceback(proc)
+
+
+@pytest.mark.video
+def test_batch_skips_a_bad_file_and_finishes_the_others(bad_files, tmp_path):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    shutil.copy(bad_files["notes.mp4"], folder / "notes.mp4")
+    shutil.copy(FIXTURES / "backward_walk_side_1080p60.mp4", folder / "good.mp4")
+    out = tmp_path / "out"
+    proc = posecoach("analyze", str(folder), "--out", str(out), "--jobs", "2")
+    no_traceback(proc)
+    assert proc.returncode == 1, "a failed file makes the exit code non-zero"
+    assert "notes.mp4" in proc.stderr and "failed" in proc.stderr
+    summary = json.loads((out / "good" / "summary.json").read_text())
+    assert summary["direction"] == "backward"
+    for name in ("annotated.mp4", "landmarks.csv", "metrics.csv", "summary.json", "report.html"):
+        assert (out / "good" / name).stat().st_size > 0, name
+
+
+@pytest.mark.video
+def test_landmarks_csv_reanalysis_matches_the_video_analysis(analysed, tmp_path):
+    """A coach can re-check exported landmarks under other thresholds without the video."""
+    result = analysed(FIXTURES / "backward_walk_side_1080p60.mp4")
+    csv_path = result.files["landmarks.csv"]
+    proc = posecoach("analyze", str(csv_path), "--out", str(tmp_path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    again = json.loads((tmp_path / "landmarks" / "summary.json").read_text())
+    for key in ("direction", "steps", "view", "frames", "frames_with_person"):
+        assert again[key] == result.summary[key], key
+    for key in ("trunk_lean_deg_median", "head_angle_deg_median", "cadence_spm"):
+        if result.summary[key] is not None:
+            assert again[key] == pytest.approx(result.summary[key], abs=0.05), key
+    stricter = posecoach("analyze", str(csv_path), "--out", str(tmp_path / "strict"),
+                         "--level", "advanced")
+    assert stricter.returncode == 0
+    strict = json.loads((tmp_path / "strict" / "landmarks" / "summary.json").read_text())
+    assert strict["thresholds"]["trunk_max_forward_lean_deg"] < again["thresholds"][
+        "trunk_max_forward_lean_deg"]

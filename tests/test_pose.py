@@ -1,0 +1,80 @@
+"""The pose model bundle, the estimator, and following the walker among several people."""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pytest
+
+from posecoach.landmarks import NUM_LANDMARKS
+from posecoach.pose import DEFAULT_MODEL, PoseModelError, WalkerTracker, resolve_model
+
+from .conftest import VIDEO
+
+
+def person(cx: float, cy: float, height: float) -> np.ndarray:
+    """A crude standing figure: 33 points spread over a box centred at (cx, cy)."""
+    rng = np.random.default_rng(0)
+    pts = np.zeros((NUM_LANDMARKS, 4))
+    pts[:, 0] = cx + rng.uniform(-0.15, 0.15, NUM_LANDMARKS) * height
+    pts[:, 1] = cy + np.linspace(-0.5, 0.5, NUM_LANDMARKS) * height
+    pts[:, 3] = 0.9
+    pts[23, 1] = pts[24, 1] = cy
+    pts[23, 0] = pts[24, 0] = cx
+    return pts
+
+
+def test_bundle_is_an_uncompressed_zip_with_both_models():
+    path = resolve_model("auto")
+    assert path == DEFAULT_MODEL
+    with zipfile.ZipFile(path) as bundle:
+        names = {info.filename: info for info in bundle.infolist()}
+    assert set(names) == {"pose_detector.tflite", "pose_landmarks_detector.tflite"}
+    assert all(info.compress_type == zipfile.ZIP_STORED for info in names.values())
+
+
+def test_unknown_model_name_says_what_is_available():
+    with pytest.raises(PoseModelError, match="not found.*pose_landmarker_full.task"):
+        resolve_model("ultra")
+
+
+def test_tracker_prefers_the_person_who_travels_over_a_larger_bystander():
+    tracker = WalkerTracker(lost_after_s=1.0)
+    chosen_x = []
+    for i in range(150):  # 5 s at 30 fps
+        t = i / 30
+        bystander = person(1400, 500, 500)          # large, standing still
+        walker = person(200 + 120 * t, 600, 350)   # smaller, walking 120 px/s
+        out = tracker.update([bystander, walker], t, 1920, 1080)
+        chosen_x.append(out[23, 0])
+    late = np.array(chosen_x[90:])
+    assert np.all(np.abs(late - 1400) > 100), "the walker, not the bystander, is followed"
+
+
+def test_tracker_keeps_the_walker_through_a_short_dropout_and_reports_nan():
+    tracker = WalkerTracker(lost_after_s=1.0)
+    for i in range(30):
+        tracker.update([person(300 + 5 * i, 500, 400)], i / 30, 1280, 720)
+    walker_id = tracker.walker_id
+    missing = tracker.update([], 1.0, 1280, 720)
+    assert np.isnan(missing).all()
+    back = tracker.update([person(455, 500, 400)], 1.1, 1280, 720)
+    assert tracker.walker_id == walker_id
+    assert np.isfinite(back[23, 0])
+
+
+@pytest.mark.video
+def test_two_person_clip_follows_the_walker(analysed):
+    """side_walk_two_people_vp9.mp4: a woman walks across the lower half while a second person
+    jumps off a box in the upper half. Once she is in view the tracker must stay on her."""
+    result = analysed(VIDEO / "side_walk_two_people_vp9.mp4")
+    series = result.series
+    hips_y = (series.points[:, 23, 1] + series.points[:, 24, 1]) / 2
+    hips_x = (series.points[:, 23, 0] + series.points[:, 24, 0]) / 2
+    late = (series.time_s > 4.0) & np.isfinite(hips_y)
+    assert late.sum() > 40
+    assert np.mean(hips_y[late] > series.height / 2) > 0.9
+    # she walks right to left across the frame
+    xs = hips_x[late]
+    assert xs[0] - xs[-1] > series.width * 0.3
