@@ -155,7 +155,9 @@ def build_summary(
         "head_angle_deg_median": _round(_median(head[person]), 2),
         "upright_share": _round(float(upright.sum() / trunk_ok.sum()) if trunk_ok.any() else None),
         "head_up_share": _round(float(head_up.sum() / head_ok.sum()) if head_ok.any() else None),
-        "cues": [c.to_dict() for c in cues],
+        "cues": [
+            {**c.to_dict(), "start_s": _round(c.start_s), "end_s": _round(c.end_s)} for c in cues
+        ],
         "step_list": step_list,
         "thresholds": {
             "trunk_max_forward_lean_deg": tu.max_forward_lean_deg,

@@ -53,7 +53,7 @@ class MetricsSettings(_Strict):
     front_view_min_shoulder_ratio: float = Field(0.6, gt=0)
     standing_max_speed_leg_s: float = Field(0.12, ge=0)
     direction_window_s: float = Field(1.0, gt=0)
-    edge_margin_frac: float = Field(0.03, ge=0, lt=0.5)
+    edge_margin_frac: float = Field(0.015, ge=0, lt=0.5)
     head_turn_min: float = Field(0.55, ge=0, le=1)
     looking_down_min_deg: float = 25.0
     leg_length_ratio: float = Field(0.491, gt=0.2, lt=0.8)
