@@ -65,7 +65,8 @@ class LiveCoach:
         self,
         settings: Settings,
         estimator: PoseEstimator | None = None,
-        window_s: float = 4.0,
+        gait_window_s: float = 4.0,
+        gait_every_s: float = 0.2,
     ) -> None:
         self.settings = settings
         self._estimator = estimator
@@ -73,8 +74,14 @@ class LiveCoach:
         self.tracker = WalkerTracker(settings.tracking.lost_after_s)
         self.smoother = LiveSmoother(settings)
         self.rules = RuleEngine(settings)
-        self.window_s = window_s
+        # Metrics need a short trailing window (the direction window plus margin); steps need a
+        # few seconds, and are looked for a few times a second rather than every frame.
+        self.metrics_window_s = max(1.5, 1.5 * settings.metrics.direction_window_s)
+        self.gait_window_s = max(gait_window_s, self.metrics_window_s)
+        self.gait_every_s = gait_every_s
         self._window: deque[PoseFrame] = deque()
+        self._window_metrics: deque[FrameMetrics] = deque()
+        self._last_gait_s = -np.inf
         self._last_step_s = -np.inf
         self._frames = 0
 
@@ -99,19 +106,25 @@ class LiveCoach:
         self._frames += 1
         smoothed = self.smoother.update(raw)
         self._window.append(smoothed)
-        while self._window and time_s - self._window[0].time_s > self.window_s:
+        while self._window and time_s - self._window[0].time_s > self.gait_window_s:
             self._window.popleft()
-        series = PoseSeries.from_frames(list(self._window))
-        window_metrics = compute_metrics(series, self.settings, causal=True)
-        metrics = window_metrics[-1]
-        new_steps = self._confirmed_steps(series, window_metrics)
+            self._window_metrics.popleft()
+        recent = [f for f in self._window if time_s - f.time_s <= self.metrics_window_s]
+        metrics = compute_metrics(PoseSeries.from_frames(recent), self.settings, causal=True)[-1]
+        self._window_metrics.append(metrics)
+        new_steps: list[Step] = []
+        if time_s - self._last_gait_s >= self.gait_every_s:
+            self._last_gait_s = time_s
+            new_steps = self._confirmed_steps()
         new_cues = self.rules.update(metrics, new_steps)
         return LiveResult(raw, smoothed, metrics, new_cues, self.rules.active, new_steps)
 
-    def _confirmed_steps(self, series: PoseSeries, metrics: list[FrameMetrics]) -> list[Step]:
-        if len(series) < 5:
+    def _confirmed_steps(self) -> list[Step]:
+        """Steps found in the trailing window that were not reported before."""
+        if len(self._window) < 5:
             return []
-        gait = analyze_gait(series, metrics, self.settings)
+        series = PoseSeries.from_frames(list(self._window))
+        gait = analyze_gait(series, list(self._window_metrics), self.settings)
         gap = 0.8 * self.settings.gait.min_step_time_s
         new = []
         for step in gait.steps:

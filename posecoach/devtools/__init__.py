@@ -1,0 +1,1 @@
+"""Developer tooling (test browser set-up). Not used by posecoach at run time."""

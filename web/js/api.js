@@ -1,0 +1,194 @@
+// Small helpers shared by every page: HTTP calls, formatting, error reporting.
+// No framework, no build step: plain ES modules served from /static/js/.
+
+export class ApiError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function readError(resp) {
+  let detail = `${resp.status} ${resp.statusText}`;
+  try {
+    const body = await resp.json();
+    if (body && typeof body.detail === "string") detail = body.detail;
+    else if (body && Array.isArray(body.detail)) detail = body.detail.map((d) => d.msg || String(d)).join("; ");
+    else if (body && typeof body.error === "string") detail = body.error;
+    else if (body && typeof body.message === "string") detail = body.message;
+  } catch (_) { /* not JSON */ }
+  return new ApiError(detail, resp.status);
+}
+
+export async function getJSON(url) {
+  const resp = await fetch(url, { headers: { Accept: "application/json" } });
+  if (!resp.ok) throw await readError(resp);
+  return resp.json();
+}
+
+export async function postJSON(url, body) {
+  const resp = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!resp.ok) throw await readError(resp);
+  const text = await resp.text();
+  return text ? JSON.parse(text) : {};
+}
+
+/** Upload files as multipart field `files` with progress callbacks (fetch has no upload progress). */
+export function uploadFiles(url, files, onProgress, fields = {}) {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(fields)) if (v !== null && v !== undefined && v !== "") form.append(k, String(v));
+    for (const f of files) form.append("files", f, f.name);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", url);
+    xhr.responseType = "json";
+    xhr.upload.onprogress = (ev) => {
+      if (ev.lengthComputable && onProgress) onProgress(ev.loaded / ev.total);
+    };
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        if (onProgress) onProgress(1);
+        resolve(xhr.response || {});
+      } else {
+        const body = xhr.response;
+        const msg = (body && (typeof body.detail === "string" ? body.detail : body.error)) ||
+          `upload failed: ${xhr.status} ${xhr.statusText}`;
+        reject(new ApiError(msg, xhr.status));
+      }
+    };
+    xhr.onerror = () => reject(new ApiError("upload failed: the server could not be reached", 0));
+    xhr.send(form);
+  });
+}
+
+export function wsURL(path) {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${proto}//${location.host}${path}`;
+}
+
+// ---------- error / status reporting (aria-live regions present on every page) ----------
+
+export function showError(message) {
+  const box = document.getElementById("errors");
+  if (!box) { console.error(message); return; }
+  const p = document.createElement("p");
+  p.textContent = message;
+  const close = document.createElement("button");
+  close.type = "button";
+  close.className = "link-button";
+  close.textContent = "Dismiss";
+  close.setAttribute("aria-label", `Dismiss error: ${message}`);
+  close.addEventListener("click", () => p.remove());
+  p.append(" ", close);
+  box.append(p);
+  while (box.children.length > 4) box.firstElementChild.remove();
+}
+
+export function clearErrors() {
+  const box = document.getElementById("errors");
+  if (box) box.replaceChildren();
+}
+
+export function announce(message) {
+  const box = document.getElementById("status-live");
+  if (box) box.textContent = message;
+}
+
+// ---------- record accessors (tolerant of small differences in the server's records) ----------
+
+export function sessionId(rec) {
+  return rec.id ?? rec.session_id ?? rec.name;
+}
+
+export function summaryOf(rec) {
+  return rec.summary && typeof rec.summary === "object" ? rec.summary : rec;
+}
+
+export function field(rec, ...names) {
+  const s = summaryOf(rec);
+  for (const n of names) {
+    if (rec[n] !== undefined && rec[n] !== null) return rec[n];
+    if (s[n] !== undefined && s[n] !== null) return s[n];
+  }
+  return null;
+}
+
+export function sessionDate(rec) {
+  const v = field(rec, "created", "created_at", "started_at", "start_time", "date", "time", "mtime");
+  if (v === null) return null;
+  const d = typeof v === "number" ? new Date(v < 1e12 ? v * 1000 : v) : new Date(v);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+// ---------- formatting ----------
+
+export function isNum(x) {
+  return typeof x === "number" && Number.isFinite(x);
+}
+
+export function fmtClock(seconds) {
+  if (!isNum(seconds)) return "–";
+  const s = Math.max(0, Math.round(seconds));
+  const m = Math.floor(s / 60);
+  const h = Math.floor(m / 60);
+  const ss = String(s % 60).padStart(2, "0");
+  if (h > 0) return `${h}:${String(m % 60).padStart(2, "0")}:${ss}`;
+  return `${m}:${ss}`;
+}
+
+export function fmtDuration(seconds) {
+  if (!isNum(seconds)) return "–";
+  if (seconds < 60) return `${seconds.toFixed(0)} s`;
+  const m = Math.floor(seconds / 60);
+  const s = Math.round(seconds - m * 60);
+  return s ? `${m} min ${s} s` : `${m} min`;
+}
+
+export function fmtNum(x, digits = 1, unit = "") {
+  if (!isNum(x)) return "–";
+  return `${x.toFixed(digits)}${unit ? ` ${unit}` : ""}`;
+}
+
+export function fmtPct(x) {
+  if (!isNum(x)) return "–";
+  return `${Math.round(x * 100)} %`;
+}
+
+export function fmtDate(d) {
+  if (!d) return "–";
+  return d.toLocaleString(undefined, {
+    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+  });
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "text") node.textContent = v;
+    else if (k.startsWith("on") && typeof v === "function") node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+export const SESSION_FILES = [
+  { name: "annotated.mp4", label: "Annotated clip (MP4)" },
+  { name: "landmarks.csv", label: "Landmarks (CSV)" },
+  { name: "metrics.csv", label: "Metrics per frame (CSV)" },
+  { name: "summary.json", label: "Summary (JSON)" },
+  { name: "report.html", label: "Report (HTML)" },
+];
+
+export function fileURL(id, name) {
+  return `/api/sessions/${encodeURIComponent(id)}/files/${name}`;
+}

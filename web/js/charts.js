@@ -1,0 +1,71 @@
+// A tiny inline-SVG line chart (no chart library). One chart per measurement.
+const NS = "http://www.w3.org/2000/svg";
+
+function svgEl(tag, attrs = {}, text = null) {
+  const n = document.createElementNS(NS, tag);
+  for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, String(v));
+  if (text !== null) n.textContent = text;
+  return n;
+}
+
+function niceStep(range, target = 4) {
+  const raw = range / target;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const norm = raw / mag;
+  return (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;
+}
+
+/**
+ * points: [{label: string, y: number|null, flag?: boolean}] in order. Returns an <svg>.
+ * format(y) renders tick and point values.
+ */
+export function lineChart({ title, points, format = (y) => String(y), yMin = 0 }) {
+  const W = 600, H = 250, L = 58, R = 34, T = 14, B = 34;
+  const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title, preserveAspectRatio: "xMidYMid meet" });
+  svg.append(svgEl("title", {}, title));
+  const ys = points.map((p) => p.y).filter((y) => typeof y === "number" && Number.isFinite(y));
+  if (!ys.length) {
+    svg.append(svgEl("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "no-data" }, "No data yet"));
+    return svg;
+  }
+  let lo = Math.min(yMin ?? Math.min(...ys), ...ys);
+  let hi = Math.max(...ys);
+  if (hi - lo < 1e-9) hi = lo + (Math.abs(lo) || 1);
+  const step = niceStep(hi - lo);
+  lo = Math.floor(lo / step) * step;
+  hi = Math.ceil(hi / step) * step;
+  const n = points.length;
+  const x = (i) => (n === 1 ? L + (W - L - R) / 2 : L + (i * (W - L - R)) / (n - 1));
+  const y = (v) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B);
+
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  for (let k = 0; lo + k * step <= hi + step / 2; k++) {
+    const v = lo + k * step;
+    svg.append(svgEl("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }));
+    svg.append(svgEl("text", { x: L - 8, y: y(v) + 4, "text-anchor": "end", class: "tick" }, v.toFixed(decimals)));
+  }
+  svg.append(svgEl("line", { x1: L, x2: L, y1: T, y2: H - B, class: "axis" }));
+  svg.append(svgEl("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis" }));
+  const every = Math.max(1, Math.ceil(n / 6));
+  points.forEach((p, i) => {
+    if (i % every === 0 || i === n - 1) {
+      const anchor = n > 1 && i === n - 1 ? "end" : n > 1 && i === 0 ? "start" : "middle";
+      svg.append(svgEl("text", { x: x(i), y: H - B + 18, "text-anchor": anchor, class: "tick" }, p.label));
+    }
+  });
+  let d = "";
+  let pen = false;
+  points.forEach((p, i) => {
+    if (typeof p.y !== "number" || !Number.isFinite(p.y)) { pen = false; return; }
+    d += `${pen ? "L" : "M"}${x(i).toFixed(1)},${y(p.y).toFixed(1)} `;
+    pen = true;
+  });
+  svg.append(svgEl("path", { d, class: "series" }));
+  points.forEach((p, i) => {
+    if (typeof p.y !== "number" || !Number.isFinite(p.y)) return;
+    const c = svgEl("circle", { cx: x(i), cy: y(p.y), r: 5, class: p.flag ? "dot pain" : "dot" });
+    c.append(svgEl("title", {}, `${p.label}: ${format(p.y)}`));
+    svg.append(c);
+  });
+  return svg;
+}

@@ -1,0 +1,172 @@
+// Library page: sessions list, uploads with progress, analysis job polling, compare picker.
+import {
+  announce, el, field, fmtDate, fmtDuration, getJSON, sessionDate, sessionId, showError, uploadFiles,
+} from "./api.js";
+
+const $ = (id) => document.getElementById(id);
+const body = $("sessions-body");
+const compareBtn = $("compare-btn");
+const compareHint = $("compare-hint");
+const selected = [];
+const POLL_MS = 1000;
+
+function sourceText(rec) {
+  const kind = field(rec, "kind", "type", "mode");
+  const src = field(rec, "filename", "source_name", "source");
+  if (kind && src && String(src) !== String(kind)) return `${kind}: ${src}`;
+  return String(src ?? kind ?? "–");
+}
+
+function pain(rec) {
+  const c = rec.checkin;
+  if (!c || !c.pain) return null;
+  return c.pain === "none" ? "no pain" : `${c.pain}${typeof c.score === "number" ? ` ${c.score}/10` : ""}`;
+}
+
+function renderSessions(list) {
+  if (!list.length) {
+    body.replaceChildren(el("tr", {}, el("td", { colspan: "8", class: "empty" },
+      "No sessions yet. Start one on the live page or upload a clip.")));
+    return;
+  }
+  list.sort((a, b) => (sessionDate(b)?.getTime() ?? 0) - (sessionDate(a)?.getTime() ?? 0));
+  const rows = list.map((rec) => {
+    const id = String(sessionId(rec));
+    const date = fmtDate(sessionDate(rec));
+    const status = String(field(rec, "status") ?? "done");
+    const box = el("input", {
+      type: "checkbox", value: id, "aria-label": `Compare session from ${date} (${id})`,
+      checked: selected.includes(id),
+    });
+    box.addEventListener("change", () => toggleSelect(id, box.checked));
+    const p = pain(rec);
+    return el("tr", { "data-session": id },
+      el("td", {}, box),
+      el("td", {}, date),
+      el("td", {}, sourceText(rec)),
+      el("td", {}, el("span", { class: "badge", "data-status": status }, status)),
+      el("td", {}, p ?? "–"),
+      el("td", { class: "num" }, fmtDuration(field(rec, "duration_s"))),
+      el("td", {}, String(field(rec, "direction") ?? "–")),
+      el("td", {}, el("a", { href: `/review/${encodeURIComponent(id)}`, "aria-label": `Review session from ${date}` }, "Review")),
+    );
+  });
+  body.replaceChildren(...rows);
+}
+
+function toggleSelect(id, on) {
+  const i = selected.indexOf(id);
+  if (on && i < 0) selected.push(id);
+  if (!on && i >= 0) selected.splice(i, 1);
+  while (selected.length > 2) {
+    const dropped = selected.shift();
+    const box = body.querySelector(`input[value="${CSS.escape(dropped)}"]`);
+    if (box) box.checked = false;
+  }
+  compareBtn.disabled = selected.length !== 2;
+  compareHint.textContent = selected.length === 2 ? "Ready to compare." : `Select ${2 - selected.length} more session${selected.length === 1 ? "" : "s"}.`;
+}
+
+async function loadSessions() {
+  try {
+    const data = await getJSON("/api/sessions");
+    renderSessions(Array.isArray(data) ? data : data.sessions ?? data.items ?? []);
+  } catch (err) {
+    showError(`Could not load the sessions: ${err.message}`);
+    body.replaceChildren(el("tr", {}, el("td", { colspan: "8", class: "empty" }, "Sessions could not be loaded.")));
+  }
+}
+
+// ---------------------------------------------------------------- uploads
+
+function jobItem(job) {
+  const bar = el("progress", { max: "1", value: "0", "aria-label": `Analysis of ${job.filename}` });
+  const status = el("span", { class: "badge", "data-status": job.status || "queued" }, job.status || "queued");
+  const detail = el("div", { class: "job-detail" });
+  const li = el("li", { class: "job", "data-job": job.id },
+    el("div", { class: "job-head" }, el("span", { class: "job-name" }, job.filename || job.id), status),
+    bar, detail);
+  return { li, bar, status, detail };
+}
+
+async function pollJob(job, view) {
+  for (;;) {
+    let j;
+    try {
+      j = await getJSON(`/api/jobs/${encodeURIComponent(job.id)}`);
+    } catch (err) {
+      view.detail.textContent = `Could not get the job status: ${err.message}`;
+      await new Promise((r) => setTimeout(r, POLL_MS * 3));
+      continue;
+    }
+    view.status.textContent = j.status;
+    view.status.dataset.status = j.status;
+    if (typeof j.progress === "number") view.bar.value = Math.max(0, Math.min(1, j.progress));
+    else view.bar.removeAttribute("value");
+    if (j.status === "done") {
+      view.bar.value = 1;
+      view.detail.replaceChildren(el("a", { href: `/review/${encodeURIComponent(j.session_id)}`, class: "review-link" },
+        `Review ${job.filename || "clip"}`));
+      announce(`${job.filename || "Clip"} analysed.`);
+      loadSessions();
+      return;
+    }
+    if (j.status === "failed") {
+      view.detail.textContent = j.error || "The analysis failed.";
+      showError(`${job.filename || "Clip"}: ${j.error || "the analysis failed."}`);
+      loadSessions();
+      return;
+    }
+    view.detail.textContent = j.status === "queued" ? "Waiting to start…" : `Analysing… ${Math.round((j.progress || 0) * 100)} %`;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+$("upload-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const input = $("files");
+  const files = [...input.files];
+  if (!files.length) { showError("Choose one or more video files first."); input.focus(); return; }
+  const btn = $("upload-btn");
+  const box = $("upload-progress-box");
+  const bar = $("upload-progress");
+  btn.disabled = true;
+  box.hidden = false;
+  bar.value = 0;
+  announce(`Uploading ${files.length} file${files.length > 1 ? "s" : ""}.`);
+  try {
+    const level = $("upload-level").value;
+    const height = $("upload-height").value.trim();
+    localStorage.setItem("posecoach.level", level);
+    const resp = await uploadFiles("/api/uploads", files, (f) => { bar.value = f; }, { level, height_cm: height });
+    const jobs = resp.jobs || [];
+    const list = $("jobs");
+    if (list.querySelector(".empty")) list.replaceChildren();
+    for (const job of jobs) {
+      const view = jobItem(job);
+      list.prepend(view.li);
+      if (job.status === "failed") {
+        view.detail.textContent = job.error || "Rejected.";
+        showError(`${job.filename}: ${job.error || "rejected"}`);
+      } else pollJob(job, view);
+    }
+    input.value = "";
+    announce("Upload finished. Analysing.");
+  } catch (err) {
+    showError(err.message);
+  } finally {
+    btn.disabled = false;
+    setTimeout(() => { box.hidden = true; }, 800);
+  }
+});
+
+compareBtn.addEventListener("click", () => {
+  if (selected.length === 2) location.href = `/compare?a=${encodeURIComponent(selected[0])}&b=${encodeURIComponent(selected[1])}`;
+});
+
+const savedLevel = localStorage.getItem("posecoach.level");
+if (savedLevel && [...$("upload-level").options].some((o) => o.value === savedLevel)) $("upload-level").value = savedLevel;
+const savedHeight = localStorage.getItem("posecoach.height");
+if (savedHeight) $("upload-height").value = savedHeight;
+loadSessions();
+document.addEventListener("visibilitychange", () => { if (!document.hidden) loadSessions(); });

@@ -1,0 +1,504 @@
+// Live coaching page: camera -> JPEG frames over WS /ws/live -> results -> overlay, cues, speech.
+import { announce, clearErrors, fmtClock, getJSON, isNum, showError, wsURL } from "./api.js";
+import { clearOverlay, drawOverlay } from "./skeleton.js";
+import { renderCheckin } from "./checkin.js";
+
+const params = new URLSearchParams(location.search);
+const MAX_IN_FLIGHT = Math.max(1, Number(params.get("inflight")) || 1); // frames sent, no result yet
+const FRAME_WIDTH = 640;            // frames are downscaled to this width before JPEG encoding
+const JPEG_QUALITY = 0.7;
+const MIN_FRAME_INTERVAL_MS = 1000 / 30;
+const STALL_MS = 4000;              // no result for this long: assume the frame was lost
+const CADENCE_WINDOW_S = 15;
+// When results come back slowly, the live video runs ahead of the skeleton. Above this round
+// trip the viewer shows the frame that was analysed (skeleton exactly on the body) instead.
+const SYNC_ON_MS = 160;
+const SYNC_OFF_MS = 100;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  start: $("start"), stop: $("stop"), useSource: $("use-source"), mute: $("mute"),
+  level: $("level"), height: $("height"), suggested: $("suggested"), guide: $("guide"),
+  elapsed: $("elapsed"), target: $("target"), timerFill: $("timer-fill"),
+  cue: $("cue"), cueLog: $("cue-log"), video: $("video"), sourceFrame: $("source-frame"),
+  overlay: $("overlay"), frameCanvas: $("frame-canvas"), viewerMode: $("viewer-mode"), placeholder: $("viewer-placeholder"), after: $("after"),
+  reviewLink: $("review-link"), checkin: $("checkin"), setup: $("setup"),
+  inview: $("ind-inview"), view: $("ind-view"), backward: $("ind-backward"), cadence: $("ind-cadence"),
+};
+
+// Test and debugging hook: what happened, without reaching into closures.
+const debug = (window.__posecoach = {
+  framesSent: 0, results: 0, cuesSeen: [], spoken: [], sessionId: null, finished: false, lastResult: null,
+  latencyMs: null, overlaysDrawn: 0, synced: false, cueTextsShown: [],
+});
+
+let config = { suggested: { beginner: 5, intermediate: 10, advanced: 15 }, source: false };
+let muted = localStorage.getItem("posecoach.muted") === "1";
+let s = null; // the running session state
+
+// ---------------------------------------------------------------- configuration
+
+function parseConfig(cfg) {
+  const out = { suggested: { ...config.suggested }, source: false, guide: null, levels: null };
+  const levels = cfg.levels;
+  if (Array.isArray(levels)) {
+    out.levels = levels.map((l) => (typeof l === "string" ? l : l.name ?? l.id ?? l.level));
+    for (const l of levels) {
+      if (l && typeof l === "object" && isNum(l.suggested_minutes)) out.suggested[l.name ?? l.id ?? l.level] = l.suggested_minutes;
+    }
+  } else if (levels && typeof levels === "object") {
+    out.levels = Object.keys(levels);
+    for (const [k, v] of Object.entries(levels)) {
+      if (isNum(v)) out.suggested[k] = v;
+      else if (v && isNum(v.suggested_minutes)) out.suggested[k] = v.suggested_minutes;
+    }
+  }
+  const sm = cfg.suggested_minutes ?? cfg.session_minutes;
+  if (sm && typeof sm === "object") Object.assign(out.suggested, sm);
+  const guide = cfg.setup_guide ?? cfg.guide ?? cfg.setup;
+  if (Array.isArray(guide)) out.guide = guide.map(String);
+  else if (typeof guide === "string" && guide.trim()) out.guide = guide.split(/\n+/).map((x) => x.replace(/^[-*\d.\s]+/, "")).filter(Boolean);
+  const src = cfg.source ?? cfg.source_configured ?? cfg.server_camera ?? cfg.has_source;
+  out.source = Boolean(src && (typeof src !== "object" || src.configured !== false));
+  out.defaultLevel = cfg.default_level ?? cfg.level ?? null;
+  return out;
+}
+
+async function loadConfig() {
+  try {
+    config = parseConfig(await getJSON("/api/config"));
+  } catch (err) {
+    showError(`Could not load the settings (${err.message}); using defaults.`);
+  }
+  if (config.levels && config.levels.length) {
+    const current = ui.level.value;
+    ui.level.replaceChildren(...config.levels.map((name) => {
+      const o = document.createElement("option");
+      o.value = name;
+      o.textContent = name.charAt(0).toUpperCase() + name.slice(1);
+      return o;
+    }));
+    ui.level.value = config.levels.includes(current) ? current : config.levels[0];
+  }
+  const saved = localStorage.getItem("posecoach.level");
+  if (saved && [...ui.level.options].some((o) => o.value === saved)) ui.level.value = saved;
+  else if (config.defaultLevel) ui.level.value = config.defaultLevel;
+  const h = localStorage.getItem("posecoach.height");
+  if (h) ui.height.value = h;
+  if (config.guide && config.guide.length) {
+    // The short guide above stays (distance, height, space); the server's full guide goes below it.
+    $("guide-more").replaceChildren(...config.guide.map((t) => { const li = document.createElement("li"); li.textContent = t; return li; }));
+    $("guide-more-box").hidden = false;
+  }
+  ui.useSource.hidden = !config.source;
+  updateSuggested();
+}
+
+function suggestedMinutes() {
+  return config.suggested[ui.level.value] ?? 5;
+}
+
+function updateSuggested() {
+  const m = suggestedMinutes();
+  ui.suggested.textContent = `${m} minutes`;
+  ui.target.textContent = fmtClock(m * 60);
+}
+
+// ---------------------------------------------------------------- UI state
+
+function setIndicator(node, state, text) {
+  node.dataset.state = state;
+  node.querySelector(".ind-value").textContent = text;
+}
+
+function resetIndicators() {
+  for (const n of [ui.inview, ui.view, ui.backward, ui.cadence]) setIndicator(n, "unknown", "–");
+  ui.cadence.querySelector(".ind-sub").textContent = "0 steps";
+}
+
+function setCue(text, severity) {
+  if (ui.cue.textContent !== text) ui.cue.textContent = text;
+  ui.cue.dataset.severity = severity;
+}
+
+function setRunning(running) {
+  const refocus = running ? document.activeElement === ui.start || document.activeElement === ui.useSource
+    : document.activeElement === ui.stop;
+  document.body.classList.toggle("running", running);
+  ui.start.disabled = running;
+  ui.useSource.disabled = running;
+  ui.stop.disabled = !running;
+  ui.level.disabled = running;
+  ui.height.disabled = running;
+  if (refocus) (running ? ui.stop : ui.start).focus(); // keyboard users keep their place
+}
+
+function updateMute() {
+  ui.mute.setAttribute("aria-pressed", String(muted));
+  ui.mute.querySelector(".toggle-text").textContent = muted ? "Voice muted" : "Mute voice";
+  ui.mute.setAttribute("aria-label", "Mute voice");
+}
+
+// ---------------------------------------------------------------- speech
+
+let speechQueue = 0;
+
+function speak(text, severity = "info") {
+  debug.spoken.push(text);
+  if (muted || !("speechSynthesis" in window)) return;
+  const synth = window.speechSynthesis;
+  if (severity === "critical") { synth.cancel(); speechQueue = 0; }
+  else if (speechQueue >= 2) return; // never pile up stale cues
+  const u = new SpeechSynthesisUtterance(text);
+  u.rate = 1.0;
+  u.volume = 1.0;
+  speechQueue += 1;
+  u.onend = u.onerror = () => { speechQueue = Math.max(0, speechQueue - 1); };
+  synth.speak(u);
+}
+
+// ---------------------------------------------------------------- results
+
+function mediaSize() {
+  if (s && s.mode === "source") return [ui.sourceFrame.naturalWidth, ui.sourceFrame.naturalHeight];
+  if (s && s.synced) return [ui.frameCanvas.width, ui.frameCanvas.height];
+  return [ui.video.videoWidth, ui.video.videoHeight];
+}
+
+function redraw() {
+  if (!s || !s.last) { clearOverlay(ui.overlay); return; }
+  const [w, h] = mediaSize();
+  if (drawOverlay(ui.overlay, s.last, w, h, new Set((s.last.cues || []).map((c) => c.rule)))) debug.overlaysDrawn += 1;
+}
+
+function logCue(cue) {
+  const li = document.createElement("li");
+  li.dataset.severity = cue.severity;
+  li.textContent = `${fmtClock(cue.start_s ?? 0)}  ${cue.message}`;
+  ui.cueLog.prepend(li);
+  while (ui.cueLog.children.length > 8) ui.cueLog.lastElementChild.remove();
+}
+
+function handleResult(msg) {
+  debug.results += 1;
+  debug.lastResult = msg;
+  s.last = msg;
+  redraw();
+  const m = msg.metrics || {};
+
+  if (!msg.person) {
+    setIndicator(ui.inview, "no", "No one seen");
+  } else if (m.fully_in_frame === true) setIndicator(ui.inview, "yes", "Yes");
+  else if (m.fully_in_frame === false) setIndicator(ui.inview, "no", "No");
+  else setIndicator(ui.inview, "unknown", "–");
+
+  const view = msg.person ? m.view : null;
+  setIndicator(ui.view, view === "side" ? "yes" : view && view !== "unknown" ? "warn" : "unknown",
+    view && view !== "unknown" ? view.charAt(0).toUpperCase() + view.slice(1) : "–");
+
+  const dir = msg.person ? m.direction : null;
+  const dirText = { backward: "Yes", forward: "Forwards", standing: "Standing", turning: "Turning" }[dir];
+  setIndicator(ui.backward, dir === "backward" ? "yes" : dir === "forward" ? "no" : dir ? "warn" : "unknown", dirText ?? "–");
+
+  for (const st of msg.steps || []) {
+    const t = isNum(st.time_s) ? st.time_s : msg.t;
+    s.stepTimes.push(t);
+  }
+  const recent = s.stepTimes.filter((t) => t >= (msg.t ?? 0) - CADENCE_WINDOW_S);
+  const cadence = recent.length >= 3 ? ((recent.length - 1) / (recent[recent.length - 1] - recent[0])) * 60 : null;
+  setIndicator(ui.cadence, s.stepTimes.length ? "num" : "unknown",
+    isNum(cadence) ? `${Math.round(cadence)}/min` : "–");
+  ui.cadence.querySelector(".ind-sub").textContent = `${s.stepTimes.length} step${s.stepTimes.length === 1 ? "" : "s"}`;
+
+  for (const cue of msg.new_cues || []) {
+    debug.cuesSeen.push(cue);
+    logCue(cue);
+    speak(cue.message, cue.severity);
+  }
+  const active = (msg.cues || [])[0];
+  if (active) {
+    setCue(active.message, active.rule === "good_form" ? "good" : active.severity);
+    if (!debug.cueTextsShown.includes(active.message)) debug.cueTextsShown.push(active.message);
+  }
+  else if (!msg.person) setCue("Step into the camera's view", "warning");
+  else setCue("Keep going", "idle");
+}
+
+function handleMessage(ev) {
+  if (typeof ev.data !== "string") return;
+  let msg;
+  try { msg = JSON.parse(ev.data); } catch (_) { return; }
+  if (!s) return;
+  switch (msg.type) {
+    case "started":
+      s.sessionId = msg.session_id;
+      debug.sessionId = msg.session_id;
+      s.t0 = performance.now();
+      announce("Session started.");
+      if (s.mode === "camera") pump();
+      break;
+    case "result":
+      s.inFlight = Math.max(0, s.inFlight - 1);
+      if (s.mode === "camera") showAnalysedFrame();
+      handleResult(msg);
+      if (s.mode === "camera") schedulePump();
+      break;
+    case "frame":
+      if (msg.jpeg) {
+        ui.sourceFrame.src = `data:image/jpeg;base64,${msg.jpeg}`;
+        ui.sourceFrame.hidden = false;
+        ui.placeholder.hidden = true;
+      }
+      break;
+    case "finished":
+      s.sessionId = msg.session_id ?? s.sessionId;
+      if (msg.status === "failed") showError(`The recording could not be finished: ${msg.error || "unknown error"}`);
+      debug.finished = true;
+      if (s.onFinished) s.onFinished();
+      break;
+    case "error":
+      showError(msg.message || "The server reported an error.");
+      if (s.mode === "camera" && s.inFlight > 0) { // a frame was refused: send the next one
+        s.inFlight -= 1;
+        schedulePump();
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+// ---------------------------------------------------------------- frames
+
+function setSynced(on) {
+  if (s.synced === on) return;
+  s.synced = on;
+  debug.synced = on;
+  ui.frameCanvas.hidden = !on;
+  ui.video.classList.toggle("behind", on);
+  ui.viewerMode.textContent = on ? "Showing the analysed frames (the connection is slow)" : "";
+}
+
+/** Round-trip bookkeeping; in synced mode, paint the frame that this result belongs to. */
+function showAnalysedFrame() {
+  const rtt = performance.now() - s.lastSent;
+  s.latency = s.latency === null ? rtt : 0.8 * s.latency + 0.2 * rtt;
+  debug.latencyMs = Math.round(s.latency);
+  if (!s.synced && s.latency > SYNC_ON_MS && debug.results > 5) setSynced(true);
+  else if (s.synced && s.latency < SYNC_OFF_MS) setSynced(false);
+  if (s.synced && s.sentFrame.width) {
+    const fc = ui.frameCanvas;
+    if (fc.width !== s.sentFrame.width || fc.height !== s.sentFrame.height) {
+      fc.width = s.sentFrame.width;
+      fc.height = s.sentFrame.height;
+    }
+    fc.getContext("2d").drawImage(s.sentFrame, 0, 0);
+  }
+}
+
+function schedulePump() {
+  const wait = Math.max(0, MIN_FRAME_INTERVAL_MS - (performance.now() - s.lastSent));
+  clearTimeout(s.pumpTimer);
+  s.pumpTimer = setTimeout(pump, wait);
+}
+
+function pump() {
+  if (!s || !s.running || s.mode !== "camera" || !s.sessionId) return;
+  if (!s.ws || s.ws.readyState !== WebSocket.OPEN || s.inFlight >= MAX_IN_FLIGHT) return;
+  const v = ui.video;
+  if (v.readyState < 2 || !v.videoWidth) { s.pumpTimer = setTimeout(pump, 50); return; }
+  const w = Math.min(FRAME_WIDTH, v.videoWidth);
+  const h = Math.round((v.videoHeight / v.videoWidth) * w);
+  if (s.cap.width !== w || s.cap.height !== h) { s.cap.width = w; s.cap.height = h; }
+  s.capCtx.drawImage(v, 0, 0, w, h);
+  if (s.sentFrame.width !== w || s.sentFrame.height !== h) { s.sentFrame.width = w; s.sentFrame.height = h; }
+  s.sentFrame.getContext("2d").drawImage(s.cap, 0, 0); // kept to show beside its result
+  s.inFlight += 1;
+  s.lastSent = performance.now();
+  const ws = s.ws;
+  s.cap.toBlob((blob) => {
+    if (!s || ws !== s.ws || !s.running || ws.readyState !== WebSocket.OPEN || !blob) {
+      if (s) s.inFlight = Math.max(0, s.inFlight - 1);
+      return;
+    }
+    ws.send(blob);
+    debug.framesSent += 1;
+  }, "image/jpeg", JPEG_QUALITY);
+}
+
+function tick() {
+  if (!s || !s.running) return;
+  if (s.t0 !== null) {
+    const el = (performance.now() - s.t0) / 1000;
+    const target = suggestedMinutes() * 60;
+    ui.elapsed.textContent = fmtClock(el);
+    ui.timerFill.style.width = `${Math.min(100, (el / target) * 100)}%`;
+    if (el >= target && !s.targetReached) {
+      s.targetReached = true;
+      document.body.classList.add("target-reached");
+      speak(`That's ${suggestedMinutes()} minutes. Well done. Slow down and stop when you are ready.`);
+      announce("Suggested session time reached.");
+    }
+  }
+  if (s.mode === "camera" && s.inFlight > 0 && performance.now() - s.lastSent > STALL_MS) {
+    s.inFlight = 0; // a lost frame or result: never stall forever
+    pump();
+  }
+}
+
+// ---------------------------------------------------------------- start / stop
+
+function levelAndHeight() {
+  const h = Number(ui.height.value);
+  const height_cm = ui.height.value && Number.isFinite(h) && h >= 100 && h <= 250 ? h : null;
+  if (ui.height.value && height_cm === null) showError("Height ignored: enter a number of centimetres between 100 and 250.");
+  localStorage.setItem("posecoach.level", ui.level.value);
+  if (height_cm) localStorage.setItem("posecoach.height", String(height_cm));
+  return { level: ui.level.value, height_cm };
+}
+
+async function start(mode) {
+  if (s && s.running) return;
+  clearErrors();
+  const { level, height_cm } = levelAndHeight();
+  let stream = null;
+  if (mode === "camera") {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      showError("This browser gives no camera access here. Camera access needs HTTPS or localhost (see the note above).");
+      return;
+    }
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        video: { width: { ideal: 1280 }, height: { ideal: 720 }, facingMode: "user" }, audio: false,
+      });
+    } catch (err) {
+      const why = err && err.name === "NotAllowedError" ? "camera permission was refused"
+        : err && err.name === "NotFoundError" ? "no camera was found" : (err && err.message) || String(err);
+      showError(`Cannot start the camera: ${why}.`);
+      return;
+    }
+    ui.video.srcObject = stream;
+    ui.video.hidden = false;
+    ui.sourceFrame.hidden = true;
+    ui.placeholder.hidden = true;
+    try { await ui.video.play(); } catch (_) { /* autoplay of a muted stream is allowed */ }
+  }
+  const cap = document.createElement("canvas");
+  s = {
+    mode, stream, running: true, sessionId: null, inFlight: 0, lastSent: 0, t0: null, last: null,
+    stepTimes: [], cap, capCtx: cap.getContext("2d"), ws: null, pumpTimer: null, targetReached: false,
+    onFinished: null, stopping: false, synced: false, latency: null, sentFrame: document.createElement("canvas"),
+  };
+  debug.finished = false;
+  debug.sessionId = null;
+  setRunning(true);
+  resetIndicators();
+  ui.cueLog.replaceChildren();
+  ui.after.hidden = true;
+  document.body.classList.remove("target-reached");
+  ui.elapsed.textContent = "0:00";
+  ui.timerFill.style.width = "0%";
+  setCue("Connecting…", "idle");
+  speak("Starting. Walk backwards slowly, and keep your head up.");
+
+  const ws = new WebSocket(wsURL(mode === "source" ? "/ws/source" : "/ws/live"));
+  ws.binaryType = "arraybuffer";
+  s.ws = ws;
+  const session = s;
+  ws.onopen = () => {
+    ws.send(JSON.stringify({ type: "start", level, height_cm }));
+    setCue(mode === "source" ? "Using the server camera" : "Walk backwards slowly", "idle");
+  };
+  ws.onmessage = handleMessage;
+  ws.onerror = () => { /* onclose reports */ };
+  ws.onclose = () => {
+    if (session !== s) return;
+    if (s.running && !s.stopping) {
+      showError("The connection to posecoach was lost. The recording so far is kept.");
+      finishUI();
+    } else if (s.onFinished) s.onFinished();
+  };
+  s.timer = setInterval(tick, 250);
+}
+
+function releaseCamera() {
+  if (s && s.stream) for (const t of s.stream.getTracks()) t.stop();
+  ui.video.srcObject = null;
+}
+
+function finishUI() {
+  if (!s) return;
+  const id = s.sessionId;
+  s.running = false;
+  clearInterval(s.timer);
+  clearTimeout(s.pumpTimer);
+  releaseCamera();
+  if (s.ws && s.ws.readyState <= WebSocket.OPEN) s.ws.close();
+  setRunning(false);
+  if (s.synced) setSynced(false);
+  s.last = null;
+  clearOverlay(ui.overlay);
+  ui.placeholder.hidden = false;
+  ui.sourceFrame.hidden = true;
+  if (id) {
+    ui.after.hidden = false;
+    ui.reviewLink.href = `/review/${encodeURIComponent(id)}`;
+    renderCheckin(ui.checkin, id);
+    setCue("Session saved. Well done.", "good");
+    announce("Session stopped and saved.");
+    ui.reviewLink.focus();
+  } else {
+    setCue("Press Start when you are ready", "idle");
+  }
+}
+
+async function stop() {
+  if (!s || !s.running || s.stopping) return;
+  s.stopping = true;
+  ui.stop.disabled = true;
+  setCue("Saving the session…", "idle");
+  clearTimeout(s.pumpTimer);
+  const ws = s.ws;
+  const done = new Promise((resolve) => {
+    s.onFinished = resolve;
+    setTimeout(resolve, 20000);
+  });
+  if (ws && ws.readyState === WebSocket.OPEN) {
+    ws.send(JSON.stringify({ type: "stop" }));
+    await done;
+  }
+  finishUI();
+}
+
+// ---------------------------------------------------------------- wiring
+
+function secureContextNote() {
+  const local = ["localhost", "127.0.0.1", "[::1]", "::1"].includes(location.hostname);
+  if (!window.isSecureContext && !local) {
+    $("secure-origin").textContent = location.origin;
+    $("secure-note").hidden = false;
+  }
+}
+
+ui.start.addEventListener("click", () => start("camera"));
+ui.useSource.addEventListener("click", () => start("source"));
+ui.stop.addEventListener("click", stop);
+ui.mute.addEventListener("click", () => {
+  muted = !muted;
+  localStorage.setItem("posecoach.muted", muted ? "1" : "0");
+  if (muted && "speechSynthesis" in window) window.speechSynthesis.cancel();
+  updateMute();
+});
+ui.level.addEventListener("change", updateSuggested);
+ui.sourceFrame.addEventListener("load", redraw);
+window.addEventListener("resize", redraw);
+document.addEventListener("keydown", (ev) => {
+  if (ev.key === "Escape" && s && s.running) stop();
+});
+window.addEventListener("beforeunload", () => {
+  if (s && s.running && s.ws && s.ws.readyState === WebSocket.OPEN) s.ws.send(JSON.stringify({ type: "stop" }));
+});
+
+updateMute();
+secureContextNote();
+loadConfig();
