@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from .cues import Cue
@@ -33,7 +34,7 @@ from .report import write_report
 from .rules import evaluate_rules
 from .settings import Settings
 from .smoothing import smooth_offline
-from .video import VideoError, VideoReader, VideoWriter, probe
+from .video import VideoError, VideoReader, VideoWriter, output_size, probe
 
 Progress = Callable[[int, int | None], None]
 
@@ -237,6 +238,7 @@ class SessionRecorder:
         self._frames: list[int] = []
         self._points: list[np.ndarray] = []
         self._size: tuple[int, int] | None = None
+        self._clip_size: tuple[int, int] = (0, 0)
         self._result: AnalysisResult | None = None
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -245,8 +247,15 @@ class SessionRecorder:
 
     def _open(self, width: int, height: int) -> None:
         self._size = (width, height)
+        out = self.settings.output
+        self._clip_size = output_size(width, height, out.annotated_max_side_px)
         self._writer = VideoWriter(
-            self.out_dir / "annotated.mp4", self.fps, width, height, fragmented=self.fragmented
+            self.out_dir / "annotated.mp4",
+            self.fps,
+            *self._clip_size,
+            crf=out.crf,
+            preset=out.preset,
+            fragmented=self.fragmented,
         )
         try:
             self._csv_file = self._csv_path.open("w", newline="", encoding="utf-8")
@@ -256,7 +265,10 @@ class SessionRecorder:
         self._csv.writerow(LANDMARK_HEADER)
 
     def add(self, image_rgb: np.ndarray, time_s: float, result: LiveResult) -> None:
-        """Append one frame: draw the overlay on `image_rgb` (in place) and record it."""
+        """Append one frame: record its landmarks and write it, annotated, to the clip.
+
+        The overlay is drawn in place on `image_rgb` unless the clip is scaled down.
+        """
         if self._result is not None:
             raise RuntimeError("the session is already finished")
         height, width = image_rgb.shape[:2]
@@ -272,11 +284,14 @@ class SessionRecorder:
             self._csv.writerow(format_row(raw.index, time_s, width, height, raw.points))
         except OSError as exc:
             raise OutputError(exc.errno, describe_os_error(exc, self._csv_path)) from exc
+        clip = image_rgb
+        if self._clip_size != (width, height):
+            clip = cv2.resize(image_rgb, self._clip_size, interpolation=cv2.INTER_AREA)
         if self.overlay is not None:
             cue = result.active_cues[0] if result.active_cues else None
-            self.overlay.draw(image_rgb, result.frame, result.metrics, cue, result.new_steps)
+            self.overlay.draw(clip, result.frame, result.metrics, cue, result.new_steps)
         assert self._writer is not None
-        self._writer.write(image_rgb)
+        self._writer.write(clip, time_s - self._times[0])
 
     @property
     def frames(self) -> int:

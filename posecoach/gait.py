@@ -9,7 +9,16 @@ travel direction taken from the pelvis, never from the feet.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
+
+import numpy as np
+from scipy.signal import find_peaks
+
+from .landmarks import Landmark as L
+from .landmarks import PoseSeries, X
+from .metrics import FrameMetrics
+from .settings import Settings
+from .smoothing import quiet_nan_warnings
 
 Side = Literal["left", "right"]
 EventKind = Literal["toe_contact", "heel_contact", "heel_off", "toe_off"]
@@ -48,3 +57,196 @@ class GaitSummary:
     step_length_symmetry: float | None      # min(left, right) / max(left, right), 1 = symmetric
     step_time_symmetry: float | None
     leg_length_px: float | None
+
+
+PLATEAU_TOL_LEG = 0.01
+PLATEAU_TOL_FRAC = 0.03
+
+
+def _interp_nans(values: np.ndarray) -> np.ndarray:
+    """Linear interpolation over NaNs (ends held), so peak finding sees one continuous signal."""
+    ok = np.isfinite(values)
+    if ok.all() or not ok.any():
+        return values.copy()
+    idx = np.arange(len(values))
+    return np.interp(idx, idx[ok], values[ok])
+
+
+def _runs(labels: np.ndarray) -> list[tuple[int, int, str]]:
+    """(start, stop, label) of the runs of equal labels, skipping empty labels."""
+    out: list[tuple[int, int, str]] = []
+    start = 0
+    for i in range(1, len(labels) + 1):
+        if i == len(labels) or labels[i] != labels[start]:
+            if labels[start]:
+                out.append((start, i, str(labels[start])))
+            start = i
+    return out
+
+
+def _plateau_centre(values: np.ndarray, i: int) -> int:
+    """Middle of the near-flat top around peak `i` (double support keeps the feet apart)."""
+    level = values[i] - max(PLATEAU_TOL_LEG, PLATEAU_TOL_FRAC * values[i])
+    lo = hi = i
+    while lo > 0 and values[lo - 1] >= level:
+        lo -= 1
+    while hi < len(values) - 1 and values[hi + 1] >= level:
+        hi += 1
+    return (lo + hi) // 2 if values[(lo + hi) // 2] >= level else i
+
+
+def _median_or_none(values: list[float]) -> float | None:
+    vals = [v for v in values if v is not None and np.isfinite(v)]
+    return float(np.median(vals)) if vals else None
+
+
+def _symmetry(left: float | None, right: float | None) -> float | None:
+    if left is None or right is None or max(left, right) <= 0:
+        return None
+    return float(min(left, right) / max(left, right))
+
+
+def analyze_gait(
+    series: PoseSeries, metrics: list[FrameMetrics], settings: Settings
+) -> GaitSummary:
+    """Steps, gait events, cadence, step length, speed and symmetry of a smoothed series.
+
+    Only side-view frames with the walker going forward or backward count. A step is a peak of
+    the horizontal ankle separation (in leg lengths), which does not depend on the leg labels;
+    the stepping side is the foot further along the direction of travel (the one that lands).
+    The step's time is the middle of the peak's near-flat top (double support), its length the
+    peak value.
+    Cadence counts steps per minute from the first to the last step of each chain of steps no
+    more than `max_step_time_s` apart.
+    """
+    gs = settings.gait
+    n = len(series)
+    leg_px_values = np.array([m.leg_length_px for m in metrics], dtype=float)
+    leg_px = (float(np.nanmedian(leg_px_values)) if np.isfinite(leg_px_values).any() else None)
+    leg_m = (settings.metrics.leg_length_ratio * settings.height_cm / 100.0
+             if settings.height_cm else None)
+    empty = GaitSummary([], [], None, None, None, None, None, None, None, None, leg_px)
+    if n < 3 or len(metrics) != n or not leg_px or leg_px <= 0:
+        return empty
+
+    p = series.points
+    t = series.time_s
+    fps = series.fps if series.fps > 0 else 30.0
+    frames = series.frame_index if series.frame_index is not None else np.arange(n)
+    direction = np.array([m.direction for m in metrics], dtype=object)
+    walking = np.array(
+        [m.has_person and m.view == "side" and m.direction in ("forward", "backward")
+         for m in metrics]
+    )
+    speed = np.array([m.pelvis_speed_leg_s for m in metrics], dtype=float)
+    facing = np.array([m.facing for m in metrics], dtype=float)
+    travel_x = np.sign(np.nan_to_num(speed * facing))
+    with quiet_nan_warnings():
+        pelvis_x = np.nanmean(p[:, [L.LEFT_HIP, L.RIGHT_HIP], X], axis=1)
+
+    left_x, right_x = p[:, L.LEFT_ANKLE, X], p[:, L.RIGHT_ANKLE, X]
+    sep = np.abs(left_x - right_x) / leg_px
+    distance = max(1, int(round(gs.min_step_time_s * fps)))
+    peaks, _ = find_peaks(_interp_nans(sep), distance=distance,
+                          prominence=gs.min_step_prominence_leg)
+    found = [int(i) for i in peaks if walking[i] and np.isfinite(sep[i]) and travel_x[i] != 0]
+    peak_at = {_plateau_centre(sep, i): (float(sep[i]), float(travel_x[i])) for i in found}
+    step_frames = sorted(peak_at)
+
+    steps: list[Step] = []
+    for k, i in enumerate(step_frames):
+        length, travel = peak_at[i]
+        ahead_left = left_x[i] * travel > right_x[i] * travel
+        step_time = None
+        if k > 0:
+            prev = step_frames[k - 1]
+            if t[i] - t[prev] < gs.max_step_time_s and direction[i] == direction[prev]:
+                step_time = float(t[i] - t[prev])
+        steps.append(Step(
+            time_s=float(t[i]),
+            frame=int(frames[i]),
+            side="left" if ahead_left else "right",
+            step_length_leg=length,
+            step_length_m=length * leg_m if leg_m else None,
+            step_time_s=step_time,
+        ))
+
+    intervals = [s.step_time_s for s in steps if s.step_time_s is not None]
+    cadence = (60.0 * len(intervals) / sum(intervals)
+               if len(steps) >= 3 and intervals and sum(intervals) > 0 else None)
+
+    events = _events(p, t, frames, pelvis_x, travel_x, direction, walking, leg_px, fps, settings)
+
+    lengths = [s.step_length_leg for s in steps]
+    by_side = {
+        side: ([s.step_length_leg for s in steps if s.side == side],
+               [s.step_time_s for s in steps if s.side == side and s.step_time_s is not None])
+        for side in ("left", "right")
+    }
+    step_length = _median_or_none(lengths)
+    walk_speed = np.abs(speed[walking])
+    speed_leg = (float(np.nanmedian(walk_speed)) if np.isfinite(walk_speed).any() else None)
+    return GaitSummary(
+        steps=steps,
+        events=events,
+        cadence_spm=cadence,
+        step_length_leg=step_length,
+        step_length_m=step_length * leg_m if step_length is not None and leg_m else None,
+        step_time_s=_median_or_none(intervals),
+        speed_leg_s=speed_leg,
+        speed_m_s=speed_leg * leg_m if speed_leg is not None and leg_m else None,
+        step_length_symmetry=_symmetry(_median_or_none(by_side["left"][0]),
+                                       _median_or_none(by_side["right"][0])),
+        step_time_symmetry=_symmetry(_median_or_none(by_side["left"][1]),
+                                     _median_or_none(by_side["right"][1])),
+        leg_length_px=leg_px,
+    )
+
+
+_EVENT_KINDS: dict[str, tuple[tuple[str, str, int], ...]] = {
+    # direction: (kind, foot point, +1 = furthest along travel / -1 = furthest against it)
+    "forward": (("heel_contact", "heel", 1), ("toe_off", "toe", -1)),
+    "backward": (("toe_contact", "toe", 1), ("heel_off", "heel", -1)),
+}
+_FOOT_POINTS = {
+    ("left", "heel"): L.LEFT_HEEL, ("left", "toe"): L.LEFT_FOOT_INDEX,
+    ("right", "heel"): L.RIGHT_HEEL, ("right", "toe"): L.RIGHT_FOOT_INDEX,
+}
+
+
+def _events(
+    p: np.ndarray, t: np.ndarray, frames: np.ndarray, pelvis_x: np.ndarray,
+    travel_x: np.ndarray, direction: np.ndarray, walking: np.ndarray, leg_px: float, fps: float,
+    settings: Settings,
+) -> list[GaitEvent]:
+    """Contact and lift-off events per side from the foot's position relative to the pelvis.
+
+    Along the direction of travel (from the pelvis), a foot is furthest ahead when it lands
+    and furthest behind when it lifts (Zeni 2008). Forward walking lands on the heel and lifts
+    the toe; backward walking lands on the toe and lifts the heel.
+    """
+    gs = settings.gait
+    labels = np.where(walking, direction, "")
+    distance = max(1, int(round(1.5 * gs.min_step_time_s * fps)))
+    out: list[GaitEvent] = []
+    for start, stop, label in _runs(labels):
+        if stop - start < 3 or label not in _EVENT_KINDS:
+            continue
+        travel = float(np.sign(np.sum(travel_x[start:stop])))
+        if travel == 0:
+            continue
+        for side in ("left", "right"):
+            for kind, point, sign in _EVENT_KINDS[label]:
+                rel = (p[start:stop, _FOOT_POINTS[(side, point)], X] - pelvis_x[start:stop])
+                rel = rel * travel * sign / leg_px
+                if not np.isfinite(rel).any():
+                    continue
+                idx, _ = find_peaks(_interp_nans(rel), distance=distance,
+                                    prominence=gs.min_step_prominence_leg)
+                for i in idx:
+                    j = start + int(i)
+                    if np.isfinite(rel[i]):
+                        out.append(GaitEvent(float(t[j]), int(frames[j]), cast(Side, side),
+                                             cast(EventKind, kind)))
+    out.sort(key=lambda e: (e.time_s, e.side))
+    return out

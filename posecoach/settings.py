@@ -34,6 +34,14 @@ class PoseSettings(_Strict):
     max_input_side_px: int = Field(1920, ge=160)
 
 
+class OutputSettings(_Strict):
+    annotated_max_side_px: int = Field(1280, ge=160)
+    preset: Literal[
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"
+    ] = "ultrafast"
+    crf: int = Field(26, ge=0, le=51)
+
+
 class TrackingSettings(_Strict):
     lost_after_s: float = Field(1.0, gt=0)
 
@@ -130,6 +138,7 @@ class SessionSettings(_Strict):
 class Settings(_Strict):
     level: Literal["beginner", "intermediate", "advanced"] = "beginner"
     pose: PoseSettings = PoseSettings()
+    output: OutputSettings = OutputSettings()
     tracking: TrackingSettings = TrackingSettings()
     smoothing: SmoothingSettings = SmoothingSettings()
     metrics: MetricsSettings = MetricsSettings()

@@ -1,0 +1,218 @@
+"""Cleaning and smoothing: gating, leg-swap repair, gap bridging, Butterworth and One Euro."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from posecoach.landmarks import LEG_PAIRS, NUM_LANDMARKS, Landmark, PoseFrame, PoseSeries
+from posecoach.settings import load_settings
+from posecoach.smoothing import LiveSmoother, clean, smooth_offline
+
+try:
+    from tests.synthetic import make_walk, swap_legs, with_points
+except ImportError:
+    from synthetic import make_walk, swap_legs, with_points
+
+L = Landmark
+LEGS = [i for pair in LEG_PAIRS for i in pair]
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return load_settings()
+
+
+def _series_xy(fps: float, x: np.ndarray, v: float = 0.95) -> PoseSeries:
+    """A series where every landmark sits at (x[t], 100 + landmark index)."""
+    n = len(x)
+    pts = np.zeros((n, NUM_LANDMARKS, 4))
+    pts[..., 0] = x[:, None]
+    pts[..., 1] = 100.0 + np.arange(NUM_LANDMARKS)[None, :]
+    pts[..., 3] = v
+    return PoseSeries(np.arange(n) / fps, pts, 640, 480)
+
+
+def _frames_apart(series: PoseSeries, min_sep_px: float) -> np.ndarray:
+    p = series.points
+    return np.abs(p[:, L.LEFT_ANKLE, 0] - p[:, L.RIGHT_ANKLE, 0]) > min_sep_px
+
+
+def test_low_visibility_becomes_nan_and_keeps_visibility(settings):
+    series, _ = make_walk(duration_s=2.0)
+    pts = series.points.copy()
+    pts[:, L.LEFT_WRIST, 3] = 0.2
+    out = clean(with_points(series, pts), settings)
+    assert np.isnan(out.points[:, L.LEFT_WRIST, :3]).all()
+    np.testing.assert_allclose(out.points[:, L.LEFT_WRIST, 3], 0.2)
+    assert np.isfinite(out.points[:, L.RIGHT_WRIST, :3]).all()
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+@pytest.mark.parametrize("yaw_deg", [90.0, -90.0])
+def test_leg_label_swaps_are_repaired(settings, direction, yaw_deg):
+    series, truth = make_walk(direction=direction, yaw_deg=yaw_deg, duration_s=4.0)
+    apart = np.flatnonzero(_frames_apart(series, 0.3 * truth.leg_px))
+    start = int(apart[apart > 20][0])
+    swapped = swap_legs(series, start, start + 25)
+    assert not np.allclose(swapped.points[start, LEGS, :2], series.points[start, LEGS, :2])
+    out = clean(swapped, settings)
+    np.testing.assert_allclose(out.points[:, LEGS, :2], series.points[:, LEGS, :2], atol=1e-9)
+
+
+def test_swap_that_persists_to_the_end_is_repaired(settings):
+    series, truth = make_walk(direction="backward", duration_s=4.0)
+    apart = np.flatnonzero(_frames_apart(series, 0.3 * truth.leg_px))
+    start = int(apart[apart > 40][0])
+    out = clean(swap_legs(series, start, len(series)), settings)
+    np.testing.assert_allclose(out.points[:, LEGS, :2], series.points[:, LEGS, :2], atol=1e-9)
+
+
+def test_noise_does_not_cause_spurious_swaps(settings):
+    series, _ = make_walk(direction="backward", duration_s=6.0, noise_px=3.0, seed=4)
+    out = clean(series, settings)
+    np.testing.assert_array_equal(out.points[:, LEGS], series.points[:, LEGS])
+
+
+@pytest.mark.parametrize(
+    ("gap_frames", "bridged"),
+    [(1, True), (4, True), (7, True), (9, False), (20, False)],
+)
+def test_gaps_are_bridged_only_when_short(settings, gap_frames, bridged):
+    series, _ = make_walk(direction="backward", duration_s=3.0, fps=30.0)
+    pts = series.points.copy()
+    pts[40:40 + gap_frames] = np.nan
+    out = clean(with_points(series, pts), settings)
+    gap = out.points[40:40 + gap_frames]
+    if bridged:
+        assert np.isfinite(gap[:, :, :3]).all()
+        assert np.isfinite(gap[:, :, 3]).all()
+        np.testing.assert_allclose(gap[:, L.LEFT_SHOULDER, :2],
+                                   series.points[40:40 + gap_frames, L.LEFT_SHOULDER, :2],
+                                   atol=1.0)
+    else:
+        assert np.isnan(gap[:, :, :3]).all()
+    assert np.isfinite(out.points[:40, :, :3]).all()
+
+
+def test_butterworth_has_no_phase_lag_and_removes_noise(settings):
+    fps = 30.0
+    t = np.arange(300) / fps
+    truth = 200.0 + 50.0 * np.sin(2 * np.pi * 1.0 * t)
+    rng = np.random.default_rng(1)
+    noisy = truth + rng.normal(0, 4.0, t.shape)
+    out = smooth_offline(_series_xy(fps, noisy), settings)
+    x = out.points[:, L.NOSE, 0]
+    err = x - truth
+    assert np.sqrt(np.mean(err[20:-20] ** 2)) < 0.5 * 4.0
+    lags = np.arange(-5, 6)
+    corr = [np.dot(np.roll(x - x.mean(), k)[10:-10], (truth - truth.mean())[10:-10]) for k in lags]
+    assert lags[int(np.argmax(corr))] == 0
+
+
+def test_butterworth_at_10_fps_clips_the_cutoff(settings):
+    fps = 10.0
+    t = np.arange(100) / fps
+    x = 100.0 + 30.0 * np.sin(2 * np.pi * 0.5 * t)
+    out = smooth_offline(_series_xy(fps, x), settings)
+    assert np.isfinite(out.points[:, :, :3]).all()
+    np.testing.assert_allclose(out.points[:, L.NOSE, 0], x, atol=1.5)
+
+
+def test_short_runs_are_left_as_cleaned(settings):
+    x = 100.0 + np.random.default_rng(2).normal(0, 5.0, 100)
+    series = _series_xy(30.0, x)
+    pts = series.points.copy()
+    pts[10:30] = np.nan
+    pts[40:50] = np.nan
+    out = smooth_offline(with_points(series, pts), settings)
+    np.testing.assert_array_equal(out.points[30:40, L.NOSE, 0], x[30:40])
+    assert not np.allclose(out.points[50:, L.NOSE, 0], x[50:])
+
+
+def test_offline_smoothing_does_not_modify_its_input(settings):
+    series, _ = make_walk(duration_s=2.0, noise_px=2.0)
+    pts = series.points.copy()
+    pts[5:8] = np.nan
+    pts[:, L.LEFT_KNEE, 3] = 0.1
+    series = with_points(series, pts)
+    before_points, before_time = series.points.copy(), series.time_s.copy()
+    smooth_offline(series, settings)
+    np.testing.assert_array_equal(series.points, before_points)
+    np.testing.assert_array_equal(series.time_s, before_time)
+
+
+@pytest.mark.parametrize("n_frames", [1, 2, 5])
+def test_degenerate_series_do_not_crash(settings, n_frames):
+    pts = np.full((n_frames, NUM_LANDMARKS, 4), np.nan)
+    series = PoseSeries(np.arange(n_frames) / 30.0, pts, 640, 480)
+    out = smooth_offline(series, settings)
+    assert out.points.shape == pts.shape
+    assert np.isnan(out.points).all()
+    walk, _ = make_walk(duration_s=n_frames / 30.0)
+    out = smooth_offline(walk, settings)
+    assert out.points.shape == walk.points.shape
+    assert np.isfinite(out.points[:, :, :3]).all()
+
+
+def _feed(smoother: LiveSmoother, series: PoseSeries) -> np.ndarray:
+    return np.stack([smoother.update(series.frame(i)).points for i in range(len(series))])
+
+
+def test_one_euro_reduces_jitter_on_a_still_body(settings):
+    series, _ = make_walk(direction="standing", duration_s=4.0, noise_px=3.0, seed=3)
+    clean_series, _ = make_walk(direction="standing", duration_s=4.0)
+    out = _feed(LiveSmoother(settings), series)
+    raw_err = series.points[30:, :, :2] - clean_series.points[30:, :, :2]
+    out_err = out[30:, :, :2] - clean_series.points[30:, :, :2]
+    assert np.std(out_err) < 0.4 * np.std(raw_err)
+
+
+def test_one_euro_lags_little_on_a_moving_body(settings):
+    fps, leg_px, speed_leg_s = 30.0, 300.0, 1.0
+    series, _ = make_walk(direction="forward", duration_s=4.0, fps=fps, leg_px=leg_px,
+                          speed_leg_s=speed_leg_s)
+    out = _feed(LiveSmoother(settings), series)
+    lag_px = np.abs(out[60:, L.LEFT_SHOULDER, 0] - series.points[60:, L.LEFT_SHOULDER, 0])
+    assert lag_px.mean() < 0.1 * leg_px
+    tau_s = 1.0 / (2 * np.pi * settings.smoothing.live_min_cutoff_hz)
+    plain_lowpass_lag_px = speed_leg_s * leg_px * tau_s
+    assert lag_px.mean() < plain_lowpass_lag_px
+
+
+def test_live_smoother_passes_empty_frames_and_restarts_after_a_gap(settings):
+    series, _ = make_walk(direction="backward", duration_s=3.0, noise_px=2.0)
+    pts = series.points.copy()
+    pts[30:60] = np.nan
+    gappy = with_points(series, pts)
+    smoother = LiveSmoother(settings)
+    out = _feed(smoother, gappy)
+    assert np.isnan(out[30:60, :, :3]).all()
+    np.testing.assert_allclose(out[60, :, :3], pts[60, :, :3])
+    assert not np.allclose(out[61, :, :3], pts[61, :, :3])
+    smoother.reset()
+    first = smoother.update(series.frame(10)).points
+    np.testing.assert_allclose(first[:, :3], series.points[10, :, :3])
+
+
+def test_live_smoother_repairs_leg_swaps_and_keeps_its_input(settings):
+    series, truth = make_walk(direction="backward", duration_s=3.0)
+    apart = np.flatnonzero(_frames_apart(series, 0.3 * truth.leg_px))
+    start = int(apart[apart > 20][0])
+    swapped = swap_legs(series, start, start + 15)
+    before = swapped.points.copy()
+    ref = _feed(LiveSmoother(settings), series)
+    out = _feed(LiveSmoother(settings), swapped)
+    np.testing.assert_allclose(out[:, LEGS, :2], ref[:, LEGS, :2], atol=1e-6)
+    np.testing.assert_array_equal(swapped.points, before)
+
+
+def test_live_smoother_gates_low_visibility(settings):
+    series, _ = make_walk(duration_s=1.0)
+    pts = series.points.copy()
+    pts[:, L.NOSE, 3] = 0.1
+    frame = PoseFrame(0, 0.0, series.width, series.height, pts[0])
+    out = LiveSmoother(settings).update(frame)
+    assert np.isnan(out.points[L.NOSE, :3]).all()
+    assert out.points[L.NOSE, 3] == pytest.approx(0.1)
+    assert np.isfinite(out.points[L.LEFT_HIP, :3]).all()
