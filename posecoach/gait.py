@@ -111,13 +111,13 @@ def analyze_gait(
 ) -> GaitSummary:
     """Steps, gait events, cadence, step length, speed and symmetry of a smoothed series.
 
-    Only side-view frames with the walker going forward or backward count. A step is a peak of
-    the horizontal ankle separation (in leg lengths), which does not depend on the leg labels;
-    the stepping side is the foot further along the direction of travel (the one that lands).
-    The step's time is the middle of the peak's near-flat top (double support), its length the
-    peak value.
-    Cadence counts steps per minute from the first to the last step of each chain of steps no
-    more than `max_step_time_s` apart.
+    Only side-view frames with the walker going forward or backward count, in stretches of at
+    least `min_walk_s` (a few stray side-view frames in a back-view clip claim no steps).
+    A step is a peak of the horizontal ankle separation (in leg lengths), which does not depend
+    on the leg labels; the stepping side is the foot further along the direction of travel (the
+    one that lands). The step's time is the middle of the peak's near-flat top (double
+    support), its length the peak value. Cadence counts steps per minute from the first to the
+    last step of each chain of steps no more than `max_step_time_s` apart.
     """
     gs = settings.gait
     n = len(series)
@@ -138,6 +138,9 @@ def analyze_gait(
         [m.has_person and m.view == "side" and m.direction in ("forward", "backward")
          for m in metrics]
     )
+    for start, stop, _ in _runs(walking):
+        if t[stop - 1] - t[start] + 1.0 / fps < gs.min_walk_s:
+            walking[start:stop] = False
     speed = np.array([m.pelvis_speed_leg_s for m in metrics], dtype=float)
     facing = np.array([m.facing for m in metrics], dtype=float)
     travel_x = np.sign(np.nan_to_num(speed * facing))

@@ -1,0 +1,118 @@
+"""The FastAPI application: routers, static files, access checks and JSON errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from posecoach.server import routes_api, routes_live, routes_pages
+from posecoach.server.auth import AccessMiddleware
+from posecoach.server.context import WEB_DIR, ServerContext, ServerLimits, SettingsLoader
+from posecoach.server.engine import DefaultEngine, Engine
+from posecoach.server.jobs import JobManager
+from posecoach.server.storage import Storage
+from posecoach.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def default_settings_loader(config: Path | None) -> SettingsLoader:
+    """Settings from the defaults, the user's config file, a level and a height."""
+
+    def load(level: str | None, height_cm: float | None) -> Settings:
+        return load_settings(config, level, height_cm)
+
+    return load
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts) or "invalid request"
+
+
+def _recover(ctx: ServerContext) -> None:
+    def finalise(record: dict) -> dict | None:
+        settings = ctx.settings_loader(record["level"], record["height_cm"])
+        out_dir = Path(record["out_dir"])
+        if not (out_dir / "landmarks.csv.partial").is_file():
+            return None
+        return ctx.engine.recover(out_dir, settings, record["source_name"])
+
+    recovered = ctx.storage.recover(finalise)
+    if recovered:
+        log.warning("settled %d session(s) left unfinished by a previous run", len(recovered))
+
+
+def create_app(
+    data_dir: Path,
+    settings_loader: SettingsLoader | None = None,
+    source: str | None = None,
+    token: str | None = None,
+    *,
+    config: Path | None = None,
+    engine: Engine | None = None,
+    limits: ServerLimits | None = None,
+    web_dir: Path = WEB_DIR,
+    db_path: Path | None = None,
+) -> FastAPI:
+    """Build the app over `data_dir` (database `posecoach.db`, folders `sessions/`, `uploads/`).
+
+    Sessions a crash left unfinished are settled before the app is returned.
+    """
+    data_dir = Path(data_dir)
+    storage = Storage(db_path or data_dir / "posecoach.db", data_dir)
+    engine = engine or DefaultEngine()
+    jobs = JobManager(storage, engine)
+    ctx = ServerContext(
+        data_dir=data_dir,
+        storage=storage,
+        engine=engine,
+        jobs=jobs,
+        settings_loader=settings_loader or default_settings_loader(config),
+        limits=limits or ServerLimits(),
+        source=source,
+        web_dir=web_dir,
+        token_required=token is not None,
+    )
+    _recover(ctx)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        jobs.shutdown()
+
+    app = FastAPI(title="posecoach", docs_url=None, redoc_url=None, lifespan=lifespan)
+    app.state.ctx = ctx
+    app.include_router(routes_api.router)
+    app.include_router(routes_live.router)
+    app.include_router(routes_pages.router)
+    app.mount("/static", StaticFiles(directory=web_dir, check_dir=False), name="static")
+    app.add_middleware(AccessMiddleware, token=token)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "internal server error (see the server log)"}, 500)
+
+    return app

@@ -1,0 +1,114 @@
+"""Access token and Origin checks for every HTTP and WebSocket request."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from http.cookies import SimpleCookie
+from urllib.parse import parse_qs, urlsplit
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+COOKIE = "posecoach_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def origin_allowed(origin: str | None, host: str | None) -> bool:
+    """True when there is no Origin header or it names the host the request was sent to."""
+    if not origin:
+        return True
+    if origin == "null" or not host:
+        return False
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
+
+
+class AccessMiddleware:
+    """Rejects cross-origin WebSockets and writes, and requests without the token when one is set.
+
+    The token may come as `Authorization: Bearer TOKEN`, a `?token=` query parameter (which
+    sets a cookie on page loads, so the page's own requests carry it), or that cookie.
+    """
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
+        self.token = token
+
+    def _presented(self, scope: Scope, headers: dict[str, str]) -> tuple[str | None, bool]:
+        auth = headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip(), False
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        if query.get("token"):
+            return query["token"][0], True
+        cookie = SimpleCookie()
+        try:
+            cookie.load(headers.get("cookie", ""))
+        except Exception:  # noqa: BLE001 - a malformed cookie header counts as none
+            return None, False
+        morsel = cookie.get(COOKIE)
+        return (morsel.value if morsel else None), False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        is_ws = scope["type"] == "websocket"
+        if (is_ws or scope["method"] not in SAFE_METHODS) and not origin_allowed(
+            headers.get("origin"), headers.get("host")
+        ):
+            await self._reject(scope, send, 403, "cross-origin request refused")
+            return
+        from_query = False
+        if self.token is not None:
+            presented, from_query = self._presented(scope, headers)
+            if presented is None or not secrets.compare_digest(
+                presented.encode("utf-8"), self.token.encode("utf-8")
+            ):
+                await self._reject(
+                    scope,
+                    send,
+                    401,
+                    "this server needs its access token: open the address printed when it "
+                    "started (it ends in ?token=...)",
+                )
+                return
+        if from_query and not is_ws:
+            await self.app(scope, receive, self._with_cookie(send))
+        else:
+            await self.app(scope, receive, send)
+
+    def _with_cookie(self, send: Send) -> Send:
+        assert self.token is not None
+        value = f"{COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict".encode("latin-1")
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = dict(message)
+                message["headers"] = [*message.get("headers", []), (b"set-cookie", value)]
+            await send(message)
+
+        return wrapped
+
+    @staticmethod
+    async def _reject(scope: Scope, send: Send, status: int, detail: str) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": detail[:120]})
+            return
+        body = json.dumps({"detail": detail}).encode("utf-8")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode("latin-1")),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,146 @@
+"""The analysis engine as the server sees it, behind one small interface.
+
+`DefaultEngine` imports the real engine modules (`posecoach.live`, `posecoach.analysis`,
+`posecoach.video`) on first use, so the server starts and serves pages even while they are
+missing. Tests may pass any object with the same methods.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from posecoach.settings import Settings
+
+ProgressFn = Callable[[int, "int | None"], None]
+
+
+class InputError(Exception):
+    """A clip, frame or source the engine cannot use; the message is meant for the user."""
+
+
+class LiveCoachLike(Protocol):
+    """What the server needs from `posecoach.live.LiveCoach`."""
+
+    def process(self, image_rgb: np.ndarray, time_s: float) -> Any: ...
+
+    def finish(self, end_s: float) -> list[Any]: ...
+
+
+class RecorderLike(Protocol):
+    """What the server needs from `posecoach.analysis.SessionRecorder`."""
+
+    def add(self, image_rgb: np.ndarray, time_s: float, result: Any) -> None: ...
+
+    def finish(self) -> Any: ...
+
+
+class Engine(Protocol):
+    """The engine calls the server makes."""
+
+    def probe(self, path: Path) -> Any: ...
+
+    def analyze_video(
+        self, path: Path, out_dir: Path, settings: Settings, progress: ProgressFn | None
+    ) -> Any: ...
+
+    def live_coach(self, settings: Settings) -> LiveCoachLike: ...
+
+    def recorder(
+        self, out_dir: Path, settings: Settings, fps: float, source_name: str
+    ) -> RecorderLike: ...
+
+    def camera_reader(self, source: str) -> Iterable[Any]: ...
+
+    def recover(self, out_dir: Path, settings: Settings, source_name: str) -> dict[str, Any]: ...
+
+    def plots(self, out_dir: Path, settings: Settings) -> dict[str, str]: ...
+
+
+def engine_available() -> bool:
+    """True when the engine modules the server uses are importable."""
+    names = ("posecoach.live", "posecoach.analysis", "posecoach.video", "posecoach.pose")
+    return all(importlib.util.find_spec(name) is not None for name in names)
+
+
+class DefaultEngine:
+    """The real engine; `VideoError` from it becomes `InputError`."""
+
+    def probe(self, path: Path) -> Any:
+        """Read a clip's stream information."""
+        from posecoach.video import VideoError, probe
+
+        try:
+            return probe(path)
+        except VideoError as exc:
+            raise InputError(str(exc)) from exc
+
+    def analyze_video(
+        self, path: Path, out_dir: Path, settings: Settings, progress: ProgressFn | None
+    ) -> Any:
+        """Analyse a clip into `out_dir`."""
+        from posecoach.analysis import analyze_video
+        from posecoach.video import VideoError
+
+        try:
+            return analyze_video(path, out_dir, settings, progress=progress)
+        except VideoError as exc:
+            raise InputError(str(exc)) from exc
+
+    def live_coach(self, settings: Settings) -> LiveCoachLike:
+        """A per-session live coach (pose model, causal smoothing, rules)."""
+        from posecoach.live import LiveCoach
+
+        return LiveCoach(settings)
+
+    def recorder(
+        self, out_dir: Path, settings: Settings, fps: float, source_name: str
+    ) -> RecorderLike:
+        """A recorder writing the annotated clip and the session outputs."""
+        from posecoach.analysis import SessionRecorder
+
+        return SessionRecorder(out_dir, settings, fps, source_name)
+
+    def camera_reader(self, source: str) -> Iterable[Any]:
+        """Frames from a server-side camera index, file or stream URL."""
+        from posecoach.video import CameraReader, VideoError
+
+        try:
+            return CameraReader(source)
+        except VideoError as exc:
+            raise InputError(str(exc)) from exc
+
+    def recover(self, out_dir: Path, settings: Settings, source_name: str) -> dict[str, Any]:
+        """Finalise a session a crash cut short, from the landmarks recorded so far.
+
+        Returns the summary; raises when there is nothing usable.
+        """
+        from posecoach.analysis import analyze_series, write_outputs
+        from posecoach.landmarks_csv import read_landmarks_csv
+
+        partial = out_dir / "landmarks.csv.partial"
+        final = out_dir / "landmarks.csv"
+        if partial.is_file():
+            text = partial.read_text(encoding="utf-8")
+            complete = text[: text.rfind("\n") + 1]
+            final.write_text(complete, encoding="utf-8")
+            partial.unlink()
+        series = read_landmarks_csv(final)
+        result = analyze_series(
+            series, settings, source_name, ["The session was cut short and recovered."]
+        )
+        write_outputs(result, out_dir, settings, landmarks=False)
+        return result.summary
+
+    def plots(self, out_dir: Path, settings: Settings) -> dict[str, str]:
+        """The report's plots as inline SVG, recomputed from the session's landmarks."""
+        from posecoach.analysis import analyze_series
+        from posecoach.landmarks_csv import read_landmarks_csv
+        from posecoach.report import render_plots
+
+        result = analyze_series(read_landmarks_csv(out_dir / "landmarks.csv"), settings)
+        return render_plots(result.metrics, result.gait, result.cues, settings)

@@ -1,0 +1,258 @@
+"""One live coaching session: frames in, results out, always finalised.
+
+All pose work for a session runs on one dedicated thread, off the event loop. Frames arrive in
+a `LatestSlot` that keeps only the newest unprocessed frame, so a slow model skips frames instead
+of falling behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import struct
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from posecoach.server.engine import InputError
+from posecoach.server.storage import Storage
+
+log = logging.getLogger(__name__)
+SendJson = Callable[[dict[str, Any]], Awaitable[None]]
+SEND_TIMEOUT_S = 10.0
+PREVIEW_MAX_SIDE_PX = 960
+
+
+class LatestSlot:
+    """Holds the newest unprocessed item only; replaced items are counted as dropped."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item: Any = None
+        self._closed = False
+        self.dropped = 0
+
+    def put(self, item: Any) -> None:
+        """Offer an item; an item still waiting is dropped."""
+        with self._cond:
+            if self._closed:
+                return
+            if self._item is not None:
+                self.dropped += 1
+            self._item = item
+            self._cond.notify_all()
+
+    def take(self) -> Any:
+        """Wait for the next item; None once closed and empty."""
+        with self._cond:
+            while self._item is None and not self._closed:
+                self._cond.wait()
+            item, self._item = self._item, None
+            return item
+
+    def close(self) -> None:
+        """No more items; a waiting item is still handed out."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+def jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's frame header, or None when `data` is not a JPEG."""
+    if len(data) < 4 or data[:3] != b"\xff\xd8\xff":
+        return None
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE,
+                      0xCF):
+            if pos + 9 > len(data):
+                return None
+            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
+            return (width, height) if width and height else None
+        pos += 2 + length
+    return None
+
+
+def decode_jpeg(data: bytes) -> np.ndarray:
+    """An RGB image from JPEG bytes; `InputError` when it does not decode."""
+    bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise InputError("the frame could not be decoded as a JPEG image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def encode_preview(image_rgb: np.ndarray) -> str:
+    """A base64 JPEG of the frame, at most `PREVIEW_MAX_SIDE_PX` on its long side."""
+    height, width = image_rgb.shape[:2]
+    scale = PREVIEW_MAX_SIDE_PX / max(height, width)
+    if scale < 1:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image_rgb = cv2.resize(image_rgb, size, interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, 75])
+    if not ok:
+        raise InputError("the frame could not be encoded")
+    return base64.b64encode(buf.tobytes()).decode("ascii")
+
+
+@dataclass
+class FrameIn:
+    """One frame for the coach, or an error to report in its place."""
+
+    image: np.ndarray | None
+    time_s: float
+    error: str | None = None
+    preview: bool = False
+
+
+class LiveRun:
+    """Runs a live session on its own thread and finalises it exactly once."""
+
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        coach: Any,
+        recorder: Any,
+        session_id: str,
+        frames: Callable[[], Iterator[FrameIn]],
+        dropped: Callable[[], int],
+        send_json: SendJson,
+        loop: asyncio.AbstractEventLoop,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.coach = coach
+        self.recorder = recorder
+        self.session_id = session_id
+        self._frames = frames
+        self._dropped = dropped
+        self._send_json = send_json
+        self._loop = loop
+        self._on_close = on_close
+        self._size: tuple[int, int] | None = None
+        self._last_t = -1.0
+        self.seq = 0
+        self.client_gone = False
+        self._finished: dict[str, Any] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posecoach-live")
+        self.processing = asyncio.wrap_future(self._executor.submit(self._process_all))
+
+    def _send(self, payload: dict[str, Any]) -> None:
+        if self.client_gone:
+            return
+        try:
+            future = asyncio.run_coroutine_threadsafe(self._send_json(payload), self._loop)
+            future.result(timeout=SEND_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - a vanished client must not stop the recording
+            self.client_gone = True
+
+    def _fit(self, image: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        if self._size is None:
+            self._size = (width, height)
+        elif (width, height) != self._size:
+            image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
+        return image
+
+    def _process_all(self) -> None:
+        for item in self._frames():
+            if item.error is not None or item.image is None:
+                self._send({"type": "error", "message": item.error or "unusable frame"})
+                continue
+            try:
+                self._send(self._process(item))
+            except InputError as exc:
+                self._send({"type": "error", "message": str(exc)})
+            except Exception:
+                log.exception("live frame failed in session %s", self.session_id)
+                self._send({"type": "error", "message": "the frame could not be processed"})
+
+    def _process(self, item: FrameIn) -> dict[str, Any]:
+        assert item.image is not None
+        image = self._fit(item.image)
+        time_s = max(item.time_s, self._last_t + 1e-3)
+        self._last_t = time_s
+        preview = encode_preview(image) if item.preview else None
+        result = self.coach.process(image, time_s)
+        self.recorder.add(image, time_s, result)
+        if preview is not None:
+            self._send({"type": "frame", "seq": self.seq, "jpeg": preview})
+        payload = {"type": "result", "seq": self.seq, "dropped": self._dropped()}
+        payload.update(result.to_json())
+        self.seq += 1
+        return payload
+
+    def _finalise(self) -> dict[str, Any]:
+        if self._finished is not None:
+            return self._finished
+        close = getattr(self.coach, "close", None)
+        try:
+            if close is not None:
+                close()
+        except Exception:  # noqa: BLE001 - closing the model must not block finalising
+            log.exception("closing the live coach failed")
+        try:
+            result = self.recorder.finish()
+        except Exception as exc:
+            message = str(exc) if isinstance(exc, InputError) else _finish_error(exc)
+            self.storage.update_session(self.session_id, status="failed", error=message)
+            self._finished = {
+                "type": "finished",
+                "session_id": self.session_id,
+                "status": "failed",
+                "error": message,
+            }
+        else:
+            summary = getattr(result, "summary", None) or {}
+            self.storage.update_session(
+                self.session_id,
+                status="done",
+                summary=summary,
+                duration_s=summary.get("duration_s"),
+            )
+            self._finished = {
+                "type": "finished",
+                "session_id": self.session_id,
+                "status": "done",
+                "frames": self.seq,
+                "dropped": self._dropped(),
+            }
+        if self._on_close is not None:
+            self._on_close()
+        return self._finished
+
+    async def finish(self, close_input: Callable[[], None]) -> dict[str, Any]:
+        """Stop taking frames, process what is waiting, and finalise the recording.
+
+        The finalising is queued on the session's thread at once and shielded, so it
+        completes even if this coroutine is cancelled (a closed tab, a server shutdown).
+        """
+        close_input()
+        future = self._executor.submit(self._finalise)
+        self._executor.shutdown(wait=False)
+        return await asyncio.shield(asyncio.wrap_future(future))
+
+
+def _finish_error(exc: Exception) -> str:
+    text = str(exc)
+    if type(exc).__name__ in ("VideoError", "OutputError") and text:
+        return text
+    log.error("finalising a live session failed", exc_info=exc)
+    return "the session could not be finalised (see the server log)"

@@ -1,0 +1,341 @@
+"""WebSockets for live coaching: the browser's camera (/ws/live) and a server-side source."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from posecoach.outputs import to_jsonable
+from posecoach.server.context import ServerContext
+from posecoach.server.engine import InputError
+from posecoach.server.live_run import FrameIn, LatestSlot, LiveRun, decode_jpeg, jpeg_size
+from posecoach.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+
+def _dumps(payload: dict[str, Any]) -> str:
+    try:
+        return json.dumps(payload, allow_nan=False)
+    except ValueError:
+        return json.dumps(to_jsonable(payload), allow_nan=False)
+
+
+class Channel:
+    """Serialised JSON sends on one WebSocket; stops quietly once the client is gone."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self._lock = asyncio.Lock()
+        self.open = True
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        """Send one JSON message; raises once the socket is closed."""
+        async with self._lock:
+            if not self.open:
+                raise ConnectionError("the client has gone")
+            try:
+                await self.ws.send_text(_dumps(payload))
+            except Exception:
+                self.open = False
+                raise
+
+    async def error(self, message: str) -> None:
+        """Tell the client about a bad message, without ending the session."""
+        with contextlib.suppress(Exception):
+            await self.send({"type": "error", "message": message})
+
+
+def _start_settings(ctx: ServerContext, message: dict[str, Any]) -> Settings:
+    level = message.get("level")
+    height = message.get("height_cm")
+    if level is not None and not isinstance(level, str):
+        raise SettingsError("level must be a string")
+    if height is not None and (isinstance(height, bool) or not isinstance(height, int | float)):
+        raise SettingsError("height_cm must be a number or null")
+    return ctx.settings_loader(level, height)
+
+
+def _fps(message: dict[str, Any], default: float) -> float:
+    fps = message.get("fps")
+    if isinstance(fps, int | float) and not isinstance(fps, bool) and 1 <= fps <= 60:
+        return float(fps)
+    return default
+
+
+def _parse(text: str) -> dict[str, Any] | None:
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None
+
+
+@router.websocket("/ws/live")
+async def live(ws: WebSocket) -> None:
+    """Browser camera: start, JPEG frames, stop (see CONTRACTS.md)."""
+    ctx: ServerContext = ws.app.state.ctx
+    await ws.accept()
+    channel = Channel(ws)
+    loop = asyncio.get_running_loop()
+    run: LiveRun | None = None
+    slot: LatestSlot | None = None
+    t0 = 0.0
+    try:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            data = message.get("bytes")
+            if data is not None:
+                if run is None or slot is None:
+                    await channel.error("send a start message before frames")
+                elif len(data) > ctx.limits.max_frame_bytes:
+                    await channel.error(
+                        f"frame of {len(data)} bytes is larger than the limit of "
+                        f"{ctx.limits.max_frame_bytes} bytes"
+                    )
+                elif (size := jpeg_size(data)) is None:
+                    await channel.error("frames must be JPEG images")
+                elif size[0] * size[1] > ctx.limits.max_frame_pixels:
+                    await channel.error(f"frame of {size[0]}x{size[1]} pixels is too large")
+                else:
+                    slot.put((data, time.monotonic() - t0))
+                continue
+            request = _parse(message.get("text") or "")
+            kind = request.get("type") if request else None
+            if request is None:
+                await channel.error("text messages must be JSON objects")
+            elif kind == "start":
+                if run is not None:
+                    await channel.error("a session is already running: stop it first")
+                    continue
+                try:
+                    settings = _start_settings(ctx, request)
+                    slot = LatestSlot()
+                    fps = _fps(request, ctx.limits.live_fps)
+                    run = await _open_run(
+                        ctx, channel, loop, settings, "browser camera", fps,
+                        _jpeg_frames(slot), lambda s=slot: s.dropped,
+                    )
+                except (SettingsError, InputError) as exc:
+                    slot = None
+                    await channel.error(str(exc))
+                    continue
+                except Exception:
+                    log.exception("starting a live session failed")
+                    slot = None
+                    await channel.error("the session could not be started (see the server log)")
+                    continue
+                t0 = time.monotonic()
+                await channel.send({"type": "started", "session_id": run.session_id})
+            elif kind == "stop":
+                if run is None or slot is None:
+                    await channel.error("no session is running")
+                    continue
+                finished = await run.finish(slot.close)
+                run, slot = None, None
+                await channel.send(finished)
+            elif kind == "ping":
+                await channel.send({"type": "pong"})
+            else:
+                await channel.error(f"unknown message type {kind!r}")
+    except WebSocketDisconnect:
+        pass
+    except Exception:
+        log.exception("live WebSocket failed")
+    finally:
+        channel.open = False
+        if run is not None and slot is not None:
+            await run.finish(slot.close)
+
+
+def _jpeg_frames(slot: LatestSlot) -> Any:
+    def frames() -> Iterator[FrameIn]:
+        while (item := slot.take()) is not None:
+            data, time_s = item
+            try:
+                yield FrameIn(decode_jpeg(data), time_s)
+            except InputError as exc:
+                yield FrameIn(None, time_s, str(exc))
+
+    return frames
+
+
+async def _open_run(
+    ctx: ServerContext,
+    channel: Channel,
+    loop: asyncio.AbstractEventLoop,
+    settings: Settings,
+    source_name: str,
+    fps: float,
+    frames: Any,
+    dropped: Any,
+    on_close: Any = None,
+) -> LiveRun:
+    """Create the session record, the coach and the recorder, and start processing."""
+    if not ctx.acquire_live():
+        raise InputError(
+            f"{ctx.limits.max_live_sessions} live sessions are already running on this server"
+        )
+    session: dict[str, Any] | None = None
+    try:
+        session = ctx.storage.create_session(
+            "live", settings.level, settings.height_cm, source_name, "recording"
+        )
+        out_dir = ctx.storage.session_dir(session["id"])
+        coach, recorder = await loop.run_in_executor(
+            None,
+            lambda: (
+                ctx.engine.live_coach(settings),
+                ctx.engine.recorder(out_dir, settings, fps, source_name),
+            ),
+        )
+    except BaseException:
+        ctx.release_live()
+        if session is not None:
+            ctx.storage.update_session(
+                session["id"], status="failed", error="the session could not be started"
+            )
+        raise
+
+    def closed() -> None:
+        ctx.release_live()
+        if on_close is not None:
+            on_close()
+
+    return LiveRun(
+        storage=ctx.storage,
+        coach=coach,
+        recorder=recorder,
+        session_id=session["id"],
+        frames=frames,
+        dropped=dropped,
+        send_json=channel.send,
+        loop=loop,
+        on_close=closed,
+    )
+
+
+@router.websocket("/ws/source")
+async def source(ws: WebSocket) -> None:
+    """Server-side camera, file or stream: the server sends each frame and its result."""
+    ctx: ServerContext = ws.app.state.ctx
+    await ws.accept()
+    channel = Channel(ws)
+    if ctx.source is None:
+        await channel.error("no server-side source: start the server with --source 0|FILE|URL")
+        await ws.close()
+        return
+    loop = asyncio.get_running_loop()
+    run: LiveRun | None = None
+    reader: Any = None
+    stop_reader: Callable[[], None] = _nothing
+    receiving: asyncio.Task[Any] | None = None
+    try:
+        while True:
+            receiving = receiving or asyncio.ensure_future(ws.receive())
+            waiting: set[asyncio.Future[Any]] = {receiving}
+            if run is not None:
+                waiting.add(run.processing)
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if run is not None and run.processing in done:
+                finished = await run.finish(stop_reader)
+                run, reader = None, None
+                await channel.send(finished)
+                continue
+            message = receiving.result()
+            receiving = None
+            if message["type"] == "websocket.disconnect":
+                break
+            request = _parse(message.get("text") or "")
+            kind = request.get("type") if request else None
+            if kind == "start" and request is not None:
+                if run is not None:
+                    await channel.error("a session is already running: stop it first")
+                    continue
+                if not ctx.source_lock.acquire(blocking=False):
+                    await channel.error("the server-side camera is in use by another page")
+                    continue
+                try:
+                    settings = _start_settings(ctx, request)
+                    reader = await loop.run_in_executor(
+                        None, ctx.engine.camera_reader, ctx.source
+                    )
+                    fps = getattr(getattr(reader, "info", None), "fps", 0.0) or ctx.limits.live_fps
+                    stop = threading.Event()
+                    run = await _open_run(
+                        ctx, channel, loop, settings, str(ctx.source), fps,
+                        _reader_frames(reader, stop),
+                        lambda r=reader: getattr(r, "frames_dropped", 0),
+                        on_close=ctx.source_lock.release,
+                    )
+                    stop_reader = _stopper(reader, stop)
+                except Exception as exc:
+                    if reader is not None:
+                        reader.close()
+                        reader = None
+                    ctx.source_lock.release()
+                    if isinstance(exc, SettingsError | InputError):
+                        await channel.error(str(exc))
+                    else:
+                        log.exception("starting the server-side source failed")
+                        await channel.error("the source could not be started (see the server log)")
+                    continue
+                await channel.send({"type": "started", "session_id": run.session_id})
+            elif kind == "stop":
+                if run is None:
+                    await channel.error("no session is running")
+                    continue
+                finished = await run.finish(stop_reader)
+                run, reader = None, None
+                await channel.send(finished)
+            elif kind == "ping":
+                await channel.send({"type": "pong"})
+            else:
+                await channel.error("send {\"type\": \"start\"} or {\"type\": \"stop\"}")
+    except WebSocketDisconnect:
+        pass
+    except Exception:
+        log.exception("source WebSocket failed")
+    finally:
+        channel.open = False
+        if receiving is not None:
+            receiving.cancel()
+        if run is not None:
+            await run.finish(stop_reader)
+
+
+def _nothing() -> None:
+    """Nothing to stop."""
+
+
+def _stopper(reader: Any, stop: threading.Event) -> Callable[[], None]:
+    def stop_reader() -> None:
+        stop.set()
+        threading.Thread(target=reader.close, name="posecoach-source-close", daemon=True).start()
+
+    return stop_reader
+
+
+def _reader_frames(reader: Any, stop: threading.Event) -> Any:
+    def frames() -> Iterator[FrameIn]:
+        try:
+            for frame in reader:
+                if stop.is_set():
+                    return
+                yield FrameIn(frame.image, float(frame.time_s), preview=True)
+        except Exception as exc:  # noqa: BLE001 - reported to the client, then the run ends
+            message = str(exc) if str(exc) else "the server-side source stopped"
+            yield FrameIn(None, 0.0, message)
+
+    return frames

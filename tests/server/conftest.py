@@ -1,0 +1,193 @@
+"""Fixtures for the server tests: apps over temporary data folders, fake and real engines."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from posecoach.server import ServerLimits, create_app
+from posecoach.server.engine import DefaultEngine, InputError, engine_available
+from posecoach.settings import Settings
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+SIDE_CLIP = SHARED / "video" / "side_walk_1080p60.mp4"
+ORIGIN = "http://testserver"
+
+needs_engine = pytest.mark.skipif(
+    not engine_available() or not SIDE_CLIP.is_file(),
+    reason="needs the pose engine (posecoach.live/analysis/pose/video) and ../shared/data",
+)
+
+
+def clip_jpegs(
+    path: Path = SIDE_CLIP, limit: int = 40, every: int = 2, width: int = 640
+) -> list[bytes]:
+    """JPEG frames of a real clip, downscaled as a browser would send them."""
+    cap = cv2.VideoCapture(str(path))
+    frames: list[bytes] = []
+    index = 0
+    try:
+        while len(frames) < limit:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            if index % every == 0:
+                height = round(bgr.shape[0] * width / bgr.shape[1])
+                small = cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA)
+                ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])
+                assert ok
+                frames.append(buf.tobytes())
+            index += 1
+    finally:
+        cap.release()
+    assert frames, f"no frames decoded from {path}"
+    return frames
+
+
+def synthetic_jpeg(width: int = 160, height: int = 120) -> bytes:
+    """A small valid JPEG."""
+    image = np.full((height, width, 3), 127, dtype=np.uint8)
+    ok, buf = cv2.imencode(".jpg", image)
+    assert ok
+    return buf.tobytes()
+
+
+class FakeResult:
+    def __init__(self, time_s: float, width: int, height: int) -> None:
+        self.time_s, self.width, self.height = time_s, width, height
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "t": self.time_s,
+            "width": self.width,
+            "height": self.height,
+            "person": True,
+            "landmarks": [[0.5, 0.5, 0.9]] * 33,
+            "metrics": {"trunk_lean_deg": float("nan")},
+            "cues": [],
+            "new_cues": [],
+            "steps": [],
+        }
+
+
+class FakeCoach:
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self.closed = False
+
+    def process(self, image_rgb: np.ndarray, time_s: float) -> FakeResult:
+        time.sleep(self.delay_s)
+        return FakeResult(time_s, image_rgb.shape[1], image_rgb.shape[0])
+
+    def finish(self, end_s: float) -> list[Any]:
+        return []
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeRecorder:
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.times: list[float] = []
+
+    def add(self, image_rgb: np.ndarray, time_s: float, result: Any) -> None:
+        with (self.out_dir / "annotated.mp4").open("ab") as fh:
+            fh.write(b"frame")
+        self.times.append(time_s)
+
+    def finish(self) -> Any:
+        if not self.times:
+            raise InputError("no frames were recorded")
+        summary = {"duration_s": self.times[-1] - self.times[0], "frames": len(self.times)}
+        (self.out_dir / "summary.json").write_text(json.dumps(summary))
+        return SimpleNamespace(summary=summary)
+
+
+class FakeEngine(DefaultEngine):
+    """The real `probe`; instant analysis and live coaching without the pose model."""
+
+    def __init__(self, delay_s: float = 0.02) -> None:
+        self.delay_s = delay_s
+        self.coaches: list[FakeCoach] = []
+
+    def analyze_video(self, path: Path, out_dir: Path, settings: Settings, progress: Any) -> Any:
+        for done in range(1, 5):
+            if progress is not None:
+                progress(done, 4)
+        summary = {"duration_s": 2.0, "upright_share": 0.9, "head_up_share": 0.9, "cues": []}
+        for name in ("annotated.mp4", "landmarks.csv", "metrics.csv", "report.html"):
+            (out_dir / name).write_text(name)
+        (out_dir / "summary.json").write_text(json.dumps(summary))
+        return SimpleNamespace(summary=summary)
+
+    def live_coach(self, settings: Settings) -> FakeCoach:
+        coach = FakeCoach(self.delay_s)
+        self.coaches.append(coach)
+        return coach
+
+    def recorder(self, out_dir: Path, settings: Settings, fps: float, source_name: str) -> Any:
+        return FakeRecorder(out_dir)
+
+    def plots(self, out_dir: Path, settings: Settings) -> dict[str, str]:
+        return {"posture": "<svg class=\"plot\"></svg>"}
+
+
+FAST_LIMITS = ServerLimits(
+    max_upload_bytes=2_000_000, max_frame_bytes=300_000, max_duration_s=600.0, max_live_sessions=4
+)
+
+
+@pytest.fixture(scope="module")
+def fake_engine() -> FakeEngine:
+    return FakeEngine()
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("posecoach-data")
+
+
+@pytest.fixture(scope="module")
+def client(data_dir: Path, fake_engine: FakeEngine) -> Iterator[TestClient]:
+    app = create_app(data_dir, engine=fake_engine, limits=FAST_LIMITS)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def real_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    app = create_app(tmp_path_factory.mktemp("posecoach-real"))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def wait_job(client: TestClient, job_id: str, timeout_s: float = 300.0) -> dict[str, Any]:
+    """Poll a job until it is done or failed."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish in {timeout_s} s")
+
+
+def receive_until(ws: Any, kind: str, limit: int = 10_000) -> tuple[dict[str, Any], list[dict]]:
+    """Read messages until one of `kind`; return it and everything before it."""
+    seen: list[dict[str, Any]] = []
+    for _ in range(limit):
+        message = ws.receive_json()
+        if message["type"] == kind:
+            return message, seen
+        seen.append(message)
+    raise AssertionError(f"no {kind!r} message")

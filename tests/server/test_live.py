@@ -1,0 +1,203 @@
+"""WebSocket protocol with a fake coach: start, frames, stop, bad input, drops, disconnects."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from posecoach.server import create_app
+from posecoach.server.live_run import jpeg_size
+
+from .conftest import FAST_LIMITS, ORIGIN, FakeEngine, receive_until, synthetic_jpeg
+
+
+def wait_status(client: TestClient, session_id: str, status: str, timeout_s: float = 30.0) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        record = client.get(f"/api/sessions/{session_id}").json()
+        if record["status"] == status:
+            return record
+        time.sleep(0.05)
+    raise AssertionError(f"session {session_id} never became {status}: {record}")
+
+
+def start(ws, **extra) -> str:
+    ws.send_text(json.dumps({"type": "start", "level": "beginner", "height_cm": 175, **extra}))
+    started, _ = receive_until(ws, "started")
+    return started["session_id"]
+
+
+def test_start_frames_stop(client: TestClient, data_dir: Path) -> None:
+    frame = synthetic_jpeg()
+    with client.websocket_connect("/ws/live", headers={"origin": ORIGIN}) as ws:
+        session_id = start(ws)
+        assert client.get(f"/api/sessions/{session_id}").json()["status"] == "recording"
+        ws.send_bytes(frame)
+        result = ws.receive_json()
+        assert result["type"] == "result" and result["seq"] == 0 and result["dropped"] == 0
+        assert len(result["landmarks"]) == 33 and result["metrics"]["trunk_lean_deg"] is None
+        ws.send_bytes(frame)
+        assert ws.receive_json()["seq"] == 1
+        ws.send_text(json.dumps({"type": "stop"}))
+        finished, _ = receive_until(ws, "finished")
+    assert finished == {"type": "finished", "session_id": session_id, "status": "done",
+                        "frames": 2, "dropped": 0}
+    record = client.get(f"/api/sessions/{session_id}").json()
+    assert record["status"] == "done" and record["kind"] == "live"
+    assert record["height_cm"] == 175
+    assert (data_dir / "sessions" / session_id / "annotated.mp4").is_file()
+
+
+def test_stale_frames_are_dropped_not_queued(tmp_path: Path) -> None:
+    engine = FakeEngine(delay_s=0.1)
+    app = create_app(tmp_path, engine=engine, limits=FAST_LIMITS)
+    frame = synthetic_jpeg()
+    sent = 30
+    with TestClient(app) as client, client.websocket_connect("/ws/live") as ws:
+        start(ws)
+        for _ in range(sent):
+            ws.send_bytes(frame)
+        ws.send_text(json.dumps({"type": "stop"}))
+        finished, before = receive_until(ws, "finished")
+    results = [m for m in before if m["type"] == "result"]
+    assert [r["seq"] for r in results] == list(range(len(results)))
+    assert len(results) < sent / 2
+    assert finished["dropped"] > 0
+    assert finished["frames"] + finished["dropped"] == sent
+    assert engine.coaches[-1].closed
+
+
+@pytest.mark.parametrize(
+    ("payload", "fragment"),
+    [
+        (b"not a jpeg at all", "JPEG"),
+        (b"\xff\xd8\xff\xe0" + b"\0" * 50, "JPEG"),
+        (b"\0" * (FAST_LIMITS.max_frame_bytes + 1), "larger than the limit"),
+    ],
+)
+def test_bad_frames_get_an_error_and_the_session_goes_on(
+    client: TestClient, payload: bytes, fragment: str
+) -> None:
+    with client.websocket_connect("/ws/live") as ws:
+        session_id = start(ws)
+        ws.send_bytes(payload)
+        error = ws.receive_json()
+        assert error["type"] == "error" and fragment in error["message"]
+        ws.send_bytes(synthetic_jpeg())
+        assert ws.receive_json()["type"] == "result"
+        ws.send_text(json.dumps({"type": "stop"}))
+        finished, _ = receive_until(ws, "finished")
+    assert finished["status"] == "done"
+    assert client.get(f"/api/sessions/{session_id}").json()["status"] == "done"
+
+
+def test_truncated_jpeg_is_reported_by_the_decoder(client: TestClient) -> None:
+    frame = synthetic_jpeg(320, 240)
+    broken = frame[:200]
+    assert jpeg_size(broken) == (320, 240)
+    with client.websocket_connect("/ws/live") as ws:
+        start(ws)
+        ws.send_bytes(broken)
+        error = ws.receive_json()
+        assert error["type"] == "error" and "decoded" in error["message"]
+        ws.send_bytes(frame)
+        assert ws.receive_json()["type"] == "result"
+        ws.send_text(json.dumps({"type": "stop"}))
+        receive_until(ws, "finished")
+
+
+def test_bad_text_messages(client: TestClient) -> None:
+    with client.websocket_connect("/ws/live") as ws:
+        ws.send_bytes(synthetic_jpeg())
+        assert "start message" in ws.receive_json()["message"]
+        ws.send_text("{garbage")
+        assert "JSON" in ws.receive_json()["message"]
+        ws.send_text(json.dumps({"type": "dance"}))
+        assert "unknown" in ws.receive_json()["message"]
+        ws.send_text(json.dumps({"type": "stop"}))
+        assert "no session" in ws.receive_json()["message"]
+        ws.send_text(json.dumps({"type": "start", "level": "expert"}))
+        assert "unknown level" in ws.receive_json()["message"]
+        ws.send_text(json.dumps({"type": "start", "height_cm": "tall"}))
+        assert "height_cm" in ws.receive_json()["message"]
+        start(ws)
+        ws.send_text(json.dumps({"type": "start"}))
+        assert "already running" in ws.receive_json()["message"]
+        ws.send_text(json.dumps({"type": "stop"}))
+        receive_until(ws, "finished")
+
+
+def test_stop_without_frames_marks_the_session_failed(client: TestClient) -> None:
+    with client.websocket_connect("/ws/live") as ws:
+        session_id = start(ws)
+        ws.send_text(json.dumps({"type": "stop"}))
+        finished, _ = receive_until(ws, "finished")
+    assert finished["status"] == "failed" and "no frames" in finished["error"]
+    assert client.get(f"/api/sessions/{session_id}").json()["status"] == "failed"
+
+
+def test_disconnect_mid_session_still_finalises(client: TestClient, data_dir: Path) -> None:
+    with client.websocket_connect("/ws/live") as ws:
+        session_id = start(ws)
+        for _ in range(3):
+            ws.send_bytes(synthetic_jpeg())
+            ws.receive_json()
+    record = wait_status(client, session_id, "done")
+    assert record["summary"]["frames"] == 3
+    assert (data_dir / "sessions" / session_id / "summary.json").is_file()
+
+
+def test_two_sessions_on_one_socket(client: TestClient) -> None:
+    with client.websocket_connect("/ws/live") as ws:
+        ids = []
+        for _ in range(2):
+            ids.append(start(ws))
+            ws.send_bytes(synthetic_jpeg())
+            ws.receive_json()
+            ws.send_text(json.dumps({"type": "stop"}))
+            receive_until(ws, "finished")
+    assert ids[0] != ids[1]
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://testserver.evil.com"])
+def test_bad_origin_is_rejected(client: TestClient, origin: str) -> None:
+    with pytest.raises(WebSocketDisconnect) as caught, client.websocket_connect(
+        "/ws/live", headers={"origin": origin}
+    ) as ws:
+        ws.receive_json()
+    assert caught.value.code == 1008
+
+
+def test_websocket_needs_the_token_when_set(tmp_path: Path) -> None:
+    app = create_app(tmp_path, engine=FakeEngine(), token="s3cret", limits=FAST_LIMITS)
+    with TestClient(app) as client:
+        with pytest.raises(WebSocketDisconnect) as caught, client.websocket_connect(
+            "/ws/live"
+        ) as ws:
+            ws.receive_json()
+        assert caught.value.code == 1008
+        with client.websocket_connect("/ws/live?token=s3cret") as ws:
+            start(ws)
+            ws.send_text(json.dumps({"type": "stop"}))
+            receive_until(ws, "finished")
+
+
+def test_source_socket_without_source(client: TestClient) -> None:
+    with client.websocket_connect("/ws/source") as ws:
+        assert "--source" in ws.receive_json()["message"]
+
+
+def test_disconnect_while_a_frame_is_processing_still_finalises(tmp_path: Path) -> None:
+    app = create_app(tmp_path, engine=FakeEngine(delay_s=0.5), limits=FAST_LIMITS)
+    with TestClient(app) as client:
+        with client.websocket_connect("/ws/live") as ws:
+            session_id = start(ws)
+            ws.send_bytes(synthetic_jpeg())
+            time.sleep(0.1)
+        record = wait_status(client, session_id, "done", timeout_s=10)
+    assert record["summary"]["frames"] == 1
