@@ -20,10 +20,16 @@ $(MODEL): $(STAMP)
 
 setup: $(STAMP) $(MODEL)
 
-run: setup
-	$(VENV)/bin/posecoach analyze $(SAMPLE) --out $(OUT)
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
-analyze: run
+# The web UI, with the sample clip analysed into an empty library first.
+run: setup
+	$(VENV)/bin/posecoach serve --host $(HOST) --port $(PORT) --sample $(SAMPLE)
+
+# Analyse the sample clip on the command line and print the summary.
+analyze: setup
+	$(VENV)/bin/posecoach analyze $(SAMPLE) --out $(OUT)
 
 browsers: $(STAMP)
 	@$(PY) -m posecoach.devtools.browsers

@@ -114,17 +114,43 @@ def serve(
     data_dir: Annotated[Path, typer.Option(help="Where sessions and the database live.")] = Path("posecoach-data"),
     config: Annotated[Path | None, typer.Option(help="A TOML configuration file.")] = None,
     token: Annotated[str | None, typer.Option(envvar="POSECOACH_TOKEN", help="Access token (required off loopback).")] = None,
+    sample: Annotated[Path | None, typer.Option(help="A clip to analyse into the library first, when the library is empty.")] = None,
 ) -> None:
     """Start the local web UI for live coaching, uploads, review and progress."""
     from .server import run_server
 
-    _settings(config, None, None)
+    settings = _settings(config, None, None)
+    if sample is not None:
+        _seed_library(data_dir, sample, settings)
     try:
         run_server(host=host, port=port, source=source, data_dir=data_dir, config=config,
                    token=token)
     except (ValueError, OSError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+
+
+def _seed_library(data_dir: Path, clip: Path, settings: Settings) -> None:
+    """Analyse `clip` into an empty library so the UI opens on a real, reviewed session."""
+    from .analysis import analyze_video
+    from .server.storage import Storage
+    from .video import VideoError
+
+    storage = Storage(data_dir / "posecoach.db", data_dir)
+    if storage.list_sessions():
+        return
+    session = storage.create_session("upload", settings.level, settings.height_cm, clip.name,
+                                     "analysing")
+    console.print(f"analysing the sample clip {clip.name} into the library...")
+    try:
+        result = analyze_video(clip, Path(session["out_dir"]), settings)
+    except (VideoError, OSError) as exc:
+        storage.update_session(session["id"], status="failed", error=str(exc))
+        console.print(f"[yellow]warning:[/yellow] could not analyse {clip.name}: {exc}")
+        return
+    storage.update_session(session["id"], status="done", summary=result.summary,
+                           duration_s=result.summary.get("duration_s"))
+    _print_summary(result.summary)
 
 
 @app.command()
