@@ -36,8 +36,9 @@ Rule specifics:
 
 Baseline (`baseline.enabled`): the first `baseline.duration_s` of frames with a person in side
 view, |trunk lean| below 15 degrees, not fallen, and standing or walking give the walker's median
-trunk lean and head angle. From then on trunk_upright and head_up apply their limits to the
-difference from those medians; before that they use the limits as absolute angles.
+trunk lean and head angle. From then on trunk_upright and head_up judge the change from those
+medians against `baseline.max_trunk_change_deg` and `baseline.max_head_change_deg`; before that
+they use their own limits as absolute angles.
 """
 
 from __future__ import annotations
@@ -311,10 +312,13 @@ class RuleEngine:
         if not _finite(m.trunk_lean_deg):
             return UNKNOWN
         cfg = self.settings.rules.trunk_upright
+        forward, backward = cfg.max_forward_lean_deg, cfg.max_backward_lean_deg
+        if self._baseline.result is not None:
+            forward = backward = self.settings.baseline.max_trunk_change_deg
         lean = m.trunk_lean_deg - self._baseline_value("trunk_lean_deg")
-        if lean > cfg.max_forward_lean_deg:
+        if lean > forward:
             return _fault(MSG_LEAN_FORWARD)
-        if lean < -cfg.max_backward_lean_deg:
+        if lean < -backward:
             return _fault(MSG_LEAN_BACK)
         return OK
 
@@ -331,8 +335,11 @@ class RuleEngine:
             return _fault(MSG_HEAD_UP)
         if not _finite(m.head_angle_deg):
             return UNKNOWN
+        limit = self.settings.rules.head_up.max_head_angle_deg
+        if self._baseline.result is not None:
+            limit = self.settings.baseline.max_head_change_deg
         angle = m.head_angle_deg - self._baseline_value("head_angle_deg")
-        return _fault(MSG_HEAD_UP) if angle > self.settings.rules.head_up.max_head_angle_deg else OK
+        return _fault(MSG_HEAD_UP) if angle > limit else OK
 
     def _judge_look_back(self, m: FrameMetrics) -> Verdict:
         t = m.time_s

@@ -130,6 +130,8 @@ class RulesSettings(_Strict):
 class BaselineSettings(_Strict):
     enabled: bool = False
     duration_s: float = Field(3.0, gt=0)
+    max_trunk_change_deg: float = Field(8.0, gt=0)
+    max_head_change_deg: float = Field(10.0, gt=0)
 
 
 class SessionSettings(_Strict):
