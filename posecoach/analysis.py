@@ -106,7 +106,9 @@ def build_summary(
         top = max(view_time, key=view_time.get)
         overall_view = top if view_time[top] >= 0.7 * seen else "mixed"
 
-    side = person & (view == "side")
+    # Sagittal posture needs a side view: stray side-view frames in a front or back view clip
+    # (a walker turning, a misread frame) are not enough to report it.
+    side = person & (view == "side") & (overall_view in ("side", "mixed"))
     trunk = np.array([m.trunk_lean_deg for m in metrics], dtype=float)
     head = np.array([m.head_angle_deg for m in metrics], dtype=float)
     looking_down = np.array([m.looking_down for m in metrics], dtype=bool)
@@ -114,7 +116,7 @@ def build_summary(
     hu = settings.rules.head_up
     trunk_ok = np.isfinite(trunk) & side
     upright = trunk_ok & (trunk <= tu.max_forward_lean_deg) & (trunk >= -tu.max_backward_lean_deg)
-    head_ok = np.isfinite(head) & person
+    head_ok = np.isfinite(head) & side
     head_up = head_ok & (head <= hu.max_head_angle_deg) & ~looking_down
 
     judged_steps = bool(gait.steps)
@@ -153,7 +155,7 @@ def build_summary(
         "step_length_symmetry": _round(gait.step_length_symmetry),
         "step_time_symmetry": _round(gait.step_time_symmetry),
         "trunk_lean_deg_median": _round(_median(trunk[side]), 2),
-        "head_angle_deg_median": _round(_median(head[person]), 2),
+        "head_angle_deg_median": _round(_median(head[side]), 2),
         "upright_share": _round(float(upright.sum() / trunk_ok.sum()) if trunk_ok.any() else None),
         "head_up_share": _round(float(head_up.sum() / head_ok.sum()) if head_ok.any() else None),
         "cues": [
