@@ -12,6 +12,8 @@ import contextlib
 import csv
 import math
 import os
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +36,14 @@ from .report import write_report
 from .rules import evaluate_rules
 from .settings import Settings
 from .smoothing import smooth_offline
-from .video import VideoError, VideoReader, VideoWriter, output_size, probe
+from .video import VideoError, VideoFrame, VideoReader, VideoWriter, output_size, probe
 
 Progress = Callable[[int, int | None], None]
+
+# The decoded frame feeds both the pose model and the annotated clip when the clip's long side
+# is at least this; smaller clips get a frame of their own.
+MIN_SHARED_SIDE_PX = 960
+_QUEUE_FRAMES = 4
 
 
 @dataclass
@@ -162,6 +169,9 @@ def build_summary(
             {**c.to_dict(), "start_s": _round(c.start_s), "end_s": _round(c.end_s)} for c in cues
         ],
         "step_list": step_list,
+        "gait_events": [
+            {"time_s": _round(e.time_s), "side": e.side, "kind": e.kind} for e in gait.events
+        ],
         "thresholds": {
             "trunk_max_forward_lean_deg": tu.max_forward_lean_deg,
             "trunk_max_backward_lean_deg": tu.max_backward_lean_deg,
@@ -214,6 +224,10 @@ class SessionRecorder:
     The annotated clip and the landmarks CSV are appended frame by frame, so a session cut short
     (a closed tab, a crash) keeps what was already received. `finish` runs the offline analysis
     over the recorded landmarks and writes the remaining outputs; it is safe to call twice.
+
+    With `threaded=True` the overlay is drawn and the frame handed to the encoder on a
+    background thread (a bounded queue of a few frames), so `add` returns in well under a
+    millisecond; the caller must not change the image after handing it over.
     """
 
     def __init__(
@@ -224,6 +238,7 @@ class SessionRecorder:
         source_name: str = "",
         fragmented: bool = True,
         draw: bool = True,
+        threaded: bool = True,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.settings = settings
@@ -231,6 +246,7 @@ class SessionRecorder:
         self.source_name = source_name
         self.fragmented = fragmented
         self.overlay = Overlay(settings) if draw else None
+        self.threaded = threaded
         self.warnings: list[str] = []
         self._writer: VideoWriter | None = None
         self._csv_path = self.out_dir / "landmarks.csv.partial"
@@ -242,6 +258,9 @@ class SessionRecorder:
         self._size: tuple[int, int] | None = None
         self._clip_size: tuple[int, int] = (0, 0)
         self._result: AnalysisResult | None = None
+        self._draw_queue: queue.Queue[Any] | None = None
+        self._draw_thread: threading.Thread | None = None
+        self._draw_error: BaseException | None = None
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -265,20 +284,33 @@ class SessionRecorder:
             raise OutputError(exc.errno, describe_os_error(exc, self._csv_path)) from exc
         self._csv = csv.writer(self._csv_file, lineterminator="\n")
         self._csv.writerow(LANDMARK_HEADER)
+        if self.threaded:
+            self._draw_queue = queue.Queue(maxsize=_QUEUE_FRAMES)
+            self._draw_thread = threading.Thread(
+                target=self._draw_loop, name="posecoach-overlay", daemon=True
+            )
+            self._draw_thread.start()
 
     def add(self, image_rgb: np.ndarray, time_s: float, result: LiveResult) -> None:
         """Append one frame: record its landmarks and write it, annotated, to the clip.
 
-        The overlay is drawn in place on `image_rgb` unless the clip is scaled down.
+        The landmarks are in pixels of `result.raw`'s frame size; `image_rgb` may be that frame
+        or a smaller copy of it. The overlay is drawn in place on `image_rgb` when it already
+        has the clip's size.
         """
         if self._result is not None:
             raise RuntimeError("the session is already finished")
-        height, width = image_rgb.shape[:2]
+        if self._draw_error is not None:
+            raise self._draw_error
+        raw = result.raw
+        if raw.width > 0 and raw.height > 0:
+            width, height = raw.width, raw.height
+        else:
+            height, width = image_rgb.shape[:2]
         if self._size is None:
             self._open(width, height)
         if self._times and time_s <= self._times[-1]:
             return
-        raw = result.raw
         self._times.append(time_s)
         self._frames.append(raw.index)
         self._points.append(raw.points.astype(np.float32))
@@ -286,21 +318,67 @@ class SessionRecorder:
             self._csv.writerow(format_row(raw.index, time_s, width, height, raw.points))
         except OSError as exc:
             raise OutputError(exc.errno, describe_os_error(exc, self._csv_path)) from exc
+        cue = result.active_cues[0] if result.active_cues else None
+        item = (image_rgb, time_s - self._times[0], result.frame, result.metrics, cue,
+                list(result.new_steps))
+        if self._draw_queue is None:
+            self._draw(*item)
+            return
+        while True:
+            if self._draw_thread is None or not self._draw_thread.is_alive():
+                raise self._draw_error or VideoError("the annotated clip stopped")
+            try:
+                self._draw_queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _draw(self, image_rgb: np.ndarray, clip_time_s: float, frame: Any, metrics: Any,
+              cue: Cue | None, steps: list[Any]) -> None:
+        """Scale the frame to the clip's size if needed, draw the overlay, and encode it."""
         clip = image_rgb
-        if self._clip_size != (width, height):
+        if (clip.shape[1], clip.shape[0]) != self._clip_size:
             clip = cv2.resize(image_rgb, self._clip_size, interpolation=cv2.INTER_AREA)
         if self.overlay is not None:
-            cue = result.active_cues[0] if result.active_cues else None
-            self.overlay.draw(clip, result.frame, result.metrics, cue, result.new_steps)
+            self.overlay.draw(clip, frame, metrics, cue, steps)
         assert self._writer is not None
-        self._writer.write(clip, time_s - self._times[0])
+        self._writer.write(clip, clip_time_s)
+
+    def _draw_loop(self) -> None:
+        assert self._draw_queue is not None
+        while True:
+            item = self._draw_queue.get()
+            if item is None:
+                return
+            if self._draw_error is not None:
+                continue
+            try:
+                self._draw(*item)
+            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+                self._draw_error = exc
 
     @property
     def frames(self) -> int:
         return len(self._times)
 
+    def _stop_drawing(self) -> None:
+        if self._draw_thread is None or self._draw_queue is None:
+            return
+        while self._draw_thread.is_alive():
+            try:
+                self._draw_queue.put(None, timeout=0.5)
+                break
+            except queue.Full:
+                continue
+        self._draw_thread.join()
+        self._draw_thread = None
+
     def _close_streams(self) -> None:
         errors: list[str] = []
+        self._stop_drawing()
+        if self._draw_error is not None:
+            errors.append(str(self._draw_error) or type(self._draw_error).__name__)
+            self._draw_error = None
         if self._writer is not None:
             try:
                 self._writer.close()
@@ -346,6 +424,72 @@ class SessionRecorder:
         return result
 
 
+def pose_input_side(settings: Settings) -> int:
+    """Long side of the frames `analyze_video` decodes for the pose model and the clip."""
+    shared = max(settings.output.annotated_max_side_px, MIN_SHARED_SIDE_PX)
+    return min(settings.pose.max_input_side_px, shared)
+
+
+def _scale_people(people: list[np.ndarray], sx: float, sy: float) -> list[np.ndarray]:
+    """Landmarks from a scaled-down frame in the full frame's pixels (z scales with x)."""
+    if sx == 1.0 and sy == 1.0:
+        return people
+    for pts in people:
+        pts[:, 0] *= sx
+        pts[:, 1] *= sy
+        pts[:, 2] *= sx
+    return people
+
+
+class _CoachWorker:
+    """Runs the live coach and the recorder on their own thread, one frame behind the model.
+
+    MediaPipe releases the GIL while it infers, so the coach's Python work for frame i
+    overlaps the model's work on frame i+1.
+    """
+
+    def __init__(self, coach: LiveCoach, recorder: SessionRecorder,
+                 frame_size: tuple[int, int]) -> None:
+        self.coach = coach
+        self.recorder = recorder
+        self.frame_size = frame_size
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=_QUEUE_FRAMES)
+        self._thread = threading.Thread(target=self._run, name="posecoach-coach", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        width, height = self.frame_size
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self.error is not None:
+                continue
+            frame, people = item
+            try:
+                h, w = frame.image.shape[:2]
+                people = _scale_people(people, width / w, height / h)
+                result = self.coach.process_people(people, frame.time_s, width, height)
+                self.recorder.add(frame.image, frame.time_s, result)
+            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+                self.error = exc
+
+    def put(self, frame: VideoFrame, people: list[np.ndarray]) -> None:
+        """Queue one frame and its people; raises what the worker ran into."""
+        if self.error is not None:
+            raise self.error
+        self._queue.put((frame, people))
+
+    def close(self) -> None:
+        """Wait for the queued frames; raises what the worker ran into."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+
 def analyze_video(
     path: Path | str,
     out_dir: Path | str,
@@ -362,24 +506,33 @@ def analyze_video(
     info = probe(path)
     total = info.frame_count
     warnings: list[str] = []
+    frame_size = output_size(info.width, info.height, settings.pose.max_input_side_px)
     coach = LiveCoach(settings, estimator)
-    recorder = SessionRecorder(Path(out_dir), settings, info.fps, path.name, fragmented=False)
+    recorder = SessionRecorder(
+        Path(out_dir), settings, info.fps, path.name, fragmented=False, threaded=False
+    )
+    worker: _CoachWorker | None = None
     try:
-        with VideoReader(path, max_side_px=settings.pose.max_input_side_px) as reader:
+        model = coach.estimator
+        worker = _CoachWorker(coach, recorder, frame_size)
+        with VideoReader(path, max_side_px=pose_input_side(settings)) as reader:
             for frame in reader:
-                result = coach.process(frame.image, frame.time_s)
-                recorder.add(frame.image, frame.time_s, result)
+                worker.put(frame, model.detect(frame.image, frame.time_s))
                 if progress is not None:
                     progress(reader.frames_read, total)
             if reader.truncated:
                 warnings.append(
                     reader.error_message
-                    or f"The video ends early: analysed the first {recorder.frames} frames."
+                    or f"The video ends early: analysed the first {reader.frames_read} frames."
                 )
+        worker.close()
         if recorder.frames == 0:
             raise VideoError(f"{path.name}: no frames could be decoded")
         return recorder.finish(warnings)
     finally:
+        if worker is not None:
+            with contextlib.suppress(BaseException):
+                worker.close()
         coach.close()
         if recorder._result is None:
             with contextlib.suppress(OutputError):

@@ -29,6 +29,8 @@ def test_forward_clip_reads_forward(analysed):
     assert summary["direction"] == "forward"
     assert summary["view"] == "side"
     assert summary["backward_time_s"] < 0.5
+    kinds = {e["kind"] for e in summary["gait_events"]}
+    assert kinds <= {"heel_contact", "toe_off"} and "heel_contact" in kinds
 
 
 def test_same_frames_reversed_read_backward(analysed):
@@ -40,6 +42,9 @@ def test_same_frames_reversed_read_backward(analysed):
     assert summary["backward_time_s"] > 1.0
     assert summary["steps"] >= 2
     assert 0.3 < summary["step_length_leg"] < 1.5
+    # backward gait: the toes land first and the heel leaves last
+    kinds = [e["kind"] for e in summary["gait_events"]]
+    assert set(kinds) <= {"toe_contact", "heel_off"} and kinds.count("toe_contact") >= 2
 
 
 def test_back_view_clip_reads_back_and_claims_no_step_length(analysed):
