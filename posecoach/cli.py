@@ -34,7 +34,7 @@ def _settings(config: Path | None, level: str | None, height_cm: float | None,
 
 
 def _print_summary(summary: dict) -> None:
-    from .report import summary_in_words
+    from .words import summary_in_words
 
     for sentence in summary_in_words(summary):
         console.print(f"  {sentence}")

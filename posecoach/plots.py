@@ -1,0 +1,428 @@
+"""Report plots: matplotlib figures rendered to inline, accessible SVG.
+
+The Agg backend is selected on import, so plotting never needs a display.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import matplotlib
+import numpy as np
+
+from posecoach.cues import RULE_IDS, Cue
+from posecoach.gait import GaitSummary, Step
+from posecoach.metrics import FrameMetrics
+from posecoach.settings import Settings
+
+matplotlib.use("Agg")
+
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MultipleLocator  # noqa: E402
+
+from posecoach.words import num, cue_dict, format_time, rule_label  # noqa: E402
+
+PLOT_TITLES: dict[str, str] = {
+    "posture": "Trunk lean and head angle over time",
+    "step_length": "Step length per step",
+    "cadence": "Cadence over time",
+    "cues": "Coaching cues over time",
+    "direction_view": "Walking direction and camera view over time",
+}
+
+# Okabe-Ito palette: distinguishable with common colour-vision deficiencies.
+BLUE, ORANGE, GREEN, VERMILLION = "#0072B2", "#E69F00", "#009E73", "#D55E00"
+SKY, PURPLE, YELLOW, GREY, LIGHT = "#56B4E9", "#CC79A7", "#F0E442", "#8C8C8C", "#DDDDDD"
+LIMIT = "#B2182B"
+
+SEVERITY_COLORS = {"info": SKY, "warning": ORANGE, "critical": VERMILLION}
+SIDE_COLORS = {"left": BLUE, "right": ORANGE}
+DIRECTION_COLORS = {
+    "backward": GREEN,
+    "forward": ORANGE,
+    "standing": SKY,
+    "turning": YELLOW,
+    "unknown": LIGHT,
+    "no person": "#FFFFFF",
+}
+VIEW_COLORS = {
+    "side": BLUE,
+    "front": PURPLE,
+    "back": VERMILLION,
+    "unknown": LIGHT,
+    "no person": "#FFFFFF",
+}
+
+_SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "posecoach"}
+_SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
+
+
+
+
+_TICK_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+
+
+def _time_axis(ax: Any, label: bool = True) -> None:
+    """Ticks on whole seconds or minutes, labelled m:ss."""
+    low, high = ax.get_xlim()
+    span = max(high - low, 1e-9)
+    step = next((s for s in _TICK_STEPS_S if span / s <= 9), _TICK_STEPS_S[-1])
+    ax.xaxis.set_major_locator(MultipleLocator(step))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: format_time(x)))
+    if label:
+        ax.set_xlabel("time (m:ss)")
+
+
+def _style(ax: Any) -> None:
+    ax.spines["top"].set_visible(False)
+    ax.spines["right"].set_visible(False)
+    ax.grid(True, axis="y", color="#E5E5E5", linewidth=0.8)
+    ax.set_axisbelow(True)
+
+
+def _limit_line(ax: Any, y: float, text: str, above: bool = True) -> None:
+    ax.axhline(y, color=LIMIT, linestyle="--", linewidth=1.2, zorder=3)
+    ax.text(
+        0.995,
+        y,
+        text,
+        transform=ax.get_yaxis_transform(),
+        ha="right",
+        va="bottom" if above else "top",
+        color=LIMIT,
+        fontsize=9,
+        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5},
+        zorder=4,
+    )
+
+
+def _no_data(reason: str) -> Figure:
+    fig = Figure(figsize=(9, 1.4), layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.text(0.5, 0.62, "no data", ha="center", va="center", fontsize=14, color=GREY)
+    ax.text(0.5, 0.25, reason, ha="center", va="center", fontsize=10, color=GREY)
+    return fig
+
+
+def _clip_end(metrics: Sequence[FrameMetrics], cues: Sequence[Cue | Mapping[str, Any]]) -> float:
+    times = [m.time_s for m in metrics if num(m.time_s) is not None]
+    for cue in cues:
+        c = cue_dict(cue)
+        times += [v for v in (num(c.get("start_s")), num(c.get("end_s"))) if v is not None]
+    return max(times, default=0.0)
+
+
+def _posture_plot(metrics: Sequence[FrameMetrics], settings: Settings) -> tuple[Figure, str]:
+    fwd = settings.rules.trunk_upright.max_forward_lean_deg
+    back = settings.rules.trunk_upright.max_backward_lean_deg
+    head_limit = settings.rules.head_up.max_head_angle_deg
+    limits = (
+        f"Limits: trunk {fwd:g}\u00b0 forward and {back:g}\u00b0 backward; "
+        f"head {head_limit:g}\u00b0."
+    )
+    t = np.array([m.time_s for m in metrics], dtype=float)
+    trunk = np.array([m.trunk_lean_deg if m.has_person else np.nan for m in metrics], dtype=float)
+    head = np.array([m.head_angle_deg if m.has_person else np.nan for m in metrics], dtype=float)
+    if t.size == 0 or not (np.isfinite(trunk).any() or np.isfinite(head).any()):
+        return _no_data("no trunk or head angles were measured"), f"No data. {limits}"
+
+    fig = Figure(figsize=(9, 5.0), layout="constrained")
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    not_side = np.array([m.view != "side" for m in metrics])
+    for ax in (ax1, ax2):
+        _style(ax)
+        if not_side.any() and not not_side.all():
+            ax.fill_between(
+                t, 0, 1, where=not_side, transform=ax.get_xaxis_transform(),
+                color="#F2F2F2", step="mid", linewidth=0, label="not side view",
+            )
+
+    ax1.axhspan(-back, fwd, color=GREEN, alpha=0.08, linewidth=0)
+    ax1.axhline(0, color=GREY, linewidth=0.6)
+    ax1.plot(t, trunk, color=BLUE, linewidth=1.6, label="trunk lean")
+    _limit_line(ax1, fwd, f"forward limit +{fwd:g}\u00b0", above=True)
+    _limit_line(ax1, -back, f"backward limit \u2212{back:g}\u00b0", above=False)
+    finite = trunk[np.isfinite(trunk)]
+    low = min(-1.5 * back, float(finite.min()) - 2 if finite.size else 0.0)
+    high = max(1.5 * fwd, float(finite.max()) + 2 if finite.size else 0.0)
+    ax1.set_ylim(low, high)
+    ax1.set_ylabel("trunk lean (\u00b0)\n+ forward, \u2212 backward")
+    if not finite.size:
+        ax1.text(0.5, 0.5, "no trunk lean data (needs a side view)", ha="center",
+                 transform=ax1.transAxes, color=GREY)
+
+    ax2.plot(t, head, color=PURPLE, linewidth=1.6, label="head angle")
+    _limit_line(ax2, head_limit, f"head limit {head_limit:g}\u00b0", above=True)
+    finite_h = head[np.isfinite(head)]
+    low = min(0.0, float(finite_h.min()) - 2 if finite_h.size else 0.0)
+    high = max(1.4 * head_limit, float(finite_h.max()) + 3 if finite_h.size else 0.0)
+    ax2.set_ylim(low, high)
+    ax2.set_ylabel("head angle (\u00b0)\nfrom vertical, + forward")
+    if not finite_h.size:
+        ax2.text(0.5, 0.5, "no head angle data", ha="center", transform=ax2.transAxes, color=GREY)
+    ax2.set_xlim(float(t.min()), float(t.max()) if t.max() > t.min() else float(t.min()) + 1)
+    _time_axis(ax1, label=False)
+    _time_axis(ax2)
+    for ax in (ax1, ax2):
+        handles, _labels = ax.get_legend_handles_labels()
+        if handles:
+            ax.legend(loc="upper left", fontsize=9, frameon=False, ncol=2)
+    desc = (
+        "Trunk lean (top) and head angle (bottom) against time, with dashed red limit lines. "
+        + limits
+    )
+    return fig, desc
+
+
+def _steps_in_metres(steps: Sequence[Step]) -> bool:
+    return bool(steps) and all(num(s.step_length_m) is not None for s in steps)
+
+
+def _step_length_plot(gait: GaitSummary | None, settings: Settings) -> tuple[Figure, str]:
+    steps = [s for s in (gait.steps if gait else []) if num(s.step_length_leg) is not None]
+    limit_leg = settings.rules.step_length.max_step_length_leg
+    if not steps:
+        return _no_data("no steps with a measurable length (needs a side view)"), (
+            f"No data. Step length limit {limit_leg:g} leg lengths."
+        )
+    metres = _steps_in_metres(steps)
+    if metres:
+        if settings.height_cm:
+            scale = settings.height_cm / 100 * settings.metrics.leg_length_ratio
+        else:
+            scale = float(np.median([s.step_length_m / s.step_length_leg for s in steps
+                                     if s.step_length_leg and s.step_length_m]))
+        unit, limit = "m", limit_leg * scale
+        limit_text = f"limit {limit:.2f} m ({limit_leg:g} leg lengths)"
+    else:
+        unit, limit = "leg lengths", limit_leg
+        limit_text = f"limit {limit_leg:g} leg lengths"
+
+    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    _style(ax)
+    top = limit
+    for side, marker in (("left", "o"), ("right", "s")):
+        mine = [s for s in steps if s.side == side]
+        if not mine:
+            continue
+        xs = [s.time_s for s in mine]
+        ys = [float(s.step_length_m) if metres else s.step_length_leg for s in mine]
+        top = max(top, max(ys))
+        ax.plot(xs, ys, marker=marker, markersize=6, linewidth=1, color=SIDE_COLORS[side],
+                label=f"{side} foot lands ({len(mine)})")
+    _limit_line(ax, limit, limit_text)
+    ax.set_ylim(0, top * 1.2)
+    ax.set_ylabel(f"step length ({unit})")
+    _time_axis(ax)
+    ax.legend(loc="lower left", fontsize=9, frameon=False, ncol=2)
+    desc = (
+        f"Length of each step in {unit}, left and right foot in two colours, "
+        f"with a dashed red line at the {limit_text}."
+    )
+    return fig, desc
+
+
+def _cadence_plot(gait: GaitSummary | None) -> tuple[Figure, str]:
+    steps = [
+        s for s in (gait.steps if gait else []) if (num(s.step_time_s) or 0.0) > 0
+    ]
+    if len(steps) < 2:
+        return _no_data("fewer than two steps with a step time"), "No data."
+    t = np.array([s.time_s for s in steps], dtype=float)
+    spm = 60.0 / np.array([float(s.step_time_s) for s in steps], dtype=float)  # type: ignore[arg-type]
+    half = 2
+    rolling = np.array(
+        [np.median(spm[max(0, i - half): i + half + 1]) for i in range(spm.size)], dtype=float
+    )
+    fig = Figure(figsize=(9, 3.0), layout="constrained")
+    ax = fig.add_subplot()
+    _style(ax)
+    ax.plot(t, spm, linestyle="none", marker="o", markersize=4, color=GREY,
+            label="each step (60 / step time)")
+    ax.plot(t, rolling, color=BLUE, linewidth=2, label="running median of 5 steps")
+    median = num(gait.cadence_spm) if gait else None
+    if median is None:
+        median = float(np.median(spm))
+    ax.axhline(median, color=GREEN, linestyle=":", linewidth=1.4)
+    ax.text(0.005, median, f"median {median:.0f} steps/min", transform=ax.get_yaxis_transform(),
+            ha="left", va="bottom", color=GREEN, fontsize=9)
+    ax.set_ylim(0, max(float(spm.max()), median) * 1.25)
+    ax.set_ylabel("cadence (steps/min)")
+    _time_axis(ax)
+    ax.legend(loc="lower right", fontsize=9, frameon=False, ncol=2)
+    desc = (
+        f"Cadence in steps per minute for each step and as a running median; "
+        f"overall median {median:.0f} steps per minute."
+    )
+    return fig, desc
+
+
+def _cue_plot(
+    cues: Sequence[Cue | Mapping[str, Any]], end_s: float
+) -> tuple[Figure, str]:
+    items = [cue_dict(c) for c in cues if num(cue_dict(c).get("start_s")) is not None]
+    if not items:
+        return _no_data("no coaching cues were given"), "No cues were given."
+    present = {str(c.get("rule")) for c in items}
+    rows = [r for r in RULE_IDS if r in present] + sorted(present - set(RULE_IDS))
+    span = max(end_s, max(num(c.get("end_s")) or num(c["start_s"]) or 0.0 for c in items))
+    span = max(span, 1.0)
+    min_width = span * 0.006
+    fig = Figure(figsize=(9, 0.9 + 0.42 * len(rows)), layout="constrained")
+    ax = fig.add_subplot()
+    for row, rule in enumerate(rows):
+        bars = []
+        colors = []
+        for c in items:
+            if str(c.get("rule")) != rule:
+                continue
+            start = float(num(c["start_s"]) or 0.0)
+            end = num(c.get("end_s"))
+            end = span if end is None else end
+            bars.append((start, max(end - start, min_width)))
+            colors.append(SEVERITY_COLORS.get(str(c.get("severity")), GREY))
+        ax.broken_barh(bars, (row - 0.32, 0.64), facecolors=colors, edgecolor="#333333",
+                       linewidth=0.5)
+    ax.set_yticks(range(len(rows)), [rule_label(r) for r in rows])
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_xlim(0, span)
+    ax.grid(True, axis="x", color="#E5E5E5", linewidth=0.8)
+    ax.set_axisbelow(True)
+    for spine in ("top", "right"):
+        ax.spines[spine].set_visible(False)
+    _time_axis(ax)
+    handles = [Patch(facecolor=color, edgecolor="#333333", label=name)
+               for name, color in SEVERITY_COLORS.items()]
+    ax.legend(handles=handles, title="severity", loc="upper left", bbox_to_anchor=(1.0, 1.0),
+              fontsize=9, title_fontsize=9, frameon=False, alignment="left")
+    desc = (
+        f"One row per rule ({', '.join(rule_label(r) for r in rows)}); each bar spans a cue "
+        "from start to end, coloured by severity (info, warning, critical)."
+    )
+    return fig, desc
+
+
+def _runs(times: np.ndarray, labels: Sequence[str]) -> list[tuple[str, float, float]]:
+    if times.size == 0:
+        return []
+    step = float(np.median(np.diff(times))) if times.size > 1 else 1.0
+    out: list[tuple[str, float, float]] = []
+    start = 0
+    for i in range(1, len(labels) + 1):
+        if i == len(labels) or labels[i] != labels[start]:
+            end = float(times[i]) if i < len(labels) else float(times[-1]) + step
+            out.append((labels[start], float(times[start]), end - float(times[start])))
+            start = i
+    return out
+
+
+def _direction_view_plot(metrics: Sequence[FrameMetrics]) -> tuple[Figure, str]:
+    if not metrics:
+        return _no_data("no video frames were analysed"), "No data."
+    if not any(m.has_person for m in metrics):
+        return _no_data("nobody was seen in the video"), "No data: nobody was seen."
+    t = np.array([m.time_s for m in metrics], dtype=float)
+    direction = [m.direction if m.has_person else "no person" for m in metrics]
+    view = [m.view if m.has_person else "no person" for m in metrics]
+    fig = Figure(figsize=(9, 2.0), layout="constrained")
+    ax = fig.add_subplot()
+    rows = ((1, direction, DIRECTION_COLORS), (0, view, VIEW_COLORS))
+    used: dict[str, list[str]] = {"direction": [], "view": []}
+    for y, labels, palette in rows:
+        runs = _runs(t, labels)
+        ax.broken_barh(
+            [(start, width) for _label, start, width in runs], (y - 0.38, 0.76),
+            facecolors=[palette.get(label, LIGHT) for label, _s, _w in runs], linewidth=0,
+        )
+        kind = "direction" if y == 1 else "view"
+        used[kind] = [name for name in palette if name in set(labels)]
+    ax.set_yticks([1, 0], ["direction", "view"])
+    ax.set_ylim(-0.6, 1.6)
+    end = float(t.max()) + (float(np.median(np.diff(t))) if t.size > 1 else 1.0)
+    ax.set_xlim(float(t.min()), end)
+    for spine in ("top", "right", "left"):
+        ax.spines[spine].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    _time_axis(ax)
+    handles = [
+        Patch(facecolor=DIRECTION_COLORS[n], edgecolor="#999999", label=f"walking {n}"
+              if n in ("backward", "forward") else n)
+        for n in used["direction"]
+    ] + [
+        Patch(facecolor=VIEW_COLORS[n], edgecolor="#999999", label=f"{n} view")
+        for n in used["view"] if n not in used["direction"]
+    ]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.05), fontsize=9,
+              frameon=False)
+    desc = (
+        "Two bands over time: walking direction (" + ", ".join(used["direction"])
+        + ") and camera view (" + ", ".join(used["view"]) + ")."
+    )
+    return fig, desc
+
+
+def _svg(fig: Figure, key: str, title: str, desc: str) -> str:
+    """Render a figure to an inline SVG element with a title, a description and unique ids."""
+    buf = io.StringIO()
+    try:
+        with matplotlib.rc_context(_SVG_RC):
+            fig.savefig(buf, format="svg", metadata=_SVG_METADATA)
+    finally:
+        fig.clear()
+    raw = buf.getvalue()
+    svg = raw[raw.index("<svg"):]
+    svg = svg.replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', "")
+    svg = svg.replace(' xmlns="http://www.w3.org/2000/svg"', "")
+    svg = svg.replace("xlink:href=", "href=")
+    svg = svg.replace("<style type=\"text/css\">*{", "<style>svg.plot *{")
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{key}-{m.group(1)}"', svg)
+    svg = re.sub(r'(href="#|url\(#)([^")]+)', lambda m: f"{m.group(1)}{key}-{m.group(2)}", svg)
+    svg = re.sub(r'<svg ([^>]*?)\s*width="[^"]*"\s*height="[^"]*"', r"<svg \1", svg, count=1)
+    head = (
+        f'<svg class="plot" role="img" aria-labelledby="{key}-title {key}-desc" '
+    )
+    svg = svg.replace("<svg ", head, 1)
+    opening_end = svg.index(">") + 1
+    labels = (
+        f'<title id="{key}-title">{html.escape(title)}</title>'
+        f'<desc id="{key}-desc">{html.escape(desc)}</desc>'
+    )
+    return svg[:opening_end] + labels + svg[opening_end:]
+
+
+def plot_descriptions(
+    metrics: Sequence[FrameMetrics],
+    gait: GaitSummary | None,
+    cues: Sequence[Cue | Mapping[str, Any]],
+    settings: Settings,
+) -> dict[str, tuple[str, str]]:
+    makers: dict[str, Callable[[], tuple[Figure, str]]] = {
+        "posture": lambda: _posture_plot(metrics, settings),
+        "step_length": lambda: _step_length_plot(gait, settings),
+        "cadence": lambda: _cadence_plot(gait),
+        "cues": lambda: _cue_plot(cues, _clip_end(metrics, cues)),
+        "direction_view": lambda: _direction_view_plot(metrics),
+    }
+    out = {}
+    for key, make in makers.items():
+        fig, desc = make()
+        out[key] = (_svg(fig, key, PLOT_TITLES[key], desc), desc)
+    return out
+
+
+def render_plots(
+    metrics: Sequence[FrameMetrics],
+    gait: GaitSummary | None,
+    cues: Sequence[Cue | Mapping[str, Any]],
+    settings: Settings,
+) -> dict[str, str]:
+    """Five plots as inline SVG strings, keyed as in `PLOT_TITLES`; "no data" when empty."""
+    return {key: svg for key, (svg, _desc) in
+            plot_descriptions(metrics, gait, cues, settings).items()}

@@ -1,0 +1,317 @@
+"""The summary in plain words, and the number and time formatting the report shares."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from posecoach.cues import Cue
+from posecoach.settings import Settings
+
+RULE_LABELS: dict[str, str] = {
+    "fall": "Fall",
+    "in_frame": "In frame",
+    "trunk_upright": "Trunk upright",
+    "trunk_sway": "Trunk sway",
+    "head_up": "Head up",
+    "look_back": "Looking back",
+    "step_length": "Step length",
+    "camera_view": "Camera view",
+    "good_form": "Good form",
+}
+
+NOTABLE_ASYMMETRY = 0.9
+
+
+# ---------------------------------------------------------------------------- formatting
+
+
+def num(value: Any) -> float | None:
+    """A finite float, or None for None/NaN/inf/non-numbers."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def format_time(seconds: Any) -> str:
+    """Seconds as m:ss (h:mm:ss from an hour); an em dash when unknown."""
+    value = num(seconds)
+    if value is None:
+        return "\u2014"
+    total = int(round(max(value, 0.0)))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{minutes}:{secs:02d}"
+
+
+def percent(share: Any) -> str:
+    value = num(share)
+    return "\u2014" if value is None else f"{100 * value:.0f}%"
+
+
+def _join(items: Sequence[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def cue_dict(cue: Cue | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(cue, Cue):
+        return cue.to_dict()
+    return dict(cue)
+
+
+def rule_label(rule: str) -> str:
+    return RULE_LABELS.get(rule, rule.replace("_", " ").capitalize())
+
+
+def limits_from(summary: Mapping[str, Any], settings: Settings | None) -> dict[str, float | None]:
+    found = dict(summary.get("thresholds") or {})
+    if settings is not None:
+        rules = settings.rules
+        found.setdefault("trunk_max_forward_lean_deg", rules.trunk_upright.max_forward_lean_deg)
+        found.setdefault("trunk_max_backward_lean_deg", rules.trunk_upright.max_backward_lean_deg)
+        found.setdefault("head_max_angle_deg", rules.head_up.max_head_angle_deg)
+        found.setdefault("step_max_length_leg", rules.step_length.max_step_length_leg)
+    keys = (
+        "trunk_max_forward_lean_deg",
+        "trunk_max_backward_lean_deg",
+        "head_max_angle_deg",
+        "step_max_length_leg",
+    )
+    return {key: num(found.get(key)) for key in keys}
+
+
+# ---------------------------------------------------------------------------- words
+
+
+def _direction_words(summary: Mapping[str, Any]) -> list[str]:
+    direction = summary.get("direction") or "unknown"
+    duration = num(summary.get("duration_s"))
+    backward = num(summary.get("backward_time_s")) or 0.0
+    forward = num(summary.get("forward_time_s")) or 0.0
+    standing = num(summary.get("standing_time_s")) or 0.0
+    clip = f" of the {format_time(duration)} clip" if duration else ""
+    share = f" ({100 * backward / duration:.0f}%)" if duration else ""
+    extras = []
+    if forward >= 0.5:
+        extras.append(f"forwards for {format_time(forward)}")
+    if standing >= 0.5:
+        extras.append(f"stood still for {format_time(standing)}")
+    tail = f"; walked {_join(extras)}" if extras else ""
+
+    if direction == "backward":
+        return [_sentence(f"Walked backwards for {format_time(backward)}{clip}{share}{tail}")]
+    if direction == "mixed":
+        return [
+            _sentence(
+                f"Walked both ways: backwards for {format_time(backward)}{clip}{share}{tail}"
+            )
+        ]
+    if direction == "forward":
+        return [
+            _sentence(
+                f"Mostly forward walking was seen ({format_time(forward)}{clip}); backwards for "
+                f"only {format_time(backward)}"
+            ),
+            "posecoach's cues and limits are meant for backward walking.",
+        ]
+    if backward > 0:
+        return [
+            _sentence(
+                f"The walking direction was mostly unclear; backwards for {format_time(backward)}"
+                f"{clip}{share}"
+            )
+        ]
+    return ["No backward walking was recognised: the walking direction could not be determined."]
+
+
+def _view_words(summary: Mapping[str, Any]) -> list[str]:
+    view = summary.get("view") or "unknown"
+    if view == "side":
+        return [
+            "Filmed from the side: steps, step length, trunk lean and head angle can be judged."
+        ]
+    if view == "back":
+        return ["Seen from behind: step length and trunk lean can't be judged; film from the side."]
+    if view == "front":
+        return [
+            "Seen from the front: step length and trunk lean can't be judged; film from the side."
+        ]
+    if view == "mixed":
+        times = summary.get("view_time_s") or {}
+        parts = [
+            f"{name} {format_time(times.get(name))}"
+            for name in ("side", "front", "back")
+            if (num(times.get(name)) or 0.0) > 0
+        ]
+        detail = f" ({', '.join(parts)})" if parts else ""
+        return [
+            f"The camera view changed{detail}: step length and trunk lean are judged only "
+            "while the walker is seen from the side."
+        ]
+    return [
+        "The camera view could not be recognised: film from the side with the whole body in view."
+    ]
+
+
+def _step_words(summary: Mapping[str, Any], limits: Mapping[str, float | None]) -> list[str]:
+    steps = int(num(summary.get("steps")) or 0)
+    if steps == 0:
+        hint = " (steps are counted from a side view)" if summary.get("view") != "side" else ""
+        return [f"No steps were detected{hint}."]
+    out = []
+    cadence = num(summary.get("cadence_spm"))
+    step_time = num(summary.get("step_time_s"))
+    text = f"{steps} step{'s' if steps != 1 else ''}"
+    if cadence is not None:
+        text += f" at a cadence of {cadence:.0f} steps per minute"
+    if step_time is not None:
+        text += f" (median step time {step_time:.2f} s)"
+    out.append(_sentence(text))
+
+    length_leg = num(summary.get("step_length_leg"))
+    length_m = num(summary.get("step_length_m"))
+    if length_leg is None and length_m is None:
+        out.append("Step length could not be measured (it needs a side view).")
+    else:
+        parts = []
+        if length_m is not None:
+            parts.append(f"{length_m:.2f} m")
+        if length_leg is not None:
+            parts.append(f"{length_leg:.2f} leg lengths")
+        text = "Median step length " + (
+            f"{parts[0]} ({parts[1]})" if len(parts) == 2 else parts[0]
+        )
+        limit = limits.get("step_max_length_leg")
+        if limit is not None and length_leg is not None:
+            relation = "above" if length_leg > limit else "within"
+            text += f", {relation} the {limit:.2f} leg-length limit"
+        out.append(_sentence(text))
+
+    speed_m = num(summary.get("speed_m_s"))
+    speed_leg = num(summary.get("speed_leg_s"))
+    if speed_m is not None:
+        out.append(f"Walking speed about {speed_m:.2f} m/s.")
+    elif speed_leg is not None:
+        out.append(f"Walking speed about {speed_leg:.2f} leg lengths per second.")
+    return out
+
+
+def _posture_words(summary: Mapping[str, Any], limits: Mapping[str, float | None]) -> list[str]:
+    out = []
+    trunk = num(summary.get("trunk_lean_deg_median"))
+    upright = num(summary.get("upright_share"))
+    fwd = limits.get("trunk_max_forward_lean_deg")
+    back = limits.get("trunk_max_backward_lean_deg")
+    if trunk is None:
+        out.append("Trunk lean could not be measured (it needs a side view).")
+    else:
+        way = "forward" if trunk > 0 else "backward" if trunk < 0 else "from vertical"
+        text = f"Median trunk lean {abs(trunk):.1f}\u00b0 {way}"
+        if fwd is not None and back is not None:
+            outside = trunk > fwd or trunk < -back
+            text += (
+                f" ({'outside' if outside else 'within'} the limits of {fwd:g}\u00b0 forward "
+                f"and {back:g}\u00b0 backward)"
+            )
+        if upright is not None:
+            text += f"; upright {percent(upright)} of the time"
+        out.append(_sentence(text))
+
+    head = num(summary.get("head_angle_deg_median"))
+    head_up = num(summary.get("head_up_share"))
+    head_limit = limits.get("head_max_angle_deg")
+    if head is None:
+        out.append("Head angle could not be measured.")
+    else:
+        text = f"Median head angle {head:.1f}\u00b0 from vertical"
+        if head_limit is not None:
+            relation = "above" if head > head_limit else "within"
+            text += f" ({relation} the {head_limit:g}\u00b0 limit)"
+        if head_up is not None:
+            text += f"; head up {percent(head_up)} of the time"
+        out.append(_sentence(text))
+    return out
+
+
+def _symmetry_words(summary: Mapping[str, Any]) -> list[str]:
+    out = []
+    for key, what in (
+        ("step_length_symmetry", "length"),
+        ("step_time_symmetry", "timing"),
+    ):
+        value = num(summary.get(key))
+        if value is not None and value < NOTABLE_ASYMMETRY:
+            out.append(
+                f"Left and right steps differ in {what}: symmetry {value:.2f} (1.00 is even)."
+            )
+    return out
+
+
+def _cue_words(cues: Sequence[Mapping[str, Any]]) -> list[str]:
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for cue in sorted(cues, key=lambda c: num(c.get("start_s")) or 0.0):
+        groups.setdefault(str(cue.get("rule", "")), []).append(cue)
+    praise = groups.pop("good_form", [])
+    out = []
+    if not groups:
+        out.append("No form problems were flagged.")
+    else:
+        ranked = sorted(
+            groups.items(),
+            key=lambda kv: (min(int(num(c.get("priority")) or 5) for c in kv[1]), -len(kv[1])),
+        )
+        for rule, items in ranked[:4]:
+            times = [format_time(c.get("start_s")) for c in items]
+            shown = times[:5] + ([f"{len(times) - 5} more"] if len(times) > 5 else [])
+            message = str(items[0].get("message", "")).strip()
+            count = "once" if len(items) == 1 else f"{len(items)} times"
+            out.append(
+                f"Cue \u201c{message}\u201d ({rule_label(rule).lower()}): {count}, "
+                f"at {_join(shown)}."
+            )
+        if len(ranked) > 4:
+            rest = [rule_label(rule).lower() for rule, _ in ranked[4:]]
+            out.append(f"Other cues: {_join(rest)}.")
+    if praise:
+        count = "once" if len(praise) == 1 else f"{len(praise)} times"
+        out.append(f"Good form was praised {count}.")
+    return out
+
+
+def summary_in_words(summary: Mapping[str, Any]) -> list[str]:
+    """Plain-language sentences about a session's summary, for the walker or a coach."""
+    out: list[str] = []
+    frames = int(num(summary.get("frames")) or 0)
+    with_person = int(num(summary.get("frames_with_person")) or 0)
+    warnings = [_sentence(f"Warning: {w}") for w in summary.get("warnings") or [] if str(w).strip()]
+    if with_person == 0:
+        out.append(
+            "Nobody was seen in the video, so nothing could be measured: make sure the whole "
+            "body is in view."
+        )
+        return out + warnings
+
+    limits = limits_from(summary, None)
+    out += _direction_words(summary)
+    if frames and with_person / frames < 0.8:
+        out.append(f"The walker was visible in only {100 * with_person / frames:.0f}% of frames.")
+    out += _view_words(summary)
+    out += _step_words(summary, limits)
+    out += _posture_words(summary, limits)
+    out += _symmetry_words(summary)
+    out += _cue_words([cue_dict(c) for c in summary.get("cues") or []])
+    return out + warnings
