@@ -25,7 +25,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MultipleLocator  # noqa: E402
 
-from posecoach.words import num, cue_dict, format_time, rule_label  # noqa: E402
+from posecoach.words import cue_dict, format_time, num, rule_label  # noqa: E402
 
 PLOT_TITLES: dict[str, str] = {
     "posture": "Trunk lean and head angle over time",

@@ -19,10 +19,10 @@ from posecoach.outputs import atomic_write_text
 from posecoach.plots import PLOT_TITLES, SEVERITY_COLORS, plot_descriptions, render_plots
 from posecoach.settings import Settings
 from posecoach.words import (
-    num,
     cue_dict,
     format_time,
     limits_from,
+    num,
     rule_label,
     summary_in_words,
 )
