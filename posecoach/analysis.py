@@ -96,7 +96,10 @@ def build_summary(
     forward_s = float(dt[(direction == "forward") & person].sum())
     standing_s = float(dt[(direction == "standing") & person].sum())
     moving = backward_s + forward_s
-    if moving < 0.5:
+    unknown_s = float(dt[np.isin(direction, ("unknown", "turning")) & person].sum())
+    # The direction is only judged where the walker is seen from the side: a back-view clip
+    # with a few side-view seconds does not get a direction from them.
+    if moving < 0.5 or unknown_s > 2.0 * moving:
         overall_direction = "unknown"
     elif backward_s >= 0.75 * moving:
         overall_direction = "backward"

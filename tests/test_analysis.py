@@ -50,6 +50,8 @@ def test_same_frames_reversed_read_backward(analysed):
 def test_back_view_clip_reads_back_and_claims_no_step_length(analysed):
     summary = analysed(VIDEO / "back_view_people_139s.mp4").summary
     assert summary["view"] == "back"
+    assert summary["direction"] == "unknown", "direction is judged from the side only"
+    assert summary["trunk_lean_deg_median"] is None
     assert summary["step_length_leg"] is None
     assert summary["step_length_m"] is None
     rules = {c["rule"] for c in summary["cues"]}
