@@ -7,9 +7,10 @@ says in plain words why a file failed, so one bad file never stops a batch.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -24,6 +25,8 @@ LANDMARKS_SUFFIX = ".csv"
 
 @dataclass
 class FileOutcome:
+    """One input's result; `error` says in plain words why it failed."""
+
     path: str
     out_dir: str
     ok: bool
@@ -98,6 +101,32 @@ def analyze_one(
         return FileOutcome(path, out_dir, False, error=message)
 
 
+def limit_threads() -> None:
+    """Keep a worker process to one OpenCV thread, so parallel files do not oversubscribe.
+
+    The pose model already keeps one core busy per file; decoding and encoding keep their own
+    threads.
+    """
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except Exception:  # noqa: BLE001 - only a tuning knob
+        log.debug("could not limit OpenCV threads", exc_info=True)
+
+
+def analyze_in_worker(path: str, out_dir: str, settings: Settings) -> FileOutcome:
+    """`analyze_one` for a worker process of a runner."""
+    limit_threads()
+    return analyze_one(path, out_dir, settings)
+
+
+def _lost(path: str, out_dir: str, exc: BaseException) -> FileOutcome:
+    """The outcome of a file whose worker failed outside `analyze_one` (killed, crashed)."""
+    reason = str(exc) or type(exc).__name__
+    return FileOutcome(path, out_dir, False, error=f"the worker analysing it stopped: {reason}")
+
+
 class BatchRunner(Protocol):
     """Runs `analyze_one` over many files and yields outcomes as they finish."""
 
@@ -105,7 +134,11 @@ class BatchRunner(Protocol):
 
 
 class LocalRunner:
-    """The default runner: in this process for one job, a process pool for more."""
+    """The default runner: in this process for one job, a pool of processes for more.
+
+    Workers are started fresh (spawn), not forked from a process that may run threads, and
+    each keeps OpenCV to one thread.
+    """
 
     def __init__(self, jobs: int = 1) -> None:
         self.jobs = max(1, jobs)
@@ -115,23 +148,32 @@ class LocalRunner:
             for path, out in jobs:
                 yield analyze_one(path, out, settings)
             return
-        with ProcessPoolExecutor(max_workers=min(self.jobs, len(jobs))) as pool:
-            futures = [pool.submit(analyze_one, path, out, settings) for path, out in jobs]
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(self.jobs, len(jobs)),
+                                 mp_context=context) as pool:
+            futures: dict[Future[FileOutcome], tuple[str, str]] = {
+                pool.submit(analyze_in_worker, path, out, settings): (path, out)
+                for path, out in jobs
+            }
             for future in as_completed(futures):
-                yield future.result()
+                try:
+                    yield future.result()
+                except Exception as exc:  # noqa: BLE001 - a dead worker fails its file only
+                    yield _lost(*futures[future], exc)
 
 
 class DaskRunner:
-    """Runs the batch on a Dask cluster (`pip install posecoach[dask]`).
+    """Runs the batch on a Dask cluster (`pip install 'posecoach[dask]'`).
 
-    `address` is a scheduler such as "tcp://scheduler:8786"; None starts a local cluster on this
-    machine. Every worker needs posecoach installed and read access to the input paths and the
-    output folder (a shared file system).
+    `address` is a scheduler such as "tcp://scheduler:8786"; None starts a local cluster of
+    `workers` processes on this machine. Every worker needs posecoach installed (with the same
+    model bundle) and must read the input paths and write the output folder under the same
+    paths as this machine (a shared file system).
     """
 
     def __init__(self, address: str | None = None, workers: int = 2) -> None:
         self.address = address
-        self.workers = workers
+        self.workers = max(1, workers)
 
     def run(self, jobs: list[tuple[str, str]], settings: Settings) -> Iterator[FileOutcome]:
         try:
@@ -151,9 +193,15 @@ class DaskRunner:
         else:
             client = Client(self.address)
         try:
-            futures = [client.submit(analyze_one, p, o, settings, pure=False) for p, o in jobs]
-            for future in dask_completed(futures):
-                yield future.result()
+            futures = {
+                client.submit(analyze_in_worker, path, out, settings, pure=False): (path, out)
+                for path, out in jobs
+            }
+            for future in dask_completed(list(futures)):
+                try:
+                    yield future.result()
+                except Exception as exc:  # noqa: BLE001 - a lost worker fails its file only
+                    yield _lost(*futures[future], exc)
         finally:
             client.close()
             if cluster is not None:
@@ -166,6 +214,7 @@ def run_batch(
     runner: BatchRunner | None = None,
     on_done: Callable[[FileOutcome], None] | None = None,
 ) -> list[FileOutcome]:
+    """Every job's outcome, in the order they finish (`LocalRunner()` by default)."""
     outcomes = []
     for outcome in (runner or LocalRunner()).run(jobs, settings):
         outcomes.append(outcome)

@@ -1,0 +1,881 @@
+"""The benchmark behind `posecoach bench`: throughput, live latency, memory and batch speed-up.
+
+Everything runs on the real clips in `../shared/data/video` and is printed as one table:
+
+- throughput per clip, measured side by side in one run: the pose model alone on frames decoded
+  in advance (the floor), `analyze_video` end to end with every output written, and a plain
+  single-threaded loop (OpenCV decode, pose, skeleton drawn with OpenCV, `cv2.VideoWriter`
+  mp4v), each repeated and reported as the median;
+- the live WebSocket: the real app under uvicorn in a subprocess, fed 640x360 JPEGs of a real
+  clip at 30 and 60 frames/s by a paced sender; server-side latency per frame (arrival to the
+  result being sent) as p50/p95/p99, frames processed and dropped, and the server's peak memory;
+- peak memory of `posecoach analyze` (a subprocess) on the 139 s clip against a 10 s cut of it;
+- a folder of clips analysed with `--jobs 1` against `--jobs 2`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "video"
+FIXTURES_DIR = Path(__file__).resolve().parents[1] / "fixtures"
+LONG_CLIP = "back_view_people_139s.mp4"
+SIDE_CLIP = "side_walk_1080p60.mp4"
+SHORT_CLIPS = (SIDE_CLIP, "front_two_walkers.gif")
+LIVE_SIZE = (640, 360)
+LIVE_JPEG_QUALITY = 80
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) with linear interpolation; NaN for no values."""
+    data = sorted(float(v) for v in values if math.isfinite(v))
+    if not data:
+        return math.nan
+    if len(data) == 1:
+        return data[0]
+    pos = (len(data) - 1) * min(max(q, 0.0), 100.0) / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(data) - 1)
+    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+
+
+def median(values: Sequence[float]) -> float:
+    """Median of the finite values; NaN for none."""
+    data = [float(v) for v in values if math.isfinite(v)]
+    return statistics.median(data) if data else math.nan
+
+
+def ratio(a: float, b: float) -> float:
+    """a / b, NaN when either is missing or b is zero."""
+    if not (math.isfinite(a) and math.isfinite(b)) or b == 0:
+        return math.nan
+    return a / b
+
+
+def fmt(value: float, digits: int = 1, unit: str = "") -> str:
+    """A number for the table, or "n/a"."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:.{digits}f}{unit}"
+
+
+def fmt_ratio(value: float) -> str:
+    return fmt(value, 2, "x")
+
+
+def mib(kib: float) -> float:
+    return kib / 1024.0
+
+
+def _load() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return math.nan
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass
+class Throughput:
+    """One clip's frames/s; lists hold every repeat, the properties their medians."""
+
+    clip: str
+    width: int = 0
+    height: int = 0
+    frames: int = 0
+    model_size: tuple[int, int] = (0, 0)
+    model_fps: list[float] = field(default_factory=list)
+    analyze_fps: list[float] = field(default_factory=list)
+    analyze_loop_fps: list[float] = field(default_factory=list)
+    plain_fps: list[float] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def model(self) -> float:
+        return median(self.model_fps)
+
+    @property
+    def analyze(self) -> float:
+        return median(self.analyze_fps)
+
+    @property
+    def analyze_loop(self) -> float:
+        return median(self.analyze_loop_fps)
+
+    @property
+    def plain(self) -> float:
+        return median(self.plain_fps)
+
+
+@dataclass
+class ModelInput:
+    """The model on full-size frames against the downscaled frames `analyze` feeds it."""
+
+    clip: str
+    full_side: int
+    used_side: int
+    full_fps: float
+    used_fps: float
+    trunk_delta_deg: float
+    head_delta_deg: float
+
+
+@dataclass
+class Live:
+    """One paced live session over the WebSocket."""
+
+    fps: float
+    duration_s: float
+    sent: int = 0
+    processed: int = 0
+    dropped: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    rss_start_kib: float = math.nan
+    rss_mid_kib: float = math.nan
+    rss_end_kib: float = math.nan
+    rss_peak_kib: float = math.nan
+    error: str | None = None
+
+    def p(self, q: float) -> float:
+        return percentile(self.latencies_ms, q)
+
+
+@dataclass
+class Memory:
+    """Peak resident memory of one `posecoach analyze` run."""
+
+    label: str
+    duration_s: float
+    peak_kib: float
+    seconds: float
+    error: str | None = None
+
+
+@dataclass
+class Batch:
+    """One `posecoach analyze FOLDER --jobs N` run."""
+
+    jobs: int
+    files: int
+    seconds: float
+    failed: int = 0
+    error: str | None = None
+
+
+@dataclass
+class BenchReport:
+    """Everything one benchmark run measured."""
+
+    quick: bool
+    repeats: int
+    throughput: list[Throughput] = field(default_factory=list)
+    model_input: ModelInput | None = None
+    live: list[Live] = field(default_factory=list)
+    memory: list[Memory] = field(default_factory=list)
+    batch: list[Batch] = field(default_factory=list)
+    load: list[float] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for row, t in zip(data["throughput"], self.throughput, strict=True):
+            row.update(model=t.model, analyze=t.analyze, plain=t.plain,
+                       analyze_loop=t.analyze_loop)
+        for row, live in zip(data["live"], self.live, strict=True):
+            row.update(p50=live.p(50), p95=live.p(95), p99=live.p(99))
+            del row["latencies_ms"]
+        return data
+
+
+# ---------------------------------------------------------------------------------------------
+# The table
+
+
+def build_table(report: BenchReport) -> Table:
+    """One rich table with every measurement of `report`."""
+    mode = "quick" if report.quick else "full"
+    loads = [v for v in report.load if math.isfinite(v)]
+    load = f"{min(loads):.1f}-{max(loads):.1f}" if loads else "n/a"
+    table = Table(
+        title=f"posecoach bench ({mode}: median of {report.repeats} run(s); "
+        f"{os.cpu_count()} CPUs, load average {load})",
+        show_lines=False,
+    )
+    table.add_column("benchmark")
+    table.add_column("subject")
+    table.add_column("result", justify="right")
+    table.add_column("ratio / note")
+
+    for t in report.throughput:
+        subject = f"{t.clip} {t.width}x{t.height}, {t.frames} frames"
+        if t.error:
+            table.add_row("throughput", subject, "failed", t.error)
+            continue
+        mw, mh = t.model_size
+        table.add_row("throughput", subject, f"model only {fmt(t.model)} fps",
+                      f"floor: frames decoded in advance, model input {mw}x{mh}")
+        table.add_row("", "", f"analyze {fmt(t.analyze)} fps",
+                      f"{fmt_ratio(ratio(t.analyze, t.model))} model only, "
+                      f"{fmt_ratio(ratio(t.analyze, t.plain))} plain loop "
+                      f"(frame loop alone {fmt(t.analyze_loop)} fps)")
+        table.add_row("", "", f"plain loop {fmt(t.plain)} fps",
+                      "OpenCV decode, pose, cv2 skeleton, mp4v writer")
+        table.add_section()
+
+    m = report.model_input
+    if m is not None:
+        table.add_row(
+            "model input size", m.clip,
+            f"{m.full_side} px {fmt(m.full_fps)} fps / {m.used_side} px {fmt(m.used_fps)} fps",
+            f"{fmt_ratio(ratio(m.used_fps, m.full_fps))}; trunk median moves "
+            f"{fmt(m.trunk_delta_deg, 2)} deg, head median {fmt(m.head_delta_deg, 2)} deg",
+        )
+        table.add_section()
+
+    for live in report.live:
+        subject = (f"WebSocket, {LIVE_SIZE[0]}x{LIVE_SIZE[1]} JPEG at {live.fps:.0f} frames/s "
+                   f"for {live.duration_s:.0f} s")
+        if live.error:
+            table.add_row("live", subject, "failed", live.error)
+            continue
+        table.add_row(
+            "live", subject,
+            f"p50 {fmt(live.p(50))} / p95 {fmt(live.p(95))} / p99 {fmt(live.p(99))} ms",
+            f"{live.sent} sent, {live.processed} processed, {live.dropped} dropped "
+            f"(server-side, arrival to result sent)",
+        )
+    for live in report.live:
+        if live.error or not math.isfinite(live.rss_peak_kib):
+            continue
+        table.add_row(
+            "memory", f"server during the {live.duration_s:.0f} s session at {live.fps:.0f} fps",
+            f"{fmt(mib(live.rss_peak_kib), 0)} MiB peak",
+            f"RSS {fmt(mib(live.rss_start_kib), 0)} MiB at the start, "
+            f"{fmt(mib(live.rss_mid_kib), 0)} half-way, {fmt(mib(live.rss_end_kib), 0)} at the end"
+            + (" (quick: shorter than 2 minutes)" if report.quick else ""),
+        )
+    if report.live:
+        table.add_section()
+
+    base = report.memory[0] if report.memory else None
+    for mem in report.memory:
+        if mem.error:
+            table.add_row("memory", f"analyze {mem.label}", "failed", mem.error)
+            continue
+        note = f"{mem.seconds:.1f} s wall"
+        if base is not None and mem is not base and not base.error:
+            note = f"{fmt_ratio(ratio(mem.peak_kib, base.peak_kib))} the {base.label}; " + note
+        table.add_row("memory", f"analyze {mem.label}",
+                      f"{fmt(mib(mem.peak_kib), 0)} MiB peak RSS", note)
+    if report.memory:
+        table.add_section()
+
+    first = report.batch[0] if report.batch else None
+    for b in report.batch:
+        subject = f"{b.files} clips, --jobs {b.jobs}"
+        if b.error:
+            table.add_row("batch", subject, "failed", b.error)
+            continue
+        note = f"{b.failed} failed" if b.failed else ""
+        if first is not None and b is not first and not first.error:
+            note = (f"{fmt_ratio(ratio(first.seconds, b.seconds))} speed-up over --jobs "
+                    f"{first.jobs}" + (f"; {note}" if note else ""))
+        table.add_row("batch", subject, f"{b.seconds:.1f} s", note)
+    for note in report.notes:
+        table.add_row("note", "", "", note)
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# Throughput
+
+
+def _clips(data_dir: Path, quick: bool) -> list[Path]:
+    if quick:
+        return [data_dir / name for name in SHORT_CLIPS if (data_dir / name).is_file()]
+    found = sorted(p for p in data_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+    # the long clip last: the short ones give a first answer sooner
+    return sorted(found, key=lambda p: p.name == LONG_CLIP)
+
+
+def _model_only(frames: list[Any], settings: Any) -> tuple[float, list[list[np.ndarray]]]:
+    """Frames/s of the pose model alone on decoded frames; also every frame's people."""
+    from .pose import PoseEstimator
+
+    with PoseEstimator(settings) as est:
+        people = []
+        start = time.perf_counter()
+        for frame in frames:
+            people.append(est.detect(frame.image, frame.time_s))
+        elapsed = time.perf_counter() - start
+    return len(frames) / elapsed, people
+
+
+def _analyze_once(clip: Path, out_dir: Path, settings: Any) -> tuple[float, float, int]:
+    """(end-to-end frames/s, frame-loop frames/s, frames) of one `analyze_video`."""
+    from .analysis import analyze_video
+
+    marks: list[float] = []
+
+    def progress(done: int, _total: int | None) -> None:
+        if done == 1 or not marks:
+            marks[:] = [time.perf_counter()]
+        elif len(marks) == 1:
+            marks.append(time.perf_counter())
+        else:
+            marks[1] = time.perf_counter()
+
+    shutil.rmtree(out_dir, ignore_errors=True)
+    start = time.perf_counter()
+    result = analyze_video(clip, out_dir, settings, progress=progress)
+    elapsed = time.perf_counter() - start
+    frames = int(result.summary["frames"])
+    loop = (frames - 1) / (marks[1] - marks[0]) if len(marks) == 2 else math.nan
+    return frames / elapsed, loop, frames
+
+
+def plain_loop(clip: Path, out_path: Path, settings: Any) -> tuple[float, int]:
+    """The baseline: OpenCV decode -> pose -> cv2 skeleton -> cv2.VideoWriter (mp4v), one thread.
+
+    Returns (frames/s including the model load, frames).
+    """
+    import cv2
+
+    from .landmarks import SKELETON_EDGES
+    from .pose import PoseEstimator
+
+    start = time.perf_counter()
+    cap = cv2.VideoCapture(str(clip))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    writer = None
+    frames = 0
+    with PoseEstimator(settings) as est:
+        try:
+            while True:
+                ok, bgr = cap.read()
+                if not ok:
+                    break
+                if writer is None:
+                    h, w = bgr.shape[:2]
+                    writer = cv2.VideoWriter(
+                        str(out_path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h)
+                    )
+                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                people = est.detect(rgb, frames / fps)
+                for pts in people[:1]:
+                    xy = pts[:, :2]
+                    for a, b in SKELETON_EDGES:
+                        if np.isfinite(xy[[a, b]]).all():
+                            cv2.line(bgr, (int(xy[a, 0]), int(xy[a, 1])),
+                                     (int(xy[b, 0]), int(xy[b, 1])), (0, 255, 0), 2)
+                    for x, y in xy[np.isfinite(xy).all(axis=1)]:
+                        cv2.circle(bgr, (int(x), int(y)), 3, (255, 255, 255), -1)
+                writer.write(bgr)
+                frames += 1
+        finally:
+            cap.release()
+            if writer is not None:
+                writer.release()
+    return frames / (time.perf_counter() - start), frames
+
+
+def _medians_from_people(people: list[list[np.ndarray]], frames: list[Any],
+                         size: tuple[int, int], settings: Any) -> tuple[float, float]:
+    """Trunk and head medians of the offline analysis of given landmarks."""
+    from .analysis import analyze_series
+    from .landmarks import PoseSeries
+    from .live import LiveCoach
+
+    coach = LiveCoach(settings, estimator=_NoModel())
+    width, height = size
+    points = []
+    for found, frame in zip(people, frames, strict=True):
+        h, w = frame.image.shape[:2]
+        scaled = [p.copy() for p in found]
+        for p in scaled:
+            p[:, 0] *= width / w
+            p[:, 1] *= height / h
+            p[:, 2] *= width / w
+        points.append(coach.process_people(scaled, frame.time_s, width, height).raw.points)
+    series = PoseSeries(
+        time_s=np.array([f.time_s for f in frames]), points=np.stack(points),
+        width=width, height=height, frame_index=np.arange(len(frames)),
+    )
+    summary = analyze_series(series, settings).summary
+    return (_num(summary.get("trunk_lean_deg_median")), _num(summary.get("head_angle_deg_median")))
+
+
+def _num(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) else math.nan
+
+
+class _NoModel:
+    """A stand-in estimator for replaying stored landmarks."""
+
+    def detect(self, image_rgb: np.ndarray, time_s: float) -> list[np.ndarray]:
+        return []
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def measure_throughput(
+    clips: list[Path], out: Path, settings: Any, repeats: int, log: Callable[[str], None],
+    model_input_clip: str | None = SIDE_CLIP,
+) -> tuple[list[Throughput], ModelInput | None]:
+    """Model only, analyze and the plain loop per clip, interleaved, `repeats` times."""
+    from .analysis import pose_input_side
+    from .video import VideoReader, probe
+
+    results: list[Throughput] = []
+    model_input: ModelInput | None = None
+    side = pose_input_side(settings)
+    for clip in clips:
+        row = Throughput(clip.name)
+        results.append(row)
+        try:
+            info = probe(clip)
+            row.width, row.height = info.width, info.height
+            frames = list(VideoReader(clip, max_side_px=side))
+            row.frames = len(frames)
+            row.model_size = (frames[0].image.shape[1], frames[0].image.shape[0])
+            reps = 1 if clip.name == LONG_CLIP and repeats > 1 else repeats
+            for rep in range(reps):
+                log(f"throughput {clip.name}: run {rep + 1} of {reps}")
+                fps, people = _model_only(frames, settings)
+                row.model_fps.append(fps)
+                if rep == 0 and clip.name == model_input_clip:
+                    model_input = _compare_model_input(clip, frames, people, settings, side)
+                del people
+                e2e, loop, _ = _analyze_once(clip, out / "analyze" / clip.stem, settings)
+                row.analyze_fps.append(e2e)
+                row.analyze_loop_fps.append(loop)
+                (out / "plain").mkdir(parents=True, exist_ok=True)
+                plain, _ = plain_loop(clip, out / "plain" / f"{clip.stem}.mp4", settings)
+                row.plain_fps.append(plain)
+            del frames
+        except Exception as exc:  # noqa: BLE001 - one clip must not stop the benchmark
+            row.error = f"{type(exc).__name__}: {exc}"
+    return results, model_input
+
+
+def _compare_model_input(clip: Path, frames: list[Any], people: list[list[np.ndarray]],
+                         settings: Any, side: int) -> ModelInput | None:
+    """Model speed and trunk/head medians with full-size against downscaled input frames."""
+    from .video import VideoReader, output_size, probe
+
+    info = probe(clip)
+    full_side = settings.pose.max_input_side_px
+    full_size = output_size(info.width, info.height, full_side)
+    if max(full_size) == side:
+        return None
+    full_frames = list(VideoReader(clip, max_side_px=full_side))
+    full_fps, full_people = _model_only(full_frames, settings)
+    trunk_full, head_full = _medians_from_people(full_people, full_frames, full_size, settings)
+    del full_frames
+    trunk_used, head_used = _medians_from_people(people, frames, full_size, settings)
+    used_fps, _ = _model_only(frames, settings)
+    return ModelInput(
+        clip=clip.name, full_side=max(full_size), used_side=side,
+        full_fps=full_fps, used_fps=used_fps,
+        trunk_delta_deg=abs(trunk_full - trunk_used), head_delta_deg=abs(head_full - head_used),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory of `posecoach analyze`
+
+
+def cut_clip(src: Path, dst: Path, seconds: float) -> Path:
+    """The first `seconds` of `src` in `dst`, packets copied as they are (no re-encoding)."""
+    import av
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        stream = inp.streams.video[0]
+        copy = out.add_stream_from_template(stream)
+        tb = stream.time_base
+        start: float | None = None
+        for packet in inp.demux(stream):
+            if packet.dts is None or packet.pts is None:
+                continue
+            t = float(packet.pts * tb)
+            start = t if start is None else start
+            if float(packet.dts * tb) - start > seconds + 1.0:
+                break
+            if t - start >= seconds:
+                continue
+            packet.stream = copy
+            out.mux(packet)
+    return dst
+
+
+_PEAK_WRAPPER = """
+import atexit, sys
+from pathlib import Path
+
+peak_file = Path(sys.argv.pop(1))
+
+def _peak():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            peak_file.write_text(line.split()[1])
+
+atexit.register(_peak)
+sys.argv[0] = "posecoach"
+from posecoach.cli import main
+main()
+"""
+
+
+def run_measured(args: list[str], peak_file: Path,
+                 timeout_s: float = 1800.0) -> tuple[int, float, float]:
+    """Run `posecoach ARGS` in a new process; (exit code, peak RSS in KiB, seconds).
+
+    The peak (VmHWM) is read by the child itself at exit: the rusage of a forked child would
+    also count the benchmark process's own memory at the time of the fork.
+    """
+    peak_file.unlink(missing_ok=True)
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", _PEAK_WRAPPER, str(peak_file), *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout_s, check=False,
+    )
+    seconds = time.perf_counter() - start
+    try:
+        peak = float(peak_file.read_text())
+    except (OSError, ValueError):
+        peak = math.nan
+    return proc.returncode, peak, seconds
+
+
+def _posecoach_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "posecoach", *args]
+
+
+def measure_memory(data_dir: Path, out: Path, quick: bool,
+                   log: Callable[[str], None]) -> list[Memory]:
+    """Peak RSS of `posecoach analyze` on a 10 s cut against the long clip (quick: a 30 s cut)."""
+    from .video import probe
+
+    src = data_dir / LONG_CLIP
+    if not src.is_file():
+        return [Memory(LONG_CLIP, 0.0, math.nan, 0.0, error="clip not found")]
+    runs: list[tuple[str, Path]] = [("10 s cut", cut_clip(src, out / "cuts" / "cut_10s.mp4", 10))]
+    if quick:
+        runs.append(("30 s cut (quick)", cut_clip(src, out / "cuts" / "cut_30s.mp4", 30)))
+    else:
+        runs.append((f"{LONG_CLIP} (whole clip)", src))
+    results = []
+    (out / "memory").mkdir(parents=True, exist_ok=True)
+    for label, clip in runs:
+        log(f"memory: analyze {label}")
+        duration = probe(clip).duration_s or math.nan
+        target = out / "memory" / clip.stem
+        shutil.rmtree(target, ignore_errors=True)
+        code, peak, seconds = run_measured(
+            ["analyze", str(clip), "--out", str(out / "memory")], out / "memory" / "peak.txt"
+        )
+        error = None if code == 0 else f"posecoach analyze exited with {code}"
+        results.append(Memory(f"{label}, {duration:.0f} s", duration, peak, seconds, error))
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch
+
+
+def measure_batch(data_dir: Path, out: Path, quick: bool,
+                  log: Callable[[str], None]) -> list[Batch]:
+    """`posecoach analyze FOLDER` with --jobs 1 and --jobs 2 on the short clips."""
+    names = list(SHORT_CLIPS) if quick else [
+        p.name for p in sorted(data_dir.iterdir()) if p.is_file() and p.name != LONG_CLIP
+    ]
+    folder = out / "batch_clips"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for name in names:
+        (folder / name).symlink_to(data_dir / name)
+    fixture = FIXTURES_DIR / "backward_walk_side_1080p60.mp4"
+    if not quick and fixture.is_file():
+        (folder / fixture.name).symlink_to(fixture)
+    files = len(list(folder.iterdir()))
+    results = []
+    for jobs in (1, 2):
+        log(f"batch: {files} clips with --jobs {jobs}")
+        target = out / f"batch_jobs{jobs}"
+        shutil.rmtree(target, ignore_errors=True)
+        start = time.perf_counter()
+        proc = subprocess.run(
+            _posecoach_cmd("analyze", str(folder), "--out", str(target), "--jobs", str(jobs)),
+            capture_output=True, text=True, check=False,
+        )
+        seconds = time.perf_counter() - start
+        failed = proc.stderr.count("failed:")
+        error = None
+        if proc.returncode not in (0, 1):
+            error = f"exit code {proc.returncode}: {proc.stderr.strip()[-200:]}"
+        results.append(Batch(jobs, files, seconds, failed, error))
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Live
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve_instrumented(port: int, data_dir: str, config: str | None = None) -> None:
+    """Run the real app under uvicorn, adding `server_ms` to results when the server does not.
+
+    `server_ms` is the time from a frame's arrival on the WebSocket to its result being handed
+    to the event loop for sending.
+    """
+    import uvicorn
+
+    from .server import create_app
+    from .server import live_run as lr
+
+    arrivals: dict[float, float] = {}
+    put, process = lr.LatestSlot.put, lr.LiveRun._process
+
+    def timed_put(self: Any, item: Any) -> None:
+        if isinstance(item, tuple) and len(item) >= 2 and isinstance(item[1], float):
+            arrivals[item[1]] = time.monotonic()
+        put(self, item)
+
+    def timed_process(self: Any, item: Any) -> dict[str, Any]:
+        payload = process(self, item)
+        arrived = arrivals.pop(item.time_s, None)
+        for key in [k for k in arrivals if k < item.time_s]:
+            del arrivals[key]
+        if arrived is not None and "server_ms" not in payload:
+            payload["server_ms"] = (time.monotonic() - arrived) * 1000.0
+        return payload
+
+    lr.LatestSlot.put = timed_put  # type: ignore[method-assign]
+    lr.LiveRun._process = timed_process  # type: ignore[method-assign]
+    app = create_app(Path(data_dir), config=Path(config) if config else None)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning",
+                ws_max_size=16 * 1024 * 1024)
+
+
+def _proc_status(pid: int, key: str) -> float:
+    """A memory figure (KiB) from /proc/PID/status, e.g. VmRSS or VmHWM."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return math.nan
+
+
+def live_jpegs(clip: Path, size: tuple[int, int] = LIVE_SIZE, limit: int = 300) -> list[bytes]:
+    """JPEG frames of a real clip at the size the browser sends."""
+    import cv2
+
+    from .video import VideoReader
+
+    out = []
+    for frame in VideoReader(clip):
+        small = cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA)
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR),
+                               [cv2.IMWRITE_JPEG_QUALITY, LIVE_JPEG_QUALITY])
+        if ok:
+            out.append(buf.tobytes())
+        if len(out) >= limit:
+            break
+    return out
+
+
+async def live_session(url: str, jpegs: list[bytes], fps: float, duration_s: float,
+                       on_started: Callable[[], None] | None = None) -> Live:
+    """Send `duration_s` of frames at `fps`, paced by the clock, and collect the results."""
+    import websockets
+
+    stats = Live(fps=fps, duration_s=duration_s)
+    async with websockets.connect(url, max_size=None) as ws:
+        await ws.send(json.dumps({"type": "start", "level": "beginner", "fps": fps}))
+        while True:
+            message = json.loads(await asyncio.wait_for(ws.recv(), timeout=120))
+            if message.get("type") == "started":
+                break
+            if message.get("type") == "error":
+                raise RuntimeError(message.get("message"))
+        if on_started is not None:
+            on_started()
+
+        async def receive() -> dict[str, Any]:
+            async for raw in ws:
+                message = json.loads(raw)
+                kind = message.get("type")
+                if kind == "result":
+                    if isinstance(message.get("server_ms"), int | float):
+                        stats.latencies_ms.append(float(message["server_ms"]))
+                elif kind == "finished":
+                    return message
+            return {}
+
+        receiver = asyncio.ensure_future(receive())
+        loop = asyncio.get_running_loop()
+        count = int(round(duration_s * fps))
+        start = loop.time()
+        for k in range(count):
+            delay = start + k / fps - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await ws.send(jpegs[k % len(jpegs)])
+            stats.sent += 1
+        await ws.send(json.dumps({"type": "stop"}))
+        finished = await asyncio.wait_for(receiver, timeout=300)
+    stats.processed = int(finished.get("frames", len(stats.latencies_ms)))
+    stats.dropped = int(finished.get("dropped", 0))
+    return stats
+
+
+def measure_live(clip: Path, out: Path, quick: bool, log: Callable[[str], None]) -> list[Live]:
+    """Latency at 30 and 60 frames/s and the server's memory (2 minutes at 30; quick: 20 s)."""
+    plan = [(30.0, 20.0 if quick else 120.0), (60.0, 10.0 if quick else 30.0)]
+    data_dir = out / "server-data"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    port = free_port()
+    code = (f"from posecoach.bench import serve_instrumented; "
+            f"serve_instrumented({port}, {str(data_dir)!r})")
+    server = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
+                              stderr=open(out / "server.log", "w"))  # noqa: SIM115
+    results: list[Live] = []
+    try:
+        _wait_for_server(port, server)
+        jpegs = live_jpegs(clip)
+        for fps, duration in plan:
+            log(f"live: {duration:.0f} s at {fps:.0f} frames/s")
+            samples: list[float] = []
+            sampling = threading.Event()
+
+            def sample(rss: list[float] = samples, stop: threading.Event = sampling) -> None:
+                while not stop.wait(0.5):
+                    rss.append(_proc_status(server.pid, "VmRSS"))
+
+            sampler = threading.Thread(target=sample, daemon=True)
+
+            def started(rss: list[float] = samples, thread: threading.Thread = sampler) -> None:
+                rss.append(_proc_status(server.pid, "VmRSS"))
+                thread.start()
+
+            try:
+                stats = asyncio.run(live_session(
+                    f"ws://127.0.0.1:{port}/ws/live", jpegs, fps, duration, on_started=started
+                ))
+            except Exception as exc:  # noqa: BLE001 - reported in the table
+                stats = Live(fps=fps, duration_s=duration, error=f"{type(exc).__name__}: {exc}")
+            sampling.set()
+            if sampler.is_alive():
+                sampler.join()
+            if samples:
+                stats.rss_start_kib = samples[0]
+                stats.rss_mid_kib = samples[len(samples) // 2]
+                stats.rss_end_kib = samples[-1]
+            stats.rss_peak_kib = _proc_status(server.pid, "VmHWM")
+            results.append(stats)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    return results
+
+
+def _wait_for_server(port: int, server: subprocess.Popen[Any], timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with {server.returncode}")
+        url = f"http://127.0.0.1:{port}/api/config"
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2):
+            return
+        time.sleep(0.2)
+    raise RuntimeError("the server did not start in time")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def run_benchmarks(
+    out: Path,
+    repeats: int = 3,
+    quick: bool = False,
+    data_dir: Path = DATA_DIR,
+    console: Console | None = None,
+    parts: Sequence[str] = ("throughput", "live", "memory", "batch"),
+) -> BenchReport:
+    """Run the benchmark, print the table, and write `results.json` into `out`."""
+    from .settings import load_settings
+
+    console = console or Console(width=None if sys.stdout.isatty() else 160)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if quick:
+        repeats = min(repeats, 1)
+    report = BenchReport(quick=quick, repeats=repeats)
+
+    def log(message: str) -> None:
+        report.load.append(_load())
+        console.print(f"[dim]{message}[/dim]")
+
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"no clips in {data_dir}")
+    settings = load_settings()
+    if "throughput" in parts:
+        report.throughput, report.model_input = measure_throughput(
+            _clips(data_dir, quick), out, settings, repeats, log
+        )
+    if "live" in parts:
+        report.live = measure_live(data_dir / SIDE_CLIP, out, quick, log)
+    if "memory" in parts:
+        report.memory = measure_memory(data_dir, out, quick, log)
+    if "batch" in parts:
+        report.batch = measure_batch(data_dir, out, quick, log)
+    report.load.append(_load())
+    report.notes.append(
+        "analyze = analyze_video in this process: model load, frame loop and every output "
+        "(annotated.mp4, landmarks.csv, metrics.csv, summary.json, report.html)"
+    )
+    (out / "results.json").write_text(json.dumps(report.to_json(), indent=2, default=str))
+    console.print(build_table(report))
+    return report

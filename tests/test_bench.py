@@ -1,0 +1,122 @@
+"""The benchmark's pieces: statistics, the table, the clip cut and the memory probe.
+
+No timing is asserted: numbers depend on the machine. The whole benchmark takes minutes, so
+its parts are tested here on given inputs and on a short real clip.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from rich.console import Console
+
+from posecoach.bench import (
+    Batch,
+    BenchReport,
+    Live,
+    Memory,
+    ModelInput,
+    Throughput,
+    build_table,
+    cut_clip,
+    median,
+    percentile,
+    ratio,
+    run_measured,
+)
+
+from .conftest import VIDEO
+
+
+def test_percentile_interpolates_like_numpy():
+    values = [12.0, 3.0, 7.5, 40.0, 18.0, 9.0, 11.0]
+    for q in (0, 5, 50, 95, 99, 100):
+        assert percentile(values, q) == pytest.approx(np.percentile(values, q))
+    assert percentile([5.0], 95) == 5.0
+    assert math.isnan(percentile([], 50))
+    assert percentile([1.0, math.nan, 3.0], 50) == 2.0
+
+
+def test_median_and_ratio():
+    assert median([3.0, 1.0, 2.0]) == 2.0
+    assert median([4.0, 1.0, 3.0, 2.0]) == 2.5
+    assert math.isnan(median([]))
+    assert ratio(27.0, 30.0) == pytest.approx(0.9)
+    assert math.isnan(ratio(1.0, 0.0))
+    assert math.isnan(ratio(math.nan, 2.0))
+
+
+def _render(report: BenchReport) -> str:
+    console = Console(record=True, width=240)
+    console.print(build_table(report))
+    return console.export_text()
+
+
+def test_table_has_every_measurement_and_its_ratios():
+    report = BenchReport(quick=True, repeats=3, load=[0.5, 1.5])
+    report.throughput = [
+        Throughput("side.mp4", 1920, 1080, 135, (1280, 720), model_fps=[20.0, 30.0, 25.0],
+                   analyze_fps=[22.0, 21.0, 23.0], analyze_loop_fps=[24.0, 24.0, 24.0],
+                   plain_fps=[14.0, 15.0, 16.0]),
+        Throughput("bad.mp4", error="VideoError: bad.mp4 is damaged"),
+    ]
+    report.model_input = ModelInput("side.mp4", 1920, 1280, 24.0, 25.0, 0.02, 0.14)
+    report.live = [Live(30.0, 20.0, sent=600, processed=580, dropped=20,
+                        latencies_ms=[float(v) for v in range(1, 101)],
+                        rss_start_kib=200 * 1024, rss_mid_kib=250 * 1024,
+                        rss_end_kib=251 * 1024, rss_peak_kib=300 * 1024),
+                   Live(60.0, 10.0, error="RuntimeError: no server")]
+    report.memory = [Memory("10 s cut", 10.0, 400 * 1024, 5.0),
+                     Memory("whole clip", 139.0, 420 * 1024, 60.0)]
+    report.batch = [Batch(1, 4, 40.0), Batch(2, 4, 30.0, failed=1)]
+
+    text = _render(report)
+
+    assert "median of 3 run(s)" in text and "load average 0.5-1.5" in text
+    assert "model only 25.0 fps" in text
+    assert "analyze 22.0 fps" in text
+    assert "plain loop 15.0 fps" in text
+    assert "0.88x model only" in text and "1.47x plain loop" in text
+    assert "frame loop alone 24.0 fps" in text
+    assert "VideoError: bad.mp4 is damaged" in text
+    assert "trunk median moves 0.02 deg" in text and "1.04x" in text
+    assert "p50 50.5 / p95 95.0 / p99 99.0 ms" in text
+    assert "600 sent, 580 processed, 20 dropped" in text
+    assert "RuntimeError: no server" in text
+    assert "300 MiB peak" in text and "quick: shorter than 2 minutes" in text
+    assert "RSS 200 MiB at the start, 250 half-way, 251 at the end" in text
+    assert "420 MiB peak RSS" in text and "1.05x the 10 s cut" in text
+    assert "1.33x speed-up over --jobs 1" in text and "1 failed" in text
+
+
+def test_report_json_has_the_medians():
+    report = BenchReport(quick=False, repeats=2)
+    report.throughput = [Throughput("a.mp4", model_fps=[10.0, 20.0], analyze_fps=[9.0, 11.0])]
+    report.live = [Live(30.0, 5.0, latencies_ms=[10.0, 20.0, 30.0])]
+    data = report.to_json()
+    assert data["throughput"][0]["model"] == 15.0 and data["throughput"][0]["analyze"] == 10.0
+    assert data["live"][0]["p50"] == 20.0 and "latencies_ms" not in data["live"][0]
+
+
+def test_cut_clip_keeps_the_first_seconds(tmp_path):
+    cut = cut_clip(VIDEO / "back_view_people_139s.mp4", tmp_path / "cut.mp4", 10.0)
+    with av.open(str(cut)) as clip:
+        frames = sum(1 for _ in clip.decode(video=0))
+    assert 95 <= frames <= 100  # 10 frames/s
+
+
+def test_run_measured_reads_the_childs_peak_memory(tmp_path):
+    code, peak_kib, seconds = run_measured(["--help"], tmp_path / "peak.txt")
+    assert code == 0
+    assert 10 * 1024 < peak_kib < 4 * 1024 * 1024
+    assert seconds > 0
+
+
+def test_data_folder_is_found():
+    from posecoach.bench import DATA_DIR
+
+    assert Path(VIDEO).resolve() == DATA_DIR
