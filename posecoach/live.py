@@ -67,9 +67,11 @@ class LiveCoach:
         estimator: PoseEstimator | None = None,
         gait_window_s: float = 4.0,
         gait_every_s: float = 0.2,
+        num_poses: int | None = None,
     ) -> None:
         self.settings = settings
         self._estimator = estimator
+        self._num_poses = num_poses
         self._owns_estimator = estimator is None
         self.tracker = WalkerTracker(settings.tracking.lost_after_s)
         self.smoother = LiveSmoother(settings)
@@ -88,7 +90,7 @@ class LiveCoach:
     @property
     def estimator(self) -> PoseEstimator:
         if self._estimator is None:
-            self._estimator = PoseEstimator(self.settings)
+            self._estimator = PoseEstimator(self.settings, num_poses=self._num_poses)
         return self._estimator
 
     def process(self, image_rgb: np.ndarray, time_s: float) -> LiveResult:

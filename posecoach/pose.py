@@ -73,7 +73,9 @@ def resolve_model(name: str = "auto") -> Path:
 class PoseEstimator:
     """Runs the pose landmarker on RGB frames and returns every person's landmarks in pixels."""
 
-    def __init__(self, settings: Settings, model: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, model: str | None = None, num_poses: int | None = None
+    ) -> None:
         with _quiet_native_stderr():
             import mediapipe as mp
             from mediapipe.tasks.python import BaseOptions, vision
@@ -83,7 +85,7 @@ class PoseEstimator:
         options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(path)),
             running_mode=vision.RunningMode.VIDEO,
-            num_poses=settings.pose.num_poses,
+            num_poses=num_poses or settings.pose.num_poses,
             min_pose_detection_confidence=settings.pose.min_detection_confidence,
             min_tracking_confidence=settings.pose.min_tracking_confidence,
         )

@@ -95,7 +95,7 @@ class DefaultEngine:
         """A per-session live coach (pose model, causal smoothing, rules)."""
         from posecoach.live import LiveCoach
 
-        return LiveCoach(settings)
+        return LiveCoach(settings, num_poses=settings.pose.live_num_poses)
 
     def recorder(
         self, out_dir: Path, settings: Settings, fps: float, source_name: str
@@ -103,7 +103,7 @@ class DefaultEngine:
         """A recorder writing the annotated clip and the session outputs."""
         from posecoach.analysis import SessionRecorder
 
-        return SessionRecorder(out_dir, settings, fps, source_name)
+        return SessionRecorder(out_dir, settings, fps, source_name, fragmented=True)
 
     def camera_reader(self, source: str) -> Iterable[Any]:
         """Frames from a server-side camera index, file or stream URL."""
@@ -121,13 +121,14 @@ class DefaultEngine:
         """
         from posecoach.analysis import analyze_series, write_outputs
         from posecoach.landmarks_csv import read_landmarks_csv
+        from posecoach.outputs import atomic_write_text
 
         partial = out_dir / "landmarks.csv.partial"
         final = out_dir / "landmarks.csv"
         if partial.is_file():
             text = partial.read_text(encoding="utf-8")
             complete = text[: text.rfind("\n") + 1]
-            final.write_text(complete, encoding="utf-8")
+            atomic_write_text(final, complete)
             partial.unlink()
         series = read_landmarks_csv(final)
         result = analyze_series(
