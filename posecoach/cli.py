@@ -115,16 +115,33 @@ def serve(
     config: Annotated[Path | None, typer.Option(help="A TOML configuration file.")] = None,
     token: Annotated[str | None, typer.Option(envvar="POSECOACH_TOKEN", help="Access token (required off loopback).")] = None,
     sample: Annotated[Path | None, typer.Option(help="A clip to analyse into the library first, when the library is empty.")] = None,
+    max_upload_mb: Annotated[float | None, typer.Option(help="Largest uploaded file in MB (default 4000; env POSECOACH_MAX_UPLOAD_MB).")] = None,
+    max_duration_min: Annotated[float | None, typer.Option(help="Longest uploaded clip in minutes (default 120; env POSECOACH_MAX_DURATION_MIN).")] = None,
 ) -> None:
     """Start the local web UI for live coaching, uploads, review and progress."""
-    from .server import run_server
+    from dataclasses import replace
+
+    from .server import ServerLimits, is_loopback, run_server
 
     settings = _settings(config, None, None)
+    if not is_loopback(host) and token is None:
+        console.print(f"[red]error:[/red] listening on {host} exposes the camera and your "
+                      "sessions to the network: pass --token SECRET (or set POSECOACH_TOKEN)")
+        raise typer.Exit(2)
+    try:
+        limits = ServerLimits().with_env()
+        if max_upload_mb is not None:
+            limits = replace(limits, max_upload_bytes=int(max_upload_mb * 1e6))
+        if max_duration_min is not None:
+            limits = replace(limits, max_duration_s=max_duration_min * 60)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     if sample is not None:
         _seed_library(data_dir, sample, settings)
     try:
         run_server(host=host, port=port, source=source, data_dir=data_dir, config=config,
-                   token=token)
+                   token=token, limits=limits)
     except (ValueError, OSError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -46,6 +46,25 @@ def _quiet_native_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
+MIN_TORSO_SHARE = 0.2
+
+
+def plausible_body(points: np.ndarray, min_torso_share: float = MIN_TORSO_SHARE) -> bool:
+    """False when the torso is implausibly short for the detection's size.
+
+    The model now and then fits a skeleton to furniture (a small table, a lamp) with a torso a
+    few pixels long; a real person's shoulder-to-hip distance is at least about a fifth of their
+    extent in the image, in any view.
+    """
+    xy = points[:, :2]
+    ok = np.isfinite(xy).all(axis=1)
+    if not ok[[11, 12, 23, 24]].all():
+        return True
+    torso = float(np.linalg.norm((xy[11] + xy[12]) / 2 - (xy[23] + xy[24]) / 2))
+    span = float(np.max(np.ptp(xy[ok], axis=0)))
+    return span > 0 and torso >= min_torso_share * span
+
+
 class PoseModelError(RuntimeError):
     """The pose model cannot be found or loaded."""
 
@@ -99,7 +118,10 @@ class PoseEstimator:
         self._calls = 0
 
     def detect(self, image_rgb: np.ndarray, time_s: float) -> list[np.ndarray]:
-        """Landmarks of each person found: a list of (33, 4) arrays (x_px, y_px, z, visibility)."""
+        """Landmarks of each person found: a list of (33, 4) arrays (x_px, y_px, z, visibility).
+
+        Detections whose body proportions are not a person's (`plausible_body`) are dropped.
+        """
         height, width = image_rgb.shape[:2]
         ms = max(self._last_ms + 1, int(round(time_s * 1000.0)))
         self._last_ms = ms
@@ -117,7 +139,8 @@ class PoseEstimator:
             pts = np.empty((NUM_LANDMARKS, 4), dtype=np.float64)
             for i, lm in enumerate(pose):
                 pts[i] = (lm.x * width, lm.y * height, lm.z * width, lm.visibility)
-            people.append(pts)
+            if plausible_body(pts):
+                people.append(pts)
         return people
 
     def close(self) -> None:

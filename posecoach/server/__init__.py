@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from posecoach.server.app import create_app
+from posecoach.server.auth import LOOPBACK_NAMES
 from posecoach.server.context import ServerLimits
 
 __all__ = ["ServerLimits", "create_app", "run_server", "is_loopback"]
@@ -30,11 +31,15 @@ def run_server(
     data_dir: Path = Path("posecoach-data"),
     config: Path | None = None,
     token: str | None = None,
+    limits: ServerLimits | None = None,
 ) -> None:
     """Serve the web UI with uvicorn until interrupted.
 
     Listening anywhere but loopback needs `token`: the camera feed and the session history
-    would otherwise be open to the network. Raises `ValueError` for that and for bad settings.
+    would otherwise be open to the network. Without a token only requests addressed to a
+    loopback name are answered. Without `limits`, the defaults with any `POSECOACH_MAX_*`
+    environment variables applied are used (see `ServerLimits.with_env`). Raises `ValueError`
+    for a missing token, bad limits and bad settings.
     """
     import uvicorn
 
@@ -48,8 +53,16 @@ def run_server(
             "pass --token SECRET (or set POSECOACH_TOKEN), or use --host 127.0.0.1"
         )
     load_settings(config)
-    limits = ServerLimits()
-    app = create_app(Path(data_dir), source=source, token=token, config=config, limits=limits)
+    limits = limits if limits is not None else ServerLimits().with_env()
+    allowed_hosts = None if token is not None else LOOPBACK_NAMES | {host.strip("[]").lower()}
+    app = create_app(
+        Path(data_dir),
+        source=source,
+        token=token,
+        config=config,
+        limits=limits,
+        allowed_hosts=allowed_hosts,
+    )
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
     print(f"posecoach: open {url}{'?token=' + token if token else ''}", flush=True)

@@ -66,10 +66,12 @@ def create_app(
     limits: ServerLimits | None = None,
     web_dir: Path = WEB_DIR,
     db_path: Path | None = None,
+    allowed_hosts: frozenset[str] | None = None,
 ) -> FastAPI:
     """Build the app over `data_dir` (database `posecoach.db`, folders `sessions/`, `uploads/`).
 
-    Sessions a crash left unfinished are settled before the app is returned.
+    Sessions a crash left unfinished are settled before the app is returned. With
+    `allowed_hosts`, requests for any other Host are refused.
     """
     data_dir = Path(data_dir)
     storage = Storage(db_path or data_dir / "posecoach.db", data_dir)
@@ -99,7 +101,7 @@ def create_app(
     app.include_router(routes_live.router)
     app.include_router(routes_pages.router)
     app.mount("/static", StaticFiles(directory=web_dir, check_dir=False), name="static")
-    app.add_middleware(AccessMiddleware, token=token)
+    app.add_middleware(AccessMiddleware, token=token, allowed_hosts=allowed_hosts)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

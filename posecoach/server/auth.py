@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE = "posecoach_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -27,16 +28,33 @@ def origin_allowed(origin: str | None, host: str | None) -> bool:
     return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
 
 
+def host_name(host: str | None) -> str:
+    """The name in a Host header, without the port and IPv6 brackets, lower case."""
+    if not host:
+        return ""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
 class AccessMiddleware:
     """Rejects cross-origin WebSockets and writes, and requests without the token when one is set.
 
     The token may come as `Authorization: Bearer TOKEN`, a `?token=` query parameter (which
-    sets a cookie on page loads, so the page's own requests carry it), or that cookie.
+    sets a cookie on page loads, so the page's own requests carry it), or that cookie. With
+    `allowed_hosts`, requests whose Host header names another host are refused, so a page on a
+    domain re-pointed at 127.0.0.1 (DNS rebinding) cannot reach a server without a token.
     """
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
+    def __init__(
+        self, app: ASGIApp, token: str | None, allowed_hosts: frozenset[str] | None = None
+    ) -> None:
         self.app = app
         self.token = token
+        self.allowed_hosts = (
+            None if allowed_hosts is None else frozenset(h.lower() for h in allowed_hosts)
+        )
 
     def _presented(self, scope: Scope, headers: dict[str, str]) -> tuple[str | None, bool]:
         auth = headers.get("authorization", "")
@@ -59,6 +77,11 @@ class AccessMiddleware:
             return
         headers = _headers(scope)
         is_ws = scope["type"] == "websocket"
+        if self.allowed_hosts is not None and host_name(headers.get("host")) not in (
+            self.allowed_hosts
+        ):
+            await self._reject(scope, send, 403, "unexpected Host header: open 127.0.0.1")
+            return
         if (is_ws or scope["method"] not in SAFE_METHODS) and not origin_allowed(
             headers.get("origin"), headers.get("host")
         ):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from posecoach.server.engine import Engine
@@ -27,6 +28,43 @@ class ServerLimits:
     max_frame_pixels: int = 3840 * 2160
     max_live_sessions: int = 2
     live_fps: float = 15.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_upload_bytes", "max_files_per_upload", "max_frame_bytes",
+                     "max_frame_pixels", "max_live_sessions"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if not self.max_duration_s > 0 or not 0 < self.live_fps <= 120:
+            raise ValueError("max_duration_s must be positive and live_fps within 0-120")
+
+    def with_env(self, environ: Mapping[str, str] | None = None) -> ServerLimits:
+        """These limits with any `POSECOACH_MAX_UPLOAD_MB`, `POSECOACH_MAX_DURATION_MIN`,
+        `POSECOACH_MAX_FILES_PER_UPLOAD` or `POSECOACH_MAX_LIVE_SESSIONS` applied.
+
+        Raises `ValueError` with the variable's name for a value that is not a positive number.
+        """
+        environ = os.environ if environ is None else environ
+        changes: dict[str, float | int] = {}
+        for var, name, scale, kind in ENV_LIMITS:
+            text = environ.get(var, "").strip()
+            if not text:
+                continue
+            try:
+                value = float(text)
+            except ValueError:
+                raise ValueError(f"{var} must be a number, got {text!r}") from None
+            if not value > 0 or value == float("inf"):
+                raise ValueError(f"{var} must be a positive number, got {text!r}")
+            changes[name] = kind(value * scale)
+        return replace(self, **changes) if changes else self
+
+
+ENV_LIMITS: tuple[tuple[str, str, float, type], ...] = (
+    ("POSECOACH_MAX_UPLOAD_MB", "max_upload_bytes", 1e6, int),
+    ("POSECOACH_MAX_DURATION_MIN", "max_duration_s", 60.0, float),
+    ("POSECOACH_MAX_FILES_PER_UPLOAD", "max_files_per_upload", 1.0, int),
+    ("POSECOACH_MAX_LIVE_SESSIONS", "max_live_sessions", 1.0, int),
+)
 
 
 @dataclass

@@ -150,6 +150,7 @@ class LiveRun:
         self._last_t = -1.0
         self.seq = 0
         self.client_gone = False
+        self.recording_error: str | None = None
         self._finished: dict[str, Any] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posecoach-live")
         self.processing = asyncio.wrap_future(self._executor.submit(self._process_all))
@@ -184,6 +185,25 @@ class LiveRun:
                 log.exception("live frame failed in session %s", self.session_id)
                 self._send({"type": "error", "message": "the frame could not be processed"})
 
+    def _record_frame(self, image: np.ndarray, time_s: float, result: Any) -> None:
+        """Append to the recording; once it fails (a full disk), say so once and coach on."""
+        if self.recording_error is not None:
+            return
+        try:
+            self.recorder.add(image, time_s, result)
+        except Exception as exc:
+            message = _user_message(exc)
+            if message is None:
+                log.exception("recording failed in session %s", self.session_id)
+                message = "the recording failed (see the server log)"
+            else:
+                log.error("session %s stopped recording: %s", self.session_id, message)
+            self.recording_error = message
+            self._send({
+                "type": "error",
+                "message": f"{message}. The recording stopped here; coaching goes on.",
+            })
+
     def _process(self, item: FrameIn) -> dict[str, Any]:
         assert item.image is not None
         image = self._fit(item.image)
@@ -191,13 +211,20 @@ class LiveRun:
         self._last_t = time_s
         preview = encode_preview(image) if item.preview else None
         result = self.coach.process(image, time_s)
-        self.recorder.add(image, time_s, result)
+        self._record_frame(image, time_s, result)
         if preview is not None:
             self._send({"type": "frame", "seq": self.seq, "jpeg": preview})
         payload = {"type": "result", "seq": self.seq, "dropped": self._dropped()}
         payload.update(result.to_json())
         self.seq += 1
         return payload
+
+    def _record(self, **fields: Any) -> None:
+        """Store the outcome; a database that cannot be written leaves the session to recovery."""
+        try:
+            self.storage.update_session(self.session_id, **fields)
+        except Exception:  # noqa: BLE001 - the next start settles a session left 'recording'
+            log.exception("could not record the outcome of session %s", self.session_id)
 
     def _finalise(self) -> dict[str, Any]:
         if self._finished is not None:
@@ -208,11 +235,12 @@ class LiveRun:
                 close()
         except Exception:  # noqa: BLE001 - closing the model must not block finalising
             log.exception("closing the live coach failed")
+        self._release()
         try:
             result = self.recorder.finish()
         except Exception as exc:
             message = str(exc) if isinstance(exc, InputError) else _finish_error(exc)
-            self.storage.update_session(self.session_id, status="failed", error=message)
+            self._record(status="failed", error=message)
             self._finished = {
                 "type": "finished",
                 "session_id": self.session_id,
@@ -221,12 +249,7 @@ class LiveRun:
             }
         else:
             summary = getattr(result, "summary", None) or {}
-            self.storage.update_session(
-                self.session_id,
-                status="done",
-                summary=summary,
-                duration_s=summary.get("duration_s"),
-            )
+            self._record(status="done", summary=summary, duration_s=summary.get("duration_s"))
             self._finished = {
                 "type": "finished",
                 "session_id": self.session_id,
@@ -234,9 +257,16 @@ class LiveRun:
                 "frames": self.seq,
                 "dropped": self._dropped(),
             }
-        if self._on_close is not None:
-            self._on_close()
         return self._finished
+
+    def _release(self) -> None:
+        """Free the live slot (and camera) once the model is closed, before the slow outputs."""
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            try:
+                on_close()
+            except Exception:  # noqa: BLE001 - must not stop the finalising
+                log.exception("releasing session %s failed", self.session_id)
 
     async def finish(self, close_input: Callable[[], None]) -> dict[str, Any]:
         """Stop taking frames, process what is waiting, and finalise the recording.
@@ -250,9 +280,17 @@ class LiveRun:
         return await asyncio.shield(asyncio.wrap_future(future))
 
 
-def _finish_error(exc: Exception) -> str:
+def _user_message(exc: BaseException) -> str | None:
+    """The message of an error meant for the user (a full disk, an unwritable folder), or None."""
     text = str(exc)
     if type(exc).__name__ in ("VideoError", "OutputError") and text:
         return text
+    return None
+
+
+def _finish_error(exc: Exception) -> str:
+    message = _user_message(exc)
+    if message is not None:
+        return message
     log.error("finalising a live session failed", exc_info=exc)
     return "the session could not be finalised (see the server log)"

@@ -3,8 +3,8 @@
 The guidance: start slowly (5-10 minutes for beginners), increase time, speed or difficulty
 gradually, and listen to your body. So progression is suggested only after three recent
 sessions that were pain-free (no pain, soreness at most 3/10) with good form (upright and head
-up at least 80% of the time, no fall); pain in the latest session means ease off; anything
-else means hold.
+up at least 80% of the time, no fall); pain in the latest session, or in the check-in given
+last (on any session), means ease off; anything else means hold.
 """
 
 from __future__ import annotations
@@ -70,6 +70,16 @@ def _next_step(latest: dict[str, Any], settings: Settings) -> str:
     )
 
 
+def _newest_checkin(done: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The check-in given last, on any session (ties go to the later session)."""
+    dated = [
+        (s["checkin"].get("created_at") or "", i, s["checkin"])
+        for i, s in enumerate(done)
+        if s.get("checkin")
+    ]
+    return max(dated, key=lambda item: item[:2])[2] if dated else None
+
+
 def suggest_next(sessions: Sequence[dict[str, Any]], settings: Settings) -> dict[str, Any]:
     """Suggest the next step from session records (`created_at`, `status`, `duration_s`,
     `summary`, `checkin`) and the settings of the walker's current level.
@@ -92,6 +102,8 @@ def suggest_next(sessions: Sequence[dict[str, Any]], settings: Settings) -> dict
         }
     latest = recent[-1]
     latest_checkin = latest.get("checkin")
+    if latest_checkin is None or latest_checkin["pain"] != "pain":
+        latest_checkin = _newest_checkin(done)
     if latest_checkin is not None and latest_checkin["pain"] == "pain":
         return {
             "action": "ease_off",

@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from posecoach.outputs import atomic_write_text
 from posecoach.server.context import ServerContext
 from posecoach.server.engine import InputError
 from posecoach.server.progression import suggest_next
@@ -211,7 +212,7 @@ async def plots(session_id: str, request: Request) -> dict[str, str]:
     if not rendered:
         raise HTTPException(404, "no plots for this session")
     try:
-        cache.write_text(json.dumps(rendered), encoding="utf-8")
+        atomic_write_text(cache, json.dumps(rendered))
     except OSError:
         log.warning("could not cache plots for %s", session_id)
     return rendered

@@ -21,6 +21,7 @@ from posecoach.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 router = APIRouter()
+MAX_ERROR_CHARS = 300
 
 
 def _dumps(payload: dict[str, Any]) -> str:
@@ -51,6 +52,8 @@ class Channel:
 
     async def error(self, message: str) -> None:
         """Tell the client about a bad message, without ending the session."""
+        if len(message) > MAX_ERROR_CHARS:
+            message = message[: MAX_ERROR_CHARS - 3] + "..."
         with contextlib.suppress(Exception):
             await self.send({"type": "error", "message": message})
 
@@ -82,7 +85,7 @@ def _parse(text: str) -> dict[str, Any] | None:
 
 @router.websocket("/ws/live")
 async def live(ws: WebSocket) -> None:
-    """Browser camera: start, JPEG frames, stop (see CONTRACTS.md)."""
+    """Browser camera: start, JPEG frames, stop (see docs/architecture.md)."""
     ctx: ServerContext = ws.app.state.ctx
     await ws.accept()
     channel = Channel(ws)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import IO
@@ -46,9 +47,12 @@ class ReceivedUpload:
 
 
 def display_name(raw: str) -> str:
-    """The client's file name reduced to its last component, for display."""
+    """The client's file name reduced to its last component, for display (never a path)."""
+    raw = "".join(ch for ch in raw if unicodedata.category(ch) != "Cc")
     name = PureWindowsPath(PurePosixPath(raw).name).name.strip()
-    return name[:200] or "upload"
+    if name in ("", ".", ".."):
+        return "upload"
+    return name[:200]
 
 
 def _suffix(filename: str) -> str:

@@ -1,0 +1,69 @@
+"""Schemathesis over the app's OpenAPI schema: generated requests never get a 5xx answer."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import zlib
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from posecoach.server import create_app
+
+from .conftest import FAST_LIMITS, FakeEngine
+
+DATA_DIR = Path(tempfile.mkdtemp(prefix="posecoach-schema-"))
+APP = create_app(DATA_DIR, engine=FakeEngine(delay_s=0.0), limits=FAST_LIMITS)
+
+
+def _done_session() -> str:
+    storage = APP.state.ctx.storage
+    record = storage.create_session("live", "beginner", 170.0, "camera", "recording")
+    summary = {"duration_s": 60.0, "upright_share": 0.9, "head_up_share": 0.9, "cues": []}
+    out_dir = Path(record["out_dir"])
+    (out_dir / "summary.json").write_text(json.dumps(summary))
+    (out_dir / "landmarks.csv").write_text("not really landmarks\n")
+    (out_dir / "report.html").write_text("<html>no plots</html>")
+    storage.update_session(record["id"], status="done", summary=summary, duration_s=60.0)
+    return record["id"]
+
+
+SESSION_ID = _done_session()
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+
+
+def test_schema_lists_the_api() -> None:
+    paths = set(schema.raw_schema["paths"])
+    assert {"/api/sessions", "/api/sessions/{session_id}", "/api/uploads",
+            "/api/sessions/{session_id}/checkin", "/api/config"} <= paths
+
+
+@schema.parametrize()
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_no_server_errors(case: schemathesis.Case) -> None:
+    params = case.path_parameters or {}
+    if "session_id" in params and zlib.crc32(str(params["session_id"]).encode()) % 2 == 0:
+        params["session_id"] = SESSION_ID
+    response = case.call()
+    assert response.status_code < 500, (case.method, case.formatted_path, response.text)
+    if response.status_code >= 400:
+        body = response.json()
+        assert isinstance(body.get("detail"), str) and body["detail"]
+        assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize("name", ["summary.json", "report.html", "landmarks.csv"])
+def test_seeded_session_files_are_served(name: str) -> None:
+    from fastapi.testclient import TestClient
+
+    with TestClient(APP) as client:
+        assert client.get(f"/api/sessions/{SESSION_ID}/files/{name}").status_code == 200
+        plots = client.get(f"/api/sessions/{SESSION_ID}/plots")
+    assert plots.status_code in (200, 404)
