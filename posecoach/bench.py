@@ -657,36 +657,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve_instrumented(port: int, data_dir: str, config: str | None = None) -> None:
-    """Run the real app under uvicorn, adding `server_ms` to results when the server does not.
+def serve_app(port: int, data_dir: str, config: str | None = None) -> None:
+    """Run the real app under uvicorn (in a child process of the benchmark).
 
-    `server_ms` is the time from a frame's arrival on the WebSocket to its result being handed
-    to the event loop for sending.
+    Each result carries `server_ms`: the time from the frame's arrival on the WebSocket to its
+    result being handed to the event loop for sending.
     """
     import uvicorn
 
     from .server import create_app
-    from .server import live_run as lr
 
-    arrivals: dict[float, float] = {}
-    put, process = lr.LatestSlot.put, lr.LiveRun._process
-
-    def timed_put(self: Any, item: Any) -> None:
-        if isinstance(item, tuple) and len(item) >= 2 and isinstance(item[1], float):
-            arrivals[item[1]] = time.monotonic()
-        put(self, item)
-
-    def timed_process(self: Any, item: Any) -> dict[str, Any]:
-        payload = process(self, item)
-        arrived = arrivals.pop(item.time_s, None)
-        for key in [k for k in arrivals if k < item.time_s]:
-            del arrivals[key]
-        if arrived is not None and "server_ms" not in payload:
-            payload["server_ms"] = (time.monotonic() - arrived) * 1000.0
-        return payload
-
-    lr.LatestSlot.put = timed_put  # type: ignore[method-assign]
-    lr.LiveRun._process = timed_process  # type: ignore[method-assign]
     app = create_app(Path(data_dir), config=Path(config) if config else None)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning",
                 ws_max_size=16 * 1024 * 1024)
@@ -773,8 +753,8 @@ def measure_live(clip: Path, out: Path, quick: bool, log: Callable[[str], None])
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     port = free_port()
-    code = (f"from posecoach.bench import serve_instrumented; "
-            f"serve_instrumented({port}, {str(data_dir)!r})")
+    code = (f"from posecoach.bench import serve_app; "
+            f"serve_app({port}, {str(data_dir)!r})")
     server = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
                               stderr=open(out / "server.log", "w"))  # noqa: SIM115
     results: list[Live] = []

@@ -12,6 +12,7 @@ import base64
 import logging
 import struct
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -119,6 +120,7 @@ class FrameIn:
     time_s: float
     error: str | None = None
     preview: bool = False
+    arrived: float | None = None  # time.monotonic() when the frame reached the server
 
 
 class LiveRun:
@@ -216,6 +218,8 @@ class LiveRun:
             self._send({"type": "frame", "seq": self.seq, "jpeg": preview})
         payload = {"type": "result", "seq": self.seq, "dropped": self._dropped()}
         payload.update(result.to_json())
+        if item.arrived is not None:
+            payload["server_ms"] = round((time.monotonic() - item.arrived) * 1000.0, 1)
         self.seq += 1
         return payload
 

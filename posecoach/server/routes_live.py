@@ -112,7 +112,8 @@ async def live(ws: WebSocket) -> None:
                 elif size[0] * size[1] > ctx.limits.max_frame_pixels:
                     await channel.error(f"frame of {size[0]}x{size[1]} pixels is too large")
                 else:
-                    slot.put((data, time.monotonic() - t0))
+                    arrived = time.monotonic()
+                    slot.put((data, arrived - t0, arrived))
                 continue
             request = _parse(message.get("text") or "")
             kind = request.get("type") if request else None
@@ -165,9 +166,9 @@ async def live(ws: WebSocket) -> None:
 def _jpeg_frames(slot: LatestSlot) -> Any:
     def frames() -> Iterator[FrameIn]:
         while (item := slot.take()) is not None:
-            data, time_s = item
+            data, time_s, arrived = item
             try:
-                yield FrameIn(decode_jpeg(data), time_s)
+                yield FrameIn(decode_jpeg(data), time_s, arrived=arrived)
             except InputError as exc:
                 yield FrameIn(None, time_s, str(exc))
 

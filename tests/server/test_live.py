@@ -41,6 +41,7 @@ def test_start_frames_stop(client: TestClient, data_dir: Path) -> None:
         result = ws.receive_json()
         assert result["type"] == "result" and result["seq"] == 0 and result["dropped"] == 0
         assert len(result["landmarks"]) == 33 and result["metrics"]["trunk_lean_deg"] is None
+        assert isinstance(result["server_ms"], float) and result["server_ms"] >= 0
         ws.send_bytes(frame)
         assert ws.receive_json()["seq"] == 1
         ws.send_text(json.dumps({"type": "stop"}))
