@@ -119,4 +119,4 @@ def test_run_measured_reads_the_childs_peak_memory(tmp_path):
 def test_data_folder_is_found():
     from posecoach.bench import DATA_DIR
 
-    assert Path(VIDEO).resolve() == DATA_DIR
+    assert Path(VIDEO).resolve() == DATA_DIR.resolve()

@@ -72,9 +72,10 @@ def test_two_person_clip_follows_the_walker(analysed):
     series = result.series
     hips_y = (series.points[:, 23, 1] + series.points[:, 24, 1]) / 2
     hips_x = (series.points[:, 23, 0] + series.points[:, 24, 0]) / 2
-    late = (series.time_s > 4.0) & np.isfinite(hips_y)
-    assert late.sum() > 40
-    assert np.mean(hips_y[late] > series.height / 2) > 0.9
-    # she walks right to left across the frame
-    xs = hips_x[late]
-    assert xs[0] - xs[-1] > series.width * 0.3
+    # From 4 s until she leaves on the left (about 6.2 s) she is the one followed.
+    crossing = (series.time_s > 4.0) & (series.time_s < 6.2) & np.isfinite(hips_y)
+    assert crossing.sum() > 45
+    assert np.mean(hips_y[crossing] > series.height / 2) > 0.9
+    xs = hips_x[crossing]
+    assert xs[0] - xs[-1] > series.width * 0.3, "she walks right to left across the frame"
+    assert np.mean(np.diff(xs) < 5) > 0.9, "no jumps to the other person"

@@ -7,6 +7,7 @@ import asyncio
 import inspect
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,9 @@ def _raw_get(app: FastAPI, raw_path: str, host: str = "testserver") -> tuple[int
         elif message["type"] == "http.response.body":
             body.extend(message.get("body", b""))
 
-    asyncio.run(app(scope, receive, send))
+    # A fresh thread has no running event loop, even when a browser test's loop is alive here.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, app(scope, receive, send)).result()
     return status, bytes(body)
 
 
