@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from posecoach.devtools.loadtest import jpeg_frames
 from posecoach.server import ServerLimits, create_app
 from posecoach.server.engine import DefaultEngine, InputError, engine_available
 from posecoach.settings import Settings
@@ -32,24 +33,8 @@ def clip_jpegs(
     path: Path = SIDE_CLIP, limit: int = 40, every: int = 2, width: int = 640
 ) -> list[bytes]:
     """JPEG frames of a real clip, downscaled as a browser would send them."""
-    cap = cv2.VideoCapture(str(path))
-    frames: list[bytes] = []
-    index = 0
-    try:
-        while len(frames) < limit:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            if index % every == 0:
-                height = round(bgr.shape[0] * width / bgr.shape[1])
-                small = cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA)
-                ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])
-                assert ok
-                frames.append(buf.tobytes())
-            index += 1
-    finally:
-        cap.release()
-    assert frames, f"no frames decoded from {path}"
+    frames = jpeg_frames(path, limit=limit, every=every, width=width)
+    assert frames, f"no frames could be read from {path}"
     return frames
 
 
