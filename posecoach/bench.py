@@ -684,21 +684,10 @@ def _proc_status(pid: int, key: str) -> float:
 
 
 def live_jpegs(clip: Path, size: tuple[int, int] = LIVE_SIZE, limit: int = 300) -> list[bytes]:
-    """JPEG frames of a real clip at the size the browser sends."""
-    import cv2
+    """JPEG frames of a real clip at the width the browser sends (height by aspect ratio)."""
+    from .devtools.loadtest import jpeg_frames
 
-    from .video import VideoReader
-
-    out = []
-    for frame in VideoReader(clip):
-        small = cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA)
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR),
-                               [cv2.IMWRITE_JPEG_QUALITY, LIVE_JPEG_QUALITY])
-        if ok:
-            out.append(buf.tobytes())
-        if len(out) >= limit:
-            break
-    return out
+    return jpeg_frames(clip, limit=limit, width=size[0], quality=LIVE_JPEG_QUALITY)
 
 
 async def live_session(url: str, jpegs: list[bytes], fps: float, duration_s: float,
