@@ -1,18 +1,25 @@
 """Pose estimation with the MediaPipe Tasks pose landmarker, and choosing the walker.
 
-The landmarker runs in VIDEO mode (it tracks between frames) and is asked for up to
-`settings.pose.num_poses` people. `WalkerTracker` then keeps following one person: the walker is
-the largest, most persistent track. See `WalkerTracker` for the exact rule.
+The landmarker runs in VIDEO mode (it tracks between frames) and follows up to
+`settings.pose.num_poses` people. Each extra person it looks for costs about as much again per
+frame, even when nobody else is there, so while one person is in view `PoseEstimator` follows
+just them and checks for others every `settings.pose.people_check_s` seconds; once it sees a
+second person it follows up to `num_poses` for the rest of the clip. `WalkerTracker` then keeps
+following one person: the walker is the largest, most persistent track. See `WalkerTracker` for
+the exact rule.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,9 +30,19 @@ MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 DEFAULT_MODEL = MODELS_DIR / "pose_landmarker_full.task"
 
 
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_saved_stderr_fd: int | None = None
+
+
 @contextlib.contextmanager
 def _quiet_native_stderr() -> Iterator[None]:
-    """Silence the C++ start-up chatter MediaPipe and TFLite print straight to file descriptor 2."""
+    """Silence the C++ start-up chatter MediaPipe and TFLite print straight to file descriptor 2.
+
+    The redirect is process-wide, so overlapping uses (a landmarker loading on another thread)
+    share it: the first one in redirects, the last one out restores.
+    """
+    global _quiet_depth, _saved_stderr_fd
     if os.environ.get("POSECOACH_DEBUG"):
         yield
         return
@@ -34,16 +51,23 @@ def _quiet_native_stderr() -> Iterator[None]:
     except (AttributeError, OSError, ValueError):
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            sys.stderr.flush()
+            _saved_stderr_fd = os.dup(fd)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+        _quiet_depth += 1
     try:
-        os.dup2(devnull, fd)
         yield
     finally:
-        os.dup2(saved, fd)
-        os.close(saved)
-        os.close(devnull)
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0 and _saved_stderr_fd is not None:
+                os.dup2(_saved_stderr_fd, fd)
+                os.close(_saved_stderr_fd)
+                _saved_stderr_fd = None
 
 
 MIN_TORSO_SHARE = 0.2
@@ -90,67 +114,144 @@ def resolve_model(name: str = "auto") -> Path:
 
 
 class PoseEstimator:
-    """Runs the pose landmarker on RGB frames and returns every person's landmarks in pixels."""
+    """Runs the pose landmarker on RGB frames and returns every person's landmarks in pixels.
+
+    With `num_poses` > 1 and `people_check_s` > 0 it follows one person and keeps a second
+    landmarker for up to `num_poses` people, fed one frame every `people_check_s` seconds (it
+    is created on a background thread, so its loading overlaps the first frames). When a check
+    sees more than one distinct person, that landmarker takes over for the rest of the clip and
+    `crowded` becomes True.
+    """
 
     def __init__(
-        self, settings: Settings, model: str | None = None, num_poses: int | None = None
+        self, settings: Settings, model: str | None = None, num_poses: int | None = None,
+        people_check_s: float | None = None,
     ) -> None:
         with _quiet_native_stderr():
             import mediapipe as mp
-            from mediapipe.tasks.python import BaseOptions, vision
+            from mediapipe.tasks.python import vision
 
         self._mp = mp
-        path = resolve_model(model or settings.pose.model)
-        options = vision.PoseLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(path)),
-            running_mode=vision.RunningMode.VIDEO,
-            num_poses=num_poses or settings.pose.num_poses,
-            min_pose_detection_confidence=settings.pose.min_detection_confidence,
-            min_tracking_confidence=settings.pose.min_tracking_confidence,
+        self._vision = vision
+        self._settings = settings.pose
+        self.model_path = resolve_model(model or settings.pose.model)
+        self.num_poses = num_poses or settings.pose.num_poses
+        check_s = settings.pose.people_check_s if people_check_s is None else people_check_s
+        self.people_check_s = check_s if self.num_poses > 1 else 0.0
+        self.crowded = self.people_check_s <= 0
+        self._checker: Any = None
+        self._checker_error: BaseException | None = None
+        self._checker_thread: threading.Thread | None = None
+        if not self.crowded:
+            self._checker_thread = threading.Thread(
+                target=self._load_checker, name="posecoach-people-check", daemon=True
+            )
+            self._checker_thread.start()
+        self._landmarker = self._create(1 if not self.crowded else self.num_poses)
+        self._next_check_s = -math.inf
+        self._last_ms = -1
+        self._calls = 0
+
+    def _create(self, num_poses: int) -> Any:
+        from mediapipe.tasks.python import BaseOptions
+
+        pose = self._settings
+        options = self._vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(self.model_path)),
+            running_mode=self._vision.RunningMode.VIDEO,
+            num_poses=num_poses,
+            min_pose_detection_confidence=pose.min_detection_confidence,
+            min_tracking_confidence=pose.min_tracking_confidence,
         )
         try:
             with _quiet_native_stderr():
-                self._landmarker = vision.PoseLandmarker.create_from_options(options)
+                return self._vision.PoseLandmarker.create_from_options(options)
         except (RuntimeError, ValueError) as exc:
-            raise PoseModelError(f"cannot load pose model {path}: {exc}") from exc
-        self.model_path = path
-        self._last_ms = -1
-        self._calls = 0
+            raise PoseModelError(f"cannot load pose model {self.model_path}: {exc}") from exc
+
+    def _load_checker(self) -> None:
+        try:
+            self._checker = self._create(self.num_poses)
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+            self._checker_error = exc
+
+    def _run(self, landmarker: Any, image: Any, ms: int, shape: tuple[int, ...],
+             quiet: bool) -> list[np.ndarray]:
+        if quiet:
+            with _quiet_native_stderr():
+                return _people(landmarker.detect_for_video(image, ms), shape)
+        return _people(landmarker.detect_for_video(image, ms), shape)
 
     def detect(self, image_rgb: np.ndarray, time_s: float) -> list[np.ndarray]:
         """Landmarks of each person found: a list of (33, 4) arrays (x_px, y_px, z, visibility).
 
         Detections whose body proportions are not a person's (`plausible_body`) are dropped.
         """
-        height, width = image_rgb.shape[:2]
         ms = max(self._last_ms + 1, int(round(time_s * 1000.0)))
         self._last_ms = ms
         image = self._mp.Image(
             image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(image_rgb)
         )
-        if self._calls < 2:
-            with _quiet_native_stderr():
-                result = self._landmarker.detect_for_video(image, ms)
-        else:
-            result = self._landmarker.detect_for_video(image, ms)
+        if not self.crowded and time_s >= self._next_check_s:
+            self._next_check_s = time_s + self.people_check_s
+            everyone = self._run(self._people_checker(), image, ms, image_rgb.shape, True)
+            if distinct_people(everyone) > 1:
+                self._landmarker.close()
+                self._landmarker, self._checker = self._checker, None
+                self.crowded = True
+                return everyone
+        people = self._run(self._landmarker, image, ms, image_rgb.shape, self._calls < 2)
         self._calls += 1
-        people = []
-        for pose in result.pose_landmarks:
-            pts = np.empty((NUM_LANDMARKS, 4), dtype=np.float64)
-            for i, lm in enumerate(pose):
-                pts[i] = (lm.x * width, lm.y * height, lm.z * width, lm.visibility)
-            if plausible_body(pts):
-                people.append(pts)
         return people
+
+    def _people_checker(self) -> Any:
+        if self._checker_thread is not None:
+            self._checker_thread.join()
+            self._checker_thread = None
+        if self._checker_error is not None:
+            raise self._checker_error
+        return self._checker
 
     def close(self) -> None:
         self._landmarker.close()
+        if self._checker_thread is not None:
+            self._checker_thread.join()
+            self._checker_thread = None
+        if self._checker is not None:
+            self._checker.close()
+            self._checker = None
 
     def __enter__(self) -> PoseEstimator:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def distinct_people(people: list[np.ndarray], max_iou: float = 0.3) -> int:
+    """How many of `people` are separate persons (boxes overlapping less than `max_iou`)."""
+    boxes: list[tuple[float, float, float, float]] = []
+    for points in people:
+        box = _box(points)
+        if box is not None and all(_iou(box, other) < max_iou for other in boxes):
+            boxes.append(box)
+    return len(boxes)
+
+
+def _people(result: Any, shape: tuple[int, ...]) -> list[np.ndarray]:
+    """The plausible people of a landmarker result, as (33, 4) arrays in pixels."""
+    height, width = shape[:2]
+    people = []
+    for pose in result.pose_landmarks:
+        pts = np.array([(lm.x, lm.y, lm.z, lm.visibility) for lm in pose], dtype=np.float64)
+        if pts.shape != (NUM_LANDMARKS, 4):
+            continue
+        pts[:, 0] *= width
+        pts[:, 1] *= height
+        pts[:, 2] *= width
+        if plausible_body(pts):
+            people.append(pts)
+    return people
 
 
 def _box(points: np.ndarray) -> tuple[float, float, float, float] | None:

@@ -30,6 +30,7 @@ class PoseSettings(_Strict):
     model: str = "auto"
     num_poses: int = Field(2, ge=1, le=5)
     live_num_poses: int = Field(1, ge=1, le=5)
+    people_check_s: float = Field(0.5, ge=0)
     min_detection_confidence: float = Field(0.5, ge=0, le=1)
     min_tracking_confidence: float = Field(0.5, ge=0, le=1)
     max_input_side_px: int = Field(1920, ge=160)

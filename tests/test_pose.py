@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 
 from posecoach.landmarks import NUM_LANDMARKS
-from posecoach.pose import DEFAULT_MODEL, PoseModelError, WalkerTracker, resolve_model
+from posecoach.pose import (
+    DEFAULT_MODEL,
+    PoseEstimator,
+    PoseModelError,
+    WalkerTracker,
+    distinct_people,
+    resolve_model,
+)
+from posecoach.settings import load_settings
+from posecoach.video import VideoReader
 
 from .conftest import VIDEO
 
@@ -79,3 +88,41 @@ def test_two_person_clip_follows_the_walker(analysed):
     xs = hips_x[crossing]
     assert xs[0] - xs[-1] > series.width * 0.3, "she walks right to left across the frame"
     assert np.mean(np.diff(xs) < 5) > 0.9, "no jumps to the other person"
+
+
+@pytest.mark.parametrize(
+    ("boxes", "expected"),
+    [
+        ([], 0),
+        ([(500, 500, 400)], 1),
+        ([(500, 500, 400), (505, 502, 400)], 1),        # the same person found twice
+        ([(300, 500, 400), (1400, 500, 400)], 2),       # side by side
+        ([(300, 500, 400), (1400, 500, 400), (310, 500, 400)], 2),
+        ([(300, 300, 300), (900, 700, 300), (1500, 500, 300)], 3),
+    ],
+)
+def test_distinct_people_counts_separate_boxes_once(boxes, expected):
+    people = [person(cx, cy, h) for cx, cy, h in boxes]
+    assert distinct_people(people) == expected
+
+
+def _crowded_at(clip: str, seconds: float, people_check_s: float | None = None) -> float | None:
+    """When the estimator started following several people (None: it never did)."""
+    with PoseEstimator(load_settings(), people_check_s=people_check_s) as est:
+        for frame in VideoReader(VIDEO / clip, max_side_px=960):
+            if frame.time_s > seconds:
+                return None
+            est.detect(frame.image, frame.time_s)
+            if est.crowded:
+                return frame.time_s
+    return None
+
+
+@pytest.mark.video
+def test_estimator_follows_one_person_until_a_second_one_is_seen():
+    """Alone in frame, the model follows one person; the two-person clip switches to following
+    both once the walker has come in beside the jumper (she is in view from about 2 s)."""
+    assert _crowded_at("side_walk_1080p60.mp4", 2.3) is None
+    switched = _crowded_at("side_walk_two_people_vp9.mp4", 5.0)
+    assert switched is not None and 1.5 <= switched <= 4.0
+    assert _crowded_at("side_walk_1080p60.mp4", 0.5, people_check_s=0.0) == 0.0
