@@ -26,7 +26,13 @@ class InputError(Exception):
 class LiveCoachLike(Protocol):
     """What the server needs from `posecoach.live.LiveCoach`."""
 
-    def process(self, image_rgb: np.ndarray, time_s: float) -> Any: ...
+    def detect(self, image_rgb: np.ndarray, time_s: float) -> Any:
+        """The pose model's people in one frame (the slow part; runs on its own thread)."""
+        ...
+
+    def process_people(self, people: Any, time_s: float, width: int, height: int) -> Any:
+        """Everything after the model for one frame: the result sent to the client."""
+        ...
 
     def finish(self, end_s: float) -> list[Any]: ...
 

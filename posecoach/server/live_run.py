@@ -1,8 +1,11 @@
 """One live coaching session: frames in, results out, always finalised.
 
-All pose work for a session runs on one dedicated thread, off the event loop. Frames arrive in
-a `LatestSlot` that keeps only the newest unprocessed frame, so a slow model skips frames instead
-of falling behind.
+A session's work runs off the event loop in two stages on their own threads: the pose model
+(which releases the GIL while it infers), then the coach (tracking, smoothing, metrics, rules),
+the recording and the reply. The model starts on the next frame while the coach finishes the
+last one, so a frame waits for the model only, not for the whole pipeline. Frames arrive in a
+`LatestSlot` that keeps only the newest unprocessed frame, so a slow model skips frames instead
+of falling behind; between the stages there is room for one frame.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import queue
 import struct
 import threading
 import time
@@ -123,6 +127,19 @@ class FrameIn:
     arrived: float | None = None  # time.monotonic() when the frame reached the server
 
 
+@dataclass
+class _Detected:
+    """A frame past the model stage: its people, or the error to report in its place."""
+
+    item: FrameIn
+    image: np.ndarray | None = None
+    time_s: float = 0.0
+    people: Any = None
+    preview: str | None = None
+    error: str | None = None
+
+
+
 class LiveRun:
     """Runs a live session on its own thread and finalises it exactly once."""
 
@@ -154,6 +171,11 @@ class LiveRun:
         self.client_gone = False
         self.recording_error: str | None = None
         self._finished: dict[str, Any] | None = None
+        self._detected: queue.Queue[_Detected | None] = queue.Queue(maxsize=1)
+        self._coach_thread = threading.Thread(
+            target=self._coach_all, name="posecoach-live-coach", daemon=True
+        )
+        self._coach_thread.start()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posecoach-live")
         self.processing = asyncio.wrap_future(self._executor.submit(self._process_all))
 
@@ -175,12 +197,38 @@ class LiveRun:
         return image
 
     def _process_all(self) -> None:
-        for item in self._frames():
-            if item.error is not None or item.image is None:
-                self._send({"type": "error", "message": item.error or "unusable frame"})
+        """The model stage: every frame's people, handed to the coach stage."""
+        try:
+            for item in self._frames():
+                self._detected.put(self._detect(item))
+        finally:
+            self._detected.put(None)
+            self._coach_thread.join()
+
+    def _detect(self, item: FrameIn) -> _Detected:
+        if item.error is not None or item.image is None:
+            return _Detected(item, error=item.error or "unusable frame")
+        try:
+            image = self._fit(item.image)
+            time_s = max(item.time_s, self._last_t + 1e-3)
+            self._last_t = time_s
+            preview = encode_preview(image) if item.preview else None
+            people = self.coach.detect(image, time_s)
+            return _Detected(item, image, time_s, people, preview)
+        except InputError as exc:
+            return _Detected(item, error=str(exc))
+        except Exception:
+            log.exception("live frame failed in session %s", self.session_id)
+            return _Detected(item, error="the frame could not be processed")
+
+    def _coach_all(self) -> None:
+        """The coach stage: metrics and cues, the recording, and the reply to the client."""
+        while (done := self._detected.get()) is not None:
+            if done.error is not None:
+                self._send({"type": "error", "message": done.error})
                 continue
             try:
-                self._send(self._process(item))
+                self._send(self._process(done))
             except InputError as exc:
                 self._send({"type": "error", "message": str(exc)})
             except Exception:
@@ -206,20 +254,17 @@ class LiveRun:
                 "message": f"{message}. The recording stopped here; coaching goes on.",
             })
 
-    def _process(self, item: FrameIn) -> dict[str, Any]:
-        assert item.image is not None
-        image = self._fit(item.image)
-        time_s = max(item.time_s, self._last_t + 1e-3)
-        self._last_t = time_s
-        preview = encode_preview(image) if item.preview else None
-        result = self.coach.process(image, time_s)
-        self._record_frame(image, time_s, result)
-        if preview is not None:
-            self._send({"type": "frame", "seq": self.seq, "jpeg": preview})
+    def _process(self, done: _Detected) -> dict[str, Any]:
+        assert done.image is not None
+        height, width = done.image.shape[:2]
+        result = self.coach.process_people(done.people, done.time_s, width, height)
+        self._record_frame(done.image, done.time_s, result)
+        if done.preview is not None:
+            self._send({"type": "frame", "seq": self.seq, "jpeg": done.preview})
         payload = {"type": "result", "seq": self.seq, "dropped": self._dropped()}
         payload.update(result.to_json())
-        if item.arrived is not None:
-            payload["server_ms"] = round((time.monotonic() - item.arrived) * 1000.0, 1)
+        if done.item.arrived is not None:
+            payload["server_ms"] = round((time.monotonic() - done.item.arrived) * 1000.0, 1)
         self.seq += 1
         return payload
 

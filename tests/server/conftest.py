@@ -69,9 +69,13 @@ class FakeCoach:
         self.delay_s = delay_s
         self.closed = False
 
-    def process(self, image_rgb: np.ndarray, time_s: float) -> FakeResult:
+    def detect(self, image_rgb: np.ndarray, time_s: float) -> list[Any]:
         time.sleep(self.delay_s)
-        return FakeResult(time_s, image_rgb.shape[1], image_rgb.shape[0])
+        return []
+
+    def process_people(self, people: list[Any], time_s: float, width: int,
+                       height: int) -> FakeResult:
+        return FakeResult(time_s, width, height)
 
     def finish(self, end_s: float) -> list[Any]:
         return []
