@@ -93,9 +93,13 @@ class LiveCoach:
             self._estimator = PoseEstimator(self.settings, num_poses=self._num_poses)
         return self._estimator
 
+    def detect(self, image_rgb: np.ndarray, time_s: float) -> list[np.ndarray]:
+        """The pose model's people in one RGB frame (pixels of that frame)."""
+        return self.estimator.detect(image_rgb, time_s)
+
     def process(self, image_rgb: np.ndarray, time_s: float) -> LiveResult:
         """Run the whole live pipeline on one RGB frame taken at `time_s` seconds."""
-        people = self.estimator.detect(image_rgb, time_s)
+        people = self.detect(image_rgb, time_s)
         height, width = image_rgb.shape[:2]
         return self.process_people(people, time_s, width, height)
 
