@@ -1,6 +1,8 @@
 """Report plots: matplotlib figures rendered to inline, accessible SVG.
 
-The Agg backend is selected on import, so plotting never needs a display.
+Figures are made with `Figure` directly (no pyplot state) and the Agg backend is selected on
+import, so plotting never needs a display. Each figure gets fixed margins sized from its labels
+instead of a layout engine, so saving it takes a single draw.
 """
 
 from __future__ import annotations
@@ -8,7 +10,8 @@ from __future__ import annotations
 import html
 import io
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import matplotlib
@@ -22,8 +25,10 @@ from posecoach.settings import Settings
 matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MultipleLocator  # noqa: E402
+from matplotlib.textpath import text_to_path  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter  # noqa: E402
 
 from posecoach.words import cue_dict, format_time, num, rule_label  # noqa: E402
 
@@ -61,21 +66,60 @@ VIEW_COLORS = {
 _SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "posecoach"}
 _SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
-
-
+# Layout sizes in points, for matplotlib's default 10 pt labels and the 9 pt legends.
+_FONT_PT, _LEGEND_PT = 10.0, 9.0
+_LINE = 12.0  # one line of label text
+_TICK = 7.0  # tick length and tick-label pad
+_LABELPAD = 4.0
+_EDGE = 6.0  # free space at the figure's edge
+_TOP = 8.0
+_RIGHT = 16.0  # room for the last time label, centred on the axes' right edge
+_GAP = 14.0  # between stacked axes
+_SLACK = 1.08  # browsers may draw the text in a slightly wider font than measured
 
 _TICK_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+_SUB_SECOND_STEPS_S = (0.5, 0.2, 0.1)
+
+
+@lru_cache(maxsize=512)
+def _text_width(text: str, size: float = _FONT_PT) -> float:
+    """Width in points of the widest line of `text`, as matplotlib lays it out."""
+    prop = FontProperties(size=size)
+    return max(
+        text_to_path.get_text_width_height_descent(line, prop, ismath=False)[0]
+        for line in text.split("\n")
+    )
+
+
+def _ticks_in_view(low: float, high: float, step: float) -> list[float]:
+    first, last = int(np.ceil(low / step - 1e-9)), int(np.floor(high / step + 1e-9))
+    return [k * step for k in range(first, last + 1)]
+
+
+def _sub_second(seconds: float) -> str:
+    minutes, secs = divmod(max(seconds, 0.0), 60)
+    return f"{int(minutes)}:{secs:04.1f}"
 
 
 def _time_axis(ax: Any, label: bool = True) -> None:
-    """Ticks on whole seconds or minutes, labelled m:ss."""
-    low, high = ax.get_xlim()
+    """Ticks on whole seconds or minutes, labelled m:ss; tenths (m:ss.s) for very short spans.
+
+    Call it once the x limits are final: only the ticks in view are made.
+    """
+    low, high = sorted(ax.get_xlim())
     span = max(high - low, 1e-9)
-    step = next((s for s in _TICK_STEPS_S if span / s <= 9), _TICK_STEPS_S[-1])
-    ax.xaxis.set_major_locator(MultipleLocator(step))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: format_time(x)))
+    step: float = next((s for s in _TICK_STEPS_S if span / s <= 9), _TICK_STEPS_S[-1])
+    formatter: Callable[[float], str] = format_time
+    unit = "m:ss"
+    ticks = _ticks_in_view(low, high, step)
+    if len(ticks) < 2:
+        step = next((s for s in _SUB_SECOND_STEPS_S if len(_ticks_in_view(low, high, s)) >= 2),
+                    _SUB_SECOND_STEPS_S[-1])
+        ticks, formatter, unit = _ticks_in_view(low, high, step), _sub_second, "m:ss.s"
+    ax.set_xticks(ticks)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: formatter(x)))
     if label:
-        ax.set_xlabel("time (m:ss)")
+        ax.set_xlabel(f"time ({unit})")
 
 
 def _style(ax: Any) -> None:
@@ -101,13 +145,77 @@ def _limit_line(ax: Any, y: float, text: str, above: bool = True) -> None:
     )
 
 
+def _freeze_yticks(ax: Any) -> list[str]:
+    """Fix the y ticks to those in view at the axes' current size; return their labels.
+
+    matplotlib would otherwise also build ticks just outside the view and never draw them.
+    """
+    low, high = sorted(ax.get_ylim())
+    eps = (high - low) * 1e-9
+    locs = list(ax.yaxis.get_majorticklocs())
+    shown = [low - eps <= v <= high + eps for v in locs]
+    formatter = ax.yaxis.get_major_formatter()
+    if isinstance(ax.yaxis.get_major_locator(), FixedLocator):
+        return [t for t, s in zip(formatter.format_ticks(locs), shown, strict=True) if s]
+    locs = [v for v, s in zip(locs, shown, strict=True) if s]
+    ax.yaxis.set_major_locator(FixedLocator(locs))
+    return list(formatter.format_ticks(locs))
+
+
+def _legend_size(labels: Sequence[str], title: str = "") -> tuple[float, float]:
+    """(width, height) in points of a legend placed just outside the axes' right edge."""
+    size = _LEGEND_PT
+    text = max((_text_width(t, size) for t in labels), default=0.0) * _SLACK
+    entries = size * (2.0 + 0.8) + text  # handle, pad, label
+    width = size * (0.5 + 2 * 0.4) + max(entries, _text_width(title, size) * _SLACK if title else 0)
+    rows = len(labels) + (1 if title else 0)
+    height = size * (0.5 + 2 * 0.4) + rows * size * 1.05 + max(rows - 1, 0) * size * 0.5
+    return width + _EDGE, height
+
+
+def _fit(fig: Figure, axes: Sequence[Any], legend: tuple[float, float] = (0.0, 0.0)) -> None:
+    """Fixed margins sized to the tick labels, axis labels and an outside-right legend.
+
+    The y labels of stacked axes line up, the figure grows if the legend needs the height,
+    and nothing is measured at draw time.
+    """
+    width = float(fig.get_figwidth()) * 72
+    height = float(fig.get_figheight()) * 72
+    xlabel = bool(axes[-1].get_xlabel())
+    bottom = _EDGE + _TICK + _LINE + (_LABELPAD + _LINE if xlabel else 0.0)
+    height = max(height, _TOP + legend[1] + bottom)
+    fig.set_figheight(height / 72)
+    n = len(axes)
+    axes_height = (height - _TOP - bottom - _GAP * (n - 1)) / n
+    fig.subplots_adjust(bottom=bottom / height, top=1 - _TOP / height, hspace=_GAP / axes_height)
+
+    ticks = max((_text_width(t) for ax in axes for t in _freeze_yticks(ax)), default=0.0) * _SLACK
+    lines = max(ax.get_ylabel().count("\n") + 1 if ax.get_ylabel() else 0 for ax in axes)
+    left = _EDGE + lines * _LINE + (_LABELPAD if lines else 0.0) + ticks + _TICK
+    right = max(_RIGHT, legend[0])
+    fig.subplots_adjust(left=left / width, right=1 - right / width)
+    axes_width = width - left - right
+    for ax in axes:
+        ax.yaxis.set_label_coords(-(_TICK + ticks + _LABELPAD) / axes_width, 0.5)
+        ax.xaxis.set_label_coords(0.5, -(_TICK + _LINE + _LABELPAD) / axes_height)
+
+
 def _no_data(reason: str) -> Figure:
-    fig = Figure(figsize=(9, 1.4), layout="constrained")
-    ax = fig.add_subplot()
-    ax.set_axis_off()
-    ax.text(0.5, 0.62, "no data", ha="center", va="center", fontsize=14, color=GREY)
-    ax.text(0.5, 0.25, reason, ha="center", va="center", fontsize=10, color=GREY)
+    fig = Figure(figsize=(9, 1.4))
+    fig.text(0.5, 0.62, "no data", ha="center", va="center", fontsize=14, color=GREY)
+    fig.text(0.5, 0.25, reason, ha="center", va="center", fontsize=10, color=GREY)
     return fig
+
+
+def _spans(times: np.ndarray, mask: np.ndarray) -> list[tuple[float, float]]:
+    """(start, width) of each run of True in `mask`, with edges midway between frames."""
+    if not mask.any():
+        return []
+    edges = np.concatenate(([times[0]], (times[:-1] + times[1:]) / 2, [times[-1]]))
+    flips = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+    starts, ends = flips[::2], flips[1::2]
+    return [(float(edges[a]), float(edges[b] - edges[a]))
+            for a, b in zip(starts, ends, strict=True)]
 
 
 def _clip_end(metrics: Sequence[FrameMetrics], cues: Sequence[Cue | Mapping[str, Any]]) -> float:
@@ -132,16 +240,15 @@ def _posture_plot(metrics: Sequence[FrameMetrics], settings: Settings) -> tuple[
     if t.size == 0 or not (np.isfinite(trunk).any() or np.isfinite(head).any()):
         return _no_data("no trunk or head angles were measured"), f"No data. {limits}"
 
-    fig = Figure(figsize=(9, 5.0), layout="constrained")
+    fig = Figure(figsize=(9, 5.0))
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
     not_side = np.array([m.view != "side" for m in metrics])
+    shaded = _spans(t, not_side) if not_side.any() and not not_side.all() else []
     for ax in (ax1, ax2):
         _style(ax)
-        if not_side.any() and not not_side.all():
-            ax.fill_between(
-                t, 0, 1, where=not_side, transform=ax.get_xaxis_transform(),
-                color="#F2F2F2", step="mid", linewidth=0, label="not side view",
-            )
+        if shaded:
+            ax.broken_barh(shaded, (0, 1), transform=ax.get_xaxis_transform(),
+                           facecolors="#F2F2F2", linewidth=0, label="not side view")
 
     ax1.axhspan(-back, fwd, color=GREEN, alpha=0.08, linewidth=0)
     ax1.axhline(0, color=GREY, linewidth=0.6)
@@ -173,6 +280,7 @@ def _posture_plot(metrics: Sequence[FrameMetrics], settings: Settings) -> tuple[
         handles, _labels = ax.get_legend_handles_labels()
         if handles:
             ax.legend(loc="upper left", fontsize=9, frameon=False, ncol=2)
+    _fit(fig, (ax1, ax2))
     desc = (
         "Trunk lean (top) and head angle (bottom) against time, with dashed red limit lines. "
         + limits
@@ -204,7 +312,7 @@ def _step_length_plot(gait: GaitSummary | None, settings: Settings) -> tuple[Fig
         unit, limit = "leg lengths", limit_leg
         limit_text = f"limit {limit_leg:g} leg lengths"
 
-    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    fig = Figure(figsize=(9, 3.4))
     ax = fig.add_subplot()
     _style(ax)
     top = limit
@@ -222,6 +330,7 @@ def _step_length_plot(gait: GaitSummary | None, settings: Settings) -> tuple[Fig
     ax.set_ylabel(f"step length ({unit})")
     _time_axis(ax)
     ax.legend(loc="lower left", fontsize=9, frameon=False, ncol=2)
+    _fit(fig, (ax,))
     desc = (
         f"Length of each step in {unit}, left and right foot in two colours, "
         f"with a dashed red line at the {limit_text}."
@@ -241,7 +350,7 @@ def _cadence_plot(gait: GaitSummary | None) -> tuple[Figure, str]:
     rolling = np.array(
         [np.median(spm[max(0, i - half): i + half + 1]) for i in range(spm.size)], dtype=float
     )
-    fig = Figure(figsize=(9, 3.0), layout="constrained")
+    fig = Figure(figsize=(9, 3.0))
     ax = fig.add_subplot()
     _style(ax)
     ax.plot(t, spm, linestyle="none", marker="o", markersize=4, color=GREY,
@@ -257,6 +366,7 @@ def _cadence_plot(gait: GaitSummary | None) -> tuple[Figure, str]:
     ax.set_ylabel("cadence (steps/min)")
     _time_axis(ax)
     ax.legend(loc="lower right", fontsize=9, frameon=False, ncol=2)
+    _fit(fig, (ax,))
     desc = (
         f"Cadence in steps per minute for each step and as a running median; "
         f"overall median {median:.0f} steps per minute."
@@ -275,7 +385,7 @@ def _cue_plot(
     span = max(end_s, max(num(c.get("end_s")) or num(c["start_s"]) or 0.0 for c in items))
     span = max(span, 1.0)
     min_width = span * 0.006
-    fig = Figure(figsize=(9, 0.9 + 0.42 * len(rows)), layout="constrained")
+    fig = Figure(figsize=(9, 0.9 + 0.42 * len(rows)))
     ax = fig.add_subplot()
     for row, rule in enumerate(rows):
         bars = []
@@ -302,6 +412,7 @@ def _cue_plot(
                for name, color in SEVERITY_COLORS.items()]
     ax.legend(handles=handles, title="severity", loc="upper left", bbox_to_anchor=(1.0, 1.0),
               fontsize=9, title_fontsize=9, frameon=False, alignment="left")
+    _fit(fig, (ax,), _legend_size(list(SEVERITY_COLORS), "severity"))
     desc = (
         f"One row per rule ({', '.join(rule_label(r) for r in rows)}); each bar spans a cue "
         "from start to end, coloured by severity (info, warning, critical)."
@@ -331,7 +442,7 @@ def _direction_view_plot(metrics: Sequence[FrameMetrics]) -> tuple[Figure, str]:
     t = np.array([m.time_s for m in metrics], dtype=float)
     direction = [m.direction if m.has_person else "no person" for m in metrics]
     view = [m.view if m.has_person else "no person" for m in metrics]
-    fig = Figure(figsize=(9, 2.0), layout="constrained")
+    fig = Figure(figsize=(9, 2.0))
     ax = fig.add_subplot()
     rows = ((1, direction, DIRECTION_COLORS), (0, view, VIEW_COLORS))
     used: dict[str, list[str]] = {"direction": [], "view": []}
@@ -359,8 +470,9 @@ def _direction_view_plot(metrics: Sequence[FrameMetrics]) -> tuple[Figure, str]:
         Patch(facecolor=VIEW_COLORS[n], edgecolor="#999999", label=f"{n} view")
         for n in used["view"] if n not in used["direction"]
     ]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.05), fontsize=9,
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9,
               frameon=False)
+    _fit(fig, (ax,), _legend_size([str(h.get_label()) for h in handles]))
     desc = (
         "Two bands over time: walking direction (" + ", ".join(used["direction"])
         + ") and camera view (" + ", ".join(used["view"]) + ")."
@@ -371,11 +483,7 @@ def _direction_view_plot(metrics: Sequence[FrameMetrics]) -> tuple[Figure, str]:
 def _svg(fig: Figure, key: str, title: str, desc: str) -> str:
     """Render a figure to an inline SVG element with a title, a description and unique ids."""
     buf = io.StringIO()
-    try:
-        with matplotlib.rc_context(_SVG_RC):
-            fig.savefig(buf, format="svg", metadata=_SVG_METADATA)
-    finally:
-        fig.clear()
+    fig.savefig(buf, format="svg", metadata=_SVG_METADATA)
     raw = buf.getvalue()
     svg = raw[raw.index("<svg"):]
     svg = svg.replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', "")
@@ -397,24 +505,32 @@ def _svg(fig: Figure, key: str, title: str, desc: str) -> str:
     return svg[:opening_end] + labels + svg[opening_end:]
 
 
+def plot_figures(
+    metrics: Sequence[FrameMetrics],
+    gait: GaitSummary | None,
+    cues: Sequence[Cue | Mapping[str, Any]],
+    settings: Settings,
+) -> Iterator[tuple[str, Figure, str]]:
+    """Each plot as (key, figure, text description), made one at a time in `PLOT_TITLES` order."""
+    yield "posture", *_posture_plot(metrics, settings)
+    yield "step_length", *_step_length_plot(gait, settings)
+    yield "cadence", *_cadence_plot(gait)
+    yield "cues", *_cue_plot(cues, _clip_end(metrics, cues))
+    yield "direction_view", *_direction_view_plot(metrics)
+
+
 def plot_descriptions(
     metrics: Sequence[FrameMetrics],
     gait: GaitSummary | None,
     cues: Sequence[Cue | Mapping[str, Any]],
     settings: Settings,
 ) -> dict[str, tuple[str, str]]:
-    makers: dict[str, Callable[[], tuple[Figure, str]]] = {
-        "posture": lambda: _posture_plot(metrics, settings),
-        "step_length": lambda: _step_length_plot(gait, settings),
-        "cadence": lambda: _cadence_plot(gait),
-        "cues": lambda: _cue_plot(cues, _clip_end(metrics, cues)),
-        "direction_view": lambda: _direction_view_plot(metrics),
-    }
-    out = {}
-    for key, make in makers.items():
-        fig, desc = make()
-        out[key] = (_svg(fig, key, PLOT_TITLES[key], desc), desc)
-    return out
+    """Each plot as (inline SVG, its text description), keyed as in `PLOT_TITLES`."""
+    with matplotlib.rc_context(_SVG_RC):
+        return {
+            key: (_svg(fig, key, PLOT_TITLES[key], desc), desc)
+            for key, fig, desc in plot_figures(metrics, gait, cues, settings)
+        }
 
 
 def render_plots(

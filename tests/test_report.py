@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from posecoach import report
-from posecoach.cues import Cue
+from posecoach import plots, report
+from posecoach.cues import RULE_IDS, Cue
 from posecoach.gait import GaitSummary, Step
 from posecoach.metrics import FrameMetrics
 from posecoach.report import format_time, render_plots, summary_in_words, write_report
@@ -387,6 +387,94 @@ def test_render_plots(realistic: dict[str, Any], settings: Settings) -> None:
     assert "1.00 m" not in plots["step_length"]
     assert "limit 0.56 m (0.65 leg lengths)" in plots["step_length"]
     assert len(plt.get_fignums()) == before
+
+
+def _layout_problems(fig: Any) -> list[str]:
+    """Text outside the figure, axis labels on their tick labels, legends on tick labels."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    page = fig.bbox.padded(0.5)
+    problems = []
+    for text in fig.findobj(Text):
+        if text.get_visible() and text.get_text():
+            box = text.get_window_extent(renderer)
+            if not (page.x0 <= box.x0 and box.x1 <= page.x1
+                    and page.y0 <= box.y0 and box.y1 <= page.y1):
+                problems.append(f"outside the figure: {text.get_text()!r}")
+    for ax in fig.axes:
+        yticks = [t.get_window_extent(renderer) for t in ax.get_yticklabels()
+                  if t.get_visible() and t.get_text()]
+        xticks = [t.get_window_extent(renderer) for t in ax.get_xticklabels()
+                  if t.get_visible() and t.get_text()]
+        ylabel, xlabel = ax.yaxis.label, ax.xaxis.label
+        if (yticks and ylabel.get_text()
+                and ylabel.get_window_extent(renderer).x1 > min(b.x0 for b in yticks)):
+            problems.append(f"y label on its tick labels: {ylabel.get_text()!r}")
+        if (xticks and xlabel.get_text()
+                and xlabel.get_window_extent(renderer).y1 > min(b.y0 for b in xticks)):
+            problems.append(f"x label on its tick labels: {xlabel.get_text()!r}")
+        legend = ax.get_legend()
+        if legend is not None:
+            box = legend.get_window_extent(renderer)
+            if any(box.overlaps(b) for b in xticks):
+                problems.append("legend on the time labels")
+    return problems
+
+
+def _busy_inputs(settings: Settings) -> tuple[list[FrameMetrics], GaitSummary, list[Cue]]:
+    """Every direction and view, extreme angles, and a cue for every rule plus an unknown one."""
+    directions = ["backward", "forward", "standing", "turning", "unknown"]
+    views = ["side", "front", "back", "unknown"]
+    metrics = []
+    for m in make_metrics():
+        i = m.frame
+        person = (i // 40) % 7 != 3
+        metrics.append(FrameMetrics(
+            **{**m.__dict__, "has_person": person, "direction": directions[(i // 25) % 5],
+               "view": views[(i // 33) % 4],
+               "trunk_lean_deg": 85 * math.sin(i / 50) if person else NAN,
+               "head_angle_deg": 170 * abs(math.sin(i / 70)) if person else NAN}
+        ))
+    rules = [*RULE_IDS, "some_new_rule_with_a_long_name"]
+    cues = [Cue(rule, "message", ("info", "warning", "critical")[k % 3], 1.0 + 3 * k,
+                2.0 + 3 * k, "guidance", 1) for k, rule in enumerate(rules)]
+    return metrics, make_gait(make_steps()), cues
+
+
+def _short_inputs(settings: Settings) -> tuple[list[FrameMetrics], GaitSummary, list[Cue]]:
+    """Two seconds, three steps and one cue: time spans under two seconds."""
+    cues = [Cue("head_up", "Head up", "critical", 1.2, 1.9, "guidance", 1)]
+    return make_metrics(duration_s=2.0), make_gait(make_steps()[:3]), cues
+
+
+@pytest.mark.parametrize("case", ["realistic", "busy", "short", "empty"])
+def test_plot_labels_fit(case: str, realistic: dict[str, Any], settings: Settings) -> None:
+    if case == "realistic":
+        inputs = (realistic["metrics"], realistic["gait"], realistic["cues"])
+    elif case == "busy":
+        inputs = _busy_inputs(settings)
+    elif case == "short":
+        inputs = _short_inputs(settings)
+    else:
+        inputs = (nobody_metrics(), None, [])
+    for key, fig, desc in plots.plot_figures(*inputs, settings):
+        assert fig.get_layout_engine() is None, key
+        assert desc, key
+        assert not _layout_problems(fig), (case, key, _layout_problems(fig))
+
+
+def test_short_spans_still_get_time_labels(settings: Settings) -> None:
+    metrics, gait, cues = _short_inputs(settings)
+    svgs = render_plots(metrics, gait, cues, settings)
+    for key in ("step_length", "cadence"):
+        labels = re.findall(r">(\d+:\d\d(?:\.\d)?)</text>", svgs[key])
+        assert len(labels) >= 2, (key, labels)
+    assert "time (m:ss.s)" in svgs["cadence"]
+    assert "time (m:ss)" in svgs["posture"]
 
 
 def test_step_plot_in_leg_lengths_without_height(realistic: dict[str, Any]) -> None:
