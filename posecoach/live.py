@@ -116,7 +116,9 @@ class LiveCoach:
             self._window.popleft()
             self._window_metrics.popleft()
         recent = [f for f in self._window if time_s - f.time_s <= self.metrics_window_s]
-        metrics = compute_metrics(PoseSeries.from_frames(recent), self.settings, causal=True)[-1]
+        metrics = compute_metrics(
+            PoseSeries.from_frames(recent), self.settings, causal=True, last_only=True
+        )[-1]
         self._window_metrics.append(metrics)
         new_steps: list[Step] = []
         if time_s - self._last_gait_s >= self.gait_every_s:

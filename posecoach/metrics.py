@@ -4,11 +4,18 @@ Angles are degrees. Sagittal angles (trunk lean, head angle) are positive toward
 walker faces. Lengths are in leg lengths (hip to ankle) so they need no camera calibration.
 Image y points down. The travel direction always comes from the pelvis, never from the feet:
 in backward walking the feet point away from the motion.
+
+The live coach calls `compute_metrics` on a short trailing window every frame and keeps only
+the last row, so the work is arranged around that case: quantities that carry state through
+the whole window (the view's hysteresis, the facing, the typical leg length, a fall) are
+computed for every frame, while windowed statistics and per-frame measurements that feed only
+the returned rows are evaluated at those rows alone.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass, fields
 from typing import Literal
 
@@ -17,7 +24,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .landmarks import Landmark, PoseSeries, V, X, Y
 from .settings import Settings
-from .smoothing import quiet_nan_warnings
+from .smoothing import nan_to_zero, nanmean_pair, quiet_nan_warnings
 
 Direction = Literal["backward", "forward", "standing", "turning", "unknown"]
 ViewName = Literal["side", "front", "back", "unknown"]
@@ -68,6 +75,7 @@ FALL_HIPS_NEAR_GROUND_LEG = 0.45
 FALL_MIN_TORSO_LEG = 0.3
 MIN_FACE_OFFSET_TORSO = 0.04
 MIN_FOOT_OFFSET_TORSO = 0.04
+EXPANDING_MEDIAN_VECTOR_MAX = 256  # longest series whose expanding median is one array sort
 
 _MAIN_PAIRS = (
     (L.LEFT_SHOULDER, L.RIGHT_SHOULDER),
@@ -75,20 +83,51 @@ _MAIN_PAIRS = (
     (L.LEFT_KNEE, L.RIGHT_KNEE),
     (L.LEFT_ANKLE, L.RIGHT_ANKLE),
 )
+_MAIN_LEFT = [a for a, _ in _MAIN_PAIRS]
+_MAIN_RIGHT = [b for _, b in _MAIN_PAIRS]
+_HEAD = [L.NOSE, L.LEFT_EAR, L.RIGHT_EAR]
+
+# Midpoints of the shoulders, the hips and the ears, in this order.
+_MID_LEFT = [L.LEFT_SHOULDER, L.LEFT_HIP, L.LEFT_EAR]
+_MID_RIGHT = [L.RIGHT_SHOULDER, L.RIGHT_HIP, L.RIGHT_EAR]
+
+# The leg segments (thigh and shank of each leg, ends in two lists) and the visibility columns
+# read with missing visibility as 0: the legs (hip, knee, ankle, each left then right) and ears.
+_SEGMENT_TOP = [L.LEFT_HIP, L.LEFT_KNEE, L.RIGHT_HIP, L.RIGHT_KNEE]
+_SEGMENT_END = [L.LEFT_KNEE, L.LEFT_ANKLE, L.RIGHT_KNEE, L.RIGHT_ANKLE]
+_VIS_COLUMNS = [
+    L.LEFT_HIP, L.RIGHT_HIP, L.LEFT_KNEE, L.RIGHT_KNEE, L.LEFT_ANKLE, L.RIGHT_ANKLE,
+    L.LEFT_EAR, L.RIGHT_EAR,
+]
+_VIS_LEFT_EAR, _VIS_RIGHT_EAR = 6, 7
 
 
 # ---------------------------------------------------------------------------------------------
-# Array helpers (every array is indexed by frame first)
+# Array helpers (every array is indexed by frame first). They expect to run under
+# `np.errstate(all="ignore")`, as `compute_metrics` does: NaN is the normal "not measured".
+
+
+def _clip(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """`np.clip(values, lo, hi)` (NaN stays NaN) without its per-call overhead."""
+    return np.minimum(np.maximum(values, lo), hi)
 
 
 def _window_len(window_s: float, fps: float) -> int:
     return max(1, int(round(window_s * fps)))
 
 
-def _windows(values: np.ndarray, n: int, causal: bool) -> np.ndarray:
-    """(T, n) sliding windows, NaN-padded: trailing when causal, else centred (n made odd)."""
+def _windows(values: np.ndarray, n: int, causal: bool, last_only: bool = False) -> np.ndarray:
+    """(T, n) sliding windows, NaN-padded: trailing when causal, else centred (n made odd).
+
+    With `last_only` (causal windows only) just the last frame's window, shape (1, n).
+    """
     values = np.asarray(values, dtype=np.float64)
     if causal:
+        if last_only:
+            last = values[-n:]
+            if len(last) < n:
+                last = np.concatenate([np.full(n - len(last), np.nan), last])
+            return last[None, :]
         padded = np.concatenate([np.full(n - 1, np.nan), values])
     else:
         half = n // 2
@@ -97,39 +136,86 @@ def _windows(values: np.ndarray, n: int, causal: bool) -> np.ndarray:
     return sliding_window_view(padded, n)
 
 
-def _rolling(values: np.ndarray, n: int, causal: bool, func: str) -> np.ndarray:
-    """Rolling nan-aware statistic ("median", "sum", "max", "min", "mean")."""
-    if len(values) == 0:
-        return np.asarray(values, dtype=np.float64)
-    w = _windows(values, n, causal)
-    with quiet_nan_warnings():
-        return {
-            "median": np.nanmedian,
-            "sum": np.nansum,
-            "max": np.nanmax,
-            "min": np.nanmin,
-            "mean": np.nanmean,
-        }[func](w, axis=1)
+def _window_bounds(
+    length: int, n: int, causal: bool, last_only: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """[start, stop) frame indices of each window of `_windows`, clipped to the series."""
+    stop = np.arange(length - 1 if last_only else 0, length) + 1
+    if causal:
+        start = stop - n
+    else:
+        half = n // 2
+        start = stop - 1 - half
+        stop = np.minimum(stop + half, length)
+    return np.maximum(start, 0), stop
 
 
-def _rolling_slope(t: np.ndarray, x: np.ndarray, n: int, causal: bool) -> np.ndarray:
-    """Least-squares slope dx/dt over each window, NaN where the window holds too little."""
-    if len(x) == 0:
-        return np.asarray(x, dtype=np.float64)
-    tw = _windows(t, n, causal)
-    xw = _windows(x, n, causal)
+def _window_sums(
+    values: np.ndarray, n: int, causal: bool, last_only: bool = False
+) -> np.ndarray:
+    """Sums of (k, T) rows over each frame's window (windows as in `_windows`).
+
+    Only for integer-valued rows (votes, counts): their running sums are exact, so these equal
+    the window-by-window sums without building the windows.
+    """
+    length = values.shape[1]
+    totals = np.zeros((values.shape[0], length + 1))
+    np.cumsum(values, axis=1, out=totals[:, 1:])
+    start, stop = _window_bounds(length, n, causal, last_only)
+    return totals[:, stop] - totals[:, start]
+
+
+def _nanmedian_rows(windows: np.ndarray) -> np.ndarray:
+    """`np.nanmedian(windows, axis=1)` of a 2-D array, by one sort (NaNs sort last)."""
+    if windows.shape[1] == 0:
+        return np.full(len(windows), np.nan)
+    ordered = np.sort(windows, axis=1)
+    count = windows.shape[1] - np.isnan(ordered).sum(axis=1)
+    rows = np.arange(len(windows))
+    lo = ordered[rows, np.maximum(count - 1, 0) // 2]
+    hi = ordered[rows, np.minimum(count // 2, windows.shape[1] - 1)]
+    return np.where(count > 0, 0.5 * (lo + hi), np.nan)
+
+
+def nanmedian_rows(windows: np.ndarray) -> np.ndarray:
+    """`np.nanmedian(windows, axis=1)` of a 2-D array, by one sort (NaNs sort last).
+
+    NumPy's nanmedian goes through masked arrays for small rows, which made it the largest
+    single cost of the live coach.
+    """
+    with np.errstate(invalid="ignore"):
+        return _nanmedian_rows(windows)
+
+
+def _rolling_median(
+    values: np.ndarray, n: int, causal: bool, last_only: bool = False
+) -> np.ndarray:
+    """Rolling median ignoring NaN (NaN where a window holds no value)."""
+    return _nanmedian_rows(_windows(values, n, causal, last_only))
+
+
+def _rolling_slope(
+    t: np.ndarray, x: np.ndarray, n: int, causal: bool, dt_median_s: float,
+    last_only: bool = False,
+) -> np.ndarray:
+    """Least-squares slope dx/dt over each window, NaN where the window holds too little.
+
+    `dt_median_s` is the median frame interval of the whole series (0 for a single frame): a
+    window must span at least 30 % of its nominal duration.
+    """
+    tw = _windows(t, n, causal, last_only)
+    xw = _windows(x, n, causal, last_only)
     ok = np.isfinite(tw) & np.isfinite(xw)
     cnt = ok.sum(axis=1)
     tz = np.where(ok, tw, 0.0)
     xz = np.where(ok, xw, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tm = tz.sum(axis=1) / cnt
-        xm = xz.sum(axis=1) / cnt
-        dtw = np.where(ok, tw - tm[:, None], 0.0)
-        dxw = np.where(ok, xw - xm[:, None], 0.0)
-        slope = (dtw * dxw).sum(axis=1) / (dtw**2).sum(axis=1)
+    tm = tz.sum(axis=1) / cnt
+    xm = xz.sum(axis=1) / cnt
+    dtw = np.where(ok, tw - tm[:, None], 0.0)
+    dxw = np.where(ok, xw - xm[:, None], 0.0)
+    slope = (dtw * dxw).sum(axis=1) / (dtw**2).sum(axis=1)
     span = np.where(ok, tw, -np.inf).max(axis=1) - np.where(ok, tw, np.inf).min(axis=1)
-    full_span = float(np.median(np.diff(t))) * (n - 1) if len(t) > 1 else 0.0
+    full_span = dt_median_s * (n - 1)
     enough = (cnt >= 3) & (span >= 0.3 * full_span)
     return np.where(enough, slope, np.nan)
 
@@ -138,13 +224,18 @@ def _ffill(values: np.ndarray) -> np.ndarray:
     """Carry the last finite value forward over NaNs."""
     idx = np.where(np.isfinite(values), np.arange(len(values)), -1)
     idx = np.maximum.accumulate(idx) if len(idx) else idx
-    out = np.where(idx >= 0, values[np.clip(idx, 0, None)], np.nan)
+    out = np.where(idx >= 0, values[np.maximum(idx, 0)], np.nan)
     return out
 
 
 def _expanding_median(values: np.ndarray) -> np.ndarray:
     """Median of the finite values seen so far, for each frame."""
-    out = np.full(len(values), np.nan)
+    n = len(values)
+    if 0 < n <= EXPANDING_MEDIAN_VECTOR_MAX:
+        # the live coach's short windows: one (n, n) sort beats a Python loop
+        prefix = np.where(np.tri(n, dtype=bool), np.asarray(values, dtype=np.float64), np.nan)
+        return _nanmedian_rows(np.where(np.isfinite(prefix), prefix, np.nan))
+    out = np.full(n, np.nan)
     seen: list[float] = []
     for i, v in enumerate(values):
         if np.isfinite(v):
@@ -155,10 +246,13 @@ def _expanding_median(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _mid(p: np.ndarray, a: int, b: int) -> np.ndarray:
-    """(T, 2) midpoint of two landmarks, or the one that is present."""
-    with quiet_nan_warnings():
-        return np.nanmean(p[:, [a, b], :2], axis=1)
+def _median_of_finite(values: np.ndarray) -> float:
+    """Median of the finite values (NaN if none): the last row of `_expanding_median`."""
+    ordered = np.sort(values[np.isfinite(values)])
+    k = len(ordered)
+    if k == 0:
+        return math.nan
+    return float(0.5 * (ordered[(k - 1) // 2] + ordered[k // 2]))
 
 
 def _dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -170,116 +264,175 @@ def _angle_from_vertical_deg(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
     return np.degrees(np.arctan2(dx, -dy))
 
 
-def _sign(values: np.ndarray) -> np.ndarray:
-    return np.sign(np.nan_to_num(values, nan=0.0))
+def _median_interval_s(t: np.ndarray) -> float:
+    """Median spacing of the timestamps, as `np.median(np.diff(t))` (0 for a single frame)."""
+    if len(t) < 2:
+        return 0.0
+    ordered = np.sort(t[1:] - t[:-1])
+    k = len(ordered)
+    if np.isnan(ordered[-1]):
+        return math.nan
+    if k % 2:
+        return float(ordered[k // 2])
+    return float((ordered[k // 2 - 1] + ordered[k // 2]) / 2)
 
 
 # ---------------------------------------------------------------------------------------------
 # Pieces of the metrics
 
 
+def _leg_lengths(p: np.ndarray, vis: np.ndarray) -> np.ndarray:
+    """Hip->knee + knee->ankle of the better-visible leg, per frame (px).
+
+    `vis` holds the `_VIS_COLUMNS` visibilities with missing ones as 0. A leg with a missing
+    landmark has no length and loses to the other.
+    """
+    d = p[:, _SEGMENT_TOP, :2] - p[:, _SEGMENT_END, :2]
+    segment = np.hypot(d[..., 0], d[..., 1])
+    length = segment[:, 0::2] + segment[:, 1::2]                  # (T, 2): left, right
+    leg_vis = (vis[:, 0:2] + vis[:, 2:4] + vis[:, 4:6]) / 3.0     # mean of hip, knee, ankle
+    leg_vis = np.where(np.isfinite(length), leg_vis, -1.0)
+    return np.where(leg_vis[:, 0] >= leg_vis[:, 1], length[:, 0], length[:, 1])
+
+
 def leg_length_per_frame(p: np.ndarray) -> np.ndarray:
     """Hip->knee + knee->ankle of the better-visible leg, per frame (px)."""
-    lengths, vis = [], []
-    for hip, knee, ankle in (
-        (L.LEFT_HIP, L.LEFT_KNEE, L.LEFT_ANKLE),
-        (L.RIGHT_HIP, L.RIGHT_KNEE, L.RIGHT_ANKLE),
-    ):
-        thigh = _dist(p[:, hip, :2], p[:, knee, :2])
-        lengths.append(thigh + _dist(p[:, knee, :2], p[:, ankle, :2]))
-        v = np.nan_to_num(p[:, [hip, knee, ankle], V], nan=0.0).mean(axis=1)
-        vis.append(np.where(np.isfinite(lengths[-1]), v, -1.0))
-    left_better = vis[0] >= vis[1]
-    return np.where(left_better, lengths[0], lengths[1])
+    with np.errstate(invalid="ignore"):
+        return _leg_lengths(p, nan_to_zero(p[:, _VIS_COLUMNS, V]))
 
 
-def _classify_view(
-    p: np.ndarray, torso_px: np.ndarray, present: np.ndarray, n_view: int, n_fb: int,
-    causal: bool, settings: Settings,
+def _typical_leg_px(
+    leg_frame: np.ndarray, torso_px: np.ndarray, causal: bool, last_only: bool
 ) -> np.ndarray:
-    """Per-frame view: "side", "front", "back" or "unknown".
+    """The walker's leg length (px) per frame, or 1.7 typical torsos where no leg was seen.
 
-    Side vs front/back: horizontal shoulder width over torso length (a median over a short
-    window), with hysteresis between the two thresholds. A frame with one shoulder missing
-    counts as a side view (the far shoulder hides behind the body). Front vs back votes on three
-    signals: which side of the image the left shoulder is on (image right in a front view,
-    weight 1), the face's visibility (low from behind, weight 0.5: MediaPipe often reports the
-    face as visible from behind), and whether the nose is nearer the camera than the shoulders
-    (the model's depth, weight 0.5). The vote is a median over about a second.
+    Causal: the median of the legs measured so far; else the median over the whole series.
+    With `last_only` (causal) just the last frame's value, shape (1,).
+    """
+    if causal and last_only:
+        leg = _median_of_finite(leg_frame)
+        if not math.isfinite(leg):
+            leg = LEG_PER_TORSO * _median_of_finite(torso_px)
+        return np.array([leg])
+    n = len(leg_frame)
+    if causal:
+        leg_px = _expanding_median(leg_frame)
+        if np.isfinite(leg_px).all():
+            return leg_px
+        torso_typ = _expanding_median(torso_px)
+    else:
+        leg_px = np.full(n, np.nanmedian(leg_frame) if np.isfinite(leg_frame).any() else np.nan)
+        torso_typ = np.full(n, np.nanmedian(torso_px) if np.isfinite(torso_px).any()
+                            else np.nan)
+    return np.where(np.isfinite(leg_px), leg_px, LEG_PER_TORSO * torso_typ)
+
+
+def _side_view_state(
+    p: np.ndarray, torso_px: np.ndarray, present: np.ndarray, n_view: int, causal: bool,
+    settings: Settings,
+) -> np.ndarray:
+    """Per frame 1.0 for a side view, 0.0 for a front or back view, NaN when unknown.
+
+    Horizontal shoulder width over torso length (a median over a short window), with
+    hysteresis between the two thresholds. A frame with one shoulder missing counts as a side
+    view (the far shoulder hides behind the body).
     """
     ms = settings.metrics
-    ls, rs = p[:, L.LEFT_SHOULDER], p[:, L.RIGHT_SHOULDER]
-    both = np.isfinite(ls[:, X]) & np.isfinite(rs[:, X])
-    one = np.isfinite(ls[:, X]) ^ np.isfinite(rs[:, X])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(both, np.abs(ls[:, X] - rs[:, X]) / torso_px, np.nan)
-    ratio = np.where(one & np.isfinite(torso_px), 0.0, ratio)
+    lx, rx = p[:, L.LEFT_SHOULDER, X], p[:, L.RIGHT_SHOULDER, X]
+    l_ok, r_ok = np.isfinite(lx), np.isfinite(rx)
+    ratio = np.where(l_ok & r_ok, np.abs(lx - rx) / torso_px, np.nan)
+    ratio = np.where((l_ok ^ r_ok) & np.isfinite(torso_px), 0.0, ratio)
     ratio = np.where(present, ratio, np.nan)
-    ratio_med = _rolling(ratio, n_view, causal, "median")
+    ratio_med = _rolling_median(ratio, n_view, causal)
     mid_ratio = 0.5 * (ms.side_view_max_shoulder_ratio + ms.front_view_min_shoulder_ratio)
-    with np.errstate(invalid="ignore"):
-        state = np.where(
-            ratio_med < ms.side_view_max_shoulder_ratio, 1.0,
-            np.where(ratio_med > ms.front_view_min_shoulder_ratio, 0.0, np.nan),
-        )
-        first = np.where(np.isfinite(ratio_med), (ratio_med < mid_ratio).astype(float), np.nan)
+    state = np.where(
+        ratio_med < ms.side_view_max_shoulder_ratio, 1.0,
+        np.where(ratio_med > ms.front_view_min_shoulder_ratio, 0.0, np.nan),
+    )
+    first = np.where(np.isfinite(ratio_med), (ratio_med < mid_ratio).astype(float), np.nan)
     held = _ffill(state)
-    is_side = np.where(np.isfinite(held), held, first)
+    return np.where(np.isfinite(held), held, first)
 
-    with np.errstate(invalid="ignore", divide="ignore"):
-        shoulder_vote = np.clip((ls[:, X] - rs[:, X]) / (0.2 * torso_px), -1.0, 1.0)
-        face_vis = np.nanmean(p[:, [L.NOSE, L.LEFT_EYE, L.RIGHT_EYE], V], axis=1) if len(p) else []
-        face_vote = FACE_VOTE_WEIGHT * np.clip((np.asarray(face_vis) - 0.5) / 0.3, -1.0, 1.0)
-        z_sh = np.nanmean(p[:, [L.LEFT_SHOULDER, L.RIGHT_SHOULDER], 2], axis=1)
-        depth_vote = 0.5 * np.sign(z_sh - p[:, L.NOSE, 2])
-    vote = (np.nan_to_num(shoulder_vote) + np.nan_to_num(face_vote)
-            + np.nan_to_num(depth_vote))
-    vote = np.where(present, vote, np.nan)
-    vote_med = _rolling(vote, n_fb, causal, "median")
-    front = np.nan_to_num(vote_med, nan=0.0) > 0
 
-    view = np.full(len(p), "unknown", dtype=object)
-    side = present & (is_side == 1.0)
-    fb = present & (is_side == 0.0)
-    view[side] = "side"
-    view[fb & front] = "front"
-    view[fb & ~front] = "back"
-    return view
+def _front_vote(
+    p: np.ndarray, torso_px: np.ndarray, shoulder_z: np.ndarray, present: np.ndarray
+) -> np.ndarray:
+    """Per-frame vote for a front view (> 0) over a back view (< 0), NaN where nobody is seen.
+
+    Three signals: which side of the image the left shoulder is on (image right in a front
+    view, weight 1), the face's visibility (low from behind, weight 0.5: MediaPipe often reports
+    the face as visible from behind), and whether the nose is nearer the camera than the
+    shoulders (the model's depth, weight 0.5).
+    """
+    lx, rx = p[:, L.LEFT_SHOULDER, X], p[:, L.RIGHT_SHOULDER, X]
+    shoulder_vote = _clip((lx - rx) / (0.2 * torso_px), -1.0, 1.0)
+    face_v = p[:, [L.NOSE, L.LEFT_EYE, L.RIGHT_EYE], V]
+    face_missing = np.isnan(face_v)
+    face_vis = (np.where(face_missing, 0.0, face_v).sum(axis=1)
+                / (~face_missing).sum(axis=1))
+    face_vote = FACE_VOTE_WEIGHT * _clip((face_vis - 0.5) / 0.3, -1.0, 1.0)
+    depth_vote = 0.5 * np.sign(shoulder_z - p[:, L.NOSE, 2])
+    # each vote is bounded (clipped or a sign), so NaN is the only value to replace
+    vote = (np.where(np.isnan(shoulder_vote), 0.0, shoulder_vote)
+            + np.where(np.isnan(face_vote), 0.0, face_vote)
+            + np.where(np.isnan(depth_vote), 0.0, depth_vote))
+    return np.where(present, vote, np.nan)
 
 
 def _facing(
-    p: np.ndarray, torso_px: np.ndarray, side: np.ndarray, n: int, causal: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Facing (+1 image right, -1 left, 0 unknown) in side view, plus the face and feet votes.
+    p: np.ndarray, face_off_px: np.ndarray, torso_px: np.ndarray, side: np.ndarray, n: int,
+    causal: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Facing (+1 image right, -1 left, 0 unknown) in side view, and the body's (feet's) way.
 
-    The face votes by the nose against the ear midpoint, each foot by heel->toe (the feet point
-    the way the body faces whether it walks forwards or backwards). Two feet outvote the face,
-    so a head turned to look behind does not turn the body; one foot does not, so a wrong far
-    foot does not either. The votes are summed over a short window (a majority).
+    The face votes by the nose against the ear midpoint (`face_off_px`), each foot by
+    heel->toe (the feet point the way the body faces whether it walks forwards or backwards).
+    Two feet outvote the face, so a head turned to look behind does not turn the body; one foot
+    does not, so a wrong far foot does not either. The votes are summed over a short window (a
+    majority). The body's way is the feet's majority alone, else the facing.
     """
-    ear_x = _mid(p, L.LEFT_EAR, L.RIGHT_EAR)[:, 0]
-    face_off = p[:, L.NOSE, X] - ear_x
-    with np.errstate(invalid="ignore"):
-        face_vote = np.where(np.abs(face_off) > MIN_FACE_OFFSET_TORSO * torso_px,
-                             np.sign(face_off), 0.0)
-        feet = np.zeros(len(p))
-        for heel, toe in ((L.LEFT_HEEL, L.LEFT_FOOT_INDEX), (L.RIGHT_HEEL, L.RIGHT_FOOT_INDEX)):
-            d = p[:, toe, X] - p[:, heel, X]
-            feet += np.where(np.abs(d) > MIN_FOOT_OFFSET_TORSO * torso_px, np.sign(d), 0.0)
-    face_vote = np.nan_to_num(face_vote)
-    vote = np.where(side, _sign(face_vote + FOOT_VOTE_WEIGHT * feet), np.nan)
-    summed = _rolling(vote, n, causal, "sum")
-    facing = np.where(side, _sign(summed), 0.0)
+    face_vote = np.where(np.abs(face_off_px) > MIN_FACE_OFFSET_TORSO * torso_px,
+                         np.sign(face_off_px), 0.0)
+    foot_dx = (p[:, [L.LEFT_FOOT_INDEX, L.RIGHT_FOOT_INDEX], X]
+               - p[:, [L.LEFT_HEEL, L.RIGHT_HEEL], X])
+    foot_votes = np.where(np.abs(foot_dx) > (MIN_FOOT_OFFSET_TORSO * torso_px)[:, None],
+                          np.sign(foot_dx), 0.0)
+    feet = foot_votes[:, 0] + foot_votes[:, 1]
+    # frames outside side view do not vote
+    votes = np.where(side, np.sign([face_vote + FOOT_VOTE_WEIGHT * feet, feet]), 0.0)
+    summed, feet_summed = _window_sums(votes, n, causal)
+    facing = np.where(side, np.sign(summed), 0.0)
     facing = np.where(side & (facing == 0), _ffill(np.where(facing != 0, facing, np.nan)), facing)
-    facing = np.where(side, np.nan_to_num(facing), 0.0).astype(int)
-    body_votes = np.where(side, _sign(feet), np.nan)
-    body = _sign(_rolling(body_votes, n, causal, "sum"))
+    facing = np.where(side & ~np.isnan(facing), facing, 0.0).astype(int)
+    body = np.sign(feet_summed)
     body = np.where(body == 0, facing, body)
-    return facing, face_vote, body
+    return facing, body
+
+
+def _typical_profile_offset(ref: np.ndarray, causal: bool, last_only: bool) -> np.ndarray:
+    """The nose's typical offset from the ear midpoint in profile, in torso lengths.
+
+    `ref` holds the offsets measured in side view (NaN elsewhere). The median of those seen so
+    far (causal) or over the whole series, or `NOSE_EAR_PRIOR_TORSO` while fewer than 10 frames
+    measured it. With `last_only` (causal) just the last frame's value, shape (1,).
+    """
+    measured = np.isfinite(ref)
+    if causal and last_only:
+        typical = np.array([_median_of_finite(ref)])
+        count = np.array([measured.sum()])
+    elif causal:
+        typical = _expanding_median(ref)
+        count = np.cumsum(measured)
+    else:
+        n = len(ref)
+        typical = np.full(n, np.nanmedian(ref) if measured.any() else np.nan)
+        count = np.full(n, int(measured.sum()))
+    return np.where(count >= 10, typical, NOSE_EAR_PRIOR_TORSO)
 
 
 def _head_turn(
-    p: np.ndarray, view: np.ndarray, body_dir: np.ndarray, torso_px: np.ndarray, causal: bool,
+    p: np.ndarray, face_off_px: np.ndarray, off_rel: np.ndarray, typical: np.ndarray,
+    side: np.ndarray, fb: np.ndarray, body_dir: np.ndarray, torso_px: np.ndarray,
 ) -> np.ndarray:
     """How far the head is turned towards looking behind (0..1, NaN when not measurable).
 
@@ -293,79 +446,78 @@ def _head_turn(
     Front/back view: the nose's offset from the ear midpoint over half the ear-to-ear distance
     (about 1.1 in profile), or one ear losing visibility while the other keeps it; a profile
     scores 0.67, the same as in side view.
-    """
-    n = len(p)
-    ear_mid = _mid(p, L.LEFT_EAR, L.RIGHT_EAR)
-    off = p[:, L.NOSE, X] - ear_mid[:, 0]
-    side = view == "side"
-    fb = (view == "front") | (view == "back")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        off_rel = off * body_dir / torso_px
-        ref = np.where(side & (off_rel > 0), off_rel, np.nan)
-        if causal:
-            typical = _expanding_median(ref)
-            count = np.cumsum(np.isfinite(ref))
-        else:
-            typical = np.full(n, np.nanmedian(ref) if np.isfinite(ref).any() else np.nan)
-            count = np.full(n, int(np.isfinite(ref).sum()))
-        typical = np.where(count >= 10, typical, NOSE_EAR_PRIOR_TORSO)
-        turn_side = np.clip((1.0 - off_rel / typical) / 1.5, 0.0, 1.0)
-        turn_side = np.where(body_dir != 0, turn_side, np.nan)
-        ear_spread = np.abs(p[:, L.LEFT_EAR, X] - p[:, L.RIGHT_EAR, X]) / torso_px
-        turn_ears = TURN_AT_PROFILE * np.clip(ear_spread / EAR_WIDTH_TORSO, 0.0, 1.0)
-        turn_side = np.fmax(turn_side, turn_ears)
 
-        half_ears = 0.5 * np.abs(p[:, L.LEFT_EAR, X] - p[:, L.RIGHT_EAR, X])
-        profile_geom = np.clip(np.abs(off) / (1.1 * half_ears), 0.0, 1.0)
-        v_ears = p[:, [L.LEFT_EAR, L.RIGHT_EAR], V]
-        ear_asym = np.clip(np.abs(v_ears[:, 0] - v_ears[:, 1]) / 0.5, 0.0, 1.0)
-        profile = np.fmax(profile_geom, ear_asym)
-        turn_fb = TURN_AT_PROFILE * profile
+    `face_off_px` is the nose's x offset from the ear midpoint, `off_rel` the same along the
+    body's facing in torso lengths, `typical` its value in profile (`_typical_profile_offset`).
+    """
+    turn_side = _clip((1.0 - off_rel / typical) / 1.5, 0.0, 1.0)
+    turn_side = np.where(body_dir != 0, turn_side, np.nan)
+    ears_dx = np.abs(p[:, L.LEFT_EAR, X] - p[:, L.RIGHT_EAR, X])
+    turn_ears = TURN_AT_PROFILE * _clip(ears_dx / torso_px / EAR_WIDTH_TORSO, 0.0, 1.0)
+    turn_side = np.fmax(turn_side, turn_ears)
+
+    profile_geom = _clip(np.abs(face_off_px) / (1.1 * (0.5 * ears_dx)), 0.0, 1.0)
+    ear_asym = _clip(np.abs(p[:, L.LEFT_EAR, V] - p[:, L.RIGHT_EAR, V]) / 0.5, 0.0, 1.0)
+    turn_fb = TURN_AT_PROFILE * np.fmax(profile_geom, ear_asym)
     return np.where(side, turn_side, np.where(fb, turn_fb, np.nan))
 
 
 def _looking_down(
-    p: np.ndarray, view: np.ndarray, facing: np.ndarray, head_turn: np.ndarray,
-    min_deg: float,
+    p: np.ndarray, ear: np.ndarray, face_off_px: np.ndarray, side: np.ndarray,
+    front: np.ndarray, facing: np.ndarray, head_turn: np.ndarray, min_deg: float,
 ) -> np.ndarray:
     """Whether the nose points down more than `min_deg` below horizontal from the ears.
 
     Side view: the ear->nose line's angle below horizontal, judged only while the face is in
     profile (a face turned to the camera has no usable line). Front view: the nose's drop below
     the ear midpoint over the eye-to-ear width, read as the sine of the same angle (the ear-to-
-    nose depth is about 2.3 eye-to-ear widths).
+    nose depth is about 2.3 eye-to-ear widths). `ear` is the ear midpoint, `face_off_px` the
+    nose's x offset from it.
     """
-    ear = _mid(p, L.LEFT_EAR, L.RIGHT_EAR)
-    nose = p[:, L.NOSE, :2]
-    dy = nose[:, 1] - ear[:, 1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        side_deg = np.degrees(np.arctan2(dy, (nose[:, 0] - ear[:, 0]) * facing))
-        side_ok = (view == "side") & (facing != 0) & (head_turn < 0.4)
-        eye_ear = np.nanmean(np.stack([
-            _dist(p[:, L.LEFT_EYE, :2], p[:, L.LEFT_EAR, :2]),
-            _dist(p[:, L.RIGHT_EYE, :2], p[:, L.RIGHT_EAR, :2]),
-        ]), axis=0) if len(p) else np.zeros(0)
-        s = np.clip(dy / (NOSE_DEPTH_PER_EYE_EAR * eye_ear), -1.0, 1.0)
-        front_deg = np.degrees(np.arcsin(s))
-        down = np.where(side_ok, side_deg > min_deg,
-                        np.where(view == "front", front_deg > min_deg, False))
-    return down.astype(bool)
+    dy = p[:, L.NOSE, Y] - ear[:, 1]
+    side_deg = np.degrees(np.arctan2(dy, face_off_px * facing))
+    side_ok = side & (facing != 0) & (head_turn < 0.4)
+    eye_ear = _dist(p[:, [L.LEFT_EYE, L.RIGHT_EYE], :2], p[:, [L.LEFT_EAR, L.RIGHT_EAR], :2])
+    eye_ear = nanmean_pair(eye_ear[:, 0], eye_ear[:, 1])
+    s = _clip(dy / (NOSE_DEPTH_PER_EYE_EAR * eye_ear), -1.0, 1.0)
+    front_deg = np.degrees(np.arcsin(s))
+    return np.where(side_ok, side_deg > min_deg, front & (front_deg > min_deg))
+
+
+def _head_ear(p: np.ndarray, ear_mid: np.ndarray, vis: np.ndarray) -> np.ndarray:
+    """(T, 2) ear point for the head angle: the clearly better-seen ear, else the midpoint.
+
+    `vis` holds the `_VIS_COLUMNS` visibilities with missing ones as 0.
+    """
+    vl, vr = vis[:, _VIS_LEFT_EAR], vis[:, _VIS_RIGHT_EAR]
+    use_left = np.isfinite(p[:, L.LEFT_EAR, X]) & (vl - vr > 0.2)
+    use_right = np.isfinite(p[:, L.RIGHT_EAR, X]) & (vr - vl > 0.2)
+    return np.where(use_left[:, None], p[:, L.LEFT_EAR, :2],
+                    np.where(use_right[:, None], p[:, L.RIGHT_EAR, :2], ear_mid))
 
 
 def _edge_distance(p: np.ndarray, width: int, height: int, min_vis: float) -> np.ndarray:
     """Nearest confidently visible landmark's distance to a frame edge, as a share of the frame."""
     x, y, v = p[:, :, X], p[:, :, Y], p[:, :, V]
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(x) & np.isfinite(y) & ~(v < min_vis)
-        d = np.minimum.reduce([x / width, 1.0 - x / width, y / height, 1.0 - y / height])
+    ok = np.isfinite(x) & np.isfinite(y) & ~(v < min_vis)
+    xf, yf = x / width, y / height
+    d = np.minimum(np.minimum(np.minimum(xf, 1.0 - xf), yf), 1.0 - yf)
     d = np.where(ok, d, np.inf)
     out = d.min(axis=1) if d.size else np.full(len(p), np.inf)
     return np.where(np.isfinite(out), out, np.nan)
 
 
+def _in_frame(p: np.ndarray, edge: np.ndarray, margin_frac: float) -> np.ndarray:
+    """The head (any of nose and ears) and one of each main left/right pair seen, off the edge."""
+    seen = np.isfinite(p[:, :, X])
+    parts = seen[:, _HEAD].any(axis=1) & (seen[:, _MAIN_LEFT] | seen[:, _MAIN_RIGHT]).all(axis=1)
+    return parts & (edge > margin_frac)
+
+
 def _fallen(
     t: np.ndarray, hip: np.ndarray, sh: np.ndarray, p: np.ndarray, leg_px: np.ndarray,
-    fps: float, settings: Settings,
+    trunk_abs_deg: np.ndarray, torso_px: np.ndarray, fps: float, dt_median_s: float,
+    settings: Settings,
 ) -> np.ndarray:
     """A fall: the hips drop fast with the trunk ending horizontal, or the walker lies down.
 
@@ -375,159 +527,190 @@ def _fallen(
     0.35 leg lengths of the shoulders' height and within 0.45 leg lengths of the ankles' (so
     bending over at the hips, where the hips stay high, does not count). The torso must be at
     least 0.3 leg lengths long, which rejects tiny phantom skeletons. Once fallen, the state
-    holds while the trunk stays horizontal.
+    holds while the trunk stays horizontal. Always causal: a fall is judged from the past.
     """
     ss = settings.safety
+    horizontal = (trunk_abs_deg > ss.fall_horizontal_deg) & (
+        torso_px >= FALL_MIN_TORSO_LEG * leg_px)
+    if not horizontal.any():
+        return horizontal
     n_speed = max(3, _window_len(FALL_SPEED_WINDOW_S, fps))
-    drop_speed = _rolling_slope(t, hip[:, 1], n_speed, causal=True) / leg_px
-    recent_drop = _rolling(drop_speed, _window_len(FALL_WINDOW_S, fps), True, "max")
-    dx, dy = sh[:, 0] - hip[:, 0], sh[:, 1] - hip[:, 1]
-    trunk_abs = np.abs(_angle_from_vertical_deg(dx, dy))
-    ankle_y = np.nanmax(p[:, [L.LEFT_ANKLE, L.RIGHT_ANKLE], Y], axis=1) if len(p) else hip[:, 1]
-    with np.errstate(invalid="ignore"):
-        plausible = np.hypot(dx, dy) >= FALL_MIN_TORSO_LEG * leg_px
-        horizontal = (trunk_abs > ss.fall_horizontal_deg) & plausible
-        dropped = horizontal & (recent_drop > ss.fall_drop_leg_s)
-        near_sh = np.abs(hip[:, 1] - sh[:, 1]) < FALL_HIPS_NEAR_SHOULDERS_LEG * leg_px
-        near_ground = (ankle_y - hip[:, 1]) < FALL_HIPS_NEAR_GROUND_LEG * leg_px
-        lying = horizontal & near_sh & near_ground
-    start = dropped | lying
-    out = np.zeros(len(t), dtype=bool)
-    state = False
-    for i in range(len(t)):
-        state = bool(start[i] or (state and horizontal[i]))
-        out[i] = state
-    return out
+    drop_speed = _rolling_slope(t, hip[:, 1], n_speed, True, dt_median_s) / leg_px
+    recent_drop = np.nanmax(_windows(drop_speed, _window_len(FALL_WINDOW_S, fps), True), axis=1)
+    ankle_y = np.fmax(p[:, L.LEFT_ANKLE, Y], p[:, L.RIGHT_ANKLE, Y])
+    dropped = horizontal & (recent_drop > ss.fall_drop_leg_s)
+    near_sh = np.abs(hip[:, 1] - sh[:, 1]) < FALL_HIPS_NEAR_SHOULDERS_LEG * leg_px
+    near_ground = (ankle_y - hip[:, 1]) < FALL_HIPS_NEAR_GROUND_LEG * leg_px
+    start = dropped | (horizontal & near_sh & near_ground)
+    # fallen from a start until the trunk stops being horizontal (a start is horizontal)
+    frame = np.arange(len(t))
+    last_start = np.maximum.accumulate(np.where(start, frame, -1))
+    last_upright = np.maximum.accumulate(np.where(horizontal, -1, frame))
+    return horizontal & (last_start > last_upright)
 
 
 # ---------------------------------------------------------------------------------------------
 
 
 def compute_metrics(
-    series: PoseSeries, settings: Settings, causal: bool = False
+    series: PoseSeries, settings: Settings, causal: bool = False, last_only: bool = False
 ) -> list[FrameMetrics]:
     """Per-frame metrics of a smoothed series (see `FrameMetrics`).
 
     With `causal=True` every windowed quantity (view, facing, speed, direction, leg length)
     uses only the current and earlier frames, so the last row is valid for live use.
+    `last_only=True` returns just that last row (the live coach's case).
     """
     n = len(series)
     if n == 0:
         return []
-    ms = settings.metrics
-    p = series.points
-    t = series.time_s
-    width, height = series.width, series.height
-    fps = series.fps if series.fps > 0 else 30.0
-    present = series.has_person
-
-    with quiet_nan_warnings():
-        sh = _mid(p, L.LEFT_SHOULDER, L.RIGHT_SHOULDER)
-        hip = _mid(p, L.LEFT_HIP, L.RIGHT_HIP)
-        torso_px = _dist(sh, hip)
-
-        leg_frame = leg_length_per_frame(p)
-        if causal:
-            leg_px = _expanding_median(leg_frame)
-            torso_typ = _expanding_median(torso_px)
-        else:
-            leg_px = np.full(n, np.nanmedian(leg_frame) if np.isfinite(leg_frame).any() else np.nan)
-            torso_typ = np.full(n, np.nanmedian(torso_px) if np.isfinite(torso_px).any()
-                                else np.nan)
-        leg_px = np.where(np.isfinite(leg_px), leg_px, LEG_PER_TORSO * torso_typ)
-
-        view = _classify_view(
-            p, torso_px, present, _window_len(VIEW_WINDOW_S, fps),
-            _window_len(FRONT_BACK_WINDOW_S, fps), causal, settings,
-        )
-        side = view == "side"
-        fb = (view == "front") | (view == "back")
-        facing, _, body_dir = _facing(p, torso_px, side, _window_len(FACING_WINDOW_S, fps), causal)
-
-        n_dir = max(3, _window_len(ms.direction_window_s, fps))
-        vx_px_s = _rolling_slope(t, hip[:, 0], n_dir, causal)
-        speed = np.where(facing != 0, vx_px_s / leg_px * facing, np.nan)
-
-        facing_nan = np.where(facing != 0, facing.astype(float), np.nan)
-        flips = (_rolling(facing_nan, n_dir, causal, "max") > 0) & (
-            _rolling(facing_nan, n_dir, causal, "min") < 0)
-        side_num = np.where(side, 1.0, np.where(fb, 0.0, np.nan))
-        view_change = (_rolling(side_num, n_dir, causal, "max") == 1.0) & (
-            _rolling(side_num, n_dir, causal, "min") == 0.0)
-
-        direction = np.full(n, "unknown", dtype=object)
-        known = present & (facing != 0) & np.isfinite(speed)
-        with np.errstate(invalid="ignore"):
-            direction[known & (speed < 0)] = "backward"
-            direction[known & (speed >= 0)] = "forward"
-            direction[known & (np.abs(speed) < ms.standing_max_speed_leg_s)] = "standing"
-        direction[present & (flips | view_change) & (known | side)] = "turning"
-
-        dx, dy = sh[:, 0] - hip[:, 0], sh[:, 1] - hip[:, 1]
-        trunk = np.where(side & (facing != 0), _angle_from_vertical_deg(dx * facing, dy), np.nan)
-        lateral = np.where(fb, _angle_from_vertical_deg(dx, dy), np.nan)
-
-        ear = _head_ear(p)
-        hx, hy = ear[:, 0] - sh[:, 0], ear[:, 1] - sh[:, 1]
-        head = np.where(side & (facing != 0), _angle_from_vertical_deg(hx * facing, hy), np.nan)
-
-        head_turn = _head_turn(p, view, body_dir, torso_px, causal)
-        looking_down = _looking_down(p, view, facing, head_turn, ms.looking_down_min_deg)
-        head_turned = np.nan_to_num(head_turn, nan=0.0) >= ms.head_turn_min
-
-        edge = _edge_distance(p, width, height, settings.smoothing.min_visibility)
-        parts = np.isfinite(p[:, [L.NOSE, L.LEFT_EAR, L.RIGHT_EAR], X]).any(axis=1)
-        for a, b in _MAIN_PAIRS:
-            parts &= np.isfinite(p[:, a, X]) | np.isfinite(p[:, b, X])
-        with np.errstate(invalid="ignore"):
-            in_frame = parts & (edge > ms.edge_margin_frac)
-
-        hip_height = (height - hip[:, 1]) / height
-        fallen = _fallen(t, hip, sh, p, leg_px, fps, settings) & present
+    fps = series.fps
+    fps = fps if fps > 0 else 30.0
+    with quiet_nan_warnings(), np.errstate(all="ignore"):
+        columns = _metric_columns(series, settings, fps, causal, last_only)
 
     frame_index = series.frame_index if series.frame_index is not None else np.arange(n)
+    t = series.time_s
+    first = n - 1 if last_only else 0
+    offset = n - len(columns["speed"])       # columns cover the frames from `offset` on
     out: list[FrameMetrics] = []
-    for i in range(n):
-        person = bool(present[i])
+    for i in range(first, n):
+        c = i - offset
+        person = bool(columns["present"][c])
         out.append(FrameMetrics(
             frame=int(frame_index[i]),
             time_s=float(t[i]),
             has_person=person,
-            view=view[i] if person else "unknown",
-            facing=int(facing[i]) if person else 0,
-            direction=direction[i] if person else "unknown",
-            pelvis_speed_leg_s=float(speed[i]),
-            trunk_lean_deg=float(trunk[i]),
-            trunk_lateral_lean_deg=float(lateral[i]),
-            head_angle_deg=float(head[i]),
-            looking_down=bool(looking_down[i]),
-            head_turn=float(head_turn[i]),
-            head_turned=bool(head_turned[i]),
-            edge_distance_frac=float(edge[i]),
-            fully_in_frame=bool(in_frame[i]),
-            leg_length_px=float(leg_px[i]),
-            hip_height_frac=float(hip_height[i]),
-            fallen=bool(fallen[i]),
+            view=columns["view"][c] if person else "unknown",
+            facing=int(columns["facing"][c]) if person else 0,
+            direction=columns["direction"][c] if person else "unknown",
+            pelvis_speed_leg_s=float(columns["speed"][c]),
+            trunk_lean_deg=float(columns["trunk"][c]),
+            trunk_lateral_lean_deg=float(columns["lateral"][c]),
+            head_angle_deg=float(columns["head"][c]),
+            looking_down=bool(columns["looking_down"][c]),
+            head_turn=float(columns["head_turn"][c]),
+            head_turned=bool(columns["head_turned"][c]),
+            edge_distance_frac=float(columns["edge"][c]),
+            fully_in_frame=bool(columns["in_frame"][c]),
+            leg_length_px=float(columns["leg_px"][c]),
+            hip_height_frac=float(columns["hip_height"][c]),
+            fallen=bool(columns["fallen"][c]),
         ))
     return out
 
 
-def _head_ear(p: np.ndarray) -> np.ndarray:
-    """(T, 2) ear point for the head angle: the clearly better-seen ear, else the midpoint."""
-    vl = np.nan_to_num(p[:, L.LEFT_EAR, V], nan=0.0)
-    vr = np.nan_to_num(p[:, L.RIGHT_EAR, V], nan=0.0)
-    mid = _mid(p, L.LEFT_EAR, L.RIGHT_EAR)
-    left_ok = np.isfinite(p[:, L.LEFT_EAR, X])
-    right_ok = np.isfinite(p[:, L.RIGHT_EAR, X])
-    use_left = left_ok & (vl - vr > 0.2)
-    use_right = right_ok & (vr - vl > 0.2)
-    out = mid.copy()
-    out[use_left] = p[use_left, L.LEFT_EAR, :2]
-    out[use_right] = p[use_right, L.RIGHT_EAR, :2]
-    return out
+def _metric_columns(
+    series: PoseSeries, settings: Settings, fps: float, causal: bool, last_only: bool
+) -> dict[str, np.ndarray]:
+    """The metrics as arrays over the frames that need them: all, or only the last one.
+
+    For a causal series with `last_only` only the last frame is evaluated (every array has
+    length 1); otherwise every frame is.
+    """
+    n = len(series)
+    ms = settings.metrics
+    p = series.points
+    t = series.time_s
+    present = series.has_person
+    tail = causal and last_only
+    rows = slice(n - 1, n) if tail else slice(0, n)
+
+    # every frame: what carries state from frame to frame
+    mids = nanmean_pair(p[:, _MID_LEFT, :3], p[:, _MID_RIGHT, :3])  # shoulders, hips, ears
+    sh, hip, ear = mids[:, 0, :2], mids[:, 1, :2], mids[:, 2, :2]
+    dx, dy = sh[:, 0] - hip[:, 0], sh[:, 1] - hip[:, 1]
+    torso_px = np.hypot(dx, dy)
+    trunk_from_vertical_deg = _angle_from_vertical_deg(dx, dy)
+    face_off_px = p[:, L.NOSE, X] - ear[:, 0]
+    vis = nan_to_zero(p[:, _VIS_COLUMNS, V])
+    leg_frame = _leg_lengths(p, vis)
+
+    is_side = _side_view_state(p, torso_px, present, _window_len(VIEW_WINDOW_S, fps), causal,
+                               settings)
+    side = present & (is_side == 1.0)
+    fb = present & (is_side == 0.0)
+    facing, body_dir = _facing(p, face_off_px, torso_px, side,
+                               _window_len(FACING_WINDOW_S, fps), causal)
+
+    # A fall is judged over every frame, but in the live case only when the last frame's trunk
+    # is horizontal: a fallen state needs a horizontal trunk.
+    trunk_abs_deg = np.abs(trunk_from_vertical_deg)
+    may_fall = not tail or bool(trunk_abs_deg[-1] > settings.safety.fall_horizontal_deg)
+    dt_median_s = _median_interval_s(t)
+    leg_px = _typical_leg_px(leg_frame, torso_px, causal, last_only=tail and not may_fall)
+    if may_fall:
+        fallen = _fallen(t, hip, sh, p, leg_px, trunk_abs_deg, torso_px, fps, dt_median_s,
+                         settings)[rows] & present[rows]
+        leg_px = leg_px[rows]
+    else:
+        fallen = np.zeros(1, dtype=bool)
+
+    vote_med = _rolling_median(_front_vote(p, torso_px, mids[:, 0, 2], present),
+                               _window_len(FRONT_BACK_WINDOW_S, fps), causal, tail)
+    n_dir = max(3, _window_len(ms.direction_window_s, fps))
+    vx_px_s = _rolling_slope(t, hip[:, 0], n_dir, causal, dt_median_s, tail)
+    in_window = _window_sums(
+        np.array([facing > 0, facing < 0, side, fb], dtype=float), n_dir, causal, tail) > 0
+    off_rel = face_off_px * body_dir / torso_px
+    typical = _typical_profile_offset(np.where(side & (off_rel > 0), off_rel, np.nan), causal,
+                                      tail)
+
+    # the frames returned
+    p, present, side, fb, facing = p[rows], present[rows], side[rows], fb[rows], facing[rows]
+    sh, hip, ear, face_off_px = sh[rows], hip[rows], ear[rows], face_off_px[rows]
+    dx, dy, vis, torso_px = dx[rows], dy[rows], vis[rows], torso_px[rows]
+    off_rel, body_dir = off_rel[rows], body_dir[rows]
+    front = vote_med > 0
+
+    speed = np.where(facing != 0, vx_px_s / leg_px * facing, np.nan)
+    flips = in_window[0] & in_window[1]
+    view_change = in_window[2] & in_window[3]
+    direction = np.full(len(p), "unknown", dtype=object)
+    known = present & (facing != 0) & np.isfinite(speed)
+    direction[known & (speed < 0)] = "backward"
+    direction[known & (speed >= 0)] = "forward"
+    direction[known & (np.abs(speed) < ms.standing_max_speed_leg_s)] = "standing"
+    direction[present & (flips | view_change) & (known | side)] = "turning"
+
+    view = np.full(len(p), "unknown", dtype=object)
+    view[side] = "side"
+    view[fb & front] = "front"
+    view[fb & ~front] = "back"
+
+    profile = side & (facing != 0)
+    trunk = np.where(profile, _angle_from_vertical_deg(dx * facing, dy), np.nan)
+    lateral = np.where(fb, trunk_from_vertical_deg[rows], np.nan)
+    head_ear = _head_ear(p, ear, vis)
+    hx, hy = head_ear[:, 0] - sh[:, 0], head_ear[:, 1] - sh[:, 1]
+    head = np.where(profile, _angle_from_vertical_deg(hx * facing, hy), np.nan)
+
+    head_turn = _head_turn(p, face_off_px, off_rel, typical, side, fb, body_dir, torso_px)
+    # head_turn is 0..1 or NaN: NaN counts as not turned
+    head_turned = np.where(np.isnan(head_turn), 0.0, head_turn) >= ms.head_turn_min
+    looking_down = _looking_down(p, ear, face_off_px, side, fb & front, facing, head_turn,
+                                 ms.looking_down_min_deg)
+    edge = _edge_distance(p, series.width, series.height, settings.smoothing.min_visibility)
+    return {
+        "present": present,
+        "view": view,
+        "facing": facing,
+        "direction": direction,
+        "speed": speed,
+        "trunk": trunk,
+        "lateral": lateral,
+        "head": head,
+        "looking_down": looking_down,
+        "head_turn": head_turn,
+        "head_turned": head_turned,
+        "edge": edge,
+        "in_frame": _in_frame(p, edge, ms.edge_margin_frac),
+        "leg_px": leg_px,
+        "hip_height": (series.height - hip[:, 1]) / series.height,
+        "fallen": fallen,
+    }
 
 
 def metrics_as_arrays(metrics: list[FrameMetrics]) -> dict[str, np.ndarray]:
     """Column arrays of a metrics list, one per field (for vectorised use downstream)."""
     return {name: np.array([getattr(m, name) for m in metrics]) for name in METRIC_FIELDS}
-

@@ -23,6 +23,15 @@ _LEG_RIGHT = np.array([b for _, b in LEG_PAIRS], dtype=int)
 _SWAP_INDEX = np.arange(NUM_LANDMARKS)
 _SWAP_INDEX[_LEG_LEFT] = _LEG_RIGHT
 _SWAP_INDEX[_LEG_RIGHT] = _LEG_LEFT
+# current and predicted leg landmarks compared by `_should_swap`: kept labels, then swapped
+_SWAP_CURRENT = np.concatenate([_LEG_LEFT, _LEG_RIGHT, _LEG_LEFT, _LEG_RIGHT])
+_SWAP_PREDICTED = np.concatenate([_LEG_LEFT, _LEG_RIGHT, _LEG_RIGHT, _LEG_LEFT])
+_LEG_CHAINS = np.array([
+    [Landmark.LEFT_HIP, Landmark.LEFT_KNEE, Landmark.LEFT_ANKLE],
+    [Landmark.RIGHT_HIP, Landmark.RIGHT_KNEE, Landmark.RIGHT_ANKLE],
+])
+_TORSO_LEFT = [Landmark.LEFT_SHOULDER, Landmark.LEFT_HIP]
+_TORSO_RIGHT = [Landmark.RIGHT_SHOULDER, Landmark.RIGHT_HIP]
 
 _SWAP_MAX_RATIO = 0.5          # swapped labels must fit at least twice as well
 _SWAP_MIN_GAIN_TORSO = 0.03    # and gain this share of a torso length per landmark
@@ -39,21 +48,44 @@ def quiet_nan_warnings() -> Iterator[None]:
         yield
 
 
+_FLOAT_MAX = float(np.finfo(np.float64).max)
+
+
+def nan_to_zero(values: np.ndarray) -> np.ndarray:
+    """`np.nan_to_num(values, nan=0.0)` of a float array, at a fraction of the cost.
+
+    NaN becomes 0 and +-inf the largest finite float, as numpy does.
+    """
+    return np.minimum(np.maximum(np.where(np.isnan(values), 0.0, values), -_FLOAT_MAX),
+                      _FLOAT_MAX)
+
+
+def nanmean_pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise mean of two arrays ignoring NaN: the one present, NaN if neither is.
+
+    The same numbers as `np.nanmean(np.stack([a, b]), axis=0)` at a fraction of the cost. Call
+    under `np.errstate(invalid="ignore")`: where both are NaN it divides 0 by 0.
+    """
+    a_nan, b_nan = np.isnan(a), np.isnan(b)
+    total = np.where(a_nan, 0.0, a) + np.where(b_nan, 0.0, b)
+    return total / (2.0 - a_nan - b_nan)
+
+
+# The helpers below compare against NaN and compute 0 / 0 where landmarks are missing; their
+# callers (`clean`, `LiveSmoother.update`) run them under one `np.errstate(invalid="ignore")`.
+
+
 def _gate(points: np.ndarray, min_visibility: float) -> np.ndarray:
     """Copy of `points` with x, y, z set to NaN where visibility is below `min_visibility`."""
     out = np.array(points, dtype=np.float64, copy=True)
-    with np.errstate(invalid="ignore"):
-        low = out[..., V] < min_visibility
+    low = out[..., V] < min_visibility
     out[..., :V][low] = np.nan
     return out
 
 
 def _torso_px(points: np.ndarray) -> float:
     """Hip-to-shoulder distance of one (33, 4) frame in pixels (NaN when unseen)."""
-    xy = points[:, :2]
-    with quiet_nan_warnings():
-        sh = np.nanmean(xy[[Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER]], axis=0)
-        hip = np.nanmean(xy[[Landmark.LEFT_HIP, Landmark.RIGHT_HIP]], axis=0)
+    sh, hip = nanmean_pair(points[_TORSO_LEFT, :2], points[_TORSO_RIGHT, :2])
     return float(np.hypot(*(sh - hip)))
 
 
@@ -74,9 +106,10 @@ class _LegTracker:
 
     def predict(self, time_s: float) -> np.ndarray:
         age_s = time_s - self.time_s
-        with np.errstate(invalid="ignore"):
-            fresh = age_s <= _TRACK_MAX_AGE_S
-        step_s = np.clip(np.nan_to_num(age_s), 0.0, _TRACK_MAX_EXTRAPOLATION_S)
+        fresh = age_s <= _TRACK_MAX_AGE_S
+        # a landmark never seen (NaN age) is not moved; the clip bounds any infinite age
+        step_s = np.clip(np.where(np.isnan(age_s), 0.0, age_s), 0.0,
+                         _TRACK_MAX_EXTRAPOLATION_S)
         pred = self.pos + self.vel * step_s[:, None]
         pred[~fresh] = np.nan
         return pred
@@ -84,8 +117,7 @@ class _LegTracker:
     def update(self, xy: np.ndarray, time_s: float) -> None:
         seen = np.isfinite(xy).all(axis=1)
         dt = time_s - self.time_s
-        with np.errstate(invalid="ignore"):
-            recent = seen & np.isfinite(self.pos).all(axis=1) & (dt > 0) & (dt <= 0.2)
+        recent = seen & np.isfinite(self.pos).all(axis=1) & (dt > 0) & (dt <= 0.2)
         self.vel[seen] = 0.0
         self.vel[recent] = (xy[recent] - self.pos[recent]) / dt[recent, None]
         self.pos[seen] = xy[seen]
@@ -93,21 +125,27 @@ class _LegTracker:
 
 
 def _should_swap(points: np.ndarray, predicted: np.ndarray) -> bool:
-    """Whether swapping the leg labels of `points` fits the predicted positions clearly better."""
+    """Whether swapping the leg labels of `points` fits the predicted positions clearly better.
+
+    A left/right pair counts where both its current and both its predicted landmarks are known;
+    the fit is the summed distance of the current landmarks from the predicted ones.
+    """
     cur = points[:, :2]
-    cl, cr = cur[_LEG_LEFT], cur[_LEG_RIGHT]
-    pl, pr = predicted[_LEG_LEFT], predicted[_LEG_RIGHT]
-    refs_ok = np.isfinite(pl).all(axis=1) & np.isfinite(pr).all(axis=1)
-    ok_l = np.isfinite(cl).all(axis=1) & refs_ok
-    ok_r = np.isfinite(cr).all(axis=1) & refs_ok
+    cur_ok = np.isfinite(cur).all(axis=1)
+    pred_ok = np.isfinite(predicted).all(axis=1)
+    refs_ok = pred_ok[_LEG_LEFT] & pred_ok[_LEG_RIGHT]
+    ok_l = cur_ok[_LEG_LEFT] & refs_ok
+    ok_r = cur_ok[_LEG_RIGHT] & refs_ok
     n = int(ok_l.sum() + ok_r.sum())
     if n == 0:
         return False
-    def dist(a: np.ndarray, b: np.ndarray, ok: np.ndarray) -> float:
-        return float(np.linalg.norm(a - b, axis=1)[ok].sum())
-
-    keep = dist(cl, pl, ok_l) + dist(cr, pr, ok_r)
-    swap = dist(cl, pr, ok_l) + dist(cr, pl, ok_r)
+    # rows: left to predicted left, right to right, left to right, right to left
+    d = (cur[_SWAP_CURRENT] - predicted[_SWAP_PREDICTED]).reshape(4, len(_LEG_LEFT), 2)
+    dist = np.sqrt(np.add.reduce(d * d, axis=2))
+    kept_l, kept_r, swapped_l, swapped_r = np.where(
+        [ok_l, ok_r, ok_l, ok_r], dist, 0.0).sum(axis=1).tolist()
+    keep = kept_l + kept_r
+    swap = swapped_l + swapped_r
     torso = _torso_px(points)
     min_gain = _SWAP_MIN_GAIN_TORSO * torso * n if math.isfinite(torso) else 0.0
     return bool(swap < _SWAP_MAX_RATIO * keep and keep - swap > min_gain)
@@ -116,10 +154,11 @@ def _should_swap(points: np.ndarray, predicted: np.ndarray) -> bool:
 def _fix_swaps(points: np.ndarray, time_s: np.ndarray) -> np.ndarray:
     """Repair left/right leg label swaps frame by frame (in place on `points`, returned)."""
     tracker = _LegTracker()
-    for i in range(points.shape[0]):
-        if _should_swap(points[i], tracker.predict(float(time_s[i]))):
-            points[i] = points[i, _SWAP_INDEX]
-        tracker.update(points[i, :, :2], float(time_s[i]))
+    with np.errstate(invalid="ignore"):
+        for i in range(points.shape[0]):
+            if _should_swap(points[i], tracker.predict(float(time_s[i]))):
+                points[i] = points[i, _SWAP_INDEX]
+            tracker.update(points[i, :, :2], float(time_s[i]))
     return points
 
 
@@ -168,7 +207,8 @@ def _bridge_gaps(points: np.ndarray, time_s: np.ndarray, max_gap_s: float) -> np
 def clean(series: PoseSeries, settings: Settings) -> PoseSeries:
     """Gate by visibility, repair leg label swaps and bridge short gaps; returns a new series."""
     sm = settings.smoothing
-    points = _gate(series.points, sm.min_visibility)
+    with np.errstate(invalid="ignore"):
+        points = _gate(series.points, sm.min_visibility)
     points = _fix_swaps(points, series.time_s)
     points = _bridge_gaps(points, series.time_s, sm.max_gap_s)
     return PoseSeries(
@@ -216,19 +256,24 @@ def smooth_offline(series: PoseSeries, settings: Settings) -> PoseSeries:
 
 
 def _leg_length_px(points: np.ndarray) -> float:
-    """Hip-knee-ankle length of the better-seen leg in one frame (NaN when neither is whole)."""
-    best, best_vis = np.nan, -1.0
-    for hip, knee, ankle in (
-        (Landmark.LEFT_HIP, Landmark.LEFT_KNEE, Landmark.LEFT_ANKLE),
-        (Landmark.RIGHT_HIP, Landmark.RIGHT_KNEE, Landmark.RIGHT_ANKLE),
+    """Hip-knee-ankle length of the better-seen leg in one frame (NaN when neither is whole).
+
+    The better-seen leg has the higher mean visibility of hip, knee and ankle (missing counts 0);
+    the left one wins a tie.
+    """
+    legs = points[_LEG_CHAINS]                         # (2 legs, hip/knee/ankle, 4)
+    d = legs[:, 1:, :2] - legs[:, :-1, :2]             # thigh, shank
+    segment = np.hypot(d[..., 0], d[..., 1])
+    length = segment[:, 0] + segment[:, 1]
+    whole = np.isfinite(legs[:, :, :2]).all(axis=(1, 2))
+    vis = nan_to_zero(legs[:, :, V])
+    best, best_vis = math.nan, -1.0
+    for leg_px, leg_whole, (v_hip, v_knee, v_ankle) in zip(
+        length.tolist(), whole.tolist(), vis.tolist(), strict=True
     ):
-        p = points[[hip, knee, ankle]]
-        if not np.isfinite(p[:, :2]).all():
-            continue
-        length = float(np.hypot(*(p[1, :2] - p[0, :2])) + np.hypot(*(p[2, :2] - p[1, :2])))
-        vis = float(np.nan_to_num(p[:, V], nan=0.0).mean())
-        if vis > best_vis:
-            best, best_vis = length, vis
+        leg_vis = (v_hip + v_knee + v_ankle) / 3
+        if leg_whole and leg_vis > best_vis:
+            best, best_vis = leg_px, leg_vis
     return best
 
 
@@ -277,20 +322,23 @@ class LiveSmoother:
 
     def update(self, frame: PoseFrame) -> PoseFrame:
         """Smooth one frame; returns a new frame (the input is not modified)."""
+        with np.errstate(invalid="ignore"):
+            return self._update(frame)
+
+    def _update(self, frame: PoseFrame) -> PoseFrame:
         sm = self.settings.smoothing
         t = float(frame.time_s)
         pts = _gate(frame.points, sm.min_visibility)
         if _should_swap(pts, self._tracker.predict(t)):
             pts = pts[_SWAP_INDEX]
         out = pts.copy()
-        seen = np.isfinite(pts[:, :3]).all(axis=1) & np.isfinite(pts[:, X])
+        seen = np.isfinite(pts[:, :3]).all(axis=1)
         if seen.any():
             scale_px = self._update_scale(pts, frame.height)
             dt = t - self._last_s
-            with np.errstate(invalid="ignore"):
-                restart = seen & ~(dt <= sm.max_gap_s)
-                same_time = seen & (dt <= 0)
-                run = seen & (dt > 0) & (dt <= sm.max_gap_s)
+            restart = seen & ~(dt <= sm.max_gap_s)
+            same_time = seen & (dt <= 0)
+            run = seen & (dt > 0) & (dt <= sm.max_gap_s)
             self._value[restart] = pts[restart, :3]
             self._deriv[restart] = 0.0
             if run.any():

@@ -292,3 +292,41 @@ def test_empty_series_gives_no_rows(settings):
     assert compute_metrics(
         PoseSeries(np.zeros(0), np.zeros((0, NUM_LANDMARKS, 4)), 640, 480), settings
     ) == []
+
+
+def _same_metrics(a: FrameMetrics, b: FrameMetrics) -> bool:
+    """Field by field equality, NaN equal to NaN."""
+    for name in METRIC_FIELDS:
+        va, vb = getattr(a, name), getattr(b, name)
+        both_nan = isinstance(va, float) and isinstance(vb, float) and np.isnan(va) and np.isnan(vb)
+        if not (both_nan or va == vb):
+            return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(direction="backward", noise_px=1.0),
+        dict(direction="backward", noise_px=1.0, yaw_deg=lambda t: np.where(t < 2.0, 90.0, 0.0)),
+        dict(direction="standing", trunk_lean_deg=lambda t: _fall(t, 1.5, 0.3, 80.0),
+             hip_drop_leg=lambda t: _fall(t, 1.5, 0.5, 0.8)),
+    ],
+    ids=["walking", "turning-to-front", "fall"],
+)
+def test_last_only_is_the_last_row(settings, kw):
+    """The live coach's `last_only` row equals the last row of the whole window's metrics."""
+    series, _ = make_walk(duration_s=4.0, leg_px=200.0, **kw)
+    series = smooth_offline(series, settings)
+    series.points[40:44, Landmark.LEFT_EAR] = np.nan          # some landmarks missing
+    series.points[70:73] = np.nan                             # and frames without the walker
+    for end in range(1, len(series) + 1, 3):
+        for length in (1, 2, 5, 45):
+            start = max(0, end - length)
+            window = PoseSeries(series.time_s[start:end], series.points[start:end],
+                                series.width, series.height)
+            for causal in (True, False):
+                last = compute_metrics(window, settings, causal=causal, last_only=True)
+                every = compute_metrics(window, settings, causal=causal)
+                assert len(last) == 1
+                assert _same_metrics(last[0], every[-1]), (end, length, causal)
