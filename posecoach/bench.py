@@ -198,6 +198,7 @@ class BenchReport:
     throughput: list[Throughput] = field(default_factory=list)
     model_input: ModelInput | None = None
     live: list[Live] = field(default_factory=list)
+    live_model_ms: list[float] = field(default_factory=list)
     memory: list[Memory] = field(default_factory=list)
     batch: list[Batch] = field(default_factory=list)
     load: list[float] = field(default_factory=list)
@@ -211,6 +212,10 @@ class BenchReport:
         for row, live in zip(data["live"], self.live, strict=True):
             row.update(p50=live.p(50), p95=live.p(95), p99=live.p(99))
             del row["latencies_ms"]
+        data["live_model_ms"] = {
+            "p50": percentile(self.live_model_ms, 50), "p95": percentile(self.live_model_ms, 95),
+            "frames": len(self.live_model_ms),
+        }
         return data
 
 
@@ -270,6 +275,13 @@ def build_table(report: BenchReport) -> Table:
             f"p50 {fmt(live.p(50))} / p95 {fmt(live.p(95))} / p99 {fmt(live.p(99))} ms",
             f"{live.sent} sent, {live.processed} processed, {live.dropped} dropped "
             f"(server-side, arrival to result sent)",
+        )
+    if report.live_model_ms:
+        table.add_row(
+            "live", "the pose model alone on the same frames, one person",
+            f"p50 {fmt(percentile(report.live_model_ms, 50))} / "
+            f"p95 {fmt(percentile(report.live_model_ms, 95))} ms",
+            "the floor of the latency above (JPEG decode and model, no server)",
         )
     for live in report.live:
         if live.error or not math.isfinite(live.rss_peak_kib):
@@ -666,7 +678,6 @@ def serve_app(port: int, data_dir: str, config: str | None = None) -> None:
     import uvicorn
 
     from .server import create_app
-
     app = create_app(Path(data_dir), config=Path(config) if config else None)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning",
                 ws_max_size=16 * 1024 * 1024)
@@ -733,6 +744,24 @@ async def live_session(url: str, jpegs: list[bytes], fps: float, duration_s: flo
     stats.processed = int(finished.get("frames", len(stats.latencies_ms)))
     stats.dropped = int(finished.get("dropped", 0))
     return stats
+
+
+def live_model_ms(jpegs: list[bytes], settings: Any, frames: int = 300) -> list[float]:
+    """Milliseconds per frame of JPEG decode and the one-person model: the live path's floor."""
+    from .live import LiveCoach
+    from .server.live_run import decode_jpeg
+
+    coach = LiveCoach(settings, num_poses=settings.pose.live_num_poses)
+    try:
+        coach.detect(decode_jpeg(jpegs[0]), 0.0)
+        times = []
+        for k in range(1, frames + 1):
+            start = time.perf_counter()
+            coach.detect(decode_jpeg(jpegs[k % len(jpegs)]), k / 30.0)
+            times.append((time.perf_counter() - start) * 1000.0)
+    finally:
+        coach.close()
+    return times
 
 
 def measure_live(clip: Path, out: Path, quick: bool, log: Callable[[str], None]) -> list[Live]:
@@ -835,6 +864,8 @@ def run_benchmarks(
             _clips(data_dir, quick), out, settings, repeats, log
         )
     if "live" in parts:
+        log("live: the pose model alone on the live frames")
+        report.live_model_ms = live_model_ms(live_jpegs(data_dir / SIDE_CLIP), settings)
         report.live = measure_live(data_dir / SIDE_CLIP, out, quick, log)
     if "memory" in parts:
         report.memory = measure_memory(data_dir, out, quick, log)
