@@ -141,7 +141,8 @@ def _should_swap(points: np.ndarray, predicted: np.ndarray) -> bool:
         return False
     # rows: left to predicted left, right to right, left to right, right to left
     d = (cur[_SWAP_CURRENT] - predicted[_SWAP_PREDICTED]).reshape(4, len(_LEG_LEFT), 2)
-    dist = np.sqrt(np.add.reduce(d * d, axis=2))
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd coordinates give inf: no swap
+        dist = np.sqrt(np.add.reduce(d * d, axis=2))
     kept_l, kept_r, swapped_l, swapped_r = np.where(
         [ok_l, ok_r, ok_l, ok_r], dist, 0.0).sum(axis=1).tolist()
     keep = kept_l + kept_r
