@@ -114,10 +114,11 @@ def analyze_gait(
     Only side-view frames with the walker going forward or backward count, in stretches of at
     least `min_walk_s` (a few stray side-view frames in a back-view clip claim no steps).
     A step is a peak of the horizontal ankle separation (in leg lengths), which does not depend
-    on the leg labels; the stepping side is the foot further along the direction of travel (the
-    one that lands). The step's time is the middle of the peak's near-flat top (double
-    support), its length the peak value. Cadence counts steps per minute from the first to the
-    last step of each chain of steps no more than `max_step_time_s` apart.
+    on the leg labels, at least `min_step_share_of_median` of the median peak's height; the
+    stepping side is the foot further along the direction of travel (the one that lands). The
+    step's time is the middle of the peak's near-flat top (double support), its length the peak
+    value. Cadence counts steps per minute from the first to the last step of each chain of
+    steps no more than `max_step_time_s` apart.
     """
     gs = settings.gait
     n = len(series)
@@ -153,6 +154,10 @@ def analyze_gait(
     peaks, _ = find_peaks(_interp_nans(sep), distance=distance,
                           prominence=gs.min_step_prominence_leg)
     found = [int(i) for i in peaks if walking[i] and np.isfinite(sep[i]) and travel_x[i] != 0]
+    if found:
+        # a partial step where the clip starts or the walker stops is a low bump, not a step
+        floor = gs.min_step_share_of_median * float(np.median(sep[found]))
+        found = [i for i in found if sep[i] >= floor]
     peak_at = {_plateau_centre(sep, i): (float(sep[i]), float(travel_x[i])) for i in found}
     step_frames = sorted(peak_at)
 

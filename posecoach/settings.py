@@ -73,6 +73,7 @@ class GaitSettings(_Strict):
     min_step_time_s: float = Field(0.25, gt=0)
     max_step_time_s: float = Field(2.0, gt=0)
     min_step_prominence_leg: float = Field(0.08, ge=0)
+    min_step_share_of_median: float = Field(0.4, ge=0, le=1)
     min_walk_s: float = Field(1.0, ge=0)
 
 

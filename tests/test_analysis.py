@@ -6,6 +6,7 @@ import csv
 import json
 
 import av
+import numpy as np
 import pytest
 
 from posecoach.analysis import analyze_series
@@ -45,6 +46,19 @@ def test_same_frames_reversed_read_backward(analysed):
     # backward gait: the toes land first and the heel leaves last
     kinds = [e["kind"] for e in summary["gait_events"]]
     assert set(kinds) <= {"toe_contact", "heel_off"} and kinds.count("toe_contact") >= 2
+
+
+@pytest.mark.parametrize("clip", [VIDEO / "side_walk_1080p60.mp4",
+                                  FIXTURES / "backward_walk_side_1080p60.mp4"])
+def test_steady_walk_steps_alternate_and_no_partial_step_counts(analysed, clip):
+    """The man in these clips walks steadily: no low bump of the ankle separation (where the
+    clip starts or ends mid-stride) counts as a step, and the cadence is a walking one."""
+    summary = analysed(clip).summary
+    steps = summary["step_list"]
+    lengths = [s["step_length_leg"] for s in steps]
+    assert len(steps) >= 3
+    assert min(lengths) >= 0.4 * float(np.median(lengths))
+    assert 90 <= summary["cadence_spm"] <= 135
 
 
 def test_back_view_clip_reads_back_and_claims_no_step_length(analysed):
