@@ -147,7 +147,11 @@ class PoseEstimator:
                 target=self._load_checker, name="posecoach-people-check", daemon=True
             )
             self._checker_thread.start()
-        self._landmarker = self._create(1 if not self.crowded else self.num_poses)
+        try:
+            self._landmarker = self._create(1 if not self.crowded else self.num_poses)
+        except BaseException:
+            self._close_checker()
+            raise
         self._next_check_s = -math.inf
         self._last_ms = -1
         self._calls = 0
@@ -194,10 +198,12 @@ class PoseEstimator:
         )
         if not self.crowded and time_s >= self._next_check_s:
             self._next_check_s = time_s + self.people_check_s
-            everyone = self._run(self._people_checker(), image, ms, image_rgb.shape, True)
+            checker = self._people_checker()
+            # the multi-person pass logs native warnings now and then: keep them off the console
+            everyone = self._run(checker, image, ms, image_rgb.shape, quiet=True)
             if distinct_people(everyone) > 1:
                 self._landmarker.close()
-                self._landmarker, self._checker = self._checker, None
+                self._landmarker, self._checker = checker, None
                 self.crowded = True
                 return everyone
         people = self._run(self._landmarker, image, ms, image_rgb.shape, self._calls < 2)
@@ -214,6 +220,9 @@ class PoseEstimator:
 
     def close(self) -> None:
         self._landmarker.close()
+        self._close_checker()
+
+    def _close_checker(self) -> None:
         if self._checker_thread is not None:
             self._checker_thread.join()
             self._checker_thread = None
