@@ -139,9 +139,8 @@ class _Detected:
     error: str | None = None
 
 
-
 class LiveRun:
-    """Runs a live session on its own thread and finalises it exactly once."""
+    """Runs a live session on its two threads (model, coach) and finalises it exactly once."""
 
     def __init__(
         self,
@@ -200,10 +199,19 @@ class LiveRun:
         """The model stage: every frame's people, handed to the coach stage."""
         try:
             for item in self._frames():
-                self._detected.put(self._detect(item))
+                self._hand_over(self._detect(item))
         finally:
-            self._detected.put(None)
+            self._hand_over(None)
             self._coach_thread.join()
+
+    def _hand_over(self, done: _Detected | None) -> None:
+        """Queue a frame for the coach stage, unless that stage has died."""
+        while self._coach_thread.is_alive():
+            try:
+                self._detected.put(done, timeout=0.5)
+                return
+            except queue.Full:
+                continue
 
     def _detect(self, item: FrameIn) -> _Detected:
         if item.error is not None or item.image is None:
