@@ -24,6 +24,7 @@ import numpy as np
 
 from .cues import Cue
 from .gait import GaitSummary, analyze_gait
+from .handoff import hand_over
 from .landmarks import PoseSeries
 from .landmarks_csv import HEADER as LANDMARK_HEADER
 from .landmarks_csv import format_row, read_landmarks_csv, write_landmarks_csv
@@ -327,14 +328,8 @@ class SessionRecorder:
         if self._draw_queue is None:
             self._draw(*item)
             return
-        while True:
-            if self._draw_thread is None or not self._draw_thread.is_alive():
-                raise self._draw_error or VideoError("the annotated clip stopped")
-            try:
-                self._draw_queue.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                continue
+        if not hand_over(self._draw_queue, item, self._draw_thread):
+            raise self._draw_error or VideoError("the annotated clip stopped")
 
     def _draw(self, image_rgb: np.ndarray, clip_time_s: float, frame: Any, metrics: Any,
               cue: Cue | None, steps: list[Any]) -> None:
@@ -367,12 +362,7 @@ class SessionRecorder:
     def _stop_drawing(self) -> None:
         if self._draw_thread is None or self._draw_queue is None:
             return
-        while self._draw_thread.is_alive():
-            try:
-                self._draw_queue.put(None, timeout=0.5)
-                break
-            except queue.Full:
-                continue
+        hand_over(self._draw_queue, None, self._draw_thread)
         self._draw_thread.join()
         self._draw_thread = None
 

@@ -24,6 +24,8 @@ from typing import Any
 import av
 import numpy as np
 
+from .handoff import hand_over
+
 # Codecs that hold still pictures. A file made of one such frame is a photo, not a video.
 IMAGE_CODECS = frozenset(
     {
@@ -711,14 +713,8 @@ class VideoWriter:
         self._last_pts = pts
         frame.pts = pts
         frame.time_base = self._time_base
-        while True:
-            if not self._thread.is_alive():
-                raise self._error or VideoError(f"cannot write {self.name}: the encoder stopped")
-            try:
-                self._queue.put(frame, timeout=0.5)
-                break
-            except queue.Full:
-                continue
+        if not hand_over(self._queue, frame, self._thread):
+            raise self._error or VideoError(f"cannot write {self.name}: the encoder stopped")
         self.frames_written += 1
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from posecoach.handoff import hand_over
 from posecoach.server.engine import InputError
 from posecoach.server.storage import Storage
 
@@ -199,19 +200,11 @@ class LiveRun:
         """The model stage: every frame's people, handed to the coach stage."""
         try:
             for item in self._frames():
-                self._hand_over(self._detect(item))
+                hand_over(self._detected, self._detect(item), self._coach_thread)
         finally:
-            self._hand_over(None)
+            hand_over(self._detected, None, self._coach_thread)
             self._coach_thread.join()
 
-    def _hand_over(self, done: _Detected | None) -> None:
-        """Queue a frame for the coach stage, unless that stage has died."""
-        while self._coach_thread.is_alive():
-            try:
-                self._detected.put(done, timeout=0.5)
-                return
-            except queue.Full:
-                continue
 
     def _detect(self, item: FrameIn) -> _Detected:
         if item.error is not None or item.image is None:
