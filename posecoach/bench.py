@@ -748,19 +748,16 @@ async def live_session(url: str, jpegs: list[bytes], fps: float, duration_s: flo
 
 def live_model_ms(jpegs: list[bytes], settings: Any, frames: int = 300) -> list[float]:
     """Milliseconds per frame of JPEG decode and the one-person model: the live path's floor."""
-    from .live import LiveCoach
+    from .pose import PoseEstimator
     from .server.live_run import decode_jpeg
 
-    coach = LiveCoach(settings, num_poses=settings.pose.live_num_poses)
-    try:
-        coach.detect(decode_jpeg(jpegs[0]), 0.0)
+    with PoseEstimator(settings, num_poses=settings.pose.live_num_poses) as model:
+        model.detect(decode_jpeg(jpegs[0]), 0.0)
         times = []
         for k in range(1, frames + 1):
             start = time.perf_counter()
-            coach.detect(decode_jpeg(jpegs[k % len(jpegs)]), k / 30.0)
+            model.detect(decode_jpeg(jpegs[k % len(jpegs)]), k / 30.0)
             times.append((time.perf_counter() - start) * 1000.0)
-    finally:
-        coach.close()
     return times
 
 

@@ -166,7 +166,11 @@ def _window_sums(
 
 
 def _nanmedian_rows(windows: np.ndarray) -> np.ndarray:
-    """`np.nanmedian(windows, axis=1)` of a 2-D array, by one sort (NaNs sort last)."""
+    """`np.nanmedian(windows, axis=1)` of a 2-D array, by one sort (NaNs sort last).
+
+    NumPy's nanmedian goes through masked arrays for small rows, which made it the largest
+    single cost of the live coach.
+    """
     if windows.shape[1] == 0:
         return np.full(len(windows), np.nan)
     ordered = np.sort(windows, axis=1)
@@ -175,16 +179,6 @@ def _nanmedian_rows(windows: np.ndarray) -> np.ndarray:
     lo = ordered[rows, np.maximum(count - 1, 0) // 2]
     hi = ordered[rows, np.minimum(count // 2, windows.shape[1] - 1)]
     return np.where(count > 0, 0.5 * (lo + hi), np.nan)
-
-
-def nanmedian_rows(windows: np.ndarray) -> np.ndarray:
-    """`np.nanmedian(windows, axis=1)` of a 2-D array, by one sort (NaNs sort last).
-
-    NumPy's nanmedian goes through masked arrays for small rows, which made it the largest
-    single cost of the live coach.
-    """
-    with np.errstate(invalid="ignore"):
-        return _nanmedian_rows(windows)
 
 
 def _rolling_median(
