@@ -472,12 +472,12 @@ class _CoachWorker:
         """Queue one frame and its people; raises what the worker ran into."""
         if self.error is not None:
             raise self.error
-        self._queue.put((frame, people))
+        if not hand_over(self._queue, (frame, people), self._thread):
+            raise self.error or VideoError("the analysis stopped")
 
     def close(self) -> None:
         """Wait for the queued frames; raises what the worker ran into."""
-        if self._thread.is_alive():
-            self._queue.put(None)
+        if hand_over(self._queue, None, self._thread):
             self._thread.join()
         if self.error is not None:
             raise self.error
