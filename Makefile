@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 MODEL := models/pose_landmarker_full.task
 SAMPLE := fixtures/backward_walk_side_1080p60.mp4
 OUT ?= out
+# posecoach looks for its pose models here (installed copies use the user data folder).
+export POSECOACH_MODELS_DIR := $(CURDIR)/models
 
 .PHONY: setup run analyze test lint bench browsers clean
 
@@ -16,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 $(MODEL): $(STAMP)
-	$(PY) -m posecoach.model_bundle $(MODEL)
+	$(PY) -m posecoach.pose.model $(MODEL)
 
 setup: $(STAMP) $(MODEL)
 
@@ -32,7 +34,7 @@ analyze: setup
 	$(VENV)/bin/posecoach analyze $(SAMPLE) --out $(OUT)
 
 browsers: $(STAMP)
-	@$(PY) -m posecoach.devtools.browsers
+	@$(PY) -m tools.browsers
 
 test: setup browsers
 	$(PY) -m pytest

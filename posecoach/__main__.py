@@ -1,5 +1,5 @@
 """`python -m posecoach` runs the command line."""
 
-from .cli import main
+from posecoach.cli import main
 
 main()

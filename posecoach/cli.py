@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .settings import LEVELS, Settings, SettingsError, load_settings
+from posecoach.settings import LEVELS, Settings, SettingsError, load_settings
 
 app = typer.Typer(
     add_completion=False,
@@ -34,7 +34,7 @@ def _settings(config: Path | None, level: str | None, height_cm: float | None,
 
 
 def _print_summary(summary: dict) -> None:
-    from .words import summary_in_words
+    from posecoach.outputs.words import summary_in_words
 
     for sentence in summary_in_words(summary):
         console.print(f"  {sentence}")
@@ -54,7 +54,13 @@ def analyze(
     json_output: Annotated[bool, typer.Option("--json", help="Print each summary as JSON.")] = False,
 ) -> None:
     """Analyse backward-walking videos (or exported landmark CSVs) and write reports."""
-    from .batch import DaskRunner, LocalRunner, analyze_one, collect_inputs, output_folder
+    from posecoach.pipeline.batch import (
+        DaskRunner,
+        LocalRunner,
+        analyze_one,
+        collect_inputs,
+        output_folder,
+    )
 
     settings = _settings(config, level, height_cm, model)
     files, problems = collect_inputs(paths)
@@ -121,7 +127,7 @@ def serve(
     """Start the local web UI for live coaching, uploads, review and progress."""
     from dataclasses import replace
 
-    from .server import ServerLimits, is_loopback, run_server
+    from posecoach.server import ServerLimits, is_loopback, run_server
 
     settings = _settings(config, None, None)
     if not is_loopback(host) and token is None:
@@ -149,9 +155,9 @@ def serve(
 
 def _seed_library(data_dir: Path, clip: Path, settings: Settings) -> None:
     """Analyse `clip` into an empty library so the UI opens on a real, reviewed session."""
-    from .analysis import analyze_video
-    from .server.storage import Storage
-    from .video import VideoError
+    from posecoach.media.video import VideoError
+    from posecoach.pipeline.offline import analyze_video
+    from posecoach.server.storage import Storage
 
     storage = Storage(data_dir / "posecoach.db", data_dir)
     if storage.list_sessions():
@@ -177,7 +183,7 @@ def bench(
     quick: Annotated[bool, typer.Option(help="Fewer clips and repeats.")] = False,
 ) -> None:
     """Measure throughput, live latency and memory on the real clips."""
-    from .bench import run_benchmarks
+    from benchmarks.bench import run_benchmarks
 
     run_benchmarks(out, repeats=repeats, quick=quick)
 
@@ -187,9 +193,9 @@ def build_model(
     dest: Annotated[Path | None, typer.Argument(help="Where to write the bundle.")] = None,
 ) -> None:
     """Build the offline pose model bundle from the mediapipe wheel."""
-    from .model_bundle import DEFAULT_BUNDLE, build_bundle
+    from posecoach.pose.model import build_bundle
 
-    path = build_bundle(dest or DEFAULT_BUNDLE)
+    path = build_bundle(dest)
     console.print(f"pose model bundle written to {path}")
 
 

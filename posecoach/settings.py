@@ -13,13 +13,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from posecoach.errors import SettingsError
+
 View = Literal["side", "front", "back"]
 LEVELS = ("beginner", "intermediate", "advanced")
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.toml")
-
-
-class SettingsError(ValueError):
-    """A configuration file that cannot be read or does not validate."""
 
 
 class _Strict(BaseModel):

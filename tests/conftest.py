@@ -25,7 +25,7 @@ def settings():
 @pytest.fixture(scope="session")
 def analysed(tmp_path_factory):
     """analysed(path) -> AnalysisResult, running the full video pipeline once per clip."""
-    from posecoach.analysis import analyze_video
+    from posecoach.pipeline.offline import analyze_video
     from posecoach.settings import load_settings
 
     cache: dict[str, object] = {}

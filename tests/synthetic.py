@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from posecoach.landmarks import LEG_PAIRS, NUM_LANDMARKS, Landmark, PoseSeries
+from posecoach.pose.landmarks import LEG_PAIRS, NUM_LANDMARKS, Landmark, PoseSeries
 
 L = Landmark
 Param = float | Callable[[np.ndarray], np.ndarray]

@@ -9,12 +9,11 @@ import av
 import numpy as np
 import pytest
 
-from posecoach.analysis import analyze_series
-from posecoach.landmarks_csv import HEADER, read_landmarks_csv
-from posecoach.metrics import METRIC_FIELDS
+from posecoach.coach.metrics import METRIC_FIELDS
+from posecoach.outputs.landmarks_csv import HEADER, read_landmarks_csv
+from posecoach.pipeline.offline import analyze_series
 from posecoach.settings import load_settings
-
-from .conftest import FIXTURES, VIDEO
+from tests.conftest import FIXTURES, VIDEO
 
 pytestmark = pytest.mark.video
 

@@ -23,12 +23,11 @@ import cv2
 import numpy as np
 import pytest
 
-from posecoach.analysis import analyze_video
-from posecoach.landmarks_csv import HEADER
+from posecoach.media.video import VideoReader, VideoWriter, probe
+from posecoach.outputs.landmarks_csv import HEADER
+from posecoach.pipeline.offline import analyze_video
 from posecoach.settings import load_settings
-from posecoach.video import VideoReader, VideoWriter, probe
-
-from .conftest import DATA, VIDEO
+from tests.conftest import DATA, VIDEO
 
 SIDE_1080 = VIDEO / "side_walk_1080p60.mp4"
 EMPTY_SOURCE = VIDEO / "back_view_people_139s.mp4"  # nobody in the first 5.5 s

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from posecoach.batch import DaskRunner, LocalRunner, output_folder, run_batch
-from posecoach.landmarks_csv import write_landmarks_csv
+from posecoach.outputs.landmarks_csv import write_landmarks_csv
+from posecoach.pipeline.batch import DaskRunner, LocalRunner, output_folder, run_batch
 
 try:
     from tests.mocap.projection import load_trial, project_trial

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from posecoach.bench import (
+from benchmarks.bench import (
     Batch,
     BenchReport,
     Live,
@@ -28,8 +28,7 @@ from posecoach.bench import (
     ratio,
     run_measured,
 )
-
-from .conftest import VIDEO
+from tests.conftest import VIDEO
 
 
 def test_percentile_interpolates_like_numpy():
@@ -117,6 +116,6 @@ def test_run_measured_reads_the_childs_peak_memory(tmp_path):
 
 
 def test_data_folder_is_found():
-    from posecoach.bench import DATA_DIR
+    from benchmarks.bench import DATA_DIR
 
     assert Path(VIDEO).resolve() == DATA_DIR.resolve()

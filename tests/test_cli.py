@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import DATA, FIXTURES, VIDEO
+from tests.conftest import DATA, FIXTURES, VIDEO
 
 
 def posecoach(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:

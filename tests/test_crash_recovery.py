@@ -14,11 +14,10 @@ from pathlib import Path
 import av
 import pytest
 
-from posecoach.devtools.loadtest import ClientStats, ServerProcess, jpeg_frames, live_client
 from posecoach.server.engine import engine_available
 from posecoach.server.storage import Storage
-
-from .conftest import VIDEO
+from tests.conftest import VIDEO
+from tools.loadtest import ClientStats, ServerProcess, jpeg_frames, live_client
 
 SIDE_CLIP = VIDEO / "side_walk_1080p60.mp4"
 STREAM_S = 6.0

@@ -22,12 +22,11 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from posecoach.cli import app as cli_app
-from posecoach.outputs import OutputError, atomic_write_json, atomic_write_text
+from posecoach.outputs.files import OutputError, atomic_write_json, atomic_write_text
 from posecoach.server import create_app
 from posecoach.server.engine import engine_available
-
-from .conftest import FIXTURES, VIDEO
-from .server.conftest import clip_jpegs, receive_until
+from tests.conftest import FIXTURES, VIDEO
+from tests.server.conftest import clip_jpegs, receive_until
 
 SAMPLE = FIXTURES / "backward_walk_side_1080p60.mp4"
 needs_clip = pytest.mark.skipif(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posecoach.gait import GaitSummary, analyze_gait
-from posecoach.landmarks import NUM_LANDMARKS, Landmark, PoseSeries
-from posecoach.metrics import compute_metrics
+from posecoach.coach.gait import GaitSummary, analyze_gait
+from posecoach.coach.metrics import compute_metrics
+from posecoach.coach.smoothing import smooth_offline
+from posecoach.pose.landmarks import NUM_LANDMARKS, Landmark, PoseSeries
 from posecoach.settings import Settings, load_settings
-from posecoach.smoothing import smooth_offline
 
 try:
     from tests.synthetic import Truth, make_walk, reverse_time, swap_legs

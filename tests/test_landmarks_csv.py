@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posecoach.landmarks import PoseSeries
-from posecoach.landmarks_csv import (
+from posecoach.outputs.landmarks_csv import (
     HEADER,
     LandmarksCSVError,
     read_landmarks_csv,
     write_landmarks_csv,
 )
+from posecoach.pose.landmarks import PoseSeries
 
 
 def series(n: int = 5) -> PoseSeries:

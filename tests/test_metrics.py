@@ -7,10 +7,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from posecoach.landmarks import NUM_LANDMARKS, Landmark, PoseSeries
-from posecoach.metrics import METRIC_FIELDS, FrameMetrics, compute_metrics
+from posecoach.coach.metrics import METRIC_FIELDS, FrameMetrics, compute_metrics
+from posecoach.coach.smoothing import smooth_offline
+from posecoach.pose.landmarks import NUM_LANDMARKS, Landmark, PoseSeries
 from posecoach.settings import load_settings
-from posecoach.smoothing import smooth_offline
 
 try:
     from tests.synthetic import make_walk, reverse_time, with_points

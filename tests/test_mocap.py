@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posecoach.gait import analyze_gait
-from posecoach.metrics import compute_metrics
+from posecoach.coach.gait import analyze_gait
+from posecoach.coach.metrics import compute_metrics
+from posecoach.coach.smoothing import smooth_offline
 from posecoach.settings import load_settings
-from posecoach.smoothing import smooth_offline
 
 try:
     from tests.mocap.projection import CameraSide, load_trial, project_trial, reference_values

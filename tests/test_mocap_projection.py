@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posecoach.landmarks import LEG_PAIRS, Landmark, PoseSeries
+from posecoach.pose.landmarks import LEG_PAIRS, Landmark, PoseSeries
 
 try:
     from tests.mocap.bvh import forward_kinematics, parse_bvh

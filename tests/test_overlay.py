@@ -1,4 +1,4 @@
-"""Tests for posecoach.overlay on a real frame with synthetic landmarks."""
+"""Tests for posecoach.outputs.overlay on a real frame with synthetic landmarks."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import cv2
 import numpy as np
 import pytest
 
-from posecoach import overlay as overlay_mod
-from posecoach.cues import Cue
-from posecoach.gait import Step
-from posecoach.landmarks import Landmark as L
-from posecoach.landmarks import PoseFrame, empty_frame
-from posecoach.metrics import FrameMetrics
-from posecoach.overlay import Overlay
+import posecoach.outputs.overlay as overlay_mod
+from posecoach.coach.cues import Cue
+from posecoach.coach.gait import Step
+from posecoach.coach.metrics import FrameMetrics
+from posecoach.outputs.overlay import Overlay
+from posecoach.pose.landmarks import Landmark as L
+from posecoach.pose.landmarks import PoseFrame, empty_frame
 from posecoach.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ POSE_1080 = {
 def real_frame() -> np.ndarray:
     if not SIDE_1080.exists():
         pytest.skip("shared data not available")
-    from posecoach.video import VideoReader
+    from posecoach.media.video import VideoReader
 
     with VideoReader(SIDE_1080) as reader:
         for frame in reader:

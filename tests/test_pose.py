@@ -7,19 +7,14 @@ import zipfile
 import numpy as np
 import pytest
 
-from posecoach.landmarks import NUM_LANDMARKS
-from posecoach.pose import (
-    DEFAULT_MODEL,
-    PoseEstimator,
-    PoseModelError,
-    WalkerTracker,
-    distinct_people,
-    resolve_model,
-)
+from posecoach.errors import ModelError
+from posecoach.media.video import VideoReader
+from posecoach.pose.estimator import PoseEstimator, distinct_people
+from posecoach.pose.landmarks import NUM_LANDMARKS
+from posecoach.pose.model import default_model_path, resolve_model
+from posecoach.pose.tracker import WalkerTracker
 from posecoach.settings import load_settings
-from posecoach.video import VideoReader
-
-from .conftest import VIDEO
+from tests.conftest import VIDEO
 
 
 def person(cx: float, cy: float, height: float) -> np.ndarray:
@@ -36,7 +31,7 @@ def person(cx: float, cy: float, height: float) -> np.ndarray:
 
 def test_bundle_is_an_uncompressed_zip_with_both_models():
     path = resolve_model("auto")
-    assert path == DEFAULT_MODEL
+    assert path == default_model_path()
     with zipfile.ZipFile(path) as bundle:
         names = {info.filename: info for info in bundle.infolist()}
     assert set(names) == {"pose_detector.tflite", "pose_landmarks_detector.tflite"}
@@ -44,7 +39,7 @@ def test_bundle_is_an_uncompressed_zip_with_both_models():
 
 
 def test_unknown_model_name_says_what_is_available():
-    with pytest.raises(PoseModelError, match="not found.*pose_landmarker_full.task"):
+    with pytest.raises(ModelError, match="not found.*pose_landmarker_full.task"):
         resolve_model("ultra")
 
 

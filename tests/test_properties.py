@@ -18,22 +18,21 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from posecoach.analysis import analyze_series
-from posecoach.gait import analyze_gait
-from posecoach.landmarks import NUM_LANDMARKS, PoseFrame, PoseSeries
-from posecoach.landmarks_csv import (
+from posecoach.coach.gait import analyze_gait
+from posecoach.coach.metrics import compute_metrics
+from posecoach.coach.rules import evaluate_rules
+from posecoach.coach.smoothing import LiveSmoother, smooth_offline
+from posecoach.outputs.files import to_jsonable
+from posecoach.outputs.landmarks_csv import (
     HEADER,
     LandmarksCSVError,
     read_landmarks_csv,
     write_landmarks_csv,
 )
-from posecoach.metrics import compute_metrics
-from posecoach.outputs import to_jsonable
-from posecoach.rules import evaluate_rules
+from posecoach.pipeline.offline import analyze_series
+from posecoach.pose.landmarks import NUM_LANDMARKS, PoseFrame, PoseSeries
 from posecoach.settings import load_settings
-from posecoach.smoothing import LiveSmoother, smooth_offline
-
-from .synthetic import make_walk
+from tests.synthetic import make_walk
 
 SETTINGS = load_settings()
 ANGLE_FIELDS = ("trunk_lean_deg", "trunk_lateral_lean_deg", "head_angle_deg")

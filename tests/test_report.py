@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from posecoach import plots, report
-from posecoach.cues import RULE_IDS, Cue
-from posecoach.gait import GaitSummary, Step
-from posecoach.metrics import FrameMetrics
-from posecoach.report import format_time, render_plots, summary_in_words, write_report
+from posecoach.coach.cues import RULE_IDS, Cue
+from posecoach.coach.gait import GaitSummary, Step
+from posecoach.coach.metrics import FrameMetrics
+from posecoach.outputs import plots, report
+from posecoach.outputs.report import format_time, render_plots, summary_in_words, write_report
 from posecoach.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from posecoach.cues import RULE_IDS, Cue
-from posecoach.gait import Step
-from posecoach.metrics import FrameMetrics
-from posecoach.rules import (
+from posecoach.coach.cues import RULE_IDS, Cue
+from posecoach.coach.gait import Step
+from posecoach.coach.metrics import FrameMetrics
+from posecoach.coach.rules import (
     MSG_AT_EDGE,
     MSG_CAMERA_VIEW,
     MSG_FALL,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posecoach.landmarks import LEG_PAIRS, NUM_LANDMARKS, Landmark, PoseFrame, PoseSeries
+from posecoach.coach.smoothing import LiveSmoother, clean, smooth_offline
+from posecoach.pose.landmarks import LEG_PAIRS, NUM_LANDMARKS, Landmark, PoseFrame, PoseSeries
 from posecoach.settings import load_settings
-from posecoach.smoothing import LiveSmoother, clean, smooth_offline
 
 try:
     from tests.synthetic import make_walk, swap_legs, with_points

@@ -1,4 +1,4 @@
-"""Tests for posecoach.video: probing, threaded reading, writing, reversing, live capture."""
+"""Tests for posecoach.media.video: probing, threaded reading, writing, reversing, live capture."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import av
 import numpy as np
 import pytest
 
-from posecoach import video as video_mod
-from posecoach.video import (
+import posecoach.media.video as video_mod
+from posecoach.media.video import (
     CameraReader,
     VideoError,
     VideoReader,
@@ -440,7 +440,7 @@ KILL_SCRIPT = textwrap.dedent(
     """
     import sys, time
     import numpy as np
-    from posecoach.video import VideoWriter
+    from posecoach.media.video import VideoWriter
 
     w = VideoWriter(sys.argv[1], 30, 320, 240, fragmented=True, preset="ultrafast")
     for i in range(100000):

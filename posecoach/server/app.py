@@ -13,9 +13,10 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from posecoach.paths import web_dir as packaged_web_dir
 from posecoach.server import routes_api, routes_live, routes_pages
 from posecoach.server.auth import AccessMiddleware
-from posecoach.server.context import WEB_DIR, ServerContext, ServerLimits, SettingsLoader
+from posecoach.server.context import ServerContext, ServerLimits, SettingsLoader
 from posecoach.server.engine import DefaultEngine, Engine
 from posecoach.server.jobs import JobManager
 from posecoach.server.storage import Storage
@@ -64,7 +65,7 @@ def create_app(
     config: Path | None = None,
     engine: Engine | None = None,
     limits: ServerLimits | None = None,
-    web_dir: Path = WEB_DIR,
+    web_dir: Path | None = None,
     db_path: Path | None = None,
     allowed_hosts: frozenset[str] | None = None,
 ) -> FastAPI:
@@ -74,6 +75,7 @@ def create_app(
     `allowed_hosts`, requests for any other Host are refused.
     """
     data_dir = Path(data_dir)
+    web_dir = packaged_web_dir() if web_dir is None else web_dir
     storage = Storage(db_path or data_dir / "posecoach.db", data_dir)
     engine = engine or DefaultEngine()
     jobs = JobManager(storage, engine)

@@ -8,13 +8,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from posecoach.paths import web_dir as packaged_web_dir
 from posecoach.server.engine import Engine
 from posecoach.server.jobs import JobManager
 from posecoach.server.storage import Storage
 from posecoach.settings import Settings
 
 SettingsLoader = Callable[[str | None, float | None], Settings]
-WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class ServerContext:
     settings_loader: SettingsLoader
     limits: ServerLimits
     source: str | None = None
-    web_dir: Path = WEB_DIR
+    web_dir: Path = field(default_factory=packaged_web_dir)
     token_required: bool = False
     source_lock: threading.Lock = field(default_factory=threading.Lock)
     _live_lock: threading.Lock = field(default_factory=threading.Lock)

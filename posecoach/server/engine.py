@@ -1,8 +1,8 @@
 """The analysis engine as the server sees it, behind one small interface.
 
-`DefaultEngine` imports the real engine modules (`posecoach.live`, `posecoach.analysis`,
-`posecoach.video`) on first use, so the server starts and serves pages even while they are
-missing. Tests may pass any object with the same methods.
+`DefaultEngine` imports the real engine modules (`posecoach.coach.live`,
+`posecoach.pipeline.offline`, `posecoach.media.video`) on first use, so the server starts and
+serves pages even while they are missing. Tests may pass any object with the same methods.
 """
 
 from __future__ import annotations
@@ -14,17 +14,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from posecoach.errors import InputError
 from posecoach.settings import Settings
 
 ProgressFn = Callable[[int, "int | None"], None]
 
 
-class InputError(Exception):
-    """A clip, frame or source the engine cannot use; the message is meant for the user."""
-
-
 class LiveCoachLike(Protocol):
-    """What the server needs from `posecoach.live.LiveCoach`."""
+    """What the server needs from `posecoach.coach.live.LiveCoach`."""
 
     def detect(self, image_rgb: np.ndarray, time_s: float) -> Any:
         """The pose model's people in one frame (the slow part; runs on its own thread)."""
@@ -38,7 +35,7 @@ class LiveCoachLike(Protocol):
 
 
 class RecorderLike(Protocol):
-    """What the server needs from `posecoach.analysis.SessionRecorder`."""
+    """What the server needs from `posecoach.pipeline.offline.SessionRecorder`."""
 
     def add(self, image_rgb: np.ndarray, time_s: float, result: Any) -> None: ...
 
@@ -69,7 +66,8 @@ class Engine(Protocol):
 
 def engine_available() -> bool:
     """True when the engine modules the server uses are importable."""
-    names = ("posecoach.live", "posecoach.analysis", "posecoach.video", "posecoach.pose")
+    names = ("posecoach.coach.live", "posecoach.pipeline.offline", "posecoach.media.video",
+             "posecoach.pose.estimator")
     return all(importlib.util.find_spec(name) is not None for name in names)
 
 
@@ -78,7 +76,7 @@ class DefaultEngine:
 
     def probe(self, path: Path) -> Any:
         """Read a clip's stream information."""
-        from posecoach.video import VideoError, probe
+        from posecoach.media.video import VideoError, probe
 
         try:
             return probe(path)
@@ -89,8 +87,8 @@ class DefaultEngine:
         self, path: Path, out_dir: Path, settings: Settings, progress: ProgressFn | None
     ) -> Any:
         """Analyse a clip into `out_dir`."""
-        from posecoach.analysis import analyze_video
-        from posecoach.video import VideoError
+        from posecoach.media.video import VideoError
+        from posecoach.pipeline.offline import analyze_video
 
         try:
             return analyze_video(path, out_dir, settings, progress=progress)
@@ -99,7 +97,7 @@ class DefaultEngine:
 
     def live_coach(self, settings: Settings) -> LiveCoachLike:
         """A per-session live coach (pose model, causal smoothing, rules)."""
-        from posecoach.live import LiveCoach
+        from posecoach.coach.live import LiveCoach
 
         return LiveCoach(settings, num_poses=settings.pose.live_num_poses)
 
@@ -107,13 +105,13 @@ class DefaultEngine:
         self, out_dir: Path, settings: Settings, fps: float, source_name: str
     ) -> RecorderLike:
         """A recorder writing the annotated clip and the session outputs."""
-        from posecoach.analysis import SessionRecorder
+        from posecoach.pipeline.offline import SessionRecorder
 
         return SessionRecorder(out_dir, settings, fps, source_name, fragmented=True)
 
     def camera_reader(self, source: str) -> Iterable[Any]:
         """Frames from a server-side camera index, file or stream URL."""
-        from posecoach.video import CameraReader, VideoError
+        from posecoach.media.video import CameraReader, VideoError
 
         try:
             return CameraReader(source)
@@ -125,9 +123,9 @@ class DefaultEngine:
 
         Returns the summary; raises when there is nothing usable.
         """
-        from posecoach.analysis import analyze_series, write_outputs
-        from posecoach.landmarks_csv import read_landmarks_csv
-        from posecoach.outputs import atomic_write_text
+        from posecoach.outputs.files import atomic_write_text
+        from posecoach.outputs.landmarks_csv import read_landmarks_csv
+        from posecoach.pipeline.offline import analyze_series, write_outputs
 
         partial = out_dir / "landmarks.csv.partial"
         final = out_dir / "landmarks.csv"
@@ -145,9 +143,9 @@ class DefaultEngine:
 
     def plots(self, out_dir: Path, settings: Settings) -> dict[str, str]:
         """The report's plots as inline SVG, recomputed from the session's landmarks."""
-        from posecoach.analysis import analyze_series
-        from posecoach.landmarks_csv import read_landmarks_csv
-        from posecoach.report import render_plots
+        from posecoach.outputs.landmarks_csv import read_landmarks_csv
+        from posecoach.outputs.report import render_plots
+        from posecoach.pipeline.offline import analyze_series
 
         result = analyze_series(read_landmarks_csv(out_dir / "landmarks.csv"), settings)
         return render_plots(result.metrics, result.gait, result.cues, settings)

@@ -25,7 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from posecoach.handoff import hand_over
+from posecoach.pipeline.handoff import hand_over
 from posecoach.server.engine import InputError
 from posecoach.server.storage import Storage
 

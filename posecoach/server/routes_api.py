@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from posecoach.outputs import atomic_write_text
+from posecoach.outputs.files import atomic_write_text
 from posecoach.server.context import ServerContext
 from posecoach.server.engine import InputError
 from posecoach.server.progression import suggest_next

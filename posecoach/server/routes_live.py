@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from posecoach.outputs import to_jsonable
+from posecoach.outputs.files import to_jsonable
 from posecoach.server.context import ServerContext
 from posecoach.server.engine import InputError
 from posecoach.server.live_run import FrameIn, LatestSlot, LiveRun, decode_jpeg, jpeg_size

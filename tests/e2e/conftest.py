@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .webcam import backward_walk_y4m
+from tests.e2e.webcam import backward_walk_y4m
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_VIDEO = Path(os.environ.get("POSECOACH_SHARED_DATA", "/work/shared/data")) / "video"
@@ -99,7 +99,7 @@ def browser_context(tmp_path_factory: pytest.TempPathFactory, fake_webcam: Path)
     if chromium is None:
         pytest.skip(
             "Debian's chromium is not installed: run `make browsers` "
-            "(python -m posecoach.devtools.browsers)"
+            "(python -m tools.browsers)"
         )
     sync_api = pytest.importorskip("playwright.sync_api")
     profile = tmp_path_factory.mktemp("chromium-profile")

@@ -18,9 +18,8 @@ from typing import Literal
 import numpy as np
 from scipy.signal import find_peaks
 
-from posecoach.landmarks import LEG_PAIRS, NUM_LANDMARKS, Landmark, PoseSeries
-
-from .bvh import forward_kinematics_full, load_bvh
+from posecoach.pose.landmarks import LEG_PAIRS, NUM_LANDMARKS, Landmark, PoseSeries
+from tests.mocap.bvh import forward_kinematics_full, load_bvh
 
 L = Landmark
 UP = np.array([0.0, 1.0, 0.0])

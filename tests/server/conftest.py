@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from posecoach.devtools.loadtest import jpeg_frames
 from posecoach.server import ServerLimits, create_app
 from posecoach.server.engine import DefaultEngine, InputError, engine_available
 from posecoach.settings import Settings
+from tools.loadtest import jpeg_frames
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 SIDE_CLIP = SHARED / "video" / "side_walk_1080p60.mp4"
@@ -25,7 +25,7 @@ ORIGIN = "http://testserver"
 
 needs_engine = pytest.mark.skipif(
     not engine_available() or not SIDE_CLIP.is_file(),
-    reason="needs the pose engine (posecoach.live/analysis/pose/video) and ../shared/data",
+    reason="needs the pose engine (posecoach.coach.live/analysis/pose/video) and ../shared/data",
 )
 
 

@@ -9,8 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from posecoach.server import create_app, run_server
-
-from .conftest import FAST_LIMITS, ORIGIN, SIDE_CLIP, FakeEngine, wait_job
+from tests.server.conftest import FAST_LIMITS, ORIGIN, SIDE_CLIP, FakeEngine, wait_job
 
 
 def upload(client: TestClient, *files: tuple[str, bytes], **params: str):

@@ -12,8 +12,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from posecoach.server import create_app
 from posecoach.server.live_run import jpeg_size
-
-from .conftest import FAST_LIMITS, ORIGIN, FakeEngine, receive_until, synthetic_jpeg
+from tests.server.conftest import FAST_LIMITS, ORIGIN, FakeEngine, receive_until, synthetic_jpeg
 
 
 def wait_status(client: TestClient, session_id: str, status: str, timeout_s: float = 30.0) -> dict:

@@ -11,10 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from posecoach.devtools.loadtest import ServerProcess, jpeg_frames, report, run_clients
 from posecoach.server import ServerLimits, create_app
-
-from .conftest import (
+from tests.server.conftest import (
     FAST_LIMITS,
     ORIGIN,
     SIDE_CLIP,
@@ -24,7 +22,8 @@ from .conftest import (
     synthetic_jpeg,
     wait_job,
 )
-from .test_live import wait_status
+from tests.server.test_live import wait_status
+from tools.loadtest import ServerProcess, jpeg_frames, report, run_clients
 
 CLIENTS = 3
 SECONDS = 10.0

@@ -11,9 +11,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from posecoach.server import create_app
-
-from .conftest import ORIGIN, SIDE_CLIP, clip_jpegs, needs_engine, receive_until, wait_job
-from .test_live import start, wait_status
+from tests.server.conftest import (
+    ORIGIN,
+    SIDE_CLIP,
+    clip_jpegs,
+    needs_engine,
+    receive_until,
+    wait_job,
+)
+from tests.server.test_live import start, wait_status
 
 pytestmark = [pytest.mark.video, needs_engine]
 

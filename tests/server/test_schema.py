@@ -12,8 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from posecoach.server import create_app
-
-from .conftest import FAST_LIMITS, FakeEngine
+from tests.server.conftest import FAST_LIMITS, FakeEngine
 
 DATA_DIR = Path(tempfile.mkdtemp(prefix="posecoach-schema-"))
 APP = create_app(DATA_DIR, engine=FakeEngine(delay_s=0.0), limits=FAST_LIMITS)

@@ -20,8 +20,7 @@ from typer.testing import CliRunner
 import posecoach.server as server_mod
 from posecoach.server import ServerLimits, create_app, run_server
 from posecoach.server.auth import LOOPBACK_NAMES, host_name, origin_allowed
-
-from .conftest import FAST_LIMITS, ORIGIN, SIDE_CLIP, FakeEngine, wait_job
+from tests.server.conftest import FAST_LIMITS, ORIGIN, SIDE_CLIP, FakeEngine, wait_job
 
 ROOT = Path(__file__).resolve().parents[2]
 PHOTO = ROOT.parent / "shared" / "data" / "images" / "COCO_val2014_000000000241.jpg"
@@ -486,7 +485,7 @@ def _jpeg_claiming(width: int, height: int) -> bytes:
 def test_wrong_image_formats_get_an_error_and_the_session_goes_on(
     client: TestClient, payload: bytes, fragment: str
 ) -> None:
-    from .conftest import receive_until, synthetic_jpeg
+    from tests.server.conftest import receive_until, synthetic_jpeg
 
     with client.websocket_connect("/ws/live") as ws:
         ws.send_text('{"type": "start"}')
@@ -522,7 +521,7 @@ def test_a_message_over_the_socket_limit_closes_only_that_socket(tmp_path: Path)
     from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
 
-    from posecoach.devtools.loadtest import ServerProcess
+    from tools.loadtest import ServerProcess
 
     limit = 4 * ServerLimits().max_frame_bytes
     with ServerProcess(tmp_path / "data") as server:

@@ -22,9 +22,9 @@ from typing import Literal
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .landmarks import Landmark, PoseSeries, V, X, Y
-from .settings import Settings
-from .smoothing import nan_to_zero, nanmean_pair, quiet_nan_warnings
+from posecoach.coach.smoothing import nan_to_zero, nanmean_pair, quiet_nan_warnings
+from posecoach.pose.landmarks import Landmark, PoseSeries, V, X, Y
+from posecoach.settings import Settings
 
 Direction = Literal["backward", "forward", "standing", "turning", "unknown"]
 ViewName = Literal["side", "front", "back", "unknown"]

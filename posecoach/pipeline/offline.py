@@ -22,22 +22,34 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .cues import Cue
-from .gait import GaitSummary, analyze_gait
-from .handoff import hand_over
-from .landmarks import PoseSeries
-from .landmarks_csv import HEADER as LANDMARK_HEADER
-from .landmarks_csv import format_row, read_landmarks_csv, write_landmarks_csv
-from .live import LiveCoach, LiveResult
-from .metrics import METRIC_FIELDS, FrameMetrics, compute_metrics
-from .outputs import OutputError, atomic_write_json, atomic_write_rows, describe_os_error
-from .overlay import Overlay
-from .pose import PoseEstimator
-from .report import write_report
-from .rules import evaluate_rules
-from .settings import Settings
-from .smoothing import smooth_offline
-from .video import VideoError, VideoFrame, VideoReader, VideoWriter, output_size, probe
+from posecoach.coach.cues import Cue
+from posecoach.coach.gait import GaitSummary, analyze_gait
+from posecoach.coach.live import LiveCoach, LiveResult
+from posecoach.coach.metrics import METRIC_FIELDS, FrameMetrics, compute_metrics
+from posecoach.coach.rules import evaluate_rules
+from posecoach.coach.smoothing import smooth_offline
+from posecoach.media.video import (
+    VideoError,
+    VideoFrame,
+    VideoReader,
+    VideoWriter,
+    output_size,
+    probe,
+)
+from posecoach.outputs.files import (
+    OutputError,
+    atomic_write_json,
+    atomic_write_rows,
+    describe_os_error,
+)
+from posecoach.outputs.landmarks_csv import HEADER as LANDMARK_HEADER
+from posecoach.outputs.landmarks_csv import format_row, read_landmarks_csv, write_landmarks_csv
+from posecoach.outputs.overlay import Overlay
+from posecoach.outputs.report import write_report
+from posecoach.pipeline.handoff import hand_over
+from posecoach.pose.estimator import PoseEstimator
+from posecoach.pose.landmarks import PoseSeries
+from posecoach.settings import Settings
 
 Progress = Callable[[int, int | None], None]
 

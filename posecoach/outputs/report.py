@@ -12,13 +12,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from posecoach.cues import Cue
-from posecoach.gait import GaitSummary
-from posecoach.metrics import FrameMetrics
-from posecoach.outputs import atomic_write_text
-from posecoach.plots import PLOT_TITLES, SEVERITY_COLORS, plot_descriptions, render_plots
-from posecoach.settings import Settings
-from posecoach.words import (
+from posecoach.coach.cues import Cue
+from posecoach.coach.gait import GaitSummary
+from posecoach.coach.metrics import FrameMetrics
+from posecoach.outputs.files import atomic_write_text
+from posecoach.outputs.plots import PLOT_TITLES, SEVERITY_COLORS, plot_descriptions, render_plots
+from posecoach.outputs.words import (
     cue_dict,
     format_time,
     limits_from,
@@ -26,6 +25,7 @@ from posecoach.words import (
     rule_label,
     summary_in_words,
 )
+from posecoach.settings import Settings
 
 __all__ = ["PLOT_TITLES", "format_time", "render_plots", "summary_in_words", "write_report"]
 

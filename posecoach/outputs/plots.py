@@ -17,9 +17,9 @@ from typing import Any
 import matplotlib
 import numpy as np
 
-from posecoach.cues import RULE_IDS, Cue
-from posecoach.gait import GaitSummary, Step
-from posecoach.metrics import FrameMetrics
+from posecoach.coach.cues import RULE_IDS, Cue
+from posecoach.coach.gait import GaitSummary, Step
+from posecoach.coach.metrics import FrameMetrics
 from posecoach.settings import Settings
 
 matplotlib.use("Agg")
@@ -30,7 +30,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.textpath import text_to_path  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter  # noqa: E402
 
-from posecoach.words import cue_dict, format_time, num, rule_label  # noqa: E402
+from posecoach.outputs.words import cue_dict, format_time, num, rule_label  # noqa: E402
 
 PLOT_TITLES: dict[str, str] = {
     "posture": "Trunk lean and head angle over time",

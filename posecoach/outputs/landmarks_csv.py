@@ -16,16 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .landmarks import NUM_LANDMARKS, PoseSeries
-from .outputs import atomic_write_text
+from posecoach.errors import LandmarksCSVError
+from posecoach.outputs.files import atomic_write_text
+from posecoach.pose.landmarks import NUM_LANDMARKS, PoseSeries
 
 HEADER: tuple[str, ...] = ("frame", "time_s", "width", "height") + tuple(
     f"{c}{i}" for i in range(NUM_LANDMARKS) for c in "xyzv"
 )
-
-
-class LandmarksCSVError(ValueError):
-    """A landmarks CSV that cannot be read, with the line and reason."""
 
 
 def _cell(value: float) -> str:

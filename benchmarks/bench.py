@@ -339,7 +339,7 @@ def _clips(data_dir: Path, quick: bool) -> list[Path]:
 
 def _model_only(frames: list[Any], settings: Any) -> tuple[float, list[list[np.ndarray]]]:
     """Frames/s of the pose model alone on decoded frames; also every frame's people."""
-    from .pose import PoseEstimator
+    from posecoach.pose.estimator import PoseEstimator
 
     with PoseEstimator(settings) as est:
         people = []
@@ -352,7 +352,7 @@ def _model_only(frames: list[Any], settings: Any) -> tuple[float, list[list[np.n
 
 def _analyze_once(clip: Path, out_dir: Path, settings: Any) -> tuple[float, float, int]:
     """(end-to-end frames/s, frame-loop frames/s, frames) of one `analyze_video`."""
-    from .analysis import analyze_video
+    from posecoach.pipeline.offline import analyze_video
 
     marks: list[float] = []
 
@@ -380,8 +380,8 @@ def plain_loop(clip: Path, out_path: Path, settings: Any) -> tuple[float, int]:
     """
     import cv2
 
-    from .landmarks import SKELETON_EDGES
-    from .pose import PoseEstimator
+    from posecoach.pose.estimator import PoseEstimator
+    from posecoach.pose.landmarks import SKELETON_EDGES
 
     start = time.perf_counter()
     cap = cv2.VideoCapture(str(clip))
@@ -421,9 +421,9 @@ def plain_loop(clip: Path, out_path: Path, settings: Any) -> tuple[float, int]:
 def _medians_from_people(people: list[list[np.ndarray]], frames: list[Any],
                          size: tuple[int, int], settings: Any) -> tuple[float, float]:
     """Trunk and head medians of the offline analysis of given landmarks."""
-    from .analysis import analyze_series
-    from .landmarks import PoseSeries
-    from .live import LiveCoach
+    from posecoach.coach.live import LiveCoach
+    from posecoach.pipeline.offline import analyze_series
+    from posecoach.pose.landmarks import PoseSeries
 
     coach = LiveCoach(settings, estimator=_NoModel())
     width, height = size
@@ -463,8 +463,8 @@ def measure_throughput(
     model_input_clip: str | None = SIDE_CLIP,
 ) -> tuple[list[Throughput], ModelInput | None]:
     """Model only, analyze and the plain loop per clip, interleaved, `repeats` times."""
-    from .analysis import pose_input_side
-    from .video import VideoReader, probe
+    from posecoach.media.video import VideoReader, probe
+    from posecoach.pipeline.offline import pose_input_side
 
     results: list[Throughput] = []
     model_input: ModelInput | None = None
@@ -501,7 +501,7 @@ def measure_throughput(
 def _compare_model_input(clip: Path, frames: list[Any], people: list[list[np.ndarray]],
                          settings: Any, side: int) -> ModelInput | None:
     """Model speed and trunk/head medians with full-size against downscaled input frames."""
-    from .video import VideoReader, output_size, probe
+    from posecoach.media.video import VideoReader, output_size, probe
 
     info = probe(clip)
     full_side = settings.pose.max_input_side_px
@@ -595,7 +595,7 @@ def _posecoach_cmd(*args: str) -> list[str]:
 def measure_memory(data_dir: Path, out: Path, quick: bool,
                    log: Callable[[str], None]) -> list[Memory]:
     """Peak RSS of `posecoach analyze` on a 10 s cut against the long clip (quick: a 30 s cut)."""
-    from .video import probe
+    from posecoach.media.video import probe
 
     src = data_dir / LONG_CLIP
     if not src.is_file():
@@ -677,7 +677,7 @@ def serve_app(port: int, data_dir: str, config: str | None = None) -> None:
     """
     import uvicorn
 
-    from .server import create_app
+    from posecoach.server import create_app
     app = create_app(Path(data_dir), config=Path(config) if config else None)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning",
                 ws_max_size=16 * 1024 * 1024)
@@ -696,7 +696,7 @@ def _proc_status(pid: int, key: str) -> float:
 
 def live_jpegs(clip: Path, size: tuple[int, int] = LIVE_SIZE, limit: int = 300) -> list[bytes]:
     """JPEG frames of a real clip at the width the browser sends (height by aspect ratio)."""
-    from .devtools.loadtest import jpeg_frames
+    from tools.loadtest import jpeg_frames
 
     return jpeg_frames(clip, limit=limit, width=size[0], quality=LIVE_JPEG_QUALITY)
 
@@ -748,8 +748,8 @@ async def live_session(url: str, jpegs: list[bytes], fps: float, duration_s: flo
 
 def live_model_ms(jpegs: list[bytes], settings: Any, frames: int = 300) -> list[float]:
     """Milliseconds per frame of JPEG decode and the one-person model: the live path's floor."""
-    from .pose import PoseEstimator
-    from .server.live_run import decode_jpeg
+    from posecoach.pose.estimator import PoseEstimator
+    from posecoach.server.live_run import decode_jpeg
 
     with PoseEstimator(settings, num_poses=settings.pose.live_num_poses) as model:
         model.detect(decode_jpeg(jpegs[0]), 0.0)
@@ -768,7 +768,7 @@ def measure_live(clip: Path, out: Path, quick: bool, log: Callable[[str], None])
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     port = free_port()
-    code = (f"from posecoach.bench import serve_app; "
+    code = (f"from benchmarks.bench import serve_app; "
             f"serve_app({port}, {str(data_dir)!r})")
     server = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
                               stderr=open(out / "server.log", "w"))  # noqa: SIM115
@@ -840,7 +840,7 @@ def run_benchmarks(
     parts: Sequence[str] = ("throughput", "live", "memory", "batch"),
 ) -> BenchReport:
     """Run the benchmark, print the table, and write `results.json` into `out`."""
-    from .settings import load_settings
+    from posecoach.settings import load_settings
 
     console = console or Console(width=None if sys.stdout.isatty() else 160)
     out = Path(out)

@@ -24,7 +24,8 @@ from typing import Any
 import av
 import numpy as np
 
-from .handoff import hand_over
+from posecoach.errors import VideoError
+from posecoach.pipeline.handoff import hand_over
 
 # Codecs that hold still pictures. A file made of one such frame is a photo, not a video.
 IMAGE_CODECS = frozenset(
@@ -39,10 +40,6 @@ _MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"styp", b"m
 _MAX_REVERSE_S = 60.0
 _REVERSE_BUDGET_BYTES = 512 * 1024 * 1024
 _MIN_STEP_S = 1e-3  # nudge for repeated timestamps
-
-
-class VideoError(Exception):
-    """A video that cannot be read or written; the message is meant for the walker."""
 
 
 @dataclass

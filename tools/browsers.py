@@ -1,6 +1,6 @@
 """Make sure the browser end-to-end tests can run: Debian's Chromium and Playwright for Python.
 
-Run as ``python -m posecoach.devtools.browsers`` (``make test`` does). Quiet and idempotent when
+Run as ``python -m tools.browsers`` (``make test`` does). Quiet and idempotent when
 everything is present. Playwright's own browser download (``playwright install``) is never used:
 it needs internet access that this project's machines do not have. The tests drive Debian's
 ``chromium`` through ``executable_path`` instead.
@@ -20,7 +20,7 @@ APT_PACKAGES = ("chromium",)
 
 
 def _say(msg: str) -> None:
-    print(f"posecoach.devtools.browsers: {msg}", file=sys.stderr)
+    print(f"tools.browsers: {msg}", file=sys.stderr)
 
 
 def _is_root() -> bool:

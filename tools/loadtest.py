@@ -4,7 +4,7 @@ Each client behaves like the web page: it sends one JPEG frame, waits for that f
 (one frame in flight), and sends the next one no sooner than the frame rate allows. Latency is
 the time from sending a frame to receiving its result.
 
-    python -m posecoach.devtools.loadtest [--clients 3] [--seconds 10] [--fps 15]
+    python -m tools.loadtest [--clients 3] [--seconds 10] [--fps 15]
                                           [--url ws://127.0.0.1:8000] [--clip FILE]
 
 Without `--url` a server is started on a free loopback port with a temporary data folder and
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CLIP = ROOT.parent / "shared" / "data" / "video" / "side_walk_1080p60.mp4"
 FALLBACK_CLIP = ROOT / "fixtures" / "backward_walk_side_1080p60.mp4"
 RESULT_TIMEOUT_S = 60.0
@@ -295,7 +295,7 @@ def _server_for(url: str | None, max_live: int) -> Iterator[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the load test and print the table; exit code 1 when any client saw an error."""
-    parser = argparse.ArgumentParser(prog="python -m posecoach.devtools.loadtest",
+    parser = argparse.ArgumentParser(prog="python -m tools.loadtest",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0)

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from posecoach.cues import Cue
+from posecoach.coach.cues import Cue
 from posecoach.settings import Settings
 
 RULE_LABELS: dict[str, str] = {

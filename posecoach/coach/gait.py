@@ -14,11 +14,11 @@ from typing import Literal, cast
 import numpy as np
 from scipy.signal import find_peaks
 
-from .landmarks import Landmark as L
-from .landmarks import PoseSeries, X
-from .metrics import FrameMetrics
-from .settings import Settings
-from .smoothing import quiet_nan_warnings
+from posecoach.coach.metrics import FrameMetrics
+from posecoach.coach.smoothing import quiet_nan_warnings
+from posecoach.pose.landmarks import Landmark as L
+from posecoach.pose.landmarks import PoseSeries, X
+from posecoach.settings import Settings
 
 Side = Literal["left", "right"]
 EventKind = Literal["toe_contact", "heel_contact", "heel_off", "toe_off"]

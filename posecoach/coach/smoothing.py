@@ -15,8 +15,8 @@ from contextlib import contextmanager
 import numpy as np
 from scipy.signal import butter, filtfilt
 
-from .landmarks import LEG_PAIRS, NUM_LANDMARKS, Landmark, PoseFrame, PoseSeries, V, X
-from .settings import Settings
+from posecoach.pose.landmarks import LEG_PAIRS, NUM_LANDMARKS, Landmark, PoseFrame, PoseSeries, V, X
+from posecoach.settings import Settings
 
 _LEG_LEFT = np.array([a for a, _ in LEG_PAIRS], dtype=int)
 _LEG_RIGHT = np.array([b for _, b in LEG_PAIRS], dtype=int)

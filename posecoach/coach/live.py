@@ -12,15 +12,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .cues import Cue
-from .gait import Step, analyze_gait
-from .landmarks import PoseFrame, PoseSeries
-from .metrics import FrameMetrics, compute_metrics
-from .outputs import to_jsonable
-from .pose import PoseEstimator, WalkerTracker
-from .rules import RuleEngine
-from .settings import Settings
-from .smoothing import LiveSmoother
+from posecoach.coach.cues import Cue
+from posecoach.coach.gait import Step, analyze_gait
+from posecoach.coach.metrics import FrameMetrics, compute_metrics
+from posecoach.coach.rules import RuleEngine
+from posecoach.coach.smoothing import LiveSmoother
+from posecoach.outputs.files import to_jsonable
+from posecoach.pose.estimator import PoseEstimator
+from posecoach.pose.landmarks import PoseFrame, PoseSeries
+from posecoach.pose.tracker import WalkerTracker
+from posecoach.settings import Settings
 
 
 @dataclass

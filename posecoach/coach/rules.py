@@ -49,9 +49,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
-from posecoach.cues import RULE_IDS, Cue, Severity
-from posecoach.gait import Step
-from posecoach.metrics import FrameMetrics
+from posecoach.coach.cues import RULE_IDS, Cue, Severity
+from posecoach.coach.gait import Step
+from posecoach.coach.metrics import FrameMetrics
 from posecoach.settings import RuleSettings, Settings
 
 _EPS = 1e-9

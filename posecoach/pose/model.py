@@ -1,11 +1,13 @@
-"""Build the pose landmarker model bundle offline from the weights inside the mediapipe wheel.
+"""The pose model files: finding a bundle, and building the default one offline.
+
+The default bundle is built from the weights inside the mediapipe wheel.
 
 mediapipe 0.10.21 ships `pose_detection.tflite` and `pose_landmark_full.tflite` but no Tasks
 `.task` bundle, and the official bundle is normally downloaded at run time. This module adds the
 TFLite metadata the Tasks graph needs (image normalisation on each model's input) and packs both
 models into an uncompressed bundle, so posecoach never fetches anything.
 
-Run as `python -m posecoach.model_bundle models/pose_landmarker_full.task`.
+Run as `python -m posecoach.pose.model [DEST]` (`posecoach build-model` does the same).
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "models" / "pose_landmarker_full.task"
+from posecoach.errors import ModelError
+from posecoach.paths import models_dir
+
+DEFAULT_MODEL_NAME = "pose_landmarker_full.task"
+
+
+def default_model_path() -> Path:
+    """Where the default bundle is looked for and built."""
+    return models_dir() / DEFAULT_MODEL_NAME
+
 
 # (file in the wheel, member name in the bundle, input mean, input std, number of outputs)
 _MODELS = (
@@ -35,8 +46,9 @@ def _with_metadata(model: bytes, mean: float, std: float, outputs: int) -> bytes
     return bytes(populated)
 
 
-def build_bundle(dest: Path = DEFAULT_BUNDLE) -> Path:
+def build_bundle(dest: Path | None = None) -> Path:
     """Write the bundle to `dest` (atomically) and return its path."""
+    dest = default_model_path() if dest is None else dest
     import mediapipe
     from mediapipe.tasks.python.metadata.metadata_writers import model_asset_bundle_utils
 
@@ -45,9 +57,9 @@ def build_bundle(dest: Path = DEFAULT_BUNDLE) -> Path:
     for rel, member, mean, std, outputs in _MODELS:
         src = modules / rel
         if not src.is_file():
-            raise FileNotFoundError(
+            raise ModelError(
                 f"{src} is missing: posecoach needs mediapipe 0.10.21, whose wheel carries the "
-                "pose weights"
+                "pose weights (pip install 'mediapipe==0.10.21', then posecoach build-model)"
             )
         members[member] = _with_metadata(src.read_bytes(), mean, std, outputs)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -62,9 +74,27 @@ def build_bundle(dest: Path = DEFAULT_BUNDLE) -> Path:
     return dest
 
 
+def resolve_model(name: str = "auto") -> Path:
+    """Find the model bundle: "auto", a path, or a name such as "heavy" in `models/`.
+
+    "auto" builds the bundle from the mediapipe wheel if it is not there yet (no download).
+    """
+    if name in ("", "auto"):
+        if not default_model_path().is_file():
+            build_bundle(default_model_path())
+        return default_model_path()
+    path = Path(name).expanduser()
+    candidates = [path, models_dir() / name, models_dir() / f"pose_landmarker_{name}.task"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    available = ", ".join(sorted(p.name for p in models_dir().glob("*.task"))) or "none"
+    raise ModelError(f"pose model {name!r} not found (models available: {available})")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    dest = Path(args[0]) if args else DEFAULT_BUNDLE
+    dest = Path(args[0]) if args else default_model_path()
     path = build_bundle(dest)
     print(f"pose model bundle written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0

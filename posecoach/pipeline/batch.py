@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .settings import Settings
+from posecoach.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +75,12 @@ def analyze_one(
     progress: Callable[[int, int | None], None] | None = None,
 ) -> FileOutcome:
     """Analyse one video or landmarks CSV. Never raises."""
-    from .analysis import analyze_landmarks_file, analyze_video
-    from .landmarks_csv import LandmarksCSVError
-    from .outputs import OutputError
-    from .pose import PoseModelError
-    from .settings import SettingsError
-    from .video import VideoError
+    from posecoach.errors import ModelError
+    from posecoach.media.video import VideoError
+    from posecoach.outputs.files import OutputError
+    from posecoach.outputs.landmarks_csv import LandmarksCSVError
+    from posecoach.pipeline.offline import analyze_landmarks_file, analyze_video
+    from posecoach.settings import SettingsError
 
     try:
         if path.lower().endswith(LANDMARKS_SUFFIX):
@@ -91,7 +91,7 @@ def analyze_one(
             path, out_dir, True, summary=result.summary,
             warnings=tuple(result.summary.get("warnings", [])),
         )
-    except (VideoError, LandmarksCSVError, OutputError, PoseModelError, SettingsError) as exc:
+    except (VideoError, LandmarksCSVError, OutputError, ModelError, SettingsError) as exc:
         return FileOutcome(path, out_dir, False, error=str(exc))
     except MemoryError:
         return FileOutcome(path, out_dir, False, error="ran out of memory on this file")

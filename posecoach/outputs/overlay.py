@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .cues import Cue
-from .gait import Step
-from .landmarks import SKELETON_EDGES, Landmark, PoseFrame
-from .metrics import FrameMetrics
-from .settings import Settings, load_settings
+from posecoach.coach.cues import Cue
+from posecoach.coach.gait import Step
+from posecoach.coach.metrics import FrameMetrics
+from posecoach.pose.landmarks import SKELETON_EDGES, Landmark, PoseFrame
+from posecoach.settings import Settings, load_settings
 
 RGB = tuple[int, int, int]
 

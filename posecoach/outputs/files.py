@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import errno
 import io
 import json
 import math
@@ -14,19 +13,9 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from posecoach.errors import OutputError, describe_os_error
+
 OUTPUT_NAMES = ("annotated.mp4", "landmarks.csv", "metrics.csv", "summary.json", "report.html")
-
-
-class OutputError(OSError):
-    """An output file could not be written (disk full, no permission, ...)."""
-
-
-def describe_os_error(exc: OSError, path: Path | str) -> str:
-    if exc.errno == errno.ENOSPC:
-        return f"the disk is full: cannot write {path}"
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"no permission to write {path}"
-    return f"cannot write {path}: {exc.strerror or exc}"
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:

@@ -1,0 +1,1 @@
+"""posecoach's benchmark (`make bench`); not part of the installed package."""

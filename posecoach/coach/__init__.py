@@ -1,0 +1,1 @@
+"""Coaching: smoothing, form metrics, gait, and the rules that turn them into cues."""

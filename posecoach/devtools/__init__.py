@@ -1,1 +1,0 @@
-"""Developer tooling (test browser set-up). Not used by posecoach at run time."""

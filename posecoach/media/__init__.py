@@ -1,0 +1,1 @@
+"""Video in and out: probing files, decoding, cameras, and browser-playable H.264 clips."""

@@ -1,0 +1,1 @@
+"""Running the stages: whole clips, live sessions' recordings, and batches of files."""

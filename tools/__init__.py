@@ -1,0 +1,1 @@
+"""Developer tools for the checkout (test set-up, load test, fixture making); not installed."""

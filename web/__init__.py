@@ -1,0 +1,1 @@
+"""The browser front end, shipped with posecoach as package data (`posecoach.web`)."""
