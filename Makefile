@@ -40,10 +40,12 @@ test: setup browsers
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check posecoach tests
+	$(VENV)/bin/ruff check posecoach tests benchmarks tools
 
+# The benchmark needs the checkout's clips, so it runs from here, not from the installed package.
+# Options: make bench BENCH_ARGS='--quick --repeats 1'
 bench: setup
-	$(VENV)/bin/posecoach bench
+	$(PY) -m benchmarks.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(OUT) test-output

@@ -1,4 +1,6 @@
-"""The benchmark behind `posecoach bench`: throughput, live latency, memory and batch speed-up.
+"""The benchmark behind `make bench`: throughput, live latency, memory and batch speed-up.
+
+Run from the checkout as `python -m benchmarks.bench [--repeats 3] [--quick] [--out out/bench]`.
 
 Everything runs on the real clips in `../shared/data/video` and is printed as one table:
 
@@ -15,13 +17,13 @@ Everything runs on the real clips in `../shared/data/video` and is printed as on
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
 import math
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,7 +39,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "video"
+from tools.net import free_port
+from tools.shared_data import shared_data_dir
+
+DATA_DIR = shared_data_dir() / "video"
 FIXTURES_DIR = Path(__file__).resolve().parents[1] / "fixtures"
 LONG_CLIP = "back_view_people_139s.mp4"
 SIDE_CLIP = "side_walk_1080p60.mp4"
@@ -368,7 +373,7 @@ def _analyze_once(clip: Path, out_dir: Path, settings: Any) -> tuple[float, floa
     start = time.perf_counter()
     result = analyze_video(clip, out_dir, settings, progress=progress)
     elapsed = time.perf_counter() - start
-    frames = int(result.summary["frames"])
+    frames = int(result.summary.frames or 0)
     loop = (frames - 1) / (marks[1] - marks[0]) if len(marks) == 2 else math.nan
     return frames / elapsed, loop, frames
 
@@ -441,7 +446,7 @@ def _medians_from_people(people: list[list[np.ndarray]], frames: list[Any],
         width=width, height=height, frame_index=np.arange(len(frames)),
     )
     summary = analyze_series(series, settings).summary
-    return (_num(summary.get("trunk_lean_deg_median")), _num(summary.get("head_angle_deg_median")))
+    return (_num(summary.trunk_lean_deg_median), _num(summary.head_angle_deg_median))
 
 
 def _num(value: Any) -> float:
@@ -463,7 +468,8 @@ def measure_throughput(
     model_input_clip: str | None = SIDE_CLIP,
 ) -> tuple[list[Throughput], ModelInput | None]:
     """Model only, analyze and the plain loop per clip, interleaved, `repeats` times."""
-    from posecoach.media.video import VideoReader, probe
+    from posecoach.media.probe import probe
+    from posecoach.media.reader import VideoReader
     from posecoach.pipeline.offline import pose_input_side
 
     results: list[Throughput] = []
@@ -501,7 +507,8 @@ def measure_throughput(
 def _compare_model_input(clip: Path, frames: list[Any], people: list[list[np.ndarray]],
                          settings: Any, side: int) -> ModelInput | None:
     """Model speed and trunk/head medians with full-size against downscaled input frames."""
-    from posecoach.media.video import VideoReader, output_size, probe
+    from posecoach.media.probe import output_size, probe
+    from posecoach.media.reader import VideoReader
 
     info = probe(clip)
     full_side = settings.pose.max_input_side_px
@@ -595,7 +602,7 @@ def _posecoach_cmd(*args: str) -> list[str]:
 def measure_memory(data_dir: Path, out: Path, quick: bool,
                    log: Callable[[str], None]) -> list[Memory]:
     """Peak RSS of `posecoach analyze` on a 10 s cut against the long clip (quick: a 30 s cut)."""
-    from posecoach.media.video import probe
+    from posecoach.media.probe import probe
 
     src = data_dir / LONG_CLIP
     if not src.is_file():
@@ -660,13 +667,6 @@ def measure_batch(data_dir: Path, out: Path, quick: bool,
 
 # ---------------------------------------------------------------------------------------------
 # Live
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def serve_app(port: int, data_dir: str, config: str | None = None) -> None:
@@ -876,3 +876,30 @@ def run_benchmarks(
     (out / "results.json").write_text(json.dumps(report.to_json(), indent=2, default=str))
     console.print(build_table(report))
     return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The benchmark's command line: `python -m benchmarks.bench`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench",
+        description="Measure throughput, live latency and memory on the real clips.",
+    )
+    parser.add_argument("--out", type=Path, default=Path("out/bench"),
+                        help="where the benchmark writes its outputs (default: out/bench)")
+    parser.add_argument("--repeats", type=_at_least_one, default=3,
+                        help="runs per measurement, the median is shown (default: 3)")
+    parser.add_argument("--quick", action="store_true", help="fewer clips and repeats")
+    args = parser.parse_args(argv)
+    run_benchmarks(args.out, repeats=args.repeats, quick=args.quick)
+    return 0
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not at least 1")
+    return value
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

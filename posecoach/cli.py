@@ -1,4 +1,9 @@
-"""The `posecoach` command line: analyze clips, serve the web UI, run the benchmark."""
+"""The `posecoach` command line: analyse clips, serve the web UI, build the pose model.
+
+Messages go to stderr; `--json` summaries and `--version` go to stdout. On a terminal rich wraps
+messages to its width; on a pipe or in a log nothing is hard-wrapped, so every message stays on
+one line whatever the terminal width or the length of a path.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,63 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from posecoach.settings import LEVELS, Settings, SettingsError, load_settings
+from posecoach.errors import PosecoachError, user_message
+from posecoach.settings import LEVELS, Settings, load_settings
+
+if TYPE_CHECKING:
+    from posecoach.outputs.summary import SessionSummary
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console that wraps to a terminal's width, and never hard-wraps on a pipe or in a log."""
+    console = Console(stderr=stderr, emoji=False)
+    console.soft_wrap = not console.is_terminal
+    return console
+
+
+console = make_console(stderr=True)
+_on_terminal = console.is_terminal and make_console().is_terminal
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # rich's boxed usage errors and help are drawn to a fixed width: only on a terminal.
+    rich_markup_mode="rich" if _on_terminal else None,
     help="posecoach: camera coaching for backward walking.",
 )
-console = Console(stderr=True)
+
+
+def _error(message: str) -> None:
+    console.print(f"[red]error:[/red] {escape(message)}")
+
+
+def _fail(exc: BaseException, code: int = 2) -> typer.Exit:
+    """Print `exc` as one plain line; the caller raises the returned exit."""
+    _error(user_message(exc))
+    return typer.Exit(code)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from posecoach import __version__
+
+        print(f"posecoach {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """posecoach: camera coaching for backward walking."""
 
 
 def _settings(config: Path | None, level: str | None, height_cm: float | None,
@@ -28,16 +75,15 @@ def _settings(config: Path | None, level: str | None, height_cm: float | None,
     overrides = {"pose": {"model": model}} if model else None
     try:
         return load_settings(config, level, height_cm, overrides)
-    except SettingsError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    except PosecoachError as exc:
+        raise _fail(exc) from None
 
 
-def _print_summary(summary: dict) -> None:
+def _print_summary(summary: SessionSummary) -> None:
     from posecoach.outputs.words import summary_in_words
 
     for sentence in summary_in_words(summary):
-        console.print(f"  {sentence}")
+        console.print(f"  {escape(sentence)}")
 
 
 @app.command()
@@ -65,7 +111,7 @@ def analyze(
     settings = _settings(config, level, height_cm, model)
     files, problems = collect_inputs(paths)
     for problem in problems:
-        console.print(f"[red]error:[/red] {problem}")
+        _error(problem)
     jobs_list = [(str(p), str(output_folder(p, out))) for p in files]
     names = [Path(p).name for p, _ in jobs_list]
     if len(set(names)) != len(names):
@@ -76,7 +122,8 @@ def analyze(
     failed = len(problems)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    with Progress(*columns, console=console, transient=True,
+                  disable=not console.is_terminal) as bar:
         if len(jobs_list) == 1:
             path, out_dir = jobs_list[0]
             task = bar.add_task(f"analysing {Path(path).name}", total=None)
@@ -97,13 +144,14 @@ def analyze(
         name = Path(outcome.path).name
         if not outcome.ok:
             failed += 1
-            console.print(f"[red]failed:[/red] {name}: {outcome.error}")
+            console.print(f"[red]failed:[/red] {escape(f'{name}: {outcome.error}')}")
             continue
-        console.print(f"[green]done:[/green] {name} -> {outcome.out_dir}")
+        console.print(f"[green]done:[/green] {escape(f'{name} -> {outcome.out_dir}')}")
         for warning in outcome.warnings:
-            console.print(f"  [yellow]warning:[/yellow] {warning}")
+            console.print(f"  [yellow]warning:[/yellow] {escape(warning)}")
         if json_output:
-            print(json.dumps(outcome.summary, indent=2))
+            summary = outcome.summary.to_json() if outcome.summary is not None else None
+            print(json.dumps(summary, indent=2))
         elif outcome.summary is not None:
             _print_summary(outcome.summary)
     if len(outcomes) > 1 or failed:
@@ -125,37 +173,28 @@ def serve(
     max_duration_min: Annotated[float | None, typer.Option(help="Longest uploaded clip in minutes (default 120; env POSECOACH_MAX_DURATION_MIN).")] = None,
 ) -> None:
     """Start the local web UI for live coaching, uploads, review and progress."""
-    from dataclasses import replace
-
-    from posecoach.server import ServerLimits, is_loopback, run_server
+    from posecoach.server import is_loopback, limits_from_options, run_server
 
     settings = _settings(config, None, None)
     if not is_loopback(host) and token is None:
-        console.print(f"[red]error:[/red] listening on {host} exposes the camera and your "
-                      "sessions to the network: pass --token SECRET (or set POSECOACH_TOKEN)")
+        _error(f"listening on {host} exposes the camera and your sessions to the network: "
+               "pass --token SECRET (or set POSECOACH_TOKEN)")
         raise typer.Exit(2)
     try:
-        limits = ServerLimits().with_env()
-        if max_upload_mb is not None:
-            limits = replace(limits, max_upload_bytes=int(max_upload_mb * 1e6))
-        if max_duration_min is not None:
-            limits = replace(limits, max_duration_s=max_duration_min * 60)
+        limits = limits_from_options(max_upload_mb, max_duration_min)
     except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _fail(exc) from None
     if sample is not None:
         _seed_library(data_dir, sample, settings)
     try:
         run_server(host=host, port=port, source=source, data_dir=data_dir, config=config,
                    token=token, limits=limits)
     except (ValueError, OSError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _fail(exc) from None
 
 
 def _seed_library(data_dir: Path, clip: Path, settings: Settings) -> None:
     """Analyse `clip` into an empty library so the UI opens on a real, reviewed session."""
-    from posecoach.media.video import VideoError
     from posecoach.pipeline.offline import analyze_video
     from posecoach.server.storage import Storage
 
@@ -164,28 +203,18 @@ def _seed_library(data_dir: Path, clip: Path, settings: Settings) -> None:
         return
     session = storage.create_session("upload", settings.level, settings.height_cm, clip.name,
                                      "analysing")
-    console.print(f"analysing the sample clip {clip.name} into the library...")
+    console.print(f"analysing the sample clip {escape(clip.name)} into the library...")
     try:
         result = analyze_video(clip, Path(session["out_dir"]), settings)
-    except (VideoError, OSError) as exc:
-        storage.update_session(session["id"], status="failed", error=str(exc))
-        console.print(f"[yellow]warning:[/yellow] could not analyse {clip.name}: {exc}")
+    except (PosecoachError, OSError) as exc:
+        message = user_message(exc)
+        storage.update_session(session["id"], status="failed", error=message)
+        warning = escape(f"could not analyse {clip.name}: {message}")
+        console.print(f"[yellow]warning:[/yellow] {warning}")
         return
     storage.update_session(session["id"], status="done", summary=result.summary,
-                           duration_s=result.summary.get("duration_s"))
+                           duration_s=result.summary.duration_s)
     _print_summary(result.summary)
-
-
-@app.command()
-def bench(
-    out: Annotated[Path, typer.Option(help="Where the benchmark writes its outputs.")] = Path("out/bench"),
-    repeats: Annotated[int, typer.Option(min=1, help="Runs per measurement (the median is shown).")] = 3,
-    quick: Annotated[bool, typer.Option(help="Fewer clips and repeats.")] = False,
-) -> None:
-    """Measure throughput, live latency and memory on the real clips."""
-    from benchmarks.bench import run_benchmarks
-
-    run_benchmarks(out, repeats=repeats, quick=quick)
 
 
 @app.command("build-model")
@@ -195,8 +224,11 @@ def build_model(
     """Build the offline pose model bundle from the mediapipe wheel."""
     from posecoach.pose.model import build_bundle
 
-    path = build_bundle(dest)
-    console.print(f"pose model bundle written to {path}")
+    try:
+        path = build_bundle(dest)
+    except (PosecoachError, OSError) as exc:
+        raise _fail(exc, 1) from None
+    console.print(f"pose model bundle written to {escape(str(path))}")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ still does.
 from __future__ import annotations
 
 import errno
+import re
 
 
 class PosecoachError(Exception):
@@ -30,7 +31,7 @@ class OutputError(PosecoachError, OSError):
 
 
 class SettingsError(PosecoachError, ValueError):
-    """The configuration file or an option is not valid."""
+    """The configuration file or an option is not valid, or cannot be used in this install."""
 
 
 class LandmarksCSVError(PosecoachError, ValueError):
@@ -44,6 +45,8 @@ class ModelError(PosecoachError, RuntimeError):
 class InputError(PosecoachError, ValueError):
     """A frame, message or request from a client is not usable."""
 
+
+_ERRNO_PREFIX = re.compile(r"\[Errno -?\d+\]\s*")
 
 _ERRNO_WORDS = {
     errno.ENOSPC: "the disk is full",
@@ -87,4 +90,4 @@ def user_message(exc: BaseException) -> str:
         text = os_error_words(exc)
     else:
         text = f"unexpected error ({type(exc).__name__}: {exc})"
-    return " ".join(text.split()) or type(exc).__name__
+    return " ".join(_ERRNO_PREFIX.sub("", text).split()) or type(exc).__name__

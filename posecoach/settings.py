@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from posecoach.errors import SettingsError
+from posecoach.errors import SettingsError, os_error_words
 
 View = Literal["side", "front", "back"]
 LEVELS = ("beginner", "intermediate", "advanced")
@@ -44,6 +44,10 @@ class OutputSettings(_Strict):
 
 class TrackingSettings(_Strict):
     lost_after_s: float = Field(1.0, gt=0)
+
+
+class TimingSettings(_Strict):
+    max_gap_s: float = Field(5.0, ge=0.1, le=3600)
 
 
 class SmoothingSettings(_Strict):
@@ -81,7 +85,8 @@ class SafetySettings(_Strict):
 
 
 class RuleSettings(_Strict):
-    """What every rule has: persistence before firing, cooldown, priority, views it can judge."""
+    """What every rule has: persistence before firing, cooldown, priority, the views it judges
+    in (within the views it can judge at all), and the guidance sentence it enforces."""
 
     persist_s: float = Field(0.0, ge=0)
     cooldown_s: float = Field(0.0, ge=0)
@@ -113,10 +118,14 @@ class StepLengthRule(RuleSettings):
 
 
 class GoodFormRule(RuleSettings):
+    """A praise rule: it speaks after this long with no fault."""
+
     praise_after_s: float = Field(15.0, gt=0)
 
 
 class RulesSettings(_Strict):
+    """One section per rule of `posecoach.coach.rules.RULES`, named by the rule's id."""
+
     trunk_upright: TrunkUprightRule = TrunkUprightRule()
     trunk_sway: TrunkSwayRule = TrunkSwayRule()
     head_up: HeadUpRule = HeadUpRule()
@@ -144,6 +153,7 @@ class Settings(_Strict):
     pose: PoseSettings = PoseSettings()
     output: OutputSettings = OutputSettings()
     tracking: TrackingSettings = TrackingSettings()
+    timing: TimingSettings = TimingSettings()
     smoothing: SmoothingSettings = SmoothingSettings()
     metrics: MetricsSettings = MetricsSettings()
     gait: GaitSettings = GaitSettings()
@@ -173,7 +183,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path} is not valid TOML: {exc}") from exc
     except OSError as exc:
-        raise SettingsError(f"cannot read {path}: {exc}") from exc
+        raise SettingsError(f"cannot read {path}: {os_error_words(exc)}") from exc
 
 
 def load_settings(

@@ -11,6 +11,7 @@ import pytest
 
 from posecoach.coach.metrics import METRIC_FIELDS
 from posecoach.outputs.landmarks_csv import HEADER, read_landmarks_csv
+from posecoach.outputs.plots import PLOT_TITLES
 from posecoach.pipeline.offline import analyze_series
 from posecoach.settings import load_settings
 from tests.conftest import FIXTURES, VIDEO
@@ -26,10 +27,10 @@ SUMMARY_KEYS = {
 
 def test_forward_clip_reads_forward(analysed):
     summary = analysed(VIDEO / "side_walk_1080p60.mp4").summary
-    assert summary["direction"] == "forward"
-    assert summary["view"] == "side"
-    assert summary["backward_time_s"] < 0.5
-    kinds = {e["kind"] for e in summary["gait_events"]}
+    assert summary.direction == "forward"
+    assert summary.view == "side"
+    assert summary.backward_time_s < 0.5
+    kinds = {e.kind for e in summary.gait_events}
     assert kinds <= {"heel_contact", "toe_off"} and "heel_contact" in kinds
 
 
@@ -37,13 +38,13 @@ def test_same_frames_reversed_read_backward(analysed):
     """The fixture is side_walk_1080p60.mp4 with its frames reversed (a backward-walking
     stand-in: the walker keeps facing the same way while the pelvis travels the other way)."""
     summary = analysed(FIXTURES / "backward_walk_side_1080p60.mp4").summary
-    assert summary["direction"] == "backward"
-    assert summary["view"] == "side"
-    assert summary["backward_time_s"] > 1.0
-    assert summary["steps"] >= 2
-    assert 0.3 < summary["step_length_leg"] < 1.5
+    assert summary.direction == "backward"
+    assert summary.view == "side"
+    assert summary.backward_time_s > 1.0
+    assert summary.steps >= 2
+    assert 0.3 < summary.step_length_leg < 1.5
     # backward gait: the toes land first and the heel leaves last
-    kinds = [e["kind"] for e in summary["gait_events"]]
+    kinds = [e.kind for e in summary.gait_events]
     assert set(kinds) <= {"toe_contact", "heel_off"} and kinds.count("toe_contact") >= 2
 
 
@@ -53,21 +54,21 @@ def test_steady_walk_steps_alternate_and_no_partial_step_counts(analysed, clip):
     """The man in these clips walks steadily: no low bump of the ankle separation (where the
     clip starts or ends mid-stride) counts as a step, and the cadence is a walking one."""
     summary = analysed(clip).summary
-    steps = summary["step_list"]
-    lengths = [s["step_length_leg"] for s in steps]
+    steps = summary.step_list
+    lengths = [s.step_length_leg for s in steps]
     assert len(steps) >= 3
     assert min(lengths) >= 0.4 * float(np.median(lengths))
-    assert 90 <= summary["cadence_spm"] <= 135
+    assert 90 <= summary.cadence_spm <= 135
 
 
 def test_back_view_clip_reads_back_and_claims_no_step_length(analysed):
     summary = analysed(VIDEO / "back_view_people_139s.mp4").summary
-    assert summary["view"] == "back"
-    assert summary["direction"] == "unknown", "direction is judged from the side only"
-    assert summary["trunk_lean_deg_median"] is None
-    assert summary["step_length_leg"] is None
-    assert summary["step_length_m"] is None
-    rules = {c["rule"] for c in summary["cues"]}
+    assert summary.view == "back"
+    assert summary.direction == "unknown", "direction is judged from the side only"
+    assert summary.trunk_lean_deg_median is None
+    assert summary.step_length_leg is None
+    assert summary.step_length_m is None
+    rules = {c.rule for c in summary.cues}
     assert "camera_view" in rules, "a back view asks the walker to turn sideways"
 
 
@@ -101,11 +102,16 @@ def test_outputs_and_formats(analysed):
     html = (out / "report.html").read_text()
     assert "<svg" in html and "http://" not in html and "https://" not in html
 
+    plots = json.loads((out / "plots.json").read_text())
+    assert set(plots) == set(PLOT_TITLES)
+    assert all(svg in html for svg in plots.values()), "the report shows the same plots"
+    assert summary == result.summary.to_json()
+
 
 def test_height_gives_metres(analysed):
     result = analysed(FIXTURES / "backward_walk_side_1080p60.mp4")
     tall = analyze_series(result.series, load_settings(height_cm=180))
-    assert tall.summary["step_length_m"] == pytest.approx(
-        tall.summary["step_length_leg"] * 0.491 * 1.80, rel=0.02
+    assert tall.summary.step_length_m == pytest.approx(
+        tall.summary.step_length_leg * 0.491 * 1.80, rel=0.02
     )
-    assert 0.2 < tall.summary["step_length_m"] < 1.4
+    assert 0.2 < tall.summary.step_length_m < 1.4

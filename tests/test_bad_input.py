@@ -23,16 +23,19 @@ import cv2
 import numpy as np
 import pytest
 
-from posecoach.media.video import VideoReader, VideoWriter, probe
+from posecoach.media.probe import probe
+from posecoach.media.reader import VideoReader
+from posecoach.media.writer import VideoWriter
 from posecoach.outputs.landmarks_csv import HEADER
 from posecoach.pipeline.offline import analyze_video
 from posecoach.settings import load_settings
-from tests.conftest import DATA, VIDEO
+from tests.bar_clips import write_pyav
+from tests.conftest import IMAGES, VIDEO, needs_shared_data
 
 SIDE_1080 = VIDEO / "side_walk_1080p60.mp4"
 EMPTY_SOURCE = VIDEO / "back_view_people_139s.mp4"  # nobody in the first 5.5 s
 FRONT_GIF = VIDEO / "front_two_walkers.gif"
-needs_data = pytest.mark.skipif(not SIDE_1080.exists(), reason="shared data not available")
+needs_data = needs_shared_data
 
 
 def posecoach(*args: str) -> subprocess.CompletedProcess[str]:
@@ -73,21 +76,8 @@ class SpyEstimator:
 def _write(path: Path, images: list[np.ndarray], pts: list[int] | None = None,
            time_base: Fraction = Fraction(1, 30), rotation: int | None = None,
            rate: int = 30) -> None:
-    height, width = images[0].shape[:2]
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=rate)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.time_base = time_base
-        stream.time_base = time_base
-        stream.options = {"preset": "ultrafast", "crf": "30"}
-        if rotation is not None:
-            stream.set_display_rotation(rotation)
-        for i, image in enumerate(images):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts = pts[i] if pts is not None else i
-            frame.time_base = time_base
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    options = {"preset": "ultrafast", "crf": "30"}
+    write_pyav(path, images, pts, time_base, rotation, options, rate)
 
 
 def _landmark_rows(path: Path) -> list[dict[str, str]]:
@@ -138,9 +128,9 @@ def test_no_video_stream_on_the_command_line(audio_only: Path, tmp_path: Path) -
     assert "voice memo.mp4" in proc.stderr and "no video stream" in proc.stderr
 
 
-@pytest.mark.skipif(not (DATA / "images").is_dir(), reason="shared data not available")
+@needs_data
 def test_png_renamed_mp4_on_the_command_line(tmp_path: Path) -> None:
-    photo = cv2.imread(str(DATA / "images" / "COCO_val2014_000000000241.jpg"))
+    photo = cv2.imread(str(IMAGES / "COCO_val2014_000000000241.jpg"))
     path = tmp_path / "holiday.mp4"
     ok, buf = cv2.imencode(".png", photo)
     assert ok
@@ -229,8 +219,8 @@ def test_variable_frame_rate_uses_timestamps(tmp_path: Path) -> None:
     assert np.allclose(spy.times, np.array(ms) / 1000, atol=2e-3)
     rows = _landmark_rows(result.files["landmarks.csv"])
     assert np.allclose([float(r["time_s"]) for r in rows], np.array(ms) / 1000, atol=2e-3)
-    assert result.summary["duration_s"] == pytest.approx(1.533 + 0.033, abs=0.05)
-    assert result.summary["frames"] == len(ms)
+    assert result.summary.duration_s == pytest.approx(1.533 + 0.033, abs=0.05)
+    assert result.summary.frames == len(ms)
 
 
 @pytest.mark.parametrize("rotation", [90, -90])
@@ -263,7 +253,7 @@ def test_portrait_phone_clip_of_a_walker_is_measured_upright(tmp_path: Path) -> 
     path = tmp_path / "phone_walk.mp4"
     _write(path, stored, rotation=90)
     result = analyze_video(path, tmp_path / "out", load_settings())
-    assert result.summary["frames_with_person"] >= 30
+    assert result.summary.frames_with_person >= 30
     points = result.series.points
     nose_y, ankle_y = points[:, 0, 1], np.nanmean(points[:, [27, 28], 1], axis=1)
     seen = np.isfinite(nose_y) & np.isfinite(ankle_y)
@@ -366,8 +356,8 @@ def test_still_background_with_nobody_says_so(tmp_path: Path) -> None:
 @pytest.mark.video
 def test_real_empty_room_finds_nobody(empty_scene: Path, tmp_path: Path) -> None:
     result = analyze_video(empty_scene, tmp_path / "out", load_settings())
-    assert result.summary["frames_with_person"] <= 2
-    assert all(cue["rule"] in ("in_frame", "camera_view") for cue in result.summary["cues"])
+    assert result.summary.frames_with_person <= 2
+    assert all(cue.rule in ("in_frame", "camera_view") for cue in result.summary.cues)
 
 
 @needs_data
@@ -380,11 +370,11 @@ def test_walker_partly_out_of_frame_is_told_to_step_into_view(tmp_path: Path) ->
         for i, image in enumerate(frames):
             writer.write(np.ascontiguousarray(image[:keep]), i / 60)
     result = analyze_video(path, tmp_path / "out", load_settings())
-    with_person = [m for m in result.metrics if m.has_person]
+    with_person = [m for m in result.metrics.rows() if m.has_person]
     assert len(with_person) > 100
     assert sum(not m.fully_in_frame for m in with_person) > 0.8 * len(with_person)
-    assert "in_frame" in {cue["rule"] for cue in result.summary["cues"]}
-    assert result.summary["step_length_leg"] is None
+    assert "in_frame" in {cue.rule for cue in result.summary.cues}
+    assert result.summary.step_length_leg is None
 
 
 @needs_data

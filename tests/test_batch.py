@@ -14,18 +14,13 @@ import pytest
 
 from posecoach.outputs.landmarks_csv import write_landmarks_csv
 from posecoach.pipeline.batch import DaskRunner, LocalRunner, output_folder, run_batch
+from tests.conftest import MOCAP as MOCAP_DIR
+from tests.conftest import needs_shared_data
+from tests.mocap.projection import load_trial, project_trial
 
-try:
-    from tests.mocap.projection import load_trial, project_trial
-except ImportError:  # tests/ is not a package: pytest puts tests/ itself on sys.path
-    from mocap.projection import load_trial, project_trial
-
-MOCAP_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mocap"
 TRIALS = ("dataset-1_walk-back_normal_001.bvh", "dataset-1_walk-back_active_001.bvh")
 
-pytestmark = pytest.mark.skipif(
-    not all((MOCAP_DIR / t).is_file() for t in TRIALS), reason=f"no motion capture in {MOCAP_DIR}"
-)
+pytestmark = needs_shared_data
 
 
 def _landmarks_csv(trial: str, folder: Path) -> Path:
@@ -56,7 +51,7 @@ def test_local_runner_two_jobs_reports_a_bad_file_and_finishes_the_others(inputs
     assert not failed.ok and "notes.mp4 is a text file" in (failed.error or "")
     good = outcomes[inputs[0].name]
     assert good.ok and good.error is None
-    assert good.summary is not None and good.summary["direction"] == "backward"
+    assert good.summary is not None and good.summary.direction == "backward"
     summary = json.loads((Path(good.out_dir) / "summary.json").read_text())
     assert summary["direction"] == "backward"
     assert (Path(good.out_dir) / "report.html").is_file()
@@ -74,6 +69,6 @@ def test_dask_runner_on_a_local_cluster(inputs, settings, tmp_path):
     assert sorted(Path(o.path).name for o in outcomes) == sorted(p.name for p in inputs)
     for outcome in outcomes:
         assert outcome.ok, outcome.error
-        assert outcome.summary is not None and outcome.summary["direction"] == "backward"
-        assert outcome.summary["steps"] >= 2
+        assert outcome.summary is not None and outcome.summary.direction == "backward"
+        assert outcome.summary.steps >= 2
         assert (Path(outcome.out_dir) / "metrics.csv").is_file()

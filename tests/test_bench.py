@@ -119,3 +119,16 @@ def test_data_folder_is_found():
     from benchmarks.bench import DATA_DIR
 
     assert Path(VIDEO).resolve() == DATA_DIR.resolve()
+
+
+def test_the_command_line_passes_its_options(monkeypatch, tmp_path):
+    import benchmarks.bench as bench
+
+    calls = []
+    monkeypatch.setattr(bench, "run_benchmarks",
+                        lambda out, repeats, quick: calls.append((out, repeats, quick)))
+    assert bench.main(["--out", str(tmp_path), "--repeats", "2", "--quick"]) == 0
+    assert bench.main([]) == 0
+    assert calls == [(tmp_path, 2, True), (Path("out/bench"), 3, False)]
+    with pytest.raises(SystemExit):
+        bench.main(["--repeats", "0"])

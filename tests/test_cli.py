@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,12 +14,14 @@ import pytest
 from tests.conftest import DATA, FIXTURES, VIDEO
 
 
-def posecoach(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def posecoach(*args: str, timeout: float = 600,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "posecoach", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -90,6 +93,49 @@ def test_missing_path_and_bad_config(tmp_path):
     no_traceback(proc)
 
 
+@pytest.mark.parametrize("columns", ["40", "200"])
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        # a path of 300+ characters in folders: missing
+        (f"{'folder-' * 20}/{'clip-' * 30}.mp4", "no such file or folder"),
+        # one name of 300 characters: longer than a file name may be
+        (f"{'x' * 296}.mp4", "the name is too long"),
+    ],
+)
+def test_a_long_message_sent_to_a_pipe_stays_on_one_line(tmp_path, columns, name, problem):
+    path = tmp_path / name
+    assert len(str(path)) > 300
+    proc = posecoach("analyze", str(path), "--out", str(tmp_path / "out"),
+                     env={"COLUMNS": columns})
+    assert proc.returncode == 1
+    no_traceback(proc)
+    assert f"error: {path}: {problem}" in proc.stderr.splitlines()
+
+
+@pytest.mark.parametrize("columns", ["40", "200"])
+def test_a_usage_error_sent_to_a_pipe_stays_on_one_line(columns):
+    option = "--" + "no-such-option-" * 20
+    proc = posecoach("analyze", option, "clip.mp4", env={"COLUMNS": columns})
+    assert proc.returncode == 2
+    no_traceback(proc)
+    assert [line for line in proc.stderr.splitlines() if option in line and "Error" in line]
+
+
+def test_version_option():
+    from importlib.metadata import version
+
+    proc = posecoach("--version")
+    assert proc.returncode == 0
+    assert proc.stdout == f"posecoach {version('posecoach')}\n"
+
+
+def test_bench_is_not_a_command_of_the_installed_tool():
+    proc = posecoach("bench")
+    assert proc.returncode == 2
+    no_traceback(proc)
+
+
 @pytest.mark.video
 def test_batch_skips_a_bad_file_and_finishes_the_others(bad_files, tmp_path):
     folder = tmp_path / "clips"
@@ -115,11 +161,12 @@ def test_landmarks_csv_reanalysis_matches_the_video_analysis(analysed, tmp_path)
     proc = posecoach("analyze", str(csv_path), "--out", str(tmp_path), "--json")
     assert proc.returncode == 0, proc.stderr
     again = json.loads((tmp_path / "landmarks" / "summary.json").read_text())
+    first = result.summary.to_json()
     for key in ("direction", "steps", "view", "frames", "frames_with_person"):
-        assert again[key] == result.summary[key], key
+        assert again[key] == first[key], key
     for key in ("trunk_lean_deg_median", "head_angle_deg_median", "cadence_spm"):
-        if result.summary[key] is not None:
-            assert again[key] == pytest.approx(result.summary[key], abs=0.05), key
+        if first[key] is not None:
+            assert again[key] == pytest.approx(first[key], abs=0.05), key
     stricter = posecoach("analyze", str(csv_path), "--out", str(tmp_path / "strict"),
                          "--level", "advanced")
     assert stricter.returncode == 0

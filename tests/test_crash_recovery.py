@@ -16,7 +16,7 @@ import pytest
 
 from posecoach.server.engine import engine_available
 from posecoach.server.storage import Storage
-from tests.conftest import VIDEO
+from tests.conftest import VIDEO, needs_shared_data
 from tools.loadtest import ClientStats, ServerProcess, jpeg_frames, live_client
 
 SIDE_CLIP = VIDEO / "side_walk_1080p60.mp4"
@@ -25,10 +25,8 @@ MAX_LOSS_S = 2.0
 
 pytestmark = [
     pytest.mark.video,
-    pytest.mark.skipif(
-        not SIDE_CLIP.is_file() or not engine_available(),
-        reason="needs the pose engine and ../shared/data",
-    ),
+    needs_shared_data,
+    pytest.mark.skipif(not engine_available(), reason="needs the pose engine"),
 ]
 
 

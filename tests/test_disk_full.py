@@ -25,14 +25,11 @@ from posecoach.cli import app as cli_app
 from posecoach.outputs.files import OutputError, atomic_write_json, atomic_write_text
 from posecoach.server import create_app
 from posecoach.server.engine import engine_available
-from tests.conftest import FIXTURES, VIDEO
+from tests.conftest import FIXTURES, needs_shared_data
 from tests.server.conftest import clip_jpegs, receive_until
 
 SAMPLE = FIXTURES / "backward_walk_side_1080p60.mp4"
-needs_clip = pytest.mark.skipif(
-    not SAMPLE.is_file() or not (VIDEO / "side_walk_1080p60.mp4").is_file(),
-    reason="sample clips not available",
-)
+needs_clip = needs_shared_data
 
 
 def _mount_tmpfs(where: Path, size: str) -> bool:
@@ -179,3 +176,73 @@ def test_live_session_on_a_full_disk_keeps_what_was_recorded(
     assert _playable_frames(out_dir / "annotated.mp4") > 0
     rows = (out_dir / "landmarks.csv.partial").read_text().splitlines()
     assert rows[0].startswith("frame,time_s") and len(rows) > 1
+
+
+# ---------------------------------------------------------------- the server
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _fill(disk: Path) -> None:
+    fd = os.open(disk / "filler.bin", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        for size in (1 << 16, 1 << 12, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+
+
+def test_serve_starts_on_a_full_disk_with_one_plain_line(small_disk: Path) -> None:
+    import time
+    import urllib.error
+    import urllib.request
+
+    from posecoach.server.storage import Storage
+
+    data = small_disk / "data"
+    session = Storage(data / "posecoach.db", data).create_session(
+        "upload", "beginner", None, "walk.mp4", "done"
+    )
+    _fill(small_disk)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "posecoach", "serve", "--port", str(port), "--data-dir", str(data)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        listed = None
+        deadline = time.monotonic() + 120
+        while listed is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{base}/api/sessions", timeout=5) as response:
+                    listed = json.loads(response.read())
+            except OSError:
+                time.sleep(0.5)
+        assert listed is not None, "the server did not answer"
+        assert [s["id"] for s in listed] == [session["id"]]
+        checkin = urllib.request.Request(
+            f"{base}/api/sessions/{session['id']}/checkin",
+            data=b'{"pain": "none", "score": 0}',
+            headers={"content-type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(checkin, timeout=10)
+        assert refused.value.code == 507
+        assert "disk is full" in json.loads(refused.value.read())["detail"]
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    assert "Traceback" not in out + err, err
+    lines = [line for line in (out + err).splitlines() if "full" in line]
+    assert len(lines) == 1 and "disk" in lines[0], out + err

@@ -10,18 +10,9 @@ from posecoach.coach.metrics import compute_metrics
 from posecoach.coach.smoothing import smooth_offline
 from posecoach.pose.landmarks import NUM_LANDMARKS, Landmark, PoseSeries
 from posecoach.settings import Settings, load_settings
-
-try:
-    from tests.synthetic import Truth, make_walk, reverse_time, swap_legs
-except ImportError:
-    from synthetic import Truth, make_walk, reverse_time, swap_legs
+from tests.synthetic import Truth, make_walk, reverse_time, swap_legs
 
 L = Landmark
-
-
-@pytest.fixture(scope="module")
-def settings():
-    return load_settings()
 
 
 def _gait(series: PoseSeries, settings: Settings) -> GaitSummary:

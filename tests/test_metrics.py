@@ -2,46 +2,58 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 import numpy as np
 import pytest
 
-from posecoach.coach.metrics import METRIC_FIELDS, FrameMetrics, compute_metrics
+from posecoach.coach.metrics import METRIC_FIELDS, FrameMetrics, MetricsSeries, compute_metrics
 from posecoach.coach.smoothing import smooth_offline
 from posecoach.pose.landmarks import NUM_LANDMARKS, Landmark, PoseSeries
-from posecoach.settings import load_settings
-
-try:
-    from tests.synthetic import make_walk, reverse_time, with_points
-except ImportError:
-    from synthetic import make_walk, reverse_time, with_points
+from tests.synthetic import make_walk, reverse_time, with_points
 
 L = Landmark
 
 
-@pytest.fixture(scope="module")
-def settings():
-    return load_settings()
-
-
-def _metrics(settings, causal: bool = False, **kw) -> list[FrameMetrics]:
+def _metrics(settings, causal: bool = False, **kw) -> MetricsSeries:
     kw.setdefault("leg_px", 200.0)
     series, _ = make_walk(**kw)
     return compute_metrics(smooth_offline(series, settings), settings, causal=causal)
 
 
-def _col(metrics: list[FrameMetrics], name: str) -> np.ndarray:
-    return np.array([getattr(m, name) for m in metrics])
+def _col(metrics: MetricsSeries, name: str) -> np.ndarray:
+    return metrics.column(name)
 
 
-def _share(metrics: list[FrameMetrics], name: str, value: object) -> float:
-    return float(np.mean([getattr(m, name) == value for m in metrics]))
+def _share(metrics: MetricsSeries, name: str, value: object) -> float:
+    return float(np.mean(metrics.column(name) == value))
 
 
 def test_fields_are_kept():
     assert METRIC_FIELDS[:4] == ("frame", "time_s", "has_person", "view")
     assert "trunk_lean_deg" in METRIC_FIELDS and "fallen" in METRIC_FIELDS
+    assert tuple(f.name for f in dataclasses.fields(MetricsSeries)) == METRIC_FIELDS
+
+
+def test_rows_and_columns_agree(settings):
+    m = _metrics(settings, direction="backward", duration_s=1.0)
+    rows = list(m.rows())
+    assert len(rows) == len(m) == 30
+    for i in (0, 17, -1):
+        assert _same_metrics(m.row(i), rows[i])
+    for name in METRIC_FIELDS:
+        assert not isinstance(getattr(m.row(0), name), np.generic), name
+    assert type(rows[0].frame) is int and type(rows[0].time_s) is float
+    assert type(rows[0].has_person) is bool and type(rows[0].view) is str
+    again = MetricsSeries.from_rows(rows)
+    for name in METRIC_FIELDS:
+        np.testing.assert_array_equal(again.column(name), m.column(name))
+        assert again.column(name).dtype == m.column(name).dtype, name
+    assert len(MetricsSeries.from_rows([])) == 0
+    assert len(m.subset(m.time_s < 0.5)) == 15
+    with pytest.raises(KeyError):
+        m.column("speed")
 
 
 @pytest.mark.parametrize("yaw_deg", [90.0, -90.0])
@@ -96,7 +108,7 @@ def test_back_view_needs_no_face(settings):
 def test_direction_and_facing(settings, direction, yaw_deg, facing, expected, causal):
     series, truth = make_walk(direction=direction, yaw_deg=yaw_deg, leg_px=200.0, noise_px=1.0)
     m = compute_metrics(smooth_offline(series, settings), settings, causal=causal)
-    settled = m[30:] if causal else m
+    settled = m.subset(slice(30, None)) if causal else m
     assert _share(settled, "direction", expected) == 1.0
     assert _share(settled, "facing", facing) == 1.0
     sign = {"forward": 1.0, "backward": -1.0, "standing": 0.0}[direction]
@@ -205,10 +217,10 @@ def test_edge_distance_and_in_frame(settings, center_x_px, inside):
     p = series.points[0]
     x, y = p[:, 0] / series.width, p[:, 1] / series.height
     expected = np.min(np.minimum.reduce([x, 1 - x, y, 1 - y])[p[:, 3] >= 0.5])
-    assert m[0].edge_distance_frac == pytest.approx(expected, abs=1e-9)
+    assert m.row(0).edge_distance_frac == pytest.approx(expected, abs=1e-9)
     assert _share(m, "fully_in_frame", inside) == 1.0
     if not inside:
-        assert m[0].edge_distance_frac < settings.metrics.edge_margin_frac
+        assert m.row(0).edge_distance_frac < settings.metrics.edge_margin_frac
 
 
 def test_feet_at_the_bottom_edge_are_not_in_frame(settings):
@@ -216,7 +228,7 @@ def test_feet_at_the_bottom_edge_are_not_in_frame(settings):
                           ground_y_px=1075.0)
     m = compute_metrics(series, settings)
     assert _share(m, "fully_in_frame", False) == 1.0
-    assert 0 <= m[0].edge_distance_frac < 0.03
+    assert 0 <= m.row(0).edge_distance_frac < 0.03
 
 
 def _fall(t: np.ndarray, start_s: float, length_s: float, end: float) -> np.ndarray:
@@ -257,7 +269,7 @@ def test_causal_metrics_use_no_future_frames(settings):
         PoseSeries(series.time_s[:cut], series.points[:cut], series.width, series.height),
         settings, causal=True,
     )
-    for a, b in zip(full[:cut], part, strict=True):
+    for a, b in zip(full.subset(slice(None, cut)).rows(), part.rows(), strict=True):
         for name in METRIC_FIELDS:
             va, vb = getattr(a, name), getattr(b, name)
             if isinstance(va, float) and np.isnan(va):
@@ -268,7 +280,7 @@ def test_causal_metrics_use_no_future_frames(settings):
 
 def test_causal_last_row_is_valid(settings):
     m = _metrics(settings, causal=True, direction="backward", duration_s=4.0)
-    last = m[-1]
+    last = m.row(-1)
     assert last.direction == "backward"
     assert last.pelvis_speed_leg_s == pytest.approx(-1.0, abs=0.05)
 
@@ -280,18 +292,19 @@ def test_degenerate_series(settings, n_frames, causal):
                        np.full((n_frames, NUM_LANDMARKS, 4), np.nan), 640, 480)
     m = compute_metrics(empty, settings, causal=causal)
     assert len(m) == n_frames
-    assert all(not x.has_person and x.direction == "unknown" and x.view == "unknown" for x in m)
-    assert all(not x.fallen and not x.fully_in_frame for x in m)
+    assert all(not x.has_person and x.direction == "unknown" and x.view == "unknown"
+               for x in m.rows())
+    assert all(not x.fallen and not x.fully_in_frame for x in m.rows())
     walk, _ = make_walk(duration_s=n_frames / 30.0)
     m = compute_metrics(walk, settings, causal=causal)
-    assert len(m) == n_frames and all(x.has_person for x in m)
-    assert Counter(x.view for x in m) == Counter({"side": n_frames})
+    assert len(m) == n_frames and all(x.has_person for x in m.rows())
+    assert Counter(x.view for x in m.rows()) == Counter({"side": n_frames})
 
 
 def test_empty_series_gives_no_rows(settings):
-    assert compute_metrics(
+    assert len(compute_metrics(
         PoseSeries(np.zeros(0), np.zeros((0, NUM_LANDMARKS, 4)), 640, 480), settings
-    ) == []
+    )) == 0
 
 
 def _same_metrics(a: FrameMetrics, b: FrameMetrics) -> bool:
@@ -329,4 +342,4 @@ def test_last_only_is_the_last_row(settings, kw):
                 last = compute_metrics(window, settings, causal=causal, last_only=True)
                 every = compute_metrics(window, settings, causal=causal)
                 assert len(last) == 1
-                assert _same_metrics(last[0], every[-1]), (end, length, causal)
+                assert _same_metrics(last.row(0), every.row(-1)), (end, length, causal)

@@ -28,7 +28,6 @@ import csv
 import functools
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,15 +36,12 @@ from posecoach.coach.gait import analyze_gait
 from posecoach.coach.metrics import compute_metrics
 from posecoach.coach.smoothing import smooth_offline
 from posecoach.settings import load_settings
+from tests.conftest import MOCAP as MOCAP_DIR
+from tests.conftest import needs_shared_data, shared_names
+from tests.mocap.projection import CameraSide, load_trial, project_trial, reference_values
 
-try:
-    from tests.mocap.projection import CameraSide, load_trial, project_trial, reference_values
-except ImportError:  # tests/ is not a package: pytest puts tests/ itself on sys.path
-    from mocap.projection import CameraSide, load_trial, project_trial, reference_values
-
-MOCAP_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mocap"
 REFERENCE_CSV = MOCAP_DIR / "reference_values.csv"
-TRIALS = sorted(p.name for p in MOCAP_DIR.glob("*.bvh"))
+TRIALS = shared_names(MOCAP_DIR, "*.bvh")
 
 NOISE_PX = 2.0
 NEAR_VISIBILITY = 0.95
@@ -56,7 +52,7 @@ TRUNK_TOL_DEG = 3.0
 STEP_LENGTH_REL_TOL = 0.10
 CADENCE_REL_TOL = 0.10
 
-pytestmark = pytest.mark.skipif(not TRIALS, reason=f"no motion capture in {MOCAP_DIR}")
+pytestmark = needs_shared_data
 
 
 @dataclass
@@ -103,12 +99,12 @@ def measure(name: str, side: CameraSide = "left", swaps: int = 0) -> Measured:
     smoothed = smooth_offline(series, settings)
     metrics = compute_metrics(smoothed, settings)
     gait = analyze_gait(smoothed, metrics, settings)
-    directions = [m.direction for m in metrics]
+    directions = metrics.direction.tolist()
     n_back = directions.count("backward")
     n_fwd = directions.count("forward")
     walking = n_back + n_fwd
 
-    def median(values: list[float]) -> float:
+    def median(values: np.ndarray) -> float:
         arr = np.asarray(values, dtype=np.float64)
         arr = arr[np.isfinite(arr)]
         return float(np.median(arr)) if arr.size else math.nan
@@ -117,8 +113,8 @@ def measure(name: str, side: CameraSide = "left", swaps: int = 0) -> Measured:
         backward_share=n_back / walking if walking else 0.0,
         forward_share=n_fwd / walking if walking else 0.0,
         walking_frames=walking,
-        trunk_lean_deg_median=median([m.trunk_lean_deg for m in metrics]),
-        head_angle_deg_median=median([m.head_angle_deg for m in metrics]),
+        trunk_lean_deg_median=median(metrics.trunk_lean_deg),
+        head_angle_deg_median=median(metrics.head_angle_deg),
         steps=len(gait.steps),
         step_length_leg=gait.step_length_leg,
         cadence_spm=gait.cadence_spm,

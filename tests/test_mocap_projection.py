@@ -11,30 +11,20 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from posecoach.pose.landmarks import LEG_PAIRS, Landmark, PoseSeries
+from tests.conftest import MOCAP as MOCAP_DIR
+from tests.conftest import needs_shared_data, shared_names
+from tests.mocap.bvh import forward_kinematics, parse_bvh
+from tests.mocap.projection import load_trial, project_trial, projected_truth, reference_values
 
-try:
-    from tests.mocap.bvh import forward_kinematics, parse_bvh
-    from tests.mocap.projection import (
-        load_trial,
-        project_trial,
-        projected_truth,
-        reference_values,
-    )
-except ImportError:  # tests/ is not a package: pytest puts tests/ itself on sys.path
-    from mocap.bvh import forward_kinematics, parse_bvh
-    from mocap.projection import load_trial, project_trial, projected_truth, reference_values
-
-MOCAP_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mocap"
 REFERENCE_CSV = MOCAP_DIR / "reference_values.csv"
-TRIALS = sorted(p.name for p in MOCAP_DIR.glob("*.bvh"))
+TRIALS = shared_names(MOCAP_DIR, "*.bvh")
 
-pytestmark = pytest.mark.skipif(not TRIALS, reason=f"no motion capture in {MOCAP_DIR}")
+pytestmark = needs_shared_data
 
 ANGLE_TOL_DEG = 0.5
 LENGTH_REL_TOL = 0.02

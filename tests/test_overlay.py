@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import time
 from pathlib import Path
 
@@ -19,10 +20,10 @@ from posecoach.outputs.overlay import Overlay
 from posecoach.pose.landmarks import Landmark as L
 from posecoach.pose.landmarks import PoseFrame, empty_frame
 from posecoach.settings import Settings
+from tests.conftest import ROOT, TEST_OUTPUT, VIDEO
 
-ROOT = Path(__file__).resolve().parents[1]
-SIDE_1080 = ROOT.parent / "shared" / "data" / "video" / "side_walk_1080p60.mp4"
-OUT = ROOT / "test-output" / "overlay"
+SIDE_1080 = VIDEO / "side_walk_1080p60.mp4"
+OUT = TEST_OUTPUT / "overlay"
 
 # The walker of side_walk_1080p60.mp4 at frame 60, facing image left (1920x1080 pixels).
 POSE_1080 = {
@@ -40,9 +41,7 @@ POSE_1080 = {
 
 
 def real_frame() -> np.ndarray:
-    if not SIDE_1080.exists():
-        pytest.skip("shared data not available")
-    from posecoach.media.video import VideoReader
+    from posecoach.media.reader import VideoReader
 
     with VideoReader(SIDE_1080) as reader:
         for frame in reader:
@@ -52,7 +51,7 @@ def real_frame() -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def base_image() -> np.ndarray:
+def base_image(shared_data: Path) -> np.ndarray:
     return real_frame()
 
 
@@ -275,3 +274,16 @@ def test_saves_samples_for_a_look(base_image: np.ndarray) -> None:
     assert cv2.imwrite(str(OUT / "side_walk_480p_overlay.png"),
                        cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
     assert path.stat().st_size > 10_000
+
+
+def test_one_side_palette_for_video_plots_and_web() -> None:
+    from posecoach.outputs import palette, plots
+
+    assert palette.hex_to_rgb(palette.LEFT_HEX) == overlay_mod.LEFT_COLOUR
+    assert palette.hex_to_rgb(palette.RIGHT_HEX) == overlay_mod.RIGHT_COLOUR
+    assert plots.SIDE_COLORS == {"left": palette.LEFT_HEX, "right": palette.RIGHT_HEX}
+    css = (ROOT / "web" / "app.css").read_text(encoding="utf-8")
+    declared = dict(re.findall(r"--side-(left|right):\s*(#[0-9A-Fa-f]{6})\s*;", css))
+    assert {side: colour.upper() for side, colour in declared.items()} == palette.SIDE_HEX
+    skeleton = (ROOT / "web" / "js" / "skeleton.js").read_text(encoding="utf-8")
+    assert "--side-left" in skeleton and "--side-right" in skeleton

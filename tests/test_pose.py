@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from posecoach.errors import ModelError
-from posecoach.media.video import VideoReader
+from posecoach.media.reader import VideoReader
 from posecoach.pose.estimator import PoseEstimator, distinct_people
 from posecoach.pose.landmarks import NUM_LANDMARKS
 from posecoach.pose.model import default_model_path, resolve_model

@@ -19,10 +19,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from posecoach.coach.gait import analyze_gait
-from posecoach.coach.metrics import compute_metrics
+from posecoach.coach.metrics import MetricsSeries, compute_metrics
 from posecoach.coach.rules import evaluate_rules
 from posecoach.coach.smoothing import LiveSmoother, smooth_offline
-from posecoach.outputs.files import to_jsonable
 from posecoach.outputs.landmarks_csv import (
     HEADER,
     LandmarksCSVError,
@@ -214,9 +213,9 @@ def odd_series(draw: st.DrawFn) -> PoseSeries:
     return PoseSeries(time_s, points, width, height)
 
 
-def _check_metrics(metrics: list, series: PoseSeries) -> None:
+def _check_metrics(metrics: MetricsSeries, series: PoseSeries) -> None:
     assert len(metrics) == len(series)
-    for i, m in enumerate(metrics):
+    for i, m in enumerate(metrics.rows()):
         assert m.time_s == pytest.approx(series.time_s[i])
         for name in ANGLE_FIELDS:
             value = getattr(m, name)
@@ -239,7 +238,7 @@ def test_offline_pipeline_never_raises(series: PoseSeries) -> None:
     for step in gait.steps:
         assert series.time_s[0] - 1e-9 <= step.time_s <= series.time_s[-1] + 1e-9
         assert step.side in ("left", "right")
-    cues = evaluate_rules(metrics, gait.steps, SETTINGS)
+    cues = evaluate_rules(list(metrics.rows()), gait.steps, SETTINGS)
     for cue in cues:
         assert cue.end_s is None or cue.end_s >= cue.start_s
     causal = compute_metrics(smoothed, SETTINGS, causal=True)
@@ -250,7 +249,7 @@ def test_offline_pipeline_never_raises(series: PoseSeries) -> None:
 @given(series=odd_series())
 def test_summary_is_valid_json_for_any_series(series: PoseSeries) -> None:
     result = analyze_series(series, SETTINGS, "odd.csv")
-    text = json.dumps(to_jsonable(result.summary), allow_nan=False)
+    text = json.dumps(result.summary.to_json(), allow_nan=False)
     summary = json.loads(text)
     assert summary["frames"] == len(series)
     assert 0 <= summary["frames_with_person"] <= len(series)
@@ -276,5 +275,5 @@ def test_one_to_three_frames_of_a_real_pose(n: int, yaw: float) -> None:
     assume(len(walk) == n)
     result = analyze_series(walk, SETTINGS)
     assert len(result.metrics) == n
-    assert result.summary["frames"] == n
-    assert result.summary["steps"] in (None, 0)
+    assert result.summary.frames == n
+    assert result.summary.steps in (None, 0)

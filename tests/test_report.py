@@ -12,14 +12,15 @@ from typing import Any
 
 import pytest
 
-from posecoach.coach.cues import RULE_IDS, Cue
+from posecoach.coach.cues import Cue
 from posecoach.coach.gait import GaitSummary, Step
-from posecoach.coach.metrics import FrameMetrics
+from posecoach.coach.metrics import FrameMetrics, MetricsSeries
+from posecoach.coach.rules import RULE_IDS
 from posecoach.outputs import plots, report
 from posecoach.outputs.report import format_time, render_plots, summary_in_words, write_report
 from posecoach.settings import Settings, load_settings
+from tests.conftest import TEST_OUTPUT
 
-REPO = Path(__file__).resolve().parents[1]
 HEIGHT_CM = 175.0
 FPS = 30.0
 DURATION_S = 30.0
@@ -43,7 +44,7 @@ def _direction(t: float) -> str:
     return "forward"
 
 
-def make_metrics(duration_s: float = DURATION_S, fps: float = FPS) -> list[FrameMetrics]:
+def make_metrics(duration_s: float = DURATION_S, fps: float = FPS) -> MetricsSeries:
     """A 30 s clip: stand, walk backwards (side view), a 1 s dropout, turn, walk away (back)."""
     out = []
     for i in range(int(duration_s * fps)):
@@ -74,7 +75,7 @@ def make_metrics(duration_s: float = DURATION_S, fps: float = FPS) -> list[Frame
                 fallen=False,
             )
         )
-    return out
+    return MetricsSeries.from_rows(out)
 
 
 def make_steps() -> list[Step]:
@@ -133,7 +134,7 @@ def make_cues(settings: Settings) -> list[Cue]:
 
 
 def make_summary(
-    metrics: list[FrameMetrics], gait: GaitSummary, cues: list[Cue], settings: Settings
+    metrics: MetricsSeries, gait: GaitSummary, cues: list[Cue], settings: Settings
 ) -> dict[str, Any]:
     rules = settings.rules
     return {
@@ -142,7 +143,7 @@ def make_summary(
         "height_cm": HEIGHT_CM,
         "duration_s": DURATION_S,
         "frames": len(metrics),
-        "frames_with_person": sum(m.has_person for m in metrics),
+        "frames_with_person": int(metrics.has_person.sum()),
         "fps": FPS,
         "direction": "backward",
         "backward_time_s": 20.0,
@@ -195,12 +196,12 @@ def empty_summary() -> dict[str, Any]:
     return summary
 
 
-def nobody_metrics(n: int = 150) -> list[FrameMetrics]:
-    return [
+def nobody_metrics(n: int = 150) -> MetricsSeries:
+    return MetricsSeries.from_rows(
         FrameMetrics(i, i / FPS, False, "unknown", 0, "unknown", NAN, NAN, NAN, NAN, False, NAN,
                      False, NAN, False, NAN, NAN, False)
         for i in range(n)
-    ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +216,7 @@ def realistic(settings: Settings) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def report_html(realistic: dict[str, Any], settings: Settings) -> str:
     """The realistic report, also kept in test-output/report/ for a look in a browser."""
-    out_dir = REPO / "test-output" / "report"
+    out_dir = TEST_OUTPUT / "report"
     path = write_report(out_dir / "report.html", settings=settings, **realistic)
     assert path == out_dir / "report.html"
     return path.read_text(encoding="utf-8")
@@ -359,7 +360,7 @@ def test_summary_in_words_nulls_and_no_steps(realistic: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("metrics_kind", ["nobody", "none"])
 def test_empty_inputs_report(tmp_path: Path, settings: Settings, metrics_kind: str) -> None:
-    metrics = nobody_metrics() if metrics_kind == "nobody" else []
+    metrics = nobody_metrics() if metrics_kind == "nobody" else MetricsSeries.from_rows([])
     empty_gait = GaitSummary([], [], None, None, None, None, None, None, None, None, None)
     path = write_report(tmp_path, empty_summary(), metrics, empty_gait, [], settings)
     assert path == tmp_path / "report.html"
@@ -425,12 +426,12 @@ def _layout_problems(fig: Any) -> list[str]:
     return problems
 
 
-def _busy_inputs(settings: Settings) -> tuple[list[FrameMetrics], GaitSummary, list[Cue]]:
+def _busy_inputs(settings: Settings) -> tuple[MetricsSeries, GaitSummary, list[Cue]]:
     """Every direction and view, extreme angles, and a cue for every rule plus an unknown one."""
     directions = ["backward", "forward", "standing", "turning", "unknown"]
     views = ["side", "front", "back", "unknown"]
     metrics = []
-    for m in make_metrics():
+    for m in make_metrics().rows():
         i = m.frame
         person = (i // 40) % 7 != 3
         metrics.append(FrameMetrics(
@@ -442,10 +443,10 @@ def _busy_inputs(settings: Settings) -> tuple[list[FrameMetrics], GaitSummary, l
     rules = [*RULE_IDS, "some_new_rule_with_a_long_name"]
     cues = [Cue(rule, "message", ("info", "warning", "critical")[k % 3], 1.0 + 3 * k,
                 2.0 + 3 * k, "guidance", 1) for k, rule in enumerate(rules)]
-    return metrics, make_gait(make_steps()), cues
+    return MetricsSeries.from_rows(metrics), make_gait(make_steps()), cues
 
 
-def _short_inputs(settings: Settings) -> tuple[list[FrameMetrics], GaitSummary, list[Cue]]:
+def _short_inputs(settings: Settings) -> tuple[MetricsSeries, GaitSummary, list[Cue]]:
     """Two seconds, three steps and one cue: time spans under two seconds."""
     cues = [Cue("head_up", "Head up", "critical", 1.2, 1.9, "guidance", 1)]
     return make_metrics(duration_s=2.0), make_gait(make_steps()[:3]), cues
@@ -481,7 +482,7 @@ def test_step_plot_in_leg_lengths_without_height(realistic: dict[str, Any]) -> N
     steps = [Step(s.time_s, s.frame, s.side, s.step_length_leg, None, s.step_time_s)
              for s in realistic["gait"].steps]
     gait = make_gait(steps)
-    plots = render_plots([], gait, [], load_settings(level="intermediate"))
+    plots = render_plots(MetricsSeries.from_rows([]), gait, [], load_settings(level="intermediate"))
     assert "step length (leg lengths)" in plots["step_length"]
     assert "limit 0.75 leg lengths" in plots["step_length"]
     assert ">no data<" in plots["posture"]

@@ -9,27 +9,33 @@ from typing import Any
 
 import pytest
 
-from posecoach.coach.cues import RULE_IDS, Cue
+from posecoach.coach.cues import Cue
 from posecoach.coach.gait import Step
 from posecoach.coach.metrics import FrameMetrics
 from posecoach.coach.rules import (
-    MSG_AT_EDGE,
-    MSG_CAMERA_VIEW,
-    MSG_FALL,
-    MSG_HEAD_UP,
-    MSG_LEAN_BACK,
-    MSG_LEAN_FORWARD,
-    MSG_LOOK_BACK,
-    MSG_OUT_OF_VIEW,
-    MSG_STEP_LENGTH,
-    PRAISE_MESSAGES,
+    RULE_IDS,
+    RULE_LABELS,
+    RULES,
+    RULES_BY_ID,
     RuleEngine,
     evaluate_rules,
+    rules_for_display,
 )
-from posecoach.settings import Settings, load_settings
+from posecoach.settings import RulesSettings, Settings, load_settings
 
 FPS = 10
 NAN = math.nan
+
+MSG_FALL = RULES_BY_ID["fall"].messages["fallen"]
+MSG_OUT_OF_VIEW = RULES_BY_ID["in_frame"].messages["out_of_view"]
+MSG_AT_EDGE = RULES_BY_ID["in_frame"].messages["at_edge"]
+MSG_LEAN_FORWARD = RULES_BY_ID["trunk_upright"].messages["forward"]
+MSG_LEAN_BACK = RULES_BY_ID["trunk_upright"].messages["back"]
+MSG_HEAD_UP = RULES_BY_ID["head_up"].messages["head_up"]
+MSG_LOOK_BACK = RULES_BY_ID["look_back"].messages["look_back"]
+MSG_STEP_LENGTH = RULES_BY_ID["step_length"].messages["shorter"]
+MSG_CAMERA_VIEW = RULES_BY_ID["camera_view"].messages["turn_sideways"]
+PRAISE_MESSAGES = tuple(RULES_BY_ID["good_form"].messages.values())
 
 INTERMEDIATE = load_settings(level="intermediate")
 BEGINNER = load_settings(level="beginner")
@@ -501,3 +507,48 @@ def test_finish_returns_start_order_and_known_rules() -> None:
 
 def test_no_frames_no_cues() -> None:
     assert evaluate_rules([], [step(1.0, 0.9)], INTERMEDIATE) == []
+
+
+# ------------------------------------------------------------------ the catalogue
+
+
+def test_catalogue_is_the_one_list_of_rules() -> None:
+    assert RULE_IDS == (
+        "fall", "in_frame", "trunk_upright", "trunk_sway", "head_up", "look_back",
+        "step_length", "camera_view", "good_form",
+    )
+    assert set(RulesSettings.model_fields) == set(RULE_IDS)
+    assert [r["id"] for r in rules_for_display()] == list(RULE_IDS)
+    defaults = load_settings()
+    for rule in RULES:
+        assert RulesSettings.model_fields[rule.id].annotation is rule.settings_type, rule.id
+        assert rule.guidance(defaults), rule.id
+        assert rule.label == RULE_LABELS[rule.id] and rule.label, rule.id
+        assert rule.messages and all(rule.messages.values()), rule.id
+
+
+def test_catalogue_wording_and_overlay_lines() -> None:
+    assert MSG_LEAN_FORWARD == "Stand tall: you're leaning forward"
+    assert MSG_CAMERA_VIEW == "Turn sideways to the camera so I can see your steps and posture"
+    assert PRAISE_MESSAGES == ("Great form, keep it up", "Nice and upright", "Good steady steps")
+    lines = {r["id"]: r["lines"] for r in rules_for_display() if r["lines"]}
+    assert lines == {"trunk_upright": ["trunk"], "trunk_sway": ["trunk"], "head_up": ["head"],
+                     "look_back": ["head"]}
+    assert {r["id"]: r["severity"] for r in rules_for_display()}["fall"] == "critical"
+
+
+@pytest.mark.parametrize(
+    ("rule", "configured", "judged"),
+    [
+        ("trunk_upright", ["side"], {"side"}),
+        ("trunk_upright", ["side", "front"], {"side"}),     # no sagittal lean in front view
+        ("trunk_sway", ["front", "back"], {"front", "back"}),
+        ("head_up", ["side", "front", "back"], {"side", "front", "back"}),
+        ("fall", ["side"], {"side", "unknown"}),            # also judges an unknown view
+        ("good_form", ["side", "front", "back"], {"side"}),
+        ("good_form", ["front"], set()),
+    ],
+)
+def test_judged_views(rule: str, configured: list[str], judged: set[str]) -> None:
+    settings = load_settings(overrides={"rules": {rule: {"views": configured}}})
+    assert RULES_BY_ID[rule].judged_views(settings) == judged

@@ -7,20 +7,10 @@ import pytest
 
 from posecoach.coach.smoothing import LiveSmoother, clean, smooth_offline
 from posecoach.pose.landmarks import LEG_PAIRS, NUM_LANDMARKS, Landmark, PoseFrame, PoseSeries
-from posecoach.settings import load_settings
-
-try:
-    from tests.synthetic import make_walk, swap_legs, with_points
-except ImportError:
-    from synthetic import make_walk, swap_legs, with_points
+from tests.synthetic import make_walk, swap_legs, with_points
 
 L = Landmark
 LEGS = [i for pair in LEG_PAIRS for i in pair]
-
-
-@pytest.fixture(scope="module")
-def settings():
-    return load_settings()
 
 
 def _series_xy(fps: float, x: np.ndarray, v: float = 0.95) -> PoseSeries:

@@ -1,4 +1,4 @@
-"""Tests for posecoach.media.video: probing, threaded reading, writing, reversing, live capture."""
+"""Tests for posecoach.media: probing, threaded reading, writing, live capture."""
 
 from __future__ import annotations
 
@@ -18,66 +18,21 @@ import av
 import numpy as np
 import pytest
 
-import posecoach.media.video as video_mod
-from posecoach.media.video import (
-    CameraReader,
-    VideoError,
-    VideoReader,
-    VideoWriter,
-    probe,
-    reverse_video,
-)
+from posecoach.errors import VideoError
+from posecoach.media.camera import CameraReader
+from posecoach.media.probe import probe
+from posecoach.media.reader import VideoReader
+from posecoach.media.writer import VideoWriter
+from tests.bar_clips import bar_image, write_pyav
+from tests.conftest import IMAGES, ROOT, VIDEO, needs_shared_data
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-VIDEO = DATA / "video"
 SIDE_1080 = VIDEO / "side_walk_1080p60.mp4"
-PHOTO = DATA / "images" / "COCO_val2014_000000000241.jpg"
+PHOTO = IMAGES / "COCO_val2014_000000000241.jpg"
 
-needs_data = pytest.mark.skipif(not SIDE_1080.exists(), reason="shared data not available")
+needs_data = needs_shared_data
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _bar_image(i: int, w: int = 320, h: int = 240) -> np.ndarray:
-    """A frame whose white bar position encodes its number i (0..w/8-1)."""
-    img = np.zeros((h, w, 3), np.uint8)
-    img[:, (i * 8) % w : (i * 8) % w + 8] = 255
-    return img
-
-
-def _bar_index(image: np.ndarray) -> int:
-    """Recover i from a `_bar_image` after lossy coding and scaling."""
-    col = image[..., 0].mean(axis=0)
-    centre = float(np.argmax(np.convolve(col, np.ones(8), mode="same")))
-    return int(round((centre - 4) * 320 / image.shape[1] / 8))
-
-
-def _write_pyav(
-    path: Path,
-    images: list[np.ndarray],
-    pts: list[int] | None = None,
-    time_base: Fraction = Fraction(1, 30),
-    rotation: int | None = None,
-    options: dict[str, str] | None = None,
-) -> None:
-    """Write a small H.264 MP4 with PyAV directly, with chosen timestamps or rotation."""
-    h, w = images[0].shape[:2]
-    with av.open(str(path), "w", format="mp4") as c:
-        s = c.add_stream("libx264", rate=30)
-        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-        s.codec_context.time_base = time_base
-        s.time_base = time_base
-        s.options = options or {"preset": "ultrafast", "crf": "18"}
-        if rotation is not None:
-            s.set_display_rotation(rotation)
-        for i, img in enumerate(images):
-            f = av.VideoFrame.from_ndarray(img, format="rgb24")
-            f.pts = pts[i] if pts is not None else i
-            f.time_base = time_base
-            c.mux(s.encode(f))
-        c.mux(s.encode(None))
 
 
 def _audio_only(path: Path) -> None:
@@ -218,7 +173,7 @@ def test_downscale_keeps_aspect_and_content() -> None:
 def test_variable_frame_rate_timestamps(tmp_path: Path) -> None:
     ms = [0, 33, 66, 150, 170, 400, 433, 900, 1000, 1001]
     path = tmp_path / "vfr.mp4"
-    _write_pyav(path, [_bar_image(i) for i in range(len(ms))], pts=ms,
+    write_pyav(path, [bar_image(i) for i in range(len(ms))], pts=ms,
                 time_base=Fraction(1, 1000))
     with VideoReader(path) as reader:
         got = [(f.index, f.time_s) for f in reader]
@@ -231,7 +186,7 @@ def test_writer_keeps_given_timestamps(tmp_path: Path) -> None:
     path = tmp_path / "vfr_writer.mp4"
     with VideoWriter(path, 30, 320, 240) as w:
         for i, t in enumerate(times):
-            w.write(_bar_image(i), time_s=t)
+            w.write(bar_image(i), time_s=t)
     with VideoReader(path) as reader:
         got = [f.time_s for f in reader]
     assert np.allclose(got, times, atol=1e-3)
@@ -241,7 +196,7 @@ def test_duplicate_timestamps_are_nudged(tmp_path: Path) -> None:
     path = tmp_path / "dup.mp4"
     with VideoWriter(path, 30, 64, 64) as w:
         for i in range(5):
-            w.write(_bar_image(i, 64, 64), time_s=0.1 if i in (1, 2) else i / 30)
+            w.write(bar_image(i, 64, 64), time_s=0.1 if i in (1, 2) else i / 30)
     with VideoReader(path) as reader:
         got = [f.time_s for f in reader]
     assert len(got) == 5 and np.all(np.diff(got) > 0)
@@ -256,7 +211,7 @@ def test_rotation_metadata_is_applied(tmp_path: Path, rotation: int, white_part:
     img = np.zeros((32, 64, 3), np.uint8)
     img[:, :32] = 255
     path = tmp_path / "rot.mp4"
-    _write_pyav(path, [img] * 5, rotation=rotation)
+    write_pyav(path, [img] * 5, rotation=rotation)
     info = probe(path)
     assert info.rotation_deg == rotation % 360
     upright = (32, 64) if rotation in (90, -90) else (64, 32)
@@ -279,7 +234,7 @@ def test_rotation_metadata_is_applied(tmp_path: Path, rotation: int, white_part:
 def test_rotated_clip_downscales_on_the_long_side(tmp_path: Path) -> None:
     img = np.full((240, 320, 3), 90, np.uint8)
     path = tmp_path / "portrait.mp4"
-    _write_pyav(path, [img] * 3, rotation=-90)
+    write_pyav(path, [img] * 3, rotation=-90)
     with VideoReader(path, max_side_px=160) as reader:
         frame = next(iter(reader))
     assert reader.size == (120, 160)
@@ -294,7 +249,7 @@ def test_cut_short_file_keeps_decoded_frames(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     with VideoWriter(full, 30, 320, 240, crf=30) as w:  # faststart: index first
         for i in range(90):
-            img = _bar_image(i)
+            img = bar_image(i)
             img[:, :, 1] = rng.integers(0, 255, (240, 320), np.uint8)
             w.write(img)
     data = full.read_bytes()
@@ -398,7 +353,7 @@ def test_disk_full_is_a_video_error_monkeypatched(
     w = VideoWriter(tmp_path / "full.mp4", 30, 64, 64)
     with pytest.raises(VideoError, match="disk is full"):
         for i in range(500):
-            w.write(_bar_image(i, 64, 64))
+            w.write(bar_image(i, 64, 64))
             time.sleep(0.001)
         w.close()
     with pytest.raises(VideoError, match="disk is full"):
@@ -440,7 +395,7 @@ KILL_SCRIPT = textwrap.dedent(
     """
     import sys, time
     import numpy as np
-    from posecoach.media.video import VideoWriter
+    from posecoach.media.writer import VideoWriter
 
     w = VideoWriter(sys.argv[1], 30, 320, 240, fragmented=True, preset="ultrafast")
     for i in range(100000):
@@ -478,58 +433,6 @@ def test_fragmented_file_survives_kill_9(tmp_path: Path) -> None:
     with VideoReader(path) as reader:
         frames = list(reader)
     assert len(frames) == n
-
-
-# ---------------------------------------------------------------- reversing
-
-
-@pytest.mark.parametrize("budget", [None, 320 * 240 * 3 * 3])
-def test_reverse_video_synthetic(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, budget: int | None
-) -> None:
-    if budget is not None:  # force decoding each segment in several slices
-        monkeypatch.setattr(video_mod, "_REVERSE_BUDGET_BYTES", budget)
-    src = tmp_path / "fwd.mp4"
-    n = 37
-    ms = [int(i * 40 + (i % 3) * 7) for i in range(n)]  # uneven spacing
-    _write_pyav(
-        src,
-        [_bar_image(i) for i in range(n)],
-        pts=ms,
-        time_base=Fraction(1, 1000),
-        options={"preset": "ultrafast", "crf": "18", "g": "8", "bf": "2"},
-    )
-    dst = tmp_path / "rev.mp4"
-    assert reverse_video(src, dst) == n
-    with VideoReader(dst) as reader:
-        frames = list(reader)
-    assert [_bar_index(f.image) for f in frames] == list(range(n - 1, -1, -1))
-    expected_t = [(ms[-1] - ms[n - 1 - j]) / 1000 for j in range(n)]
-    assert np.allclose([f.time_s for f in frames], expected_t, atol=2e-3)
-
-
-@needs_data
-def test_reverse_real_clip(tmp_path: Path) -> None:
-    src = VIDEO / "side_walk_two_people_vp9.mp4"
-    dst = tmp_path / "backward.mp4"
-    assert reverse_video(src, dst) == 230
-    with VideoReader(src, max_side_px=160) as r:
-        fwd = [f.image.astype(np.int16) for f in r]
-    with VideoReader(dst, max_side_px=160) as r:
-        rev = [f.image.astype(np.int16) for f in r]
-    assert len(rev) == 230
-    for j in (0, 57, 140, 229):
-        diffs = [np.abs(rev[j] - fwd[k]).mean() for k in range(len(fwd))]
-        assert int(np.argmin(diffs)) == 229 - j
-
-
-@needs_data
-def test_reverse_refuses_long_clips(tmp_path: Path) -> None:
-    with pytest.raises(VideoError, match="139 s long"):
-        reverse_video(VIDEO / "back_view_people_139s.mp4", tmp_path / "x.mp4")
-    assert not (tmp_path / "x.mp4").exists()
-    with pytest.raises(VideoError, match="onto itself"):
-        reverse_video(SIDE_1080, SIDE_1080)
 
 
 # ---------------------------------------------------------------- live capture

@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,17 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CLIP = ROOT.parent / "shared" / "data" / "video" / "side_walk_1080p60.mp4"
+from tools.net import free_port
+from tools.shared_data import REPO_ROOT as ROOT
+from tools.shared_data import shared_data_dir
+
+DEFAULT_CLIP = shared_data_dir() / "video" / "side_walk_1080p60.mp4"
 FALLBACK_CLIP = ROOT / "fixtures" / "backward_walk_side_1080p60.mp4"
 RESULT_TIMEOUT_S = 60.0
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ServerProcess:

@@ -14,8 +14,8 @@ from typing import Literal, cast
 import numpy as np
 from scipy.signal import find_peaks
 
-from posecoach.coach.metrics import FrameMetrics
-from posecoach.coach.smoothing import quiet_nan_warnings
+from posecoach.coach.metrics import MetricsSeries
+from posecoach.coach.rolling import quiet_nan_warnings, runs
 from posecoach.pose.landmarks import Landmark as L
 from posecoach.pose.landmarks import PoseSeries, X
 from posecoach.settings import Settings
@@ -72,18 +72,6 @@ def _interp_nans(values: np.ndarray) -> np.ndarray:
     return np.interp(idx, idx[ok], values[ok])
 
 
-def _runs(labels: np.ndarray) -> list[tuple[int, int, str]]:
-    """(start, stop, label) of the runs of equal labels, skipping empty labels."""
-    out: list[tuple[int, int, str]] = []
-    start = 0
-    for i in range(1, len(labels) + 1):
-        if i == len(labels) or labels[i] != labels[start]:
-            if labels[start]:
-                out.append((start, i, str(labels[start])))
-            start = i
-    return out
-
-
 def _plateau_centre(values: np.ndarray, i: int) -> int:
     """Middle of the near-flat top around peak `i` (double support keeps the feet apart)."""
     level = values[i] - max(PLATEAU_TOL_LEG, PLATEAU_TOL_FRAC * values[i])
@@ -106,48 +94,27 @@ def _symmetry(left: float | None, right: float | None) -> float | None:
     return float(min(left, right) / max(left, right))
 
 
-def analyze_gait(
-    series: PoseSeries, metrics: list[FrameMetrics], settings: Settings
-) -> GaitSummary:
-    """Steps, gait events, cadence, step length, speed and symmetry of a smoothed series.
+def _walking(metrics: MetricsSeries, t: np.ndarray, fps: float, min_walk_s: float) -> np.ndarray:
+    """Frames in side view going forward or backward, in stretches of at least `min_walk_s`."""
+    direction = metrics.direction
+    walking = (metrics.has_person & (metrics.view == "side")
+               & ((direction == "forward") | (direction == "backward")))
+    for start, stop, walked in runs(walking):
+        if walked and t[stop - 1] - t[start] + 1.0 / fps < min_walk_s:
+            walking[start:stop] = False
+    return walking
 
-    Only side-view frames with the walker going forward or backward count, in stretches of at
-    least `min_walk_s` (a few stray side-view frames in a back-view clip claim no steps).
-    A step is a peak of the horizontal ankle separation (in leg lengths), which does not depend
-    on the leg labels, at least `min_step_share_of_median` of the median peak's height; the
-    stepping side is the foot further along the direction of travel (the one that lands). The
-    step's time is the middle of the peak's near-flat top (double support), its length the peak
-    value. Cadence counts steps per minute from the first to the last step of each chain of
-    steps no more than `max_step_time_s` apart.
+
+def _steps(
+    p: np.ndarray, t: np.ndarray, frames: np.ndarray, direction: np.ndarray,
+    walking: np.ndarray, travel_x: np.ndarray, leg_px: float, leg_m: float | None, fps: float,
+    settings: Settings,
+) -> list[Step]:
+    """The steps: peaks of the ankles' horizontal separation while walking (see `analyze_gait`).
+
+    `travel_x` is the image direction of travel per frame (+1 right, -1 left, 0 unknown).
     """
     gs = settings.gait
-    n = len(series)
-    leg_px_values = np.array([m.leg_length_px for m in metrics], dtype=float)
-    leg_px = (float(np.nanmedian(leg_px_values)) if np.isfinite(leg_px_values).any() else None)
-    leg_m = (settings.metrics.leg_length_ratio * settings.height_cm / 100.0
-             if settings.height_cm else None)
-    empty = GaitSummary([], [], None, None, None, None, None, None, None, None, leg_px)
-    if n < 3 or len(metrics) != n or not leg_px or leg_px <= 0:
-        return empty
-
-    p = series.points
-    t = series.time_s
-    fps = series.fps if series.fps > 0 else 30.0
-    frames = series.frame_index if series.frame_index is not None else np.arange(n)
-    direction = np.array([m.direction for m in metrics], dtype=object)
-    walking = np.array(
-        [m.has_person and m.view == "side" and m.direction in ("forward", "backward")
-         for m in metrics]
-    )
-    for start, stop, _ in _runs(walking):
-        if t[stop - 1] - t[start] + 1.0 / fps < gs.min_walk_s:
-            walking[start:stop] = False
-    speed = np.array([m.pelvis_speed_leg_s for m in metrics], dtype=float)
-    facing = np.array([m.facing for m in metrics], dtype=float)
-    travel_x = np.sign(np.nan_to_num(speed * facing))
-    with quiet_nan_warnings():
-        pelvis_x = np.nanmean(p[:, [L.LEFT_HIP, L.RIGHT_HIP], X], axis=1)
-
     left_x, right_x = p[:, L.LEFT_ANKLE, X], p[:, L.RIGHT_ANKLE, X]
     sep = np.abs(left_x - right_x) / leg_px
     distance = max(1, int(round(gs.min_step_time_s * fps)))
@@ -178,7 +145,46 @@ def analyze_gait(
             step_length_m=length * leg_m if leg_m else None,
             step_time_s=step_time,
         ))
+    return steps
 
+
+def analyze_gait(
+    series: PoseSeries, metrics: MetricsSeries, settings: Settings
+) -> GaitSummary:
+    """Steps, gait events, cadence, step length, speed and symmetry of a smoothed series.
+
+    Only side-view frames with the walker going forward or backward count, in stretches of at
+    least `min_walk_s` (a few stray side-view frames in a back-view clip claim no steps).
+    A step is a peak of the horizontal ankle separation (in leg lengths), which does not depend
+    on the leg labels, at least `min_step_share_of_median` of the median peak's height; the
+    stepping side is the foot further along the direction of travel (the one that lands). The
+    step's time is the middle of the peak's near-flat top (double support), its length the peak
+    value. Cadence counts steps per minute from the first to the last step of each chain of
+    steps no more than `max_step_time_s` apart.
+    """
+    gs = settings.gait
+    n = len(series)
+    leg_px_values = metrics.leg_length_px
+    leg_px = (float(np.nanmedian(leg_px_values)) if np.isfinite(leg_px_values).any() else None)
+    leg_m = (settings.metrics.leg_length_ratio * settings.height_cm / 100.0
+             if settings.height_cm else None)
+    empty = GaitSummary([], [], None, None, None, None, None, None, None, None, leg_px)
+    if n < 3 or len(metrics) != n or not leg_px or leg_px <= 0:
+        return empty
+
+    p = series.points
+    t = series.time_s
+    fps = series.fps if series.fps > 0 else 30.0
+    frames = series.frame_index if series.frame_index is not None else np.arange(n)
+    direction = metrics.direction
+    walking = _walking(metrics, t, fps, gs.min_walk_s)
+    speed = metrics.pelvis_speed_leg_s
+    facing = metrics.facing
+    travel_x = np.sign(np.nan_to_num(speed * facing))
+    with quiet_nan_warnings():
+        pelvis_x = np.nanmean(p[:, [L.LEFT_HIP, L.RIGHT_HIP], X], axis=1)
+
+    steps = _steps(p, t, frames, direction, walking, travel_x, leg_px, leg_m, fps, settings)
     intervals = [s.step_time_s for s in steps if s.step_time_s is not None]
     cadence = (60.0 * len(intervals) / sum(intervals)
                if len(steps) >= 3 and intervals and sum(intervals) > 0 else None)
@@ -237,7 +243,7 @@ def _events(
     labels = np.where(walking, direction, "")
     distance = max(1, int(round(1.5 * gs.min_step_time_s * fps)))
     out: list[GaitEvent] = []
-    for start, stop, label in _runs(labels):
+    for start, stop, label in runs(labels):
         if stop - start < 3 or label not in _EVENT_KINDS:
             continue
         travel = float(np.sign(np.sum(travel_x[start:stop])))

@@ -7,6 +7,7 @@ window, steps as they are confirmed, and the rule engine with its persistence an
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -14,12 +15,13 @@ import numpy as np
 
 from posecoach.coach.cues import Cue
 from posecoach.coach.gait import Step, analyze_gait
-from posecoach.coach.metrics import FrameMetrics, compute_metrics
+from posecoach.coach.metrics import FrameMetrics, MetricsSeries, compute_metrics
 from posecoach.coach.rules import RuleEngine
 from posecoach.coach.smoothing import LiveSmoother
 from posecoach.outputs.files import to_jsonable
 from posecoach.pose.estimator import PoseEstimator
 from posecoach.pose.landmarks import PoseFrame, PoseSeries
+from posecoach.pose.timeline import MAX_FPS
 from posecoach.pose.tracker import WalkerTracker
 from posecoach.settings import Settings
 
@@ -82,6 +84,9 @@ class LiveCoach:
         self.metrics_window_s = max(1.5, 1.5 * settings.metrics.direction_window_s)
         self.gait_window_s = max(gait_window_s, self.metrics_window_s)
         self.gait_every_s = gait_every_s
+        # The window also holds at most as many frames as a camera's top rate fills, so no
+        # sequence of timestamps makes it grow without bound.
+        self.max_window_frames = math.ceil(self.gait_window_s * MAX_FPS) + 1
         self._window: deque[PoseFrame] = deque()
         self._window_metrics: deque[FrameMetrics] = deque()
         self._last_gait_s = -np.inf
@@ -113,13 +118,14 @@ class LiveCoach:
         self._frames += 1
         smoothed = self.smoother.update(raw)
         self._window.append(smoothed)
-        while self._window and time_s - self._window[0].time_s > self.gait_window_s:
+        while self._window and (time_s - self._window[0].time_s > self.gait_window_s
+                                or len(self._window) > self.max_window_frames):
             self._window.popleft()
             self._window_metrics.popleft()
         recent = [f for f in self._window if time_s - f.time_s <= self.metrics_window_s]
         metrics = compute_metrics(
             PoseSeries.from_frames(recent), self.settings, causal=True, last_only=True
-        )[-1]
+        ).row(-1)
         self._window_metrics.append(metrics)
         new_steps: list[Step] = []
         if time_s - self._last_gait_s >= self.gait_every_s:
@@ -133,7 +139,8 @@ class LiveCoach:
         if len(self._window) < 5:
             return []
         series = PoseSeries.from_frames(list(self._window))
-        gait = analyze_gait(series, list(self._window_metrics), self.settings)
+        metrics = MetricsSeries.from_rows(self._window_metrics)
+        gait = analyze_gait(series, metrics, self.settings)
         gap = 0.8 * self.settings.gait.min_step_time_s
         new = []
         for step in gait.steps:

@@ -14,15 +14,27 @@ the returned rows are evaluated at those rows alone.
 
 from __future__ import annotations
 
-import bisect
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-from posecoach.coach.smoothing import nan_to_zero, nanmean_pair, quiet_nan_warnings
+from posecoach.coach.body import LEG_PER_TORSO, leg_length_px
+from posecoach.coach.rolling import (
+    expanding_median,
+    ffill,
+    median_of_finite,
+    nan_to_zero,
+    nanmean_pair,
+    quiet_nan_warnings,
+    rolling_median,
+    rolling_slope,
+    window_len,
+    window_sums,
+    windows,
+)
 from posecoach.pose.landmarks import Landmark, PoseSeries, V, X, Y
 from posecoach.settings import Settings
 
@@ -56,6 +68,86 @@ class FrameMetrics:
 
 METRIC_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(FrameMetrics))
 
+_DTYPES: dict[str, Any] = {"int": np.int64, "float": np.float64, "bool": np.bool_}
+# text fields (view, direction) are object arrays of str
+_COLUMN_DTYPES: dict[str, Any] = {
+    f.name: _DTYPES.get(str(f.type), object) for f in fields(FrameMetrics)
+}
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds; anything else unchanged."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@dataclass(frozen=True, eq=False)
+class MetricsSeries:
+    """A clip's per-frame metrics column-wise: one array per `FrameMetrics` field, same order.
+
+    Units and meanings are those of `FrameMetrics`; the text fields (view, direction) are
+    object arrays of str. Whole-clip readers (summary, gait, plots, metrics.csv) take the
+    columns; per-frame readers (the live coach, the rule engine) take `row(i)`.
+    """
+
+    frame: np.ndarray
+    time_s: np.ndarray
+    has_person: np.ndarray
+    view: np.ndarray
+    facing: np.ndarray
+    direction: np.ndarray
+    pelvis_speed_leg_s: np.ndarray
+    trunk_lean_deg: np.ndarray
+    trunk_lateral_lean_deg: np.ndarray
+    head_angle_deg: np.ndarray
+    looking_down: np.ndarray
+    head_turn: np.ndarray
+    head_turned: np.ndarray
+    edge_distance_frac: np.ndarray
+    fully_in_frame: np.ndarray
+    leg_length_px: np.ndarray
+    hip_height_frac: np.ndarray
+    fallen: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.frame)
+        if any(len(getattr(self, name)) != n for name in METRIC_FIELDS):
+            raise ValueError("every metrics column needs one entry per frame")
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def column(self, name: str) -> np.ndarray:
+        """The column of one `FrameMetrics` field, by name."""
+        if name not in _COLUMN_DTYPES:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def row(self, i: int) -> FrameMetrics:
+        """Frame `i` (negative counts from the end) as plain Python values."""
+        return FrameMetrics(*(_plain(getattr(self, name)[i]) for name in METRIC_FIELDS))
+
+    def rows(self) -> Iterator[FrameMetrics]:
+        """Every frame in order, for readers that work one frame at a time."""
+        for values in self.value_rows():
+            yield FrameMetrics(*values)
+
+    def value_rows(self) -> Iterator[tuple[Any, ...]]:
+        """Each frame's values in `METRIC_FIELDS` order, as plain Python values."""
+        return zip(*(getattr(self, name).tolist() for name in METRIC_FIELDS), strict=True)
+
+    def subset(self, index: slice | np.ndarray) -> MetricsSeries:
+        """The frames picked by a slice, a boolean mask or an index array."""
+        return MetricsSeries(**{name: getattr(self, name)[index] for name in METRIC_FIELDS})
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[FrameMetrics]) -> MetricsSeries:
+        """Columns from per-frame rows (no rows: an empty series)."""
+        frames = list(rows)
+        return cls(**{
+            name: np.array([getattr(m, name) for m in frames], dtype=dtype)
+            for name, dtype in _COLUMN_DTYPES.items()
+        })
+
 L = Landmark
 
 VIEW_WINDOW_S = 0.5            # median window of the shoulder-width ratio
@@ -63,7 +155,6 @@ FACING_WINDOW_S = 0.5          # majority window of the facing votes
 FRONT_BACK_WINDOW_S = 1.0      # median window of the front/back vote
 FOOT_VOTE_WEIGHT = 0.75        # each foot's facing vote; two feet outvote the face
 FACE_VOTE_WEIGHT = 0.5         # front/back: the pose model often keeps the face visible from behind
-LEG_PER_TORSO = 1.7            # adult hip-to-ankle length / hip-to-shoulder length
 NOSE_EAR_PRIOR_TORSO = 0.18    # typical nose-to-ear offset in profile, torso lengths
 NOSE_DEPTH_PER_EYE_EAR = 2.3   # ear-to-nose depth / eye-to-ear width of a face seen from the front
 TURN_AT_PROFILE = 0.67         # head_turn of a head turned 90 degrees from the body
@@ -75,7 +166,6 @@ FALL_HIPS_NEAR_GROUND_LEG = 0.45
 FALL_MIN_TORSO_LEG = 0.3
 MIN_FACE_OFFSET_TORSO = 0.04
 MIN_FOOT_OFFSET_TORSO = 0.04
-EXPANDING_MEDIAN_VECTOR_MAX = 256  # longest series whose expanding median is one array sort
 
 _MAIN_PAIRS = (
     (L.LEFT_SHOULDER, L.RIGHT_SHOULDER),
@@ -91,162 +181,15 @@ _HEAD = [L.NOSE, L.LEFT_EAR, L.RIGHT_EAR]
 _MID_LEFT = [L.LEFT_SHOULDER, L.LEFT_HIP, L.LEFT_EAR]
 _MID_RIGHT = [L.RIGHT_SHOULDER, L.RIGHT_HIP, L.RIGHT_EAR]
 
-# The leg segments (thigh and shank of each leg, ends in two lists) and the visibility columns
-# read with missing visibility as 0: the legs (hip, knee, ankle, each left then right) and ears.
-_SEGMENT_TOP = [L.LEFT_HIP, L.LEFT_KNEE, L.RIGHT_HIP, L.RIGHT_KNEE]
-_SEGMENT_END = [L.LEFT_KNEE, L.LEFT_ANKLE, L.RIGHT_KNEE, L.RIGHT_ANKLE]
-_VIS_COLUMNS = [
-    L.LEFT_HIP, L.RIGHT_HIP, L.LEFT_KNEE, L.RIGHT_KNEE, L.LEFT_ANKLE, L.RIGHT_ANKLE,
-    L.LEFT_EAR, L.RIGHT_EAR,
-]
-_VIS_LEFT_EAR, _VIS_RIGHT_EAR = 6, 7
 
 
 # ---------------------------------------------------------------------------------------------
-# Array helpers (every array is indexed by frame first). They expect to run under
-# `np.errstate(all="ignore")`, as `compute_metrics` does: NaN is the normal "not measured".
+# Geometry helpers
 
 
 def _clip(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """`np.clip(values, lo, hi)` (NaN stays NaN) without its per-call overhead."""
     return np.minimum(np.maximum(values, lo), hi)
-
-
-def _window_len(window_s: float, fps: float) -> int:
-    return max(1, int(round(window_s * fps)))
-
-
-def _windows(values: np.ndarray, n: int, causal: bool, last_only: bool = False) -> np.ndarray:
-    """(T, n) sliding windows, NaN-padded: trailing when causal, else centred (n made odd).
-
-    With `last_only` (causal windows only) just the last frame's window, shape (1, n).
-    """
-    values = np.asarray(values, dtype=np.float64)
-    if causal:
-        if last_only:
-            last = values[-n:]
-            if len(last) < n:
-                last = np.concatenate([np.full(n - len(last), np.nan), last])
-            return last[None, :]
-        padded = np.concatenate([np.full(n - 1, np.nan), values])
-    else:
-        half = n // 2
-        n = 2 * half + 1
-        padded = np.concatenate([np.full(half, np.nan), values, np.full(half, np.nan)])
-    return sliding_window_view(padded, n)
-
-
-def _window_bounds(
-    length: int, n: int, causal: bool, last_only: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """[start, stop) frame indices of each window of `_windows`, clipped to the series."""
-    stop = np.arange(length - 1 if last_only else 0, length) + 1
-    if causal:
-        start = stop - n
-    else:
-        half = n // 2
-        start = stop - 1 - half
-        stop = np.minimum(stop + half, length)
-    return np.maximum(start, 0), stop
-
-
-def _window_sums(
-    values: np.ndarray, n: int, causal: bool, last_only: bool = False
-) -> np.ndarray:
-    """Sums of (k, T) rows over each frame's window (windows as in `_windows`).
-
-    Only for integer-valued rows (votes, counts): their running sums are exact, so these equal
-    the window-by-window sums without building the windows.
-    """
-    length = values.shape[1]
-    totals = np.zeros((values.shape[0], length + 1))
-    np.cumsum(values, axis=1, out=totals[:, 1:])
-    start, stop = _window_bounds(length, n, causal, last_only)
-    return totals[:, stop] - totals[:, start]
-
-
-def _nanmedian_rows(windows: np.ndarray) -> np.ndarray:
-    """`np.nanmedian(windows, axis=1)` of a 2-D array, by one sort (NaNs sort last).
-
-    NumPy's nanmedian goes through masked arrays for small rows, which made it the largest
-    single cost of the live coach.
-    """
-    if windows.shape[1] == 0:
-        return np.full(len(windows), np.nan)
-    ordered = np.sort(windows, axis=1)
-    count = windows.shape[1] - np.isnan(ordered).sum(axis=1)
-    rows = np.arange(len(windows))
-    lo = ordered[rows, np.maximum(count - 1, 0) // 2]
-    hi = ordered[rows, np.minimum(count // 2, windows.shape[1] - 1)]
-    return np.where(count > 0, 0.5 * (lo + hi), np.nan)
-
-
-def _rolling_median(
-    values: np.ndarray, n: int, causal: bool, last_only: bool = False
-) -> np.ndarray:
-    """Rolling median ignoring NaN (NaN where a window holds no value)."""
-    return _nanmedian_rows(_windows(values, n, causal, last_only))
-
-
-def _rolling_slope(
-    t: np.ndarray, x: np.ndarray, n: int, causal: bool, dt_median_s: float,
-    last_only: bool = False,
-) -> np.ndarray:
-    """Least-squares slope dx/dt over each window, NaN where the window holds too little.
-
-    `dt_median_s` is the median frame interval of the whole series (0 for a single frame): a
-    window must span at least 30 % of its nominal duration.
-    """
-    tw = _windows(t, n, causal, last_only)
-    xw = _windows(x, n, causal, last_only)
-    ok = np.isfinite(tw) & np.isfinite(xw)
-    cnt = ok.sum(axis=1)
-    tz = np.where(ok, tw, 0.0)
-    xz = np.where(ok, xw, 0.0)
-    tm = tz.sum(axis=1) / cnt
-    xm = xz.sum(axis=1) / cnt
-    dtw = np.where(ok, tw - tm[:, None], 0.0)
-    dxw = np.where(ok, xw - xm[:, None], 0.0)
-    slope = (dtw * dxw).sum(axis=1) / (dtw**2).sum(axis=1)
-    span = np.where(ok, tw, -np.inf).max(axis=1) - np.where(ok, tw, np.inf).min(axis=1)
-    full_span = dt_median_s * (n - 1)
-    enough = (cnt >= 3) & (span >= 0.3 * full_span)
-    return np.where(enough, slope, np.nan)
-
-
-def _ffill(values: np.ndarray) -> np.ndarray:
-    """Carry the last finite value forward over NaNs."""
-    idx = np.where(np.isfinite(values), np.arange(len(values)), -1)
-    idx = np.maximum.accumulate(idx) if len(idx) else idx
-    out = np.where(idx >= 0, values[np.maximum(idx, 0)], np.nan)
-    return out
-
-
-def _expanding_median(values: np.ndarray) -> np.ndarray:
-    """Median of the finite values seen so far, for each frame."""
-    n = len(values)
-    if 0 < n <= EXPANDING_MEDIAN_VECTOR_MAX:
-        # the live coach's short windows: one (n, n) sort beats a Python loop
-        prefix = np.where(np.tri(n, dtype=bool), np.asarray(values, dtype=np.float64), np.nan)
-        return _nanmedian_rows(np.where(np.isfinite(prefix), prefix, np.nan))
-    out = np.full(n, np.nan)
-    seen: list[float] = []
-    for i, v in enumerate(values):
-        if np.isfinite(v):
-            bisect.insort(seen, float(v))
-        if seen:
-            k = len(seen)
-            out[i] = seen[k // 2] if k % 2 else 0.5 * (seen[k // 2 - 1] + seen[k // 2])
-    return out
-
-
-def _median_of_finite(values: np.ndarray) -> float:
-    """Median of the finite values (NaN if none): the last row of `_expanding_median`."""
-    ordered = np.sort(values[np.isfinite(values)])
-    k = len(ordered)
-    if k == 0:
-        return math.nan
-    return float(0.5 * (ordered[(k - 1) // 2] + ordered[k // 2]))
 
 
 def _dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -258,41 +201,8 @@ def _angle_from_vertical_deg(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
     return np.degrees(np.arctan2(dx, -dy))
 
 
-def _median_interval_s(t: np.ndarray) -> float:
-    """Median spacing of the timestamps, as `np.median(np.diff(t))` (0 for a single frame)."""
-    if len(t) < 2:
-        return 0.0
-    ordered = np.sort(t[1:] - t[:-1])
-    k = len(ordered)
-    if np.isnan(ordered[-1]):
-        return math.nan
-    if k % 2:
-        return float(ordered[k // 2])
-    return float((ordered[k // 2 - 1] + ordered[k // 2]) / 2)
-
-
 # ---------------------------------------------------------------------------------------------
 # Pieces of the metrics
-
-
-def _leg_lengths(p: np.ndarray, vis: np.ndarray) -> np.ndarray:
-    """Hip->knee + knee->ankle of the better-visible leg, per frame (px).
-
-    `vis` holds the `_VIS_COLUMNS` visibilities with missing ones as 0. A leg with a missing
-    landmark has no length and loses to the other.
-    """
-    d = p[:, _SEGMENT_TOP, :2] - p[:, _SEGMENT_END, :2]
-    segment = np.hypot(d[..., 0], d[..., 1])
-    length = segment[:, 0::2] + segment[:, 1::2]                  # (T, 2): left, right
-    leg_vis = (vis[:, 0:2] + vis[:, 2:4] + vis[:, 4:6]) / 3.0     # mean of hip, knee, ankle
-    leg_vis = np.where(np.isfinite(length), leg_vis, -1.0)
-    return np.where(leg_vis[:, 0] >= leg_vis[:, 1], length[:, 0], length[:, 1])
-
-
-def leg_length_per_frame(p: np.ndarray) -> np.ndarray:
-    """Hip->knee + knee->ankle of the better-visible leg, per frame (px)."""
-    with np.errstate(invalid="ignore"):
-        return _leg_lengths(p, nan_to_zero(p[:, _VIS_COLUMNS, V]))
 
 
 def _typical_leg_px(
@@ -304,16 +214,16 @@ def _typical_leg_px(
     With `last_only` (causal) just the last frame's value, shape (1,).
     """
     if causal and last_only:
-        leg = _median_of_finite(leg_frame)
+        leg = median_of_finite(leg_frame)
         if not math.isfinite(leg):
-            leg = LEG_PER_TORSO * _median_of_finite(torso_px)
+            leg = LEG_PER_TORSO * median_of_finite(torso_px)
         return np.array([leg])
     n = len(leg_frame)
     if causal:
-        leg_px = _expanding_median(leg_frame)
+        leg_px = expanding_median(leg_frame)
         if np.isfinite(leg_px).all():
             return leg_px
-        torso_typ = _expanding_median(torso_px)
+        torso_typ = expanding_median(torso_px)
     else:
         leg_px = np.full(n, np.nanmedian(leg_frame) if np.isfinite(leg_frame).any() else np.nan)
         torso_typ = np.full(n, np.nanmedian(torso_px) if np.isfinite(torso_px).any()
@@ -337,14 +247,14 @@ def _side_view_state(
     ratio = np.where(l_ok & r_ok, np.abs(lx - rx) / torso_px, np.nan)
     ratio = np.where((l_ok ^ r_ok) & np.isfinite(torso_px), 0.0, ratio)
     ratio = np.where(present, ratio, np.nan)
-    ratio_med = _rolling_median(ratio, n_view, causal)
+    ratio_med = rolling_median(ratio, n_view, causal)
     mid_ratio = 0.5 * (ms.side_view_max_shoulder_ratio + ms.front_view_min_shoulder_ratio)
     state = np.where(
         ratio_med < ms.side_view_max_shoulder_ratio, 1.0,
         np.where(ratio_med > ms.front_view_min_shoulder_ratio, 0.0, np.nan),
     )
     first = np.where(np.isfinite(ratio_med), (ratio_med < mid_ratio).astype(float), np.nan)
-    held = _ffill(state)
+    held = ffill(state)
     return np.where(np.isfinite(held), held, first)
 
 
@@ -394,9 +304,9 @@ def _facing(
     feet = foot_votes[:, 0] + foot_votes[:, 1]
     # frames outside side view do not vote
     votes = np.where(side, np.sign([face_vote + FOOT_VOTE_WEIGHT * feet, feet]), 0.0)
-    summed, feet_summed = _window_sums(votes, n, causal)
+    summed, feet_summed = window_sums(votes, n, causal)
     facing = np.where(side, np.sign(summed), 0.0)
-    facing = np.where(side & (facing == 0), _ffill(np.where(facing != 0, facing, np.nan)), facing)
+    facing = np.where(side & (facing == 0), ffill(np.where(facing != 0, facing, np.nan)), facing)
     facing = np.where(side & ~np.isnan(facing), facing, 0.0).astype(int)
     body = np.sign(feet_summed)
     body = np.where(body == 0, facing, body)
@@ -412,10 +322,10 @@ def _typical_profile_offset(ref: np.ndarray, causal: bool, last_only: bool) -> n
     """
     measured = np.isfinite(ref)
     if causal and last_only:
-        typical = np.array([_median_of_finite(ref)])
+        typical = np.array([median_of_finite(ref)])
         count = np.array([measured.sum()])
     elif causal:
-        typical = _expanding_median(ref)
+        typical = expanding_median(ref)
         count = np.cumsum(measured)
     else:
         n = len(ref)
@@ -478,16 +388,30 @@ def _looking_down(
     return np.where(side_ok, side_deg > min_deg, front & (front_deg > min_deg))
 
 
-def _head_ear(p: np.ndarray, ear_mid: np.ndarray, vis: np.ndarray) -> np.ndarray:
-    """(T, 2) ear point for the head angle: the clearly better-seen ear, else the midpoint.
-
-    `vis` holds the `_VIS_COLUMNS` visibilities with missing ones as 0.
-    """
-    vl, vr = vis[:, _VIS_LEFT_EAR], vis[:, _VIS_RIGHT_EAR]
+def _head_ear(p: np.ndarray, ear_mid: np.ndarray) -> np.ndarray:
+    """(T, 2) ear point for the head angle: the clearly better-seen ear, else the midpoint."""
+    ear_vis = nan_to_zero(p[:, [L.LEFT_EAR, L.RIGHT_EAR], V])
+    vl, vr = ear_vis[:, 0], ear_vis[:, 1]
     use_left = np.isfinite(p[:, L.LEFT_EAR, X]) & (vl - vr > 0.2)
     use_right = np.isfinite(p[:, L.RIGHT_EAR, X]) & (vr - vl > 0.2)
     return np.where(use_left[:, None], p[:, L.LEFT_EAR, :2],
                     np.where(use_right[:, None], p[:, L.RIGHT_EAR, :2], ear_mid))
+
+
+def _sagittal_angles(
+    p: np.ndarray, sh: np.ndarray, ear: np.ndarray, dx: np.ndarray, dy: np.ndarray,
+    side: np.ndarray, facing: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Trunk lean and head angle from vertical in profile, + towards the facing (else NaN).
+
+    `sh` and `ear` are the shoulder and ear midpoints, (dx, dy) the mid-hip->mid-shoulder line.
+    """
+    profile = side & (facing != 0)
+    trunk = np.where(profile, _angle_from_vertical_deg(dx * facing, dy), np.nan)
+    head_ear = _head_ear(p, ear)
+    hx, hy = head_ear[:, 0] - sh[:, 0], head_ear[:, 1] - sh[:, 1]
+    head = np.where(profile, _angle_from_vertical_deg(hx * facing, hy), np.nan)
+    return trunk, head
 
 
 def _edge_distance(p: np.ndarray, width: int, height: int, min_vis: float) -> np.ndarray:
@@ -528,9 +452,9 @@ def _fallen(
         torso_px >= FALL_MIN_TORSO_LEG * leg_px)
     if not horizontal.any():
         return horizontal
-    n_speed = max(3, _window_len(FALL_SPEED_WINDOW_S, fps))
-    drop_speed = _rolling_slope(t, hip[:, 1], n_speed, True, dt_median_s) / leg_px
-    recent_drop = np.nanmax(_windows(drop_speed, _window_len(FALL_WINDOW_S, fps), True), axis=1)
+    n_speed = max(3, window_len(FALL_SPEED_WINDOW_S, fps))
+    drop_speed = rolling_slope(t, hip[:, 1], n_speed, True, dt_median_s) / leg_px
+    recent_drop = np.nanmax(windows(drop_speed, window_len(FALL_WINDOW_S, fps), True), axis=1)
     ankle_y = np.fmax(p[:, L.LEFT_ANKLE, Y], p[:, L.RIGHT_ANKLE, Y])
     dropped = horizontal & (recent_drop > ss.fall_drop_leg_s)
     near_sh = np.abs(hip[:, 1] - sh[:, 1]) < FALL_HIPS_NEAR_SHOULDERS_LEG * leg_px
@@ -543,61 +467,54 @@ def _fallen(
     return horizontal & (last_start > last_upright)
 
 
+def _direction(
+    speed: np.ndarray, present: np.ndarray, side: np.ndarray, facing: np.ndarray,
+    in_window: np.ndarray, standing_max_speed_leg_s: float,
+) -> np.ndarray:
+    """Walking direction per frame from the signed speed along the facing.
+
+    `in_window` holds, per frame, whether its direction window saw the walker face right,
+    face left, in side view, and in front or back view: both facings mean a turn on the spot,
+    both kinds of view a turn across the camera.
+    """
+    flips = in_window[0] & in_window[1]
+    view_change = in_window[2] & in_window[3]
+    direction = np.full(len(speed), "unknown", dtype=object)
+    known = present & (facing != 0) & np.isfinite(speed)
+    direction[known & (speed < 0)] = "backward"
+    direction[known & (speed >= 0)] = "forward"
+    direction[known & (np.abs(speed) < standing_max_speed_leg_s)] = "standing"
+    direction[present & (flips | view_change) & (known | side)] = "turning"
+    return direction
+
+
 # ---------------------------------------------------------------------------------------------
 
 
 def compute_metrics(
     series: PoseSeries, settings: Settings, causal: bool = False, last_only: bool = False
-) -> list[FrameMetrics]:
-    """Per-frame metrics of a smoothed series (see `FrameMetrics`).
+) -> MetricsSeries:
+    """Per-frame metrics of a smoothed series (see `FrameMetrics`), one column per field.
 
     With `causal=True` every windowed quantity (view, facing, speed, direction, leg length)
     uses only the current and earlier frames, so the last row is valid for live use.
     `last_only=True` returns just that last row (the live coach's case).
     """
-    n = len(series)
-    if n == 0:
-        return []
-    fps = series.fps
-    fps = fps if fps > 0 else 30.0
+    if len(series) == 0:
+        return MetricsSeries.from_rows([])
+    dt_median_s = series.median_frame_interval_s
+    fps = 1.0 / dt_median_s if dt_median_s > 0 else 30.0
     with quiet_nan_warnings(), np.errstate(all="ignore"):
-        columns = _metric_columns(series, settings, fps, causal, last_only)
-
-    frame_index = series.frame_index if series.frame_index is not None else np.arange(n)
-    t = series.time_s
-    first = n - 1 if last_only else 0
-    offset = n - len(columns["speed"])       # columns cover the frames from `offset` on
-    out: list[FrameMetrics] = []
-    for i in range(first, n):
-        c = i - offset
-        person = bool(columns["present"][c])
-        out.append(FrameMetrics(
-            frame=int(frame_index[i]),
-            time_s=float(t[i]),
-            has_person=person,
-            view=columns["view"][c] if person else "unknown",
-            facing=int(columns["facing"][c]) if person else 0,
-            direction=columns["direction"][c] if person else "unknown",
-            pelvis_speed_leg_s=float(columns["speed"][c]),
-            trunk_lean_deg=float(columns["trunk"][c]),
-            trunk_lateral_lean_deg=float(columns["lateral"][c]),
-            head_angle_deg=float(columns["head"][c]),
-            looking_down=bool(columns["looking_down"][c]),
-            head_turn=float(columns["head_turn"][c]),
-            head_turned=bool(columns["head_turned"][c]),
-            edge_distance_frac=float(columns["edge"][c]),
-            fully_in_frame=bool(columns["in_frame"][c]),
-            leg_length_px=float(columns["leg_px"][c]),
-            hip_height_frac=float(columns["hip_height"][c]),
-            fallen=bool(columns["fallen"][c]),
-        ))
-    return out
+        metrics = _metric_columns(series, settings, fps, dt_median_s, causal, last_only)
+    # a centred window needs every frame even when only the last one is wanted
+    return metrics.subset(slice(-1, None)) if last_only and len(metrics) > 1 else metrics
 
 
 def _metric_columns(
-    series: PoseSeries, settings: Settings, fps: float, causal: bool, last_only: bool
-) -> dict[str, np.ndarray]:
-    """The metrics as arrays over the frames that need them: all, or only the last one.
+    series: PoseSeries, settings: Settings, fps: float, dt_median_s: float, causal: bool,
+    last_only: bool,
+) -> MetricsSeries:
+    """The metrics of the frames that need them: all, or only the last one.
 
     For a causal series with `last_only` only the last frame is evaluated (every array has
     length 1); otherwise every frame is.
@@ -617,21 +534,19 @@ def _metric_columns(
     torso_px = np.hypot(dx, dy)
     trunk_from_vertical_deg = _angle_from_vertical_deg(dx, dy)
     face_off_px = p[:, L.NOSE, X] - ear[:, 0]
-    vis = nan_to_zero(p[:, _VIS_COLUMNS, V])
-    leg_frame = _leg_lengths(p, vis)
+    leg_frame = leg_length_px(p)
 
-    is_side = _side_view_state(p, torso_px, present, _window_len(VIEW_WINDOW_S, fps), causal,
+    is_side = _side_view_state(p, torso_px, present, window_len(VIEW_WINDOW_S, fps), causal,
                                settings)
     side = present & (is_side == 1.0)
     fb = present & (is_side == 0.0)
     facing, body_dir = _facing(p, face_off_px, torso_px, side,
-                               _window_len(FACING_WINDOW_S, fps), causal)
+                               window_len(FACING_WINDOW_S, fps), causal)
 
     # A fall is judged over every frame, but in the live case only when the last frame's trunk
     # is horizontal: a fallen state needs a horizontal trunk.
     trunk_abs_deg = np.abs(trunk_from_vertical_deg)
     may_fall = not tail or bool(trunk_abs_deg[-1] > settings.safety.fall_horizontal_deg)
-    dt_median_s = _median_interval_s(t)
     leg_px = _typical_leg_px(leg_frame, torso_px, causal, last_only=tail and not may_fall)
     if may_fall:
         fallen = _fallen(t, hip, sh, p, leg_px, trunk_abs_deg, torso_px, fps, dt_median_s,
@@ -640,11 +555,11 @@ def _metric_columns(
     else:
         fallen = np.zeros(1, dtype=bool)
 
-    vote_med = _rolling_median(_front_vote(p, torso_px, mids[:, 0, 2], present),
-                               _window_len(FRONT_BACK_WINDOW_S, fps), causal, tail)
-    n_dir = max(3, _window_len(ms.direction_window_s, fps))
-    vx_px_s = _rolling_slope(t, hip[:, 0], n_dir, causal, dt_median_s, tail)
-    in_window = _window_sums(
+    vote_med = rolling_median(_front_vote(p, torso_px, mids[:, 0, 2], present),
+                               window_len(FRONT_BACK_WINDOW_S, fps), causal, tail)
+    n_dir = max(3, window_len(ms.direction_window_s, fps))
+    vx_px_s = rolling_slope(t, hip[:, 0], n_dir, causal, dt_median_s, tail)
+    in_window = window_sums(
         np.array([facing > 0, facing < 0, side, fb], dtype=float), n_dir, causal, tail) > 0
     off_rel = face_off_px * body_dir / torso_px
     typical = _typical_profile_offset(np.where(side & (off_rel > 0), off_rel, np.nan), causal,
@@ -653,31 +568,18 @@ def _metric_columns(
     # the frames returned
     p, present, side, fb, facing = p[rows], present[rows], side[rows], fb[rows], facing[rows]
     sh, hip, ear, face_off_px = sh[rows], hip[rows], ear[rows], face_off_px[rows]
-    dx, dy, vis, torso_px = dx[rows], dy[rows], vis[rows], torso_px[rows]
+    dx, dy, torso_px = dx[rows], dy[rows], torso_px[rows]
     off_rel, body_dir = off_rel[rows], body_dir[rows]
     front = vote_med > 0
 
     speed = np.where(facing != 0, vx_px_s / leg_px * facing, np.nan)
-    flips = in_window[0] & in_window[1]
-    view_change = in_window[2] & in_window[3]
-    direction = np.full(len(p), "unknown", dtype=object)
-    known = present & (facing != 0) & np.isfinite(speed)
-    direction[known & (speed < 0)] = "backward"
-    direction[known & (speed >= 0)] = "forward"
-    direction[known & (np.abs(speed) < ms.standing_max_speed_leg_s)] = "standing"
-    direction[present & (flips | view_change) & (known | side)] = "turning"
-
+    direction = _direction(speed, present, side, facing, in_window, ms.standing_max_speed_leg_s)
     view = np.full(len(p), "unknown", dtype=object)
     view[side] = "side"
     view[fb & front] = "front"
     view[fb & ~front] = "back"
-
-    profile = side & (facing != 0)
-    trunk = np.where(profile, _angle_from_vertical_deg(dx * facing, dy), np.nan)
+    trunk, head = _sagittal_angles(p, sh, ear, dx, dy, side, facing)
     lateral = np.where(fb, trunk_from_vertical_deg[rows], np.nan)
-    head_ear = _head_ear(p, ear, vis)
-    hx, hy = head_ear[:, 0] - sh[:, 0], head_ear[:, 1] - sh[:, 1]
-    head = np.where(profile, _angle_from_vertical_deg(hx * facing, hy), np.nan)
 
     head_turn = _head_turn(p, face_off_px, off_rel, typical, side, fb, body_dir, torso_px)
     # head_turn is 0..1 or NaN: NaN counts as not turned
@@ -685,26 +587,23 @@ def _metric_columns(
     looking_down = _looking_down(p, ear, face_off_px, side, fb & front, facing, head_turn,
                                  ms.looking_down_min_deg)
     edge = _edge_distance(p, series.width, series.height, settings.smoothing.min_visibility)
-    return {
-        "present": present,
-        "view": view,
-        "facing": facing,
-        "direction": direction,
-        "speed": speed,
-        "trunk": trunk,
-        "lateral": lateral,
-        "head": head,
-        "looking_down": looking_down,
-        "head_turn": head_turn,
-        "head_turned": head_turned,
-        "edge": edge,
-        "in_frame": _in_frame(p, edge, ms.edge_margin_frac),
-        "leg_px": leg_px,
-        "hip_height": (series.height - hip[:, 1]) / series.height,
-        "fallen": fallen,
-    }
-
-
-def metrics_as_arrays(metrics: list[FrameMetrics]) -> dict[str, np.ndarray]:
-    """Column arrays of a metrics list, one per field (for vectorised use downstream)."""
-    return {name: np.array([getattr(m, name) for m in metrics]) for name in METRIC_FIELDS}
+    return MetricsSeries(
+        frame=np.asarray(series.frame_index[rows], dtype=np.int64),
+        time_s=t[rows].copy(),
+        has_person=present,
+        view=view,
+        facing=facing,
+        direction=direction,
+        pelvis_speed_leg_s=speed,
+        trunk_lean_deg=trunk,
+        trunk_lateral_lean_deg=lateral,
+        head_angle_deg=head,
+        looking_down=looking_down,
+        head_turn=head_turn,
+        head_turned=head_turned,
+        edge_distance_frac=edge,
+        fully_in_frame=_in_frame(p, edge, ms.edge_margin_frac),
+        leg_length_px=leg_px,
+        hip_height_frac=(series.height - hip[:, 1]) / series.height,
+        fallen=fallen,
+    )

@@ -8,14 +8,22 @@ hard when the body is still and little when it moves fast.
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 from scipy.signal import butter, filtfilt
 
-from posecoach.pose.landmarks import LEG_PAIRS, NUM_LANDMARKS, Landmark, PoseFrame, PoseSeries, V, X
+from posecoach.coach.body import LEG_PER_TORSO, leg_length_px
+from posecoach.coach.rolling import nanmean_pair, runs
+from posecoach.pose.landmarks import (
+    LEG_PAIRS,
+    NUM_LANDMARKS,
+    Landmark,
+    PoseFrame,
+    PoseSeries,
+    V,
+    X,
+    median_frame_interval_s,
+)
 from posecoach.settings import Settings
 
 _LEG_LEFT = np.array([a for a, _ in LEG_PAIRS], dtype=int)
@@ -26,10 +34,6 @@ _SWAP_INDEX[_LEG_RIGHT] = _LEG_LEFT
 # current and predicted leg landmarks compared by `_should_swap`: kept labels, then swapped
 _SWAP_CURRENT = np.concatenate([_LEG_LEFT, _LEG_RIGHT, _LEG_LEFT, _LEG_RIGHT])
 _SWAP_PREDICTED = np.concatenate([_LEG_LEFT, _LEG_RIGHT, _LEG_RIGHT, _LEG_LEFT])
-_LEG_CHAINS = np.array([
-    [Landmark.LEFT_HIP, Landmark.LEFT_KNEE, Landmark.LEFT_ANKLE],
-    [Landmark.RIGHT_HIP, Landmark.RIGHT_KNEE, Landmark.RIGHT_ANKLE],
-])
 _TORSO_LEFT = [Landmark.LEFT_SHOULDER, Landmark.LEFT_HIP]
 _TORSO_RIGHT = [Landmark.RIGHT_SHOULDER, Landmark.RIGHT_HIP]
 
@@ -37,38 +41,6 @@ _SWAP_MAX_RATIO = 0.5          # swapped labels must fit at least twice as well
 _SWAP_MIN_GAIN_TORSO = 0.03    # and gain this share of a torso length per landmark
 _TRACK_MAX_AGE_S = 0.5         # a leg landmark unseen for longer is no reference
 _TRACK_MAX_EXTRAPOLATION_S = 0.1
-_LEG_PER_TORSO = 1.7           # adult hip-to-ankle length / hip-to-shoulder length
-
-
-@contextmanager
-def quiet_nan_warnings() -> Iterator[None]:
-    """Silence numpy's warnings about all-NaN slices (they are expected with missing landmarks)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=RuntimeWarning)
-        yield
-
-
-_FLOAT_MAX = float(np.finfo(np.float64).max)
-
-
-def nan_to_zero(values: np.ndarray) -> np.ndarray:
-    """`np.nan_to_num(values, nan=0.0)` of a float array, at a fraction of the cost.
-
-    NaN becomes 0 and +-inf the largest finite float, as numpy does.
-    """
-    return np.minimum(np.maximum(np.where(np.isnan(values), 0.0, values), -_FLOAT_MAX),
-                      _FLOAT_MAX)
-
-
-def nanmean_pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Elementwise mean of two arrays ignoring NaN: the one present, NaN if neither is.
-
-    The same numbers as `np.nanmean(np.stack([a, b]), axis=0)` at a fraction of the cost. Call
-    under `np.errstate(invalid="ignore")`: where both are NaN it divides 0 by 0.
-    """
-    a_nan, b_nan = np.isnan(a), np.isnan(b)
-    total = np.where(a_nan, 0.0, a) + np.where(b_nan, 0.0, b)
-    return total / (2.0 - a_nan - b_nan)
 
 
 # The helpers below compare against NaN and compute 0 / 0 where landmarks are missing; their
@@ -163,12 +135,6 @@ def _fix_swaps(points: np.ndarray, time_s: np.ndarray) -> np.ndarray:
     return points
 
 
-def _median_dt(time_s: np.ndarray) -> float:
-    dt = np.diff(time_s)
-    dt = dt[dt > 0]
-    return float(np.median(dt)) if dt.size else 0.0
-
-
 def _bridge_gaps(points: np.ndarray, time_s: np.ndarray, max_gap_s: float) -> np.ndarray:
     """Fill NaN runs no longer than `max_gap_s` by linear interpolation in time (in place).
 
@@ -178,7 +144,7 @@ def _bridge_gaps(points: np.ndarray, time_s: np.ndarray, max_gap_s: float) -> np
     n = points.shape[0]
     if n < 3:
         return points
-    dt = _median_dt(time_s)
+    dt = median_frame_interval_s(time_s)
     idx = np.arange(n)
     for lm in range(NUM_LANDMARKS):
         valid = np.isfinite(points[:, lm, X])
@@ -221,13 +187,6 @@ def clean(series: PoseSeries, settings: Settings) -> PoseSeries:
     )
 
 
-def _finite_runs(valid: np.ndarray) -> list[tuple[int, int]]:
-    """(start, stop) index pairs of the runs of True in a 1-D bool array."""
-    padded = np.concatenate(([False], valid, [False]))
-    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
-
-
 def butter_lowpass(cutoff_hz: float, fps: float, order: int) -> tuple[np.ndarray, np.ndarray]:
     """Butterworth low-pass coefficients; the cutoff is kept below Nyquist for low frame rates."""
     cutoff_hz = min(cutoff_hz, 0.45 * fps)
@@ -249,33 +208,11 @@ def smooth_offline(series: PoseSeries, settings: Settings) -> PoseSeries:
     b, a = butter_lowpass(sm.offline_cutoff_hz, fps, sm.offline_order)
     padlen = 3 * max(len(a), len(b))
     for lm in range(NUM_LANDMARKS):
-        for start, stop in _finite_runs(np.isfinite(out.points[:, lm, :3]).all(axis=1)):
-            if stop - start > padlen:
+        for start, stop, finite in runs(np.isfinite(out.points[:, lm, :3]).all(axis=1)):
+            if finite and stop - start > padlen:
                 seg = out.points[start:stop, lm, :3]
                 out.points[start:stop, lm, :3] = filtfilt(b, a, seg, axis=0)
     return out
-
-
-def _leg_length_px(points: np.ndarray) -> float:
-    """Hip-knee-ankle length of the better-seen leg in one frame (NaN when neither is whole).
-
-    The better-seen leg has the higher mean visibility of hip, knee and ankle (missing counts 0);
-    the left one wins a tie.
-    """
-    legs = points[_LEG_CHAINS]                         # (2 legs, hip/knee/ankle, 4)
-    d = legs[:, 1:, :2] - legs[:, :-1, :2]             # thigh, shank
-    segment = np.hypot(d[..., 0], d[..., 1])
-    length = segment[:, 0] + segment[:, 1]
-    whole = np.isfinite(legs[:, :, :2]).all(axis=(1, 2))
-    vis = nan_to_zero(legs[:, :, V])
-    best, best_vis = math.nan, -1.0
-    for leg_px, leg_whole, (v_hip, v_knee, v_ankle) in zip(
-        length.tolist(), whole.tolist(), vis.tolist(), strict=True
-    ):
-        leg_vis = (v_hip + v_knee + v_ankle) / 3
-        if leg_whole and leg_vis > best_vis:
-            best, best_vis = leg_px, leg_vis
-    return best
 
 
 def _smoothing_factor(cutoff_hz: np.ndarray | float, dt_s: np.ndarray) -> np.ndarray:
@@ -310,10 +247,10 @@ class LiveSmoother:
         self._scale_px = np.nan
 
     def _update_scale(self, points: np.ndarray, height: int) -> float:
-        leg = _leg_length_px(points)
+        leg = float(leg_length_px(points))
         if not math.isfinite(leg):
             torso = _torso_px(points)
-            leg = _LEG_PER_TORSO * torso if math.isfinite(torso) else np.nan
+            leg = LEG_PER_TORSO * torso if math.isfinite(torso) else np.nan
         if math.isfinite(leg) and leg > 0:
             if math.isfinite(self._scale_px):
                 self._scale_px += 0.05 * (leg - self._scale_px)

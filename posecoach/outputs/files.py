@@ -9,13 +9,67 @@ import math
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from posecoach.errors import OutputError, describe_os_error
 
-OUTPUT_NAMES = ("annotated.mp4", "landmarks.csv", "metrics.csv", "summary.json", "report.html")
+
+@dataclass(frozen=True)
+class SessionFiles:
+    """A session folder and its files: the one place that names them.
+
+    The class attributes are the file names (for a download whitelist, say); an instance gives
+    the paths inside one folder, e.g. `SessionFiles(out_dir).summary`.
+    """
+
+    ANNOTATED: ClassVar[str] = "annotated.mp4"
+    LANDMARKS: ClassVar[str] = "landmarks.csv"
+    LANDMARKS_PARTIAL: ClassVar[str] = "landmarks.csv.partial"
+    METRICS: ClassVar[str] = "metrics.csv"
+    SUMMARY: ClassVar[str] = "summary.json"
+    REPORT: ClassVar[str] = "report.html"
+    PLOTS: ClassVar[str] = "plots.json"
+    # What a finished session offers the user, in the order it is listed.
+    OUTPUTS: ClassVar[tuple[str, ...]] = (ANNOTATED, LANDMARKS, METRICS, SUMMARY, REPORT)
+
+    out_dir: Path
+
+    @property
+    def annotated(self) -> Path:
+        """The annotated clip (MP4)."""
+        return self.out_dir / self.ANNOTATED
+
+    @property
+    def landmarks(self) -> Path:
+        """Every frame's landmarks (CSV)."""
+        return self.out_dir / self.LANDMARKS
+
+    @property
+    def landmarks_partial(self) -> Path:
+        """The landmarks of a session still recording, renamed to `landmarks` at the end."""
+        return self.out_dir / self.LANDMARKS_PARTIAL
+
+    @property
+    def metrics(self) -> Path:
+        """Every frame's metrics (CSV)."""
+        return self.out_dir / self.METRICS
+
+    @property
+    def summary(self) -> Path:
+        """The session's summary (JSON)."""
+        return self.out_dir / self.SUMMARY
+
+    @property
+    def report(self) -> Path:
+        """The self-contained HTML report."""
+        return self.out_dir / self.REPORT
+
+    @property
+    def plots(self) -> Path:
+        """The report's plots as `{name: inline SVG}` (JSON), for the web UI."""
+        return self.out_dir / self.PLOTS
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
@@ -61,6 +115,7 @@ def _clean(value: Any) -> Any:
 
 
 def to_jsonable(value: Any) -> Any:
+    """`value` with JSON types only: NaN and inf as null, numpy scalars as Python numbers."""
     return _clean(value)
 
 

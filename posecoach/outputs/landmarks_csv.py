@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
@@ -65,10 +66,20 @@ def _number(text: str, line: int, column: str) -> float:
     return value
 
 
+def _exact_time(text: str, value: float) -> Decimal:
+    """A time cell as written: Unix epoch times keep their milliseconds."""
+    try:
+        return Decimal(text.strip())
+    except InvalidOperation:
+        return Decimal(value)
+
+
 def read_landmarks_csv(path: Path) -> PoseSeries:
     """Read a landmarks CSV. Raises `LandmarksCSVError` with the line and reason on bad input.
 
-    NaN cells count as missing. Rows must have strictly increasing `time_s`.
+    NaN cells count as missing. Rows must have strictly increasing `time_s`; the series' times
+    are seconds from the first row, computed exactly from the text, so times written as Unix
+    epoch seconds (1.7e9 and more) read like times from zero.
     """
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
@@ -87,7 +98,8 @@ def read_landmarks_csv(path: Path) -> PoseSeries:
             f"(expected {len(HEADER)} columns starting frame,time_s,width,height,x0,y0,z0,v0)"
         )
     frames: list[int] = []
-    times: list[float] = []
+    times: list[Decimal] = []
+    lines: list[int] = []
     points: list[np.ndarray] = []
     size: tuple[int, int] | None = None
     for line, row in enumerate(rows, start=2):
@@ -105,24 +117,35 @@ def read_landmarks_csv(path: Path) -> PoseSeries:
                             ("height", height)):
             if math.isnan(value):
                 raise LandmarksCSVError(f"line {line}: {name} is empty")
-        if width <= 0 or height <= 0:
-            raise LandmarksCSVError(f"line {line}: width and height must be positive")
+        if width < 1 or height < 1:
+            raise LandmarksCSVError(
+                f"line {line}: width and height must be positive (at least 1 pixel)"
+            )
         if size is None:
             size = (int(width), int(height))
         elif size != (int(width), int(height)):
             raise LandmarksCSVError(f"line {line}: frame size changes within the file")
-        if times and time_s <= times[-1]:
+        exact_s = _exact_time(row[1], time_s)
+        if times and exact_s <= times[-1]:
             raise LandmarksCSVError(
-                f"line {line}: time_s must increase ({time_s} after {times[-1]})"
+                f"line {line}: time_s must increase ({row[1].strip()} after {times[-1]})"
             )
         values = [_number(c, line, HEADER[4 + j]) for j, c in enumerate(row[4:])]
         frames.append(int(frame))
-        times.append(time_s)
+        times.append(exact_s)
+        lines.append(line)
         points.append(np.array(values, dtype=np.float64).reshape(NUM_LANDMARKS, 4))
     if not frames or size is None:
         raise LandmarksCSVError(f"{path} has no frames")
+    time_s = np.array([float(t - times[0]) for t in times])
+    same = np.flatnonzero(np.diff(time_s) <= 0)
+    if same.size:
+        i = int(same[0]) + 1
+        raise LandmarksCSVError(
+            f"line {lines[i]}: time_s {times[i]} is too close to {times[i - 1]} to tell apart"
+        )
     return PoseSeries(
-        time_s=np.array(times),
+        time_s=time_s,
         points=np.stack(points),
         width=size[0],
         height=size[1],

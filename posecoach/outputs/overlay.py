@@ -18,13 +18,12 @@ import numpy as np
 from posecoach.coach.cues import Cue
 from posecoach.coach.gait import Step
 from posecoach.coach.metrics import FrameMetrics
+from posecoach.outputs.palette import LEFT_RGB, RGB, RIGHT_RGB
 from posecoach.pose.landmarks import SKELETON_EDGES, Landmark, PoseFrame
 from posecoach.settings import Settings, load_settings
 
-RGB = tuple[int, int, int]
-
-LEFT_COLOUR: RGB = (0, 190, 255)      # sky blue
-RIGHT_COLOUR: RGB = (255, 120, 200)   # pink
+LEFT_COLOUR: RGB = LEFT_RGB
+RIGHT_COLOUR: RGB = RIGHT_RGB
 CENTRE_COLOUR: RGB = (235, 235, 235)
 JOINT_COLOUR: RGB = (255, 255, 255)
 GOOD: RGB = (40, 200, 90)
@@ -461,15 +460,4 @@ class Overlay:
                 last = last[:-1]
             lines = lines[: max_lines - 1] + [last.rstrip() + "..."]
         return lines or [""]
-
-
-def draw_overlay(
-    image_rgb: np.ndarray,
-    frame: PoseFrame | None,
-    metrics: FrameMetrics | None,
-    cue: Cue | None,
-    settings: Settings | None = None,
-) -> np.ndarray:
-    """One-off drawing without step memory (for stills and reports)."""
-    return Overlay(settings).draw(image_rgb, frame, metrics, cue)
 

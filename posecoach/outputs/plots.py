@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import io
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
@@ -17,9 +18,13 @@ from typing import Any
 import matplotlib
 import numpy as np
 
-from posecoach.coach.cues import RULE_IDS, Cue
+from posecoach.coach.cues import Cue
 from posecoach.coach.gait import GaitSummary, Step
-from posecoach.coach.metrics import FrameMetrics
+from posecoach.coach.metrics import MetricsSeries
+from posecoach.coach.rolling import rolling_median, runs
+from posecoach.coach.rules import RULE_IDS
+from posecoach.outputs.palette import SIDE_HEX
+from posecoach.pose.landmarks import median_frame_interval_s
 from posecoach.settings import Settings
 
 matplotlib.use("Agg")
@@ -46,7 +51,7 @@ SKY, PURPLE, YELLOW, GREY, LIGHT = "#56B4E9", "#CC79A7", "#F0E442", "#8C8C8C", "
 LIMIT = "#B2182B"
 
 SEVERITY_COLORS = {"info": SKY, "warning": ORANGE, "critical": VERMILLION}
-SIDE_COLORS = {"left": BLUE, "right": ORANGE}
+SIDE_COLORS = SIDE_HEX
 DIRECTION_COLORS = {
     "backward": GREEN,
     "forward": ORANGE,
@@ -108,7 +113,9 @@ def _time_axis(ax: Any, label: bool = True) -> None:
     """
     low, high = sorted(ax.get_xlim())
     span = max(high - low, 1e-9)
-    step: float = next((s for s in _TICK_STEPS_S if span / s <= 9), _TICK_STEPS_S[-1])
+    # Longer than 9 hours: whole hours, still at most 10 ticks however long the span.
+    step: float = next((s for s in _TICK_STEPS_S if span / s <= 9),
+                       3600.0 * math.ceil(span / 9 / 3600.0))
     formatter: Callable[[float], str] = format_time
     unit = "m:ss"
     ticks = _ticks_in_view(low, high, step)
@@ -200,6 +207,13 @@ def _fit(fig: Figure, axes: Sequence[Any], legend: tuple[float, float] = (0.0, 0
         ax.xaxis.set_label_coords(0.5, -(_TICK + _LINE + _LABELPAD) / axes_height)
 
 
+def _finish_time_plot(fig: Figure, ax: Any, legend_loc: str) -> None:
+    """Time ticks, an in-axes legend and the margins of a one-axes plot over time."""
+    _time_axis(ax)
+    ax.legend(loc=legend_loc, fontsize=9, frameon=False, ncol=2)
+    _fit(fig, (ax,))
+
+
 def _no_data(reason: str) -> Figure:
     fig = Figure(figsize=(9, 1.4))
     fig.text(0.5, 0.62, "no data", ha="center", va="center", fontsize=14, color=GREY)
@@ -212,21 +226,19 @@ def _spans(times: np.ndarray, mask: np.ndarray) -> list[tuple[float, float]]:
     if not mask.any():
         return []
     edges = np.concatenate(([times[0]], (times[:-1] + times[1:]) / 2, [times[-1]]))
-    flips = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
-    starts, ends = flips[::2], flips[1::2]
-    return [(float(edges[a]), float(edges[b] - edges[a]))
-            for a, b in zip(starts, ends, strict=True)]
+    return [(float(edges[a]), float(edges[b] - edges[a])) for a, b, on in runs(mask) if on]
 
 
-def _clip_end(metrics: Sequence[FrameMetrics], cues: Sequence[Cue | Mapping[str, Any]]) -> float:
-    times = [m.time_s for m in metrics if num(m.time_s) is not None]
+def _clip_end(metrics: MetricsSeries, cues: Sequence[Cue | Mapping[str, Any]]) -> float:
+    t = metrics.time_s
+    times: list[float] = t[np.isfinite(t)].tolist()
     for cue in cues:
         c = cue_dict(cue)
         times += [v for v in (num(c.get("start_s")), num(c.get("end_s"))) if v is not None]
     return max(times, default=0.0)
 
 
-def _posture_plot(metrics: Sequence[FrameMetrics], settings: Settings) -> tuple[Figure, str]:
+def _posture_plot(metrics: MetricsSeries, settings: Settings) -> tuple[Figure, str]:
     fwd = settings.rules.trunk_upright.max_forward_lean_deg
     back = settings.rules.trunk_upright.max_backward_lean_deg
     head_limit = settings.rules.head_up.max_head_angle_deg
@@ -234,15 +246,15 @@ def _posture_plot(metrics: Sequence[FrameMetrics], settings: Settings) -> tuple[
         f"Limits: trunk {fwd:g}\u00b0 forward and {back:g}\u00b0 backward; "
         f"head {head_limit:g}\u00b0."
     )
-    t = np.array([m.time_s for m in metrics], dtype=float)
-    trunk = np.array([m.trunk_lean_deg if m.has_person else np.nan for m in metrics], dtype=float)
-    head = np.array([m.head_angle_deg if m.has_person else np.nan for m in metrics], dtype=float)
+    t = metrics.time_s
+    trunk = np.where(metrics.has_person, metrics.trunk_lean_deg, np.nan)
+    head = np.where(metrics.has_person, metrics.head_angle_deg, np.nan)
     if t.size == 0 or not (np.isfinite(trunk).any() or np.isfinite(head).any()):
         return _no_data("no trunk or head angles were measured"), f"No data. {limits}"
 
     fig = Figure(figsize=(9, 5.0))
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
-    not_side = np.array([m.view != "side" for m in metrics])
+    not_side = metrics.view != "side"
     shaded = _spans(t, not_side) if not_side.any() and not not_side.all() else []
     for ax in (ax1, ax2):
         _style(ax)
@@ -328,9 +340,7 @@ def _step_length_plot(gait: GaitSummary | None, settings: Settings) -> tuple[Fig
     _limit_line(ax, limit, limit_text)
     ax.set_ylim(0, top * 1.2)
     ax.set_ylabel(f"step length ({unit})")
-    _time_axis(ax)
-    ax.legend(loc="lower left", fontsize=9, frameon=False, ncol=2)
-    _fit(fig, (ax,))
+    _finish_time_plot(fig, ax, legend_loc="lower left")
     desc = (
         f"Length of each step in {unit}, left and right foot in two colours, "
         f"with a dashed red line at the {limit_text}."
@@ -346,10 +356,7 @@ def _cadence_plot(gait: GaitSummary | None) -> tuple[Figure, str]:
         return _no_data("fewer than two steps with a step time"), "No data."
     t = np.array([s.time_s for s in steps], dtype=float)
     spm = 60.0 / np.array([float(s.step_time_s) for s in steps], dtype=float)  # type: ignore[arg-type]
-    half = 2
-    rolling = np.array(
-        [np.median(spm[max(0, i - half): i + half + 1]) for i in range(spm.size)], dtype=float
-    )
+    rolling = rolling_median(spm, 5, causal=False)
     fig = Figure(figsize=(9, 3.0))
     ax = fig.add_subplot()
     _style(ax)
@@ -364,9 +371,7 @@ def _cadence_plot(gait: GaitSummary | None) -> tuple[Figure, str]:
             ha="left", va="bottom", color=GREEN, fontsize=9)
     ax.set_ylim(0, max(float(spm.max()), median) * 1.25)
     ax.set_ylabel("cadence (steps/min)")
-    _time_axis(ax)
-    ax.legend(loc="lower right", fontsize=9, frameon=False, ncol=2)
-    _fit(fig, (ax,))
+    _finish_time_plot(fig, ax, legend_loc="lower right")
     desc = (
         f"Cadence in steps per minute for each step and as a running median; "
         f"overall median {median:.0f} steps per minute."
@@ -420,43 +425,41 @@ def _cue_plot(
     return fig, desc
 
 
-def _runs(times: np.ndarray, labels: Sequence[str]) -> list[tuple[str, float, float]]:
-    if times.size == 0:
-        return []
-    step = float(np.median(np.diff(times))) if times.size > 1 else 1.0
+def _label_spans(
+    times: np.ndarray, labels: np.ndarray, step_s: float
+) -> list[tuple[str, float, float]]:
+    """(label, start, width) of each run of equal labels; the last one lasts `step_s`."""
     out: list[tuple[str, float, float]] = []
-    start = 0
-    for i in range(1, len(labels) + 1):
-        if i == len(labels) or labels[i] != labels[start]:
-            end = float(times[i]) if i < len(labels) else float(times[-1]) + step
-            out.append((labels[start], float(times[start]), end - float(times[start])))
-            start = i
+    for start, stop, label in runs(labels):
+        end = float(times[stop]) if stop < len(times) else float(times[-1]) + step_s
+        out.append((label, float(times[start]), end - float(times[start])))
     return out
 
 
-def _direction_view_plot(metrics: Sequence[FrameMetrics]) -> tuple[Figure, str]:
-    if not metrics:
+def _direction_view_plot(metrics: MetricsSeries) -> tuple[Figure, str]:
+    if len(metrics) == 0:
         return _no_data("no video frames were analysed"), "No data."
-    if not any(m.has_person for m in metrics):
+    if not metrics.has_person.any():
         return _no_data("nobody was seen in the video"), "No data: nobody was seen."
-    t = np.array([m.time_s for m in metrics], dtype=float)
-    direction = [m.direction if m.has_person else "no person" for m in metrics]
-    view = [m.view if m.has_person else "no person" for m in metrics]
+    t = metrics.time_s
+    step_s = median_frame_interval_s(t) if len(t) > 1 else 1.0
+    direction = np.where(metrics.has_person, metrics.direction, "no person")
+    view = np.where(metrics.has_person, metrics.view, "no person")
     fig = Figure(figsize=(9, 2.0))
     ax = fig.add_subplot()
     rows = ((1, direction, DIRECTION_COLORS), (0, view, VIEW_COLORS))
     used: dict[str, list[str]] = {"direction": [], "view": []}
     for y, labels, palette in rows:
-        runs = _runs(t, labels)
+        spans = _label_spans(t, labels, step_s)
         ax.broken_barh(
-            [(start, width) for _label, start, width in runs], (y - 0.38, 0.76),
-            facecolors=[palette.get(label, LIGHT) for label, _s, _w in runs], linewidth=0,
+            [(start, width) for _label, start, width in spans], (y - 0.38, 0.76),
+            facecolors=[palette.get(label, LIGHT) for label, _s, _w in spans], linewidth=0,
         )
         kind = "direction" if y == 1 else "view"
         used[kind] = [name for name in palette if name in set(labels)]
     ax.set_yticks([1, 0], ["direction", "view"])
     ax.set_ylim(-0.6, 1.6)
-    end = float(t.max()) + (float(np.median(np.diff(t))) if t.size > 1 else 1.0)
+    end = float(t.max()) + step_s
     ax.set_xlim(float(t.min()), end)
     for spine in ("top", "right", "left"):
         ax.spines[spine].set_visible(False)
@@ -506,7 +509,7 @@ def _svg(fig: Figure, key: str, title: str, desc: str) -> str:
 
 
 def plot_figures(
-    metrics: Sequence[FrameMetrics],
+    metrics: MetricsSeries,
     gait: GaitSummary | None,
     cues: Sequence[Cue | Mapping[str, Any]],
     settings: Settings,
@@ -520,7 +523,7 @@ def plot_figures(
 
 
 def plot_descriptions(
-    metrics: Sequence[FrameMetrics],
+    metrics: MetricsSeries,
     gait: GaitSummary | None,
     cues: Sequence[Cue | Mapping[str, Any]],
     settings: Settings,
@@ -534,7 +537,7 @@ def plot_descriptions(
 
 
 def render_plots(
-    metrics: Sequence[FrameMetrics],
+    metrics: MetricsSeries,
     gait: GaitSummary | None,
     cues: Sequence[Cue | Mapping[str, Any]],
     settings: Settings,

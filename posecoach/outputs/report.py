@@ -8,23 +8,25 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from posecoach.coach.cues import Cue
 from posecoach.coach.gait import GaitSummary
-from posecoach.coach.metrics import FrameMetrics
-from posecoach.outputs.files import atomic_write_text
+from posecoach.coach.metrics import MetricsSeries
+from posecoach.outputs.files import SessionFiles, atomic_write_text
 from posecoach.outputs.plots import PLOT_TITLES, SEVERITY_COLORS, plot_descriptions, render_plots
-from posecoach.outputs.words import (
-    cue_dict,
-    format_time,
-    limits_from,
-    num,
-    rule_label,
-    summary_in_words,
+from posecoach.outputs.summary import (
+    CueRecord,
+    SessionSummary,
+    StepRecord,
+    Thresholds,
+    ViewTimes,
+    as_summary,
 )
+from posecoach.outputs.words import format_time, limits_from, num, rule_label, summary_in_words
 from posecoach.settings import Settings
 
 __all__ = ["PLOT_TITLES", "format_time", "render_plots", "summary_in_words", "write_report"]
@@ -97,70 +99,70 @@ def _fmt(value: Any, pattern: str) -> str | None:
 
 
 def _key_rows(
-    summary: Mapping[str, Any], limits: Mapping[str, float | None]
+    summary: SessionSummary, limits: Thresholds
 ) -> list[tuple[str, str | None, str, str]]:
     """(measure, value or None, unit, note) rows for the key numbers table."""
-    duration = num(summary.get("duration_s"))
-    frames = int(num(summary.get("frames")) or 0)
-    with_person = int(num(summary.get("frames_with_person")) or 0)
-    fps = num(summary.get("fps"))
-    views = summary.get("view_time_s") or {}
+    duration = summary.duration_s
+    frames = summary.frames or 0
+    with_person = summary.frames_with_person or 0
+    fps = summary.fps
+    views = summary.view_time_s or ViewTimes()
     view_note = ", ".join(
-        f"{name} {format_time(views.get(name))}" for name in ("side", "front", "back")
-        if num(views.get(name)) is not None
+        f"{name} {format_time(seconds)}"
+        for name, seconds in (("side", views.side), ("front", views.front), ("back", views.back))
+        if seconds is not None
     )
-    fwd = limits.get("trunk_max_forward_lean_deg")
-    back = limits.get("trunk_max_backward_lean_deg")
-    head_limit = limits.get("head_max_angle_deg")
-    step_limit = limits.get("step_max_length_leg")
+    fwd = limits.trunk_max_forward_lean_deg
+    back = limits.trunk_max_backward_lean_deg
+    head_limit = limits.head_max_angle_deg
+    step_limit = limits.step_max_length_leg
 
-    def share_of_clip(key: str) -> str:
-        value = num(summary.get(key))
-        if value is None or not duration:
+    def share_of_clip(seconds: float | None) -> str:
+        if seconds is None or not duration:
             return ""
-        return f"{100 * value / duration:.0f}% of the clip"
+        return f"{100 * seconds / duration:.0f}% of the clip"
+
+    def clip_time(seconds: float | None) -> str | None:
+        return None if seconds is None else format_time(seconds)
 
     return [
-        ("Clip length", format_time(duration) if duration is not None else None, "m:ss",
+        ("Clip length", clip_time(duration), "m:ss",
          f"{frames} frames" + (f" at {fps:.0f} fps" if fps else "")),
         ("Walker visible", f"{100 * with_person / frames:.0f}" if frames else None, "%",
          f"{with_person} of {frames} frames"),
-        ("Walking direction", summary.get("direction") or None, "", ""),
-        ("Backward walking", format_time(summary.get("backward_time_s"))
-         if num(summary.get("backward_time_s")) is not None else None, "m:ss",
-         share_of_clip("backward_time_s")),
-        ("Forward walking", format_time(summary.get("forward_time_s"))
-         if num(summary.get("forward_time_s")) is not None else None, "m:ss",
-         share_of_clip("forward_time_s")),
-        ("Standing", format_time(summary.get("standing_time_s"))
-         if num(summary.get("standing_time_s")) is not None else None, "m:ss",
-         share_of_clip("standing_time_s")),
-        ("Camera view", summary.get("view") or None, "", view_note),
-        ("Steps", _fmt(summary.get("steps"), "{:.0f}"), "", ""),
-        ("Cadence", _fmt(summary.get("cadence_spm"), "{:.0f}"), "steps/min", "reliable"),
-        ("Step time (median)", _fmt(summary.get("step_time_s"), "{:.2f}"), "s", "reliable"),
-        ("Step length (median)", _fmt(summary.get("step_length_leg"), "{:.2f}"), "leg lengths",
+        ("Walking direction", summary.direction or None, "", ""),
+        ("Backward walking", clip_time(summary.backward_time_s), "m:ss",
+         share_of_clip(summary.backward_time_s)),
+        ("Forward walking", clip_time(summary.forward_time_s), "m:ss",
+         share_of_clip(summary.forward_time_s)),
+        ("Standing", clip_time(summary.standing_time_s), "m:ss",
+         share_of_clip(summary.standing_time_s)),
+        ("Camera view", summary.view or None, "", view_note),
+        ("Steps", _fmt(summary.steps, "{:.0f}"), "", ""),
+        ("Cadence", _fmt(summary.cadence_spm, "{:.0f}"), "steps/min", "reliable"),
+        ("Step time (median)", _fmt(summary.step_time_s, "{:.2f}"), "s", "reliable"),
+        ("Step length (median)", _fmt(summary.step_length_leg, "{:.2f}"), "leg lengths",
          (f"limit {step_limit:g}; " if step_limit is not None else "") + "side view only"),
-        ("Step length (median)", _fmt(summary.get("step_length_m"), "{:.2f}"), "m",
+        ("Step length (median)", _fmt(summary.step_length_m, "{:.2f}"), "m",
          "about \u00b15 cm per step; needs the walker's height"),
-        ("Walking speed", _fmt(summary.get("speed_leg_s"), "{:.2f}"), "leg lengths/s", ""),
-        ("Walking speed", _fmt(summary.get("speed_m_s"), "{:.2f}"), "m/s", ""),
-        ("Step length symmetry", _fmt(summary.get("step_length_symmetry"), "{:.2f}"), "",
+        ("Walking speed", _fmt(summary.speed_leg_s, "{:.2f}"), "leg lengths/s", ""),
+        ("Walking speed", _fmt(summary.speed_m_s, "{:.2f}"), "m/s", ""),
+        ("Step length symmetry", _fmt(summary.step_length_symmetry, "{:.2f}"), "",
          "shorter side / longer side; 1.00 is even"),
-        ("Step time symmetry", _fmt(summary.get("step_time_symmetry"), "{:.2f}"), "",
+        ("Step time symmetry", _fmt(summary.step_time_symmetry, "{:.2f}"), "",
          "1.00 is even"),
-        ("Trunk lean (median)", _fmt(summary.get("trunk_lean_deg_median"), "{:+.1f}"), "\u00b0",
+        ("Trunk lean (median)", _fmt(summary.trunk_lean_deg_median, "{:+.1f}"), "\u00b0",
          (f"limits +{fwd:g} forward / \u2212{back:g} backward; "
           if fwd is not None and back is not None else "") + "+ is forward"),
-        ("Time upright", _fmt(summary.get("upright_share"), "{:.0%}"), "", "share of judged time"),
-        ("Head angle (median)", _fmt(summary.get("head_angle_deg_median"), "{:.1f}"), "\u00b0",
+        ("Time upright", _fmt(summary.upright_share, "{:.0%}"), "", "share of judged time"),
+        ("Head angle (median)", _fmt(summary.head_angle_deg_median, "{:.1f}"), "\u00b0",
          (f"limit {head_limit:g}; " if head_limit is not None else "") + "ear-shoulder line "
          "from vertical"),
-        ("Time head up", _fmt(summary.get("head_up_share"), "{:.0%}"), "", "share of judged time"),
+        ("Time head up", _fmt(summary.head_up_share, "{:.0%}"), "", "share of judged time"),
     ]
 
 
-def _key_table(summary: Mapping[str, Any], limits: Mapping[str, float | None]) -> str:
+def _key_table(summary: SessionSummary, limits: Thresholds) -> str:
     rows = []
     for measure, value, unit, note in _key_rows(summary, limits):
         if value is None:
@@ -180,23 +182,21 @@ def _key_table(summary: Mapping[str, Any], limits: Mapping[str, float | None]) -
     )
 
 
-def _cue_table(cues: Sequence[Mapping[str, Any]]) -> str:
+def _cue_table(cues: Sequence[CueRecord]) -> str:
     if not cues:
         return "<p>No cues were given.</p>"
     rows = []
-    ordered = sorted(cues, key=lambda c: (num(c.get("start_s")) or 0.0,
-                                          int(num(c.get("priority")) or 5)))
+    ordered = sorted(cues, key=lambda c: (c.start_s or 0.0, c.priority or 5))
     for i, c in enumerate(ordered, start=1):
-        severity = str(c.get("severity", "info"))
-        sev_class = severity if severity in SEVERITY_COLORS else "info"
-        end = "still active" if num(c.get("end_s")) is None else format_time(c.get("end_s"))
+        sev_class = c.severity if c.severity in SEVERITY_COLORS else "info"
+        end = "still active" if c.end_s is None else format_time(c.end_s)
         rows.append(
-            f'<tr><td class="num">{i}</td><td class="time">{_e(format_time(c.get("start_s")))}'
+            f'<tr><td class="num">{i}</td><td class="time">{_e(format_time(c.start_s))}'
             f'</td><td class="time">{_e(end)}</td>'
-            f'<td>{_e(rule_label(str(c.get("rule", ""))))}</td>'
-            f'<td>{_e(c.get("message", ""))}</td>'
-            f'<td><span class="sev sev-{sev_class}">{_e(severity)}</span></td>'
-            f'<td class="guidance">{_e(c.get("guidance") or "")}</td></tr>'
+            f'<td>{_e(rule_label(c.rule))}</td>'
+            f'<td>{_e(c.message)}</td>'
+            f'<td><span class="sev sev-{sev_class}">{_e(c.severity)}</span></td>'
+            f'<td class="guidance">{_e(c.guidance)}</td></tr>'
         )
     return (
         f"<table>\n<caption>{len(ordered)} cue{'s' if len(ordered) != 1 else ''}, "
@@ -208,28 +208,27 @@ def _cue_table(cues: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
-def _step_rows(summary: Mapping[str, Any], gait: GaitSummary | None) -> list[dict[str, Any]]:
+def _step_rows(summary: SessionSummary, gait: GaitSummary | None) -> Sequence[StepRecord]:
     if gait is not None and gait.steps:
         return [
-            {"time_s": s.time_s, "side": s.side, "step_length_leg": s.step_length_leg,
-             "step_length_m": s.step_length_m, "step_time_s": s.step_time_s}
+            StepRecord(s.time_s, s.side, s.step_length_leg, s.step_length_m, s.step_time_s)
             for s in gait.steps
         ]
-    return [dict(s) for s in summary.get("step_list") or []]
+    return summary.step_list
 
 
-def _step_table(steps: Sequence[Mapping[str, Any]]) -> str:
+def _step_table(steps: Sequence[StepRecord]) -> str:
     if not steps:
         return "<p>No steps were detected.</p>"
 
-    def cell(value: Any, pattern: str) -> str:
+    def cell(value: float | None, pattern: str) -> str:
         text = _fmt(value, pattern)
         return '<td class="num na">\u2014</td>' if text is None else f'<td class="num">{text}</td>'
 
     rows = [
-        f'<tr><td class="num">{i}</td><td class="time">{_e(format_time(s.get("time_s")))}</td>'
-        f'<td>{_e(s.get("side", ""))}</td>{cell(s.get("step_length_leg"), "{:.2f}")}'
-        f'{cell(s.get("step_length_m"), "{:.2f}")}{cell(s.get("step_time_s"), "{:.2f}")}</tr>'
+        f'<tr><td class="num">{i}</td><td class="time">{_e(format_time(s.time_s))}</td>'
+        f'<td>{_e(s.side or "")}</td>{cell(s.step_length_leg, "{:.2f}")}'
+        f'{cell(s.step_length_m, "{:.2f}")}{cell(s.step_time_s, "{:.2f}")}</tr>'
         for i, s in enumerate(steps, start=1)
     ]
     return (
@@ -241,37 +240,42 @@ def _step_table(steps: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
+def _cue_record(cue: Cue | CueRecord | Mapping[str, Any]) -> CueRecord:
+    if isinstance(cue, CueRecord):
+        return cue
+    if isinstance(cue, Cue):
+        return CueRecord.from_cue(cue, digits=None)
+    return CueRecord.from_json(cue)
+
+
 def _build_html(
-    summary: Mapping[str, Any],
-    metrics: Sequence[FrameMetrics],
+    summary: SessionSummary,
+    metrics: MetricsSeries,
     gait: GaitSummary | None,
-    cues: Sequence[Cue | Mapping[str, Any]],
+    cues: Sequence[Cue | CueRecord | Mapping[str, Any]],
     settings: Settings,
     generated: datetime,
+    plots: Mapping[str, tuple[str, str]] | None = None,
 ) -> str:
-    source = Path(str(summary.get("source") or "unknown source")).name or "unknown source"
+    source = Path(summary.source or "unknown source").name or "unknown source"
     date = generated.strftime("%Y-%m-%d")
-    cue_dicts = [cue_dict(c) for c in cues] or [cue_dict(c) for c in summary.get("cues") or []]
-    words_input = dict(summary)
-    words_input["cues"] = cue_dicts
+    cue_records = [_cue_record(c) for c in cues] or list(summary.cues)
     limits = limits_from(summary, settings)
-    if not summary.get("thresholds"):
-        words_input["thresholds"] = limits
-
-    sentences = summary_in_words(words_input)
+    sentences = summary_in_words(replace(summary, cues=tuple(cue_records), thresholds=limits))
     summary_items = "\n".join(
         f'<li class="warn">{_e(s)}</li>' if s.startswith("Warning:") else f"<li>{_e(s)}</li>"
         for s in sentences
     )
-    plots = plot_descriptions(metrics, gait, cue_dicts, settings)
+    if plots is None:
+        plots = plot_descriptions(metrics, gait, [c.to_json() for c in cue_records], settings)
     figures = "\n".join(
         f'<section aria-labelledby="h-plot-{key}">\n'
         f'<h3 id="h-plot-{key}">{_e(PLOT_TITLES[key])}</h3>\n'
         f"<figure>\n{svg}\n<figcaption>{_e(desc)}</figcaption>\n</figure>\n</section>"
         for key, (svg, desc) in plots.items()
     )
-    level = summary.get("level") or settings.level
-    height = num(summary.get("height_cm")) or settings.height_cm
+    level = summary.level or settings.level
+    height = summary.height_cm or settings.height_cm
     meta = [f"Clip: {source}", f"Report date: {date}", f"Level: {level}"]
     if height:
         meta.append(f"Walker height: {height:.0f} cm")
@@ -309,7 +313,7 @@ def _build_html(
 </section>
 <section aria-labelledby="h-cues">
 <h2 id="h-cues">Cues</h2>
-{_cue_table(cue_dicts)}
+{_cue_table(cue_records)}
 </section>
 <section aria-labelledby="h-steps">
 <h2 id="h-steps">Steps</h2>
@@ -333,20 +337,23 @@ with MediaPipe pose; a coaching aid, not a medical assessment.</p>
 
 def write_report(
     path: str | Path,
-    summary: Mapping[str, Any],
-    metrics: Sequence[FrameMetrics],
+    summary: SessionSummary | Mapping[str, Any],
+    metrics: MetricsSeries,
     gait: GaitSummary | None,
-    cues: Sequence[Cue | Mapping[str, Any]],
+    cues: Sequence[Cue | CueRecord | Mapping[str, Any]],
     settings: Settings,
+    plots: Mapping[str, tuple[str, str]] | None = None,
 ) -> Path:
     """Write a self-contained HTML report atomically and return its path.
 
-    `path` is the HTML file, or an existing folder to put `report.html` in.
+    `path` is the HTML file, or an existing folder to put `report.html` in. `summary` may also
+    be a stored summary.json's content. `plots` are the plots already drawn for this session
+    (`plot_descriptions`); without them they are drawn here.
     """
     target = Path(path)
     if target.is_dir():
-        target = target / "report.html"
+        target = target / SessionFiles.REPORT
     target.parent.mkdir(parents=True, exist_ok=True)
-    text = _build_html(summary, metrics, gait, cues, settings, datetime.now())
+    text = _build_html(as_summary(summary), metrics, gait, cues, settings, datetime.now(), plots)
     atomic_write_text(target, text)
     return target

@@ -7,19 +7,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from posecoach.coach.cues import Cue
+from posecoach.coach.rules import RULE_LABELS
+from posecoach.outputs.summary import (
+    CueRecord,
+    SessionSummary,
+    Thresholds,
+    ViewTimes,
+    as_summary,
+)
 from posecoach.settings import Settings
-
-RULE_LABELS: dict[str, str] = {
-    "fall": "Fall",
-    "in_frame": "In frame",
-    "trunk_upright": "Trunk upright",
-    "trunk_sway": "Trunk sway",
-    "head_up": "Head up",
-    "look_back": "Looking back",
-    "step_length": "Step length",
-    "camera_view": "Camera view",
-    "good_form": "Good form",
-}
 
 NOTABLE_ASYMMETRY = 0.9
 
@@ -77,32 +73,23 @@ def rule_label(rule: str) -> str:
     return RULE_LABELS.get(rule, rule.replace("_", " ").capitalize())
 
 
-def limits_from(summary: Mapping[str, Any], settings: Settings | None) -> dict[str, float | None]:
-    found = dict(summary.get("thresholds") or {})
+def limits_from(summary: SessionSummary, settings: Settings | None) -> Thresholds:
+    """The limits a summary was judged against; those it lacks come from `settings`."""
+    found = summary.thresholds or Thresholds()
     if settings is not None:
-        rules = settings.rules
-        found.setdefault("trunk_max_forward_lean_deg", rules.trunk_upright.max_forward_lean_deg)
-        found.setdefault("trunk_max_backward_lean_deg", rules.trunk_upright.max_backward_lean_deg)
-        found.setdefault("head_max_angle_deg", rules.head_up.max_head_angle_deg)
-        found.setdefault("step_max_length_leg", rules.step_length.max_step_length_leg)
-    keys = (
-        "trunk_max_forward_lean_deg",
-        "trunk_max_backward_lean_deg",
-        "head_max_angle_deg",
-        "step_max_length_leg",
-    )
-    return {key: num(found.get(key)) for key in keys}
+        found = found.filled_from(Thresholds.from_settings(settings))
+    return found
 
 
 # ---------------------------------------------------------------------------- words
 
 
-def _direction_words(summary: Mapping[str, Any]) -> list[str]:
-    direction = summary.get("direction") or "unknown"
-    duration = num(summary.get("duration_s"))
-    backward = num(summary.get("backward_time_s")) or 0.0
-    forward = num(summary.get("forward_time_s")) or 0.0
-    standing = num(summary.get("standing_time_s")) or 0.0
+def _direction_words(summary: SessionSummary) -> list[str]:
+    direction = summary.direction or "unknown"
+    duration = summary.duration_s
+    backward = summary.backward_time_s or 0.0
+    forward = summary.forward_time_s or 0.0
+    standing = summary.standing_time_s or 0.0
     clip = f" of the {format_time(duration)} clip" if duration else ""
     share = f" ({100 * backward / duration:.0f}%)" if duration else ""
     extras = []
@@ -138,8 +125,8 @@ def _direction_words(summary: Mapping[str, Any]) -> list[str]:
     return ["No backward walking was recognised: the walking direction could not be determined."]
 
 
-def _view_words(summary: Mapping[str, Any]) -> list[str]:
-    view = summary.get("view") or "unknown"
+def _view_words(summary: SessionSummary) -> list[str]:
+    view = summary.view or "unknown"
     if view == "side":
         return [
             "Filmed from the side: steps, step length, trunk lean and head angle can be judged."
@@ -151,11 +138,12 @@ def _view_words(summary: Mapping[str, Any]) -> list[str]:
             "Seen from the front: step length and trunk lean can't be judged; film from the side."
         ]
     if view == "mixed":
-        times = summary.get("view_time_s") or {}
+        times = summary.view_time_s or ViewTimes()
         parts = [
-            f"{name} {format_time(times.get(name))}"
-            for name in ("side", "front", "back")
-            if (num(times.get(name)) or 0.0) > 0
+            f"{name} {format_time(seconds)}"
+            for name, seconds in (("side", times.side), ("front", times.front),
+                                  ("back", times.back))
+            if (seconds or 0.0) > 0
         ]
         detail = f" ({', '.join(parts)})" if parts else ""
         return [
@@ -167,14 +155,14 @@ def _view_words(summary: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _step_words(summary: Mapping[str, Any], limits: Mapping[str, float | None]) -> list[str]:
-    steps = int(num(summary.get("steps")) or 0)
+def _step_words(summary: SessionSummary, limits: Thresholds) -> list[str]:
+    steps = summary.steps or 0
     if steps == 0:
-        hint = " (steps are counted from a side view)" if summary.get("view") != "side" else ""
+        hint = " (steps are counted from a side view)" if summary.view != "side" else ""
         return [f"No steps were detected{hint}."]
     out = []
-    cadence = num(summary.get("cadence_spm"))
-    step_time = num(summary.get("step_time_s"))
+    cadence = summary.cadence_spm
+    step_time = summary.step_time_s
     text = f"{steps} step{'s' if steps != 1 else ''}"
     if cadence is not None:
         text += f" at a cadence of {cadence:.0f} steps per minute"
@@ -182,8 +170,8 @@ def _step_words(summary: Mapping[str, Any], limits: Mapping[str, float | None]) 
         text += f" (median step time {step_time:.2f} s)"
     out.append(_sentence(text))
 
-    length_leg = num(summary.get("step_length_leg"))
-    length_m = num(summary.get("step_length_m"))
+    length_leg = summary.step_length_leg
+    length_m = summary.step_length_m
     if length_leg is None and length_m is None:
         out.append("Step length could not be measured (it needs a side view).")
     else:
@@ -195,27 +183,25 @@ def _step_words(summary: Mapping[str, Any], limits: Mapping[str, float | None]) 
         text = "Median step length " + (
             f"{parts[0]} ({parts[1]})" if len(parts) == 2 else parts[0]
         )
-        limit = limits.get("step_max_length_leg")
+        limit = limits.step_max_length_leg
         if limit is not None and length_leg is not None:
             relation = "above" if length_leg > limit else "within"
             text += f", {relation} the {limit:.2f} leg-length limit"
         out.append(_sentence(text))
 
-    speed_m = num(summary.get("speed_m_s"))
-    speed_leg = num(summary.get("speed_leg_s"))
-    if speed_m is not None:
-        out.append(f"Walking speed about {speed_m:.2f} m/s.")
-    elif speed_leg is not None:
-        out.append(f"Walking speed about {speed_leg:.2f} leg lengths per second.")
+    if summary.speed_m_s is not None:
+        out.append(f"Walking speed about {summary.speed_m_s:.2f} m/s.")
+    elif summary.speed_leg_s is not None:
+        out.append(f"Walking speed about {summary.speed_leg_s:.2f} leg lengths per second.")
     return out
 
 
-def _posture_words(summary: Mapping[str, Any], limits: Mapping[str, float | None]) -> list[str]:
+def _posture_words(summary: SessionSummary, limits: Thresholds) -> list[str]:
     out = []
-    trunk = num(summary.get("trunk_lean_deg_median"))
-    upright = num(summary.get("upright_share"))
-    fwd = limits.get("trunk_max_forward_lean_deg")
-    back = limits.get("trunk_max_backward_lean_deg")
+    trunk = summary.trunk_lean_deg_median
+    upright = summary.upright_share
+    fwd = limits.trunk_max_forward_lean_deg
+    back = limits.trunk_max_backward_lean_deg
     if trunk is None:
         out.append("Trunk lean could not be measured (it needs a side view).")
     else:
@@ -231,9 +217,9 @@ def _posture_words(summary: Mapping[str, Any], limits: Mapping[str, float | None
             text += f"; upright {percent(upright)} of the time"
         out.append(_sentence(text))
 
-    head = num(summary.get("head_angle_deg_median"))
-    head_up = num(summary.get("head_up_share"))
-    head_limit = limits.get("head_max_angle_deg")
+    head = summary.head_angle_deg_median
+    head_up = summary.head_up_share
+    head_limit = limits.head_max_angle_deg
     if head is None:
         out.append("Head angle could not be measured.")
     else:
@@ -247,13 +233,12 @@ def _posture_words(summary: Mapping[str, Any], limits: Mapping[str, float | None
     return out
 
 
-def _symmetry_words(summary: Mapping[str, Any]) -> list[str]:
+def _symmetry_words(summary: SessionSummary) -> list[str]:
     out = []
-    for key, what in (
-        ("step_length_symmetry", "length"),
-        ("step_time_symmetry", "timing"),
+    for value, what in (
+        (summary.step_length_symmetry, "length"),
+        (summary.step_time_symmetry, "timing"),
     ):
-        value = num(summary.get(key))
         if value is not None and value < NOTABLE_ASYMMETRY:
             out.append(
                 f"Left and right steps differ in {what}: symmetry {value:.2f} (1.00 is even)."
@@ -261,10 +246,10 @@ def _symmetry_words(summary: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _cue_words(cues: Sequence[Mapping[str, Any]]) -> list[str]:
-    groups: dict[str, list[Mapping[str, Any]]] = {}
-    for cue in sorted(cues, key=lambda c: num(c.get("start_s")) or 0.0):
-        groups.setdefault(str(cue.get("rule", "")), []).append(cue)
+def _cue_words(cues: Sequence[CueRecord]) -> list[str]:
+    groups: dict[str, list[CueRecord]] = {}
+    for cue in sorted(cues, key=lambda c: c.start_s or 0.0):
+        groups.setdefault(cue.rule, []).append(cue)
     praise = groups.pop("good_form", [])
     out = []
     if not groups:
@@ -272,12 +257,12 @@ def _cue_words(cues: Sequence[Mapping[str, Any]]) -> list[str]:
     else:
         ranked = sorted(
             groups.items(),
-            key=lambda kv: (min(int(num(c.get("priority")) or 5) for c in kv[1]), -len(kv[1])),
+            key=lambda kv: (min(c.priority or 5 for c in kv[1]), -len(kv[1])),
         )
         for rule, items in ranked[:4]:
-            times = [format_time(c.get("start_s")) for c in items]
+            times = [format_time(c.start_s) for c in items]
             shown = times[:5] + ([f"{len(times) - 5} more"] if len(times) > 5 else [])
-            message = str(items[0].get("message", "")).strip()
+            message = items[0].message.strip()
             count = "once" if len(items) == 1 else f"{len(items)} times"
             out.append(
                 f"Cue \u201c{message}\u201d ({rule_label(rule).lower()}): {count}, "
@@ -292,12 +277,16 @@ def _cue_words(cues: Sequence[Mapping[str, Any]]) -> list[str]:
     return out
 
 
-def summary_in_words(summary: Mapping[str, Any]) -> list[str]:
-    """Plain-language sentences about a session's summary, for the walker or a coach."""
+def summary_in_words(summary: SessionSummary | Mapping[str, Any]) -> list[str]:
+    """Plain-language sentences about a session's summary, for the walker or a coach.
+
+    `summary` may also be a stored summary.json's content.
+    """
+    summary = as_summary(summary)
     out: list[str] = []
-    frames = int(num(summary.get("frames")) or 0)
-    with_person = int(num(summary.get("frames_with_person")) or 0)
-    warnings = [_sentence(f"Warning: {w}") for w in summary.get("warnings") or [] if str(w).strip()]
+    frames = summary.frames or 0
+    with_person = summary.frames_with_person or 0
+    warnings = [_sentence(f"Warning: {w}") for w in summary.warnings if str(w).strip()]
     if with_person == 0:
         out.append(
             "Nobody was seen in the video, so nothing could be measured: make sure the whole "
@@ -313,5 +302,5 @@ def summary_in_words(summary: Mapping[str, Any]) -> list[str]:
     out += _step_words(summary, limits)
     out += _posture_words(summary, limits)
     out += _symmetry_words(summary)
-    out += _cue_words([cue_dict(c) for c in summary.get("cues") or []])
+    out += _cue_words(summary.cues)
     return out + warnings

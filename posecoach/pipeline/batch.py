@@ -13,9 +13,13 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from posecoach.errors import SettingsError, os_error_words
 from posecoach.settings import Settings
+
+if TYPE_CHECKING:
+    from posecoach.outputs.summary import SessionSummary
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +35,7 @@ class FileOutcome:
     out_dir: str
     ok: bool
     error: str | None = None
-    summary: dict | None = None
+    summary: SessionSummary | None = None
     warnings: tuple[str, ...] = ()
 
 
@@ -52,6 +56,11 @@ def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
     found: list[Path] = []
     problems: list[str] = []
     for path in paths:
+        try:
+            path.stat()
+        except OSError as exc:  # missing, a name too long, no permission
+            problems.append(f"{path}: {os_error_words(exc)}")
+            continue
         if path.is_dir():
             inside = sorted(
                 p for p in path.rglob("*")
@@ -75,8 +84,7 @@ def analyze_one(
     progress: Callable[[int, int | None], None] | None = None,
 ) -> FileOutcome:
     """Analyse one video or landmarks CSV. Never raises."""
-    from posecoach.errors import ModelError
-    from posecoach.media.video import VideoError
+    from posecoach.errors import ModelError, VideoError
     from posecoach.outputs.files import OutputError
     from posecoach.outputs.landmarks_csv import LandmarksCSVError
     from posecoach.pipeline.offline import analyze_landmarks_file, analyze_video
@@ -88,8 +96,7 @@ def analyze_one(
         else:
             result = analyze_video(path, out_dir, settings, progress=progress)
         return FileOutcome(
-            path, out_dir, True, summary=result.summary,
-            warnings=tuple(result.summary.get("warnings", [])),
+            path, out_dir, True, summary=result.summary, warnings=result.summary.warnings
         )
     except (VideoError, LandmarksCSVError, OutputError, ModelError, SettingsError) as exc:
         return FileOutcome(path, out_dir, False, error=str(exc))
@@ -180,7 +187,7 @@ class DaskRunner:
             from dask.distributed import Client, LocalCluster
             from dask.distributed import as_completed as dask_completed
         except ImportError as exc:
-            raise RuntimeError(
+            raise SettingsError(
                 "the Dask backend needs the dask extra: pip install 'posecoach[dask]'"
             ) from exc
         cluster = None

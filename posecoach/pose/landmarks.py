@@ -107,6 +107,19 @@ SKELETON_EDGES: tuple[tuple[int, int], ...] = (
 )
 
 
+def median_frame_interval_s(time_s: np.ndarray) -> float:
+    """Median spacing of increasing timestamps, repeats skipped (0 with fewer than two distinct).
+
+    `np.median` of the positive intervals, by one sort: a live caller asks for it every frame.
+    """
+    dt = time_s[1:] - time_s[:-1]
+    ordered = np.sort(dt[dt > 0])
+    k = len(ordered)
+    if k == 0:
+        return 0.0
+    return float(0.5 * (ordered[(k - 1) // 2] + ordered[k // 2]))
+
+
 def empty_frame() -> np.ndarray:
     """A (33, 4) landmark array for a frame with nobody in it (all NaN)."""
     return np.full((NUM_LANDMARKS, 4), np.nan, dtype=np.float64)
@@ -164,13 +177,15 @@ class PoseSeries:
         return int(self.points.shape[0])
 
     @property
+    def median_frame_interval_s(self) -> float:
+        """Median time between frames (0 for fewer than two distinct timestamps)."""
+        return median_frame_interval_s(self.time_s)
+
+    @property
     def fps(self) -> float:
-        """Median frame rate from the timestamps (0 for fewer than two frames)."""
-        if len(self.time_s) < 2:
-            return 0.0
-        dt = np.diff(self.time_s)
-        dt = dt[dt > 0]
-        return float(1.0 / np.median(dt)) if dt.size else 0.0
+        """Median frame rate from the timestamps (0 for fewer than two distinct timestamps)."""
+        dt_s = median_frame_interval_s(self.time_s)
+        return 1.0 / dt_s if dt_s > 0 else 0.0
 
     @property
     def has_person(self) -> np.ndarray:
@@ -193,8 +208,3 @@ class PoseSeries:
             height=frames[0].height,
             frame_index=np.array([f.index for f in frames]),
         )
-
-
-def midpoint(points: np.ndarray, a: int, b: int) -> np.ndarray:
-    """Midpoint (x, y) of two landmarks; works on (33, 4) or (T, 33, 4) arrays."""
-    return (points[..., a, :2] + points[..., b, :2]) / 2.0

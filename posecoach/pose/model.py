@@ -81,6 +81,8 @@ def resolve_model(name: str = "auto") -> Path:
     """
     if name in ("", "auto"):
         if not default_model_path().is_file():
+            print(f"posecoach: building the pose model into {default_model_path()} "
+                  "(first run only, a few seconds)", file=sys.stderr, flush=True)
             build_bundle(default_model_path())
         return default_model_path()
     path = Path(name).expanduser()

@@ -2,26 +2,87 @@
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import logging
+import math
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+from posecoach.errors import SettingsError
 from posecoach.server.app import create_app
-from posecoach.server.auth import LOOPBACK_NAMES
+from posecoach.server.auth import LOOPBACK_NAMES, token_query
 from posecoach.server.context import ServerLimits
 
-__all__ = ["ServerLimits", "create_app", "run_server", "is_loopback"]
+__all__ = [
+    "ServerLimits", "create_app", "run_server", "is_loopback", "limits_from_options", "server_url",
+]
 log = logging.getLogger(__name__)
+
+
+def bare_host(host: str) -> str:
+    """A host as given on the command line, without IPv6 brackets: `[::1]` -> `::1`."""
+    host = host.strip()
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
 
 
 def is_loopback(host: str) -> bool:
     """True for addresses only this machine can reach."""
+    host = bare_host(host)
     if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def server_url(host: str, port: int, token: str | None = None) -> str:
+    """The address to open in a browser; IPv6 addresses in brackets, the token encoded."""
+    host = bare_host(host)
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/" + (token_query(token) if token else "")
+
+
+def limits_from_options(
+    max_upload_mb: float | None = None,
+    max_duration_min: float | None = None,
+    base: ServerLimits | None = None,
+) -> ServerLimits:
+    """`base` (the defaults with the environment applied) with the command-line limits.
+
+    Raises `SettingsError` with the option's name for a value that is not a finite positive
+    number (`inf`, `nan`, zero or negative): there is no "no limit" setting; a large number
+    serves for that.
+    """
+    limits = base if base is not None else ServerLimits().with_env()
+    for option, value, smallest in (("--max-upload-mb", max_upload_mb, 1e-6),
+                                    ("--max-duration-min", max_duration_min, 0.0)):
+        if value is not None and not (math.isfinite(value) and value > 0 and value >= smallest):
+            raise SettingsError(f"{option} must be a positive number, got {value}")
+    if max_upload_mb is not None:
+        limits = replace(limits, max_upload_bytes=int(max_upload_mb * 1e6))
+    if max_duration_min is not None:
+        limits = replace(limits, max_duration_s=max_duration_min * 60.0)
+    return limits
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's logging set-up with the access token redacted from every line, and posecoach's
+    own messages printed the same way."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_token"] = {
+        "()": "posecoach.server.auth.TokenRedactingFilter"
+    }
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("redact_token")
+    config["loggers"]["posecoach"] = {
+        "handlers": ["default"], "level": "INFO", "propagate": False
+    }
+    return config
 
 
 def run_server(
@@ -38,23 +99,24 @@ def run_server(
     Listening anywhere but loopback needs `token`: the camera feed and the session history
     would otherwise be open to the network. Without a token only requests addressed to a
     loopback name are answered. Without `limits`, the defaults with any `POSECOACH_MAX_*`
-    environment variables applied are used (see `ServerLimits.with_env`). Raises `ValueError`
-    for a missing token, bad limits and bad settings.
+    environment variables applied are used (see `ServerLimits.with_env`). Raises `SettingsError`
+    for a missing token, bad limits and bad settings. The token never reaches the access log.
     """
     import uvicorn
 
     from posecoach.settings import load_settings
 
     if token is not None and not token.strip():
-        raise ValueError("the access token must not be empty")
+        raise SettingsError("the access token must not be empty")
+    host = bare_host(host)
     if not is_loopback(host) and token is None:
-        raise ValueError(
+        raise SettingsError(
             f"listening on {host} exposes the camera and your sessions to the network: "
             "pass --token SECRET (or set POSECOACH_TOKEN), or use --host 127.0.0.1"
         )
     load_settings(config)
     limits = limits if limits is not None else ServerLimits().with_env()
-    allowed_hosts = None if token is not None else LOOPBACK_NAMES | {host.strip("[]").lower()}
+    allowed_hosts = None if token is not None else LOOPBACK_NAMES | {host.lower()}
     app = create_app(
         Path(data_dir),
         source=source,
@@ -63,13 +125,12 @@ def run_server(
         limits=limits,
         allowed_hosts=allowed_hosts,
     )
-    shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}/"
-    print(f"posecoach: open {url}{'?token=' + token if token else ''}", flush=True)
+    print(f"posecoach: open {server_url(host, port, token)}", flush=True)
     uvicorn.run(
         app,
         host=host,
         port=port,
         log_level="info",
+        log_config=uvicorn_log_config(),
         ws_max_size=4 * limits.max_frame_bytes,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,10 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from posecoach import __version__
+from posecoach.errors import OutputError, user_message
+from posecoach.outputs.files import SessionFiles
+from posecoach.outputs.summary import SessionSummary
 from posecoach.paths import web_dir as packaged_web_dir
 from posecoach.server import routes_api, routes_live, routes_pages
 from posecoach.server.auth import AccessMiddleware
@@ -44,10 +49,10 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 def _recover(ctx: ServerContext) -> None:
-    def finalise(record: dict) -> dict | None:
+    def finalise(record: dict) -> SessionSummary | None:
         settings = ctx.settings_loader(record["level"], record["height_cm"])
         out_dir = Path(record["out_dir"])
-        if not (out_dir / "landmarks.csv.partial").is_file():
+        if not SessionFiles(out_dir).landmarks_partial.is_file():
             return None
         return ctx.engine.recover(out_dir, settings, record["source_name"])
 
@@ -97,7 +102,14 @@ def create_app(
         yield
         jobs.shutdown()
 
-    app = FastAPI(title="posecoach", docs_url=None, redoc_url=None, lifespan=lifespan)
+    app = FastAPI(
+        title="posecoach",
+        summary="The web UI's JSON API (bodies in posecoach/server/schemas.py).",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
     app.state.ctx = ctx
     app.include_router(routes_api.router)
     app.include_router(routes_live.router)
@@ -113,6 +125,11 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
+
+    @app.exception_handler(OutputError)
+    async def not_saved(_request: Request, exc: OutputError) -> JSONResponse:
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        return JSONResponse({"detail": user_message(exc)}, status_code=507 if full else 500)
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> JSONResponse:

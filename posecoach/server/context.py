@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from posecoach.errors import SettingsError
 from posecoach.paths import web_dir as packaged_web_dir
 from posecoach.server.engine import Engine
 from posecoach.server.jobs import JobManager
@@ -33,15 +34,16 @@ class ServerLimits:
         for name in ("max_upload_bytes", "max_files_per_upload", "max_frame_bytes",
                      "max_frame_pixels", "max_live_sessions"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
+                raise SettingsError(f"{name} must be at least 1")
         if not self.max_duration_s > 0 or not 0 < self.live_fps <= 120:
-            raise ValueError("max_duration_s must be positive and live_fps within 0-120")
+            raise SettingsError("max_duration_s must be positive and live_fps within 0-120")
 
     def with_env(self, environ: Mapping[str, str] | None = None) -> ServerLimits:
         """These limits with any `POSECOACH_MAX_UPLOAD_MB`, `POSECOACH_MAX_DURATION_MIN`,
         `POSECOACH_MAX_FILES_PER_UPLOAD` or `POSECOACH_MAX_LIVE_SESSIONS` applied.
 
-        Raises `ValueError` with the variable's name for a value that is not a positive number.
+        Raises `SettingsError` (a `ValueError`) with the variable's name for a value that is not
+        a positive number.
         """
         environ = os.environ if environ is None else environ
         changes: dict[str, float | int] = {}
@@ -52,9 +54,9 @@ class ServerLimits:
             try:
                 value = float(text)
             except ValueError:
-                raise ValueError(f"{var} must be a number, got {text!r}") from None
+                raise SettingsError(f"{var} must be a number, got {text!r}") from None
             if not value > 0 or value == float("inf"):
-                raise ValueError(f"{var} must be a positive number, got {text!r}")
+                raise SettingsError(f"{var} must be a positive number, got {text!r}")
             changes[name] = kind(value * scale)
         return replace(self, **changes) if changes else self
 

@@ -1,7 +1,7 @@
 """The analysis engine as the server sees it, behind one small interface.
 
 `DefaultEngine` imports the real engine modules (`posecoach.coach.live`,
-`posecoach.pipeline.offline`, `posecoach.media.video`) on first use, so the server starts and
+`posecoach.pipeline.offline`, `posecoach.media`) on first use, so the server starts and
 serves pages even while they are missing. Tests may pass any object with the same methods.
 """
 
@@ -15,6 +15,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from posecoach.errors import InputError
+from posecoach.outputs.files import SessionFiles
+from posecoach.outputs.summary import SessionSummary
 from posecoach.settings import Settings
 
 ProgressFn = Callable[[int, "int | None"], None]
@@ -34,12 +36,19 @@ class LiveCoachLike(Protocol):
     def finish(self, end_s: float) -> list[Any]: ...
 
 
+class AnalysisLike(Protocol):
+    """What the server needs from `posecoach.pipeline.offline.AnalysisResult`."""
+
+    @property
+    def summary(self) -> SessionSummary: ...
+
+
 class RecorderLike(Protocol):
-    """What the server needs from `posecoach.pipeline.offline.SessionRecorder`."""
+    """What the server needs from `posecoach.pipeline.recorder.SessionRecorder`."""
 
     def add(self, image_rgb: np.ndarray, time_s: float, result: Any) -> None: ...
 
-    def finish(self) -> Any: ...
+    def finish(self) -> AnalysisLike: ...
 
 
 class Engine(Protocol):
@@ -49,7 +58,7 @@ class Engine(Protocol):
 
     def analyze_video(
         self, path: Path, out_dir: Path, settings: Settings, progress: ProgressFn | None
-    ) -> Any: ...
+    ) -> AnalysisLike: ...
 
     def live_coach(self, settings: Settings) -> LiveCoachLike: ...
 
@@ -59,14 +68,14 @@ class Engine(Protocol):
 
     def camera_reader(self, source: str) -> Iterable[Any]: ...
 
-    def recover(self, out_dir: Path, settings: Settings, source_name: str) -> dict[str, Any]: ...
+    def recover(self, out_dir: Path, settings: Settings, source_name: str) -> SessionSummary: ...
 
     def plots(self, out_dir: Path, settings: Settings) -> dict[str, str]: ...
 
 
 def engine_available() -> bool:
     """True when the engine modules the server uses are importable."""
-    names = ("posecoach.coach.live", "posecoach.pipeline.offline", "posecoach.media.video",
+    names = ("posecoach.coach.live", "posecoach.pipeline.offline", "posecoach.media.reader",
              "posecoach.pose.estimator")
     return all(importlib.util.find_spec(name) is not None for name in names)
 
@@ -76,7 +85,8 @@ class DefaultEngine:
 
     def probe(self, path: Path) -> Any:
         """Read a clip's stream information."""
-        from posecoach.media.video import VideoError, probe
+        from posecoach.errors import VideoError
+        from posecoach.media.probe import probe
 
         try:
             return probe(path)
@@ -85,9 +95,9 @@ class DefaultEngine:
 
     def analyze_video(
         self, path: Path, out_dir: Path, settings: Settings, progress: ProgressFn | None
-    ) -> Any:
+    ) -> AnalysisLike:
         """Analyse a clip into `out_dir`."""
-        from posecoach.media.video import VideoError
+        from posecoach.errors import VideoError
         from posecoach.pipeline.offline import analyze_video
 
         try:
@@ -105,20 +115,21 @@ class DefaultEngine:
         self, out_dir: Path, settings: Settings, fps: float, source_name: str
     ) -> RecorderLike:
         """A recorder writing the annotated clip and the session outputs."""
-        from posecoach.pipeline.offline import SessionRecorder
+        from posecoach.pipeline.recorder import SessionRecorder
 
         return SessionRecorder(out_dir, settings, fps, source_name, fragmented=True)
 
     def camera_reader(self, source: str) -> Iterable[Any]:
         """Frames from a server-side camera index, file or stream URL."""
-        from posecoach.media.video import CameraReader, VideoError
+        from posecoach.errors import VideoError
+        from posecoach.media.camera import CameraReader
 
         try:
             return CameraReader(source)
         except VideoError as exc:
             raise InputError(str(exc)) from exc
 
-    def recover(self, out_dir: Path, settings: Settings, source_name: str) -> dict[str, Any]:
+    def recover(self, out_dir: Path, settings: Settings, source_name: str) -> SessionSummary:
         """Finalise a session a crash cut short, from the landmarks recorded so far.
 
         Returns the summary; raises when there is nothing usable.
@@ -127,8 +138,9 @@ class DefaultEngine:
         from posecoach.outputs.landmarks_csv import read_landmarks_csv
         from posecoach.pipeline.offline import analyze_series, write_outputs
 
-        partial = out_dir / "landmarks.csv.partial"
-        final = out_dir / "landmarks.csv"
+        files = SessionFiles(out_dir)
+        partial = files.landmarks_partial
+        final = files.landmarks
         if partial.is_file():
             text = partial.read_text(encoding="utf-8")
             complete = text[: text.rfind("\n") + 1]
@@ -142,10 +154,13 @@ class DefaultEngine:
         return result.summary
 
     def plots(self, out_dir: Path, settings: Settings) -> dict[str, str]:
-        """The report's plots as inline SVG, recomputed from the session's landmarks."""
+        """The report's plots as inline SVG, drawn again from the session's landmarks.
+
+        Only for a session folder without its plots file (written by an older version).
+        """
         from posecoach.outputs.landmarks_csv import read_landmarks_csv
-        from posecoach.outputs.report import render_plots
+        from posecoach.outputs.plots import render_plots
         from posecoach.pipeline.offline import analyze_series
 
-        result = analyze_series(read_landmarks_csv(out_dir / "landmarks.csv"), settings)
+        result = analyze_series(read_landmarks_csv(SessionFiles(out_dir).landmarks), settings)
         return render_plots(result.metrics, result.gait, result.cues, settings)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from posecoach.errors import OutputError, PosecoachError, user_message
+from posecoach.server.budget import (
+    BUDGET_S_PER_FRAME,
+    MIN_BUDGET_S,
+    JobBudget,
+    run_within_budget,
+)
 from posecoach.server.engine import Engine, InputError
 from posecoach.server.storage import Storage, new_id
 from posecoach.settings import Settings
@@ -43,9 +51,20 @@ class Job:
 class JobManager:
     """Queues analyses on a single worker so uploads never compete with each other for CPU."""
 
-    def __init__(self, storage: Storage, engine: Engine, workers: int = 1) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        engine: Engine,
+        workers: int = 1,
+        budget_min_s: float = MIN_BUDGET_S,
+        budget_s_per_frame: float = BUDGET_S_PER_FRAME,
+    ) -> None:
         self.storage = storage
         self.engine = engine
+        # Each job's time budget (see `posecoach.server.budget`): one stuck job never holds
+        # up the queue.
+        self.budget_min_s = budget_min_s
+        self.budget_s_per_frame = budget_s_per_frame
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="posecoach-job")
@@ -71,10 +90,18 @@ class JobManager:
         settings: Settings,
         frame_count: int | None = None,
     ) -> Job:
-        """Create the session for `clip`, move the clip into its folder, queue its analysis."""
-        session = self.storage.create_session(
-            "upload", settings.level, settings.height_cm, filename, "analysing"
-        )
+        """Create the session for `clip`, move the clip into its folder, queue its analysis.
+
+        Raises `OutputError` when the session cannot be stored (a full disk); the clip is
+        then deleted.
+        """
+        try:
+            session = self.storage.create_session(
+                "upload", settings.level, settings.height_cm, filename, "analysing"
+            )
+        except OutputError:
+            clip.unlink(missing_ok=True)
+            raise
         out_dir = Path(session["out_dir"])
         stored = clip.replace(out_dir / f"source{clip.suffix}")
         job = self._add(Job(new_id(), filename, "queued", session_id=session["id"]))
@@ -87,42 +114,85 @@ class JobManager:
     def _run(
         self, job: Job, clip: Path, out_dir: Path, settings: Settings, frame_count: int | None
     ) -> None:
+        """Analyse one clip; whatever happens, the job ends 'done' or 'failed'."""
         job.status = "running"
+        try:
+            self._analyse(job, clip, out_dir, settings, frame_count)
+        except Exception:
+            log.exception("analysis job for %s failed", job.filename)
+        finally:
+            if job.status not in ("done", "failed"):
+                job.error = "the analysis failed with an internal error (see the server log)"
+                job.status = "failed"
+
+    def _analyse(
+        self, job: Job, clip: Path, out_dir: Path, settings: Settings, frame_count: int | None
+    ) -> None:
         assert job.session_id is not None
 
+        budget = JobBudget(frame_count, self.budget_min_s, self.budget_s_per_frame)
+
         def progress(done: int, total: int | None) -> None:
+            budget.check(done)
             total = total or frame_count
             if total:
                 job.progress = min(0.99, done / total)
 
         try:
-            result = self.engine.analyze_video(clip, out_dir, settings, progress)
+            result = run_within_budget(
+                lambda: self.engine.analyze_video(clip, out_dir, settings, progress), budget
+            )
         except InputError as exc:
             self._fail(job, str(exc).replace(clip.name, job.filename))
-        except OSError as exc:
-            log.exception("analysis of %s could not write its outputs", job.filename)
-            self._fail(job, f"the outputs could not be written: {exc.strerror or exc}")
+        except (PosecoachError, OSError, MemoryError) as exc:
+            message = _failure_words(exc, out_dir)
+            log.error("analysis of %s failed: %s", job.filename, message)
+            self._fail(job, message)
         except Exception:
             log.exception("analysis of %s failed", job.filename)
             self._fail(job, "the analysis failed with an internal error (see the server log)")
         else:
-            summary = dict(getattr(result, "summary", None) or {})
-            summary["source"] = job.filename
-            self.storage.update_session(
-                job.session_id,
-                status="done",
-                summary=summary,
-                duration_s=summary.get("duration_s"),
-            )
+            summary = replace(result.summary, source=job.filename)
+            try:
+                self.storage.update_session(
+                    job.session_id,
+                    status="done",
+                    summary=summary,
+                    duration_s=summary.duration_s,
+                )
+            except OutputError as exc:
+                log.error("the result of %s could not be saved: %s", job.filename, exc)
+                job.error = (
+                    f"the analysis finished but could not be saved ({user_message(exc)}); "
+                    "it is listed once the server restarts with free space"
+                )
+                job.status = "failed"
+                return
             job.progress = 1.0
             job.status = "done"
 
     def _fail(self, job: Job, message: str) -> None:
+        """Mark the job failed with `message`; the session too, when the database can be written
+        (otherwise the next start settles it)."""
         assert job.session_id is not None
-        self.storage.update_session(job.session_id, status="failed", error=message)
-        job.error = message
-        job.status = "failed"
+        try:
+            self.storage.update_session(job.session_id, status="failed", error=message)
+        except OutputError as exc:
+            log.error("session %s could not be marked failed: %s", job.session_id, exc)
+        finally:
+            job.error = message
+            job.status = "failed"
 
     def shutdown(self) -> None:
         """Stop taking jobs; wait for the running one."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _failure_words(exc: BaseException, out_dir: Path) -> str:
+    """Why an analysis stopped, in words, naming output files without the server's folders."""
+    if isinstance(exc, MemoryError):
+        return "the analysis ran out of memory"
+    message = user_message(exc).replace(f"{out_dir}{os.sep}", "")
+    if isinstance(exc, OSError) and not isinstance(exc, PosecoachError):
+        return f"the outputs could not be written: {message}"
+    return message

@@ -25,6 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from posecoach.errors import OutputError, PosecoachError, user_message
 from posecoach.pipeline.handoff import hand_over
 from posecoach.server.engine import InputError
 from posecoach.server.storage import Storage
@@ -217,7 +218,7 @@ class LiveRun:
             people = self.coach.detect(image, time_s)
             return _Detected(item, image, time_s, people, preview)
         except InputError as exc:
-            return _Detected(item, error=str(exc))
+            return _Detected(item, error=user_message(exc))
         except Exception:
             log.exception("live frame failed in session %s", self.session_id)
             return _Detected(item, error="the frame could not be processed")
@@ -231,7 +232,7 @@ class LiveRun:
             try:
                 self._send(self._process(done))
             except InputError as exc:
-                self._send({"type": "error", "message": str(exc)})
+                self._send({"type": "error", "message": user_message(exc)})
             except Exception:
                 log.exception("live frame failed in session %s", self.session_id)
                 self._send({"type": "error", "message": "the frame could not be processed"})
@@ -243,12 +244,12 @@ class LiveRun:
         try:
             self.recorder.add(image, time_s, result)
         except Exception as exc:
-            message = _user_message(exc)
-            if message is None:
+            if isinstance(exc, PosecoachError):
+                message = user_message(exc)
+                log.error("session %s stopped recording: %s", self.session_id, message)
+            else:
                 log.exception("recording failed in session %s", self.session_id)
                 message = "the recording failed (see the server log)"
-            else:
-                log.error("session %s stopped recording: %s", self.session_id, message)
             self.recording_error = message
             self._send({
                 "type": "error",
@@ -273,6 +274,13 @@ class LiveRun:
         """Store the outcome; a database that cannot be written leaves the session to recovery."""
         try:
             self.storage.update_session(self.session_id, **fields)
+        except OutputError as exc:
+            log.error("the outcome of session %s could not be saved: %s", self.session_id, exc)
+            self._send({
+                "type": "error",
+                "message": f"{user_message(exc)}. This session is added to the history when "
+                "the server next starts with free space.",
+            })
         except Exception:  # noqa: BLE001 - the next start settles a session left 'recording'
             log.exception("could not record the outcome of session %s", self.session_id)
 
@@ -289,7 +297,7 @@ class LiveRun:
         try:
             result = self.recorder.finish()
         except Exception as exc:
-            message = str(exc) if isinstance(exc, InputError) else _finish_error(exc)
+            message = _finish_error(exc)
             self._record(status="failed", error=message)
             self._finished = {
                 "type": "finished",
@@ -298,8 +306,8 @@ class LiveRun:
                 "error": message,
             }
         else:
-            summary = getattr(result, "summary", None) or {}
-            self._record(status="done", summary=summary, duration_s=summary.get("duration_s"))
+            summary = result.summary
+            self._record(status="done", summary=summary, duration_s=summary.duration_s)
             self._finished = {
                 "type": "finished",
                 "session_id": self.session_id,
@@ -330,17 +338,9 @@ class LiveRun:
         return await asyncio.shield(asyncio.wrap_future(future))
 
 
-def _user_message(exc: BaseException) -> str | None:
-    """The message of an error meant for the user (a full disk, an unwritable folder), or None."""
-    text = str(exc)
-    if type(exc).__name__ in ("VideoError", "OutputError") and text:
-        return text
-    return None
-
-
 def _finish_error(exc: Exception) -> str:
-    message = _user_message(exc)
-    if message is not None:
-        return message
+    """Why a session could not be finalised, for the walker; unexpected errors are logged."""
+    if isinstance(exc, PosecoachError):
+        return user_message(exc)
     log.error("finalising a live session failed", exc_info=exc)
     return "the session could not be finalised (see the server log)"

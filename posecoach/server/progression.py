@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from posecoach.outputs.summary import SessionSummary
 from posecoach.settings import LEVELS, Settings
 
 Action = Literal["progress", "hold", "ease_off"]
@@ -26,15 +27,14 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
-def _form_problems(summary: dict[str, Any]) -> list[str]:
+def _form_problems(summary: SessionSummary) -> list[str]:
     problems = []
-    for key, label in (("upright_share", "upright"), ("head_up_share", "head up")):
-        value = summary.get(key)
-        if not isinstance(value, int | float):
+    for value, label in ((summary.upright_share, "upright"), (summary.head_up_share, "head up")):
+        if value is None:
             problems.append(f"time {label} could not be measured")
         elif value < MIN_FORM_SHARE:
             problems.append(f"{label} {value:.0%} of the time (aim for {MIN_FORM_SHARE:.0%})")
-    if any(cue.get("rule") == "fall" for cue in summary.get("cues") or []):
+    if any(cue.rule == "fall" for cue in summary.cues):
         problems.append("a possible fall was detected")
     return problems
 
@@ -82,12 +82,13 @@ def _newest_checkin(done: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
 
 def suggest_next(sessions: Sequence[dict[str, Any]], settings: Settings) -> dict[str, Any]:
     """Suggest the next step from session records (`created_at`, `status`, `duration_s`,
-    `summary`, `checkin`) and the settings of the walker's current level.
+    `summary` as a `SessionSummary`, `checkin`) and the settings of the walker's current level.
 
     Returns `{"action": "progress"|"hold"|"ease_off", "message": str, "reasons": [str]}`.
     """
     done = sorted(
-        (s for s in sessions if s.get("status", "done") == "done" and s.get("summary")),
+        (s for s in sessions
+         if s.get("status", "done") == "done" and s.get("summary") is not None),
         key=lambda s: s.get("created_at") or "",
     )
     recent = done[-RECENT:]

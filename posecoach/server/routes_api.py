@@ -4,36 +4,53 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from posecoach.outputs.files import atomic_write_text
+from posecoach.errors import OutputError
+from posecoach.outputs.files import SessionFiles, atomic_write_text
+from posecoach.outputs.summary import SessionSummary
+from posecoach.outputs.words import summary_in_words
+from posecoach.pose.timeline import clip_length_s
 from posecoach.server.context import ServerContext
 from posecoach.server.engine import InputError
 from posecoach.server.progression import suggest_next
+from posecoach.server.schemas import (
+    DIGEST_KEYS,
+    CheckIn,
+    CheckInSaved,
+    ConfigBody,
+    ErrorBody,
+    JobBody,
+    LimitsBody,
+    Progress,
+    ProgressRow,
+    SessionDetail,
+    SessionListItem,
+    Suggestion,
+    UploadAccepted,
+    error_responses,
+)
 from posecoach.server.uploads import UploadError, UploadTooLarge, receive_files
 from posecoach.settings import LEVELS, Settings, SettingsError
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api")
+router = APIRouter(
+    prefix="/api",
+    responses={"default": {"model": ErrorBody, "description": "Any error: `{detail}`"}},
+)
 
 SESSION_FILES: dict[str, str] = {
-    "annotated.mp4": "video/mp4",
-    "landmarks.csv": "text/csv; charset=utf-8",
-    "metrics.csv": "text/csv; charset=utf-8",
-    "summary.json": "application/json",
-    "report.html": "text/html; charset=utf-8",
+    SessionFiles.ANNOTATED: "video/mp4",
+    SessionFiles.LANDMARKS: "text/csv; charset=utf-8",
+    SessionFiles.METRICS: "text/csv; charset=utf-8",
+    SessionFiles.SUMMARY: "application/json",
+    SessionFiles.REPORT: "text/html; charset=utf-8",
 }
-DIGEST_KEYS = (
-    "direction", "view", "backward_time_s", "steps", "cadence_spm", "speed_m_s", "speed_leg_s",
-    "step_length_m", "step_length_leg", "upright_share", "head_up_share",
-)
 SETUP_GUIDE = (
     "Choose a clear, flat, open space free from obstacles.",
     "Place the camera to the side of your walking line, at about hip height, level and square "
@@ -43,24 +60,38 @@ SETUP_GUIDE = (
     "Keep your head up and shoulders back; glance over your shoulder only briefly.",
     "Listen to your body: if anything hurts, reduce the intensity or stop.",
 )
-_SVG_RE = re.compile(r'<svg class="plot"[^>]*aria-labelledby="([\w-]+)-title.*?</svg>', re.S)
 
 
 def _ctx(request: Request) -> ServerContext:
     return request.app.state.ctx
 
 
-def _public(record: dict[str, Any], full: bool) -> dict[str, Any]:
-    out = {k: v for k, v in record.items() if k not in ("out_dir", "summary")}
-    summary = record.get("summary") or {}
-    if full:
-        out["summary"] = record.get("summary")
-        out_dir = Path(record["out_dir"])
-        out["files"] = [name for name in SESSION_FILES if (out_dir / name).is_file()]
-    else:
-        out["summary"] = {key: summary.get(key) for key in DIGEST_KEYS} if summary else None
-        out["cue_count"] = len(summary.get("cues") or []) if summary else 0
-    return out
+def _listed(record: dict[str, Any]) -> SessionListItem:
+    summary: SessionSummary | None = record.get("summary")
+    digest = None
+    if summary is not None:
+        stored = summary.to_json()
+        digest = {key: stored[key] for key in DIGEST_KEYS}
+    return SessionListItem.model_validate(
+        {
+            **record,
+            "summary": digest,
+            "cue_count": len(summary.cues) if summary is not None else 0,
+        }
+    )
+
+
+def _detail(record: dict[str, Any]) -> SessionDetail:
+    summary: SessionSummary | None = record.get("summary")
+    out_dir = Path(record["out_dir"])
+    return SessionDetail.model_validate(
+        {
+            **record,
+            "summary": summary.to_json() if summary is not None else None,
+            "sentences": summary_in_words(summary) if summary is not None else [],
+            "files": [name for name in SESSION_FILES if (out_dir / name).is_file()],
+        }
+    )
 
 
 def _session(ctx: ServerContext, session_id: str) -> dict[str, Any]:
@@ -87,9 +118,39 @@ def _float_field(fields: dict[str, str], name: str) -> float | None:
         raise HTTPException(422, f"{name} must be a number") from None
 
 
-@router.post("/uploads", status_code=202)
-async def upload(request: Request) -> dict[str, Any]:
-    """Receive clips (multipart `files`), check each one, and queue the good ones."""
+UPLOAD_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "one or more video clips",
+                        },
+                        "level": {"type": "string", "description": "training level"},
+                        "height_cm": {"type": "number", "description": "the walker's height"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/uploads",
+    status_code=202,
+    openapi_extra=UPLOAD_FORM,
+    responses=error_responses(400, 413, 415, 422),
+)
+async def upload(request: Request) -> UploadAccepted:
+    """Receive clips (multipart `files`; `level` and `height_cm` as form fields or query
+    parameters), check each one, and queue the good ones. All refused: the worst error."""
     ctx = _ctx(request)
     try:
         received = await receive_files(
@@ -111,7 +172,7 @@ async def upload(request: Request) -> dict[str, Any]:
         for item in received.files:
             item.path.unlink(missing_ok=True)
         raise
-    jobs: list[dict[str, Any]] = []
+    jobs: list[JobBody] = []
     problems: list[tuple[int, str]] = []
     for item in received.files:
         status, problem, info = await _check_clip(ctx, item.path)
@@ -119,13 +180,18 @@ async def upload(request: Request) -> dict[str, Any]:
             problem = problem.replace(item.path.name, item.filename)
             item.path.unlink(missing_ok=True)
             problems.append((status, f"{item.filename}: {problem}"))
-            jobs.append(ctx.jobs.rejected(item.filename, problem).to_json())
+            jobs.append(JobBody.model_validate(ctx.jobs.rejected(item.filename, problem).to_json()))
             continue
         frames = getattr(info, "frame_count", None)
-        jobs.append(ctx.jobs.submit(item.path, item.filename, settings, frames).to_json())
+        try:
+            submitted = ctx.jobs.submit(item.path, item.filename, settings, frames)
+        except OutputError as exc:
+            problems.append((507, f"{item.filename}: {exc}"))
+            submitted = ctx.jobs.rejected(item.filename, str(exc))
+        jobs.append(JobBody.model_validate(submitted.to_json()))
     if len(problems) == len(received.files):
         raise HTTPException(max(s for s, _ in problems), "; ".join(p for _, p in problems))
-    return {"jobs": jobs}
+    return UploadAccepted(jobs=jobs)
 
 
 async def _check_clip(ctx: ServerContext, path: Path) -> tuple[int, str | None, Any]:
@@ -133,9 +199,11 @@ async def _check_clip(ctx: ServerContext, path: Path) -> tuple[int, str | None, 
         info = await run_in_threadpool(ctx.engine.probe, path)
     except InputError as exc:
         return 415, str(exc), None
-    duration = getattr(info, "duration_s", None)
+    # The frame count is what gets decoded, whatever duration the container states.
+    duration = clip_length_s(getattr(info, "duration_s", None),
+                             getattr(info, "frame_count", None), getattr(info, "fps", None))
     limit = ctx.limits.max_duration_s
-    if isinstance(duration, int | float) and duration > limit:
+    if duration is not None and duration > limit:
         return (
             422,
             f"the clip is {duration / 60:.1f} min long; the limit is {limit / 60:.0f} min",
@@ -144,28 +212,41 @@ async def _check_clip(ctx: ServerContext, path: Path) -> tuple[int, str | None, 
     return 200, None, info
 
 
-@router.get("/jobs/{job_id}")
-def job(job_id: str, request: Request) -> dict[str, Any]:
+@router.get("/jobs/{job_id}", responses=error_responses(404))
+def job(job_id: str, request: Request) -> JobBody:
     """Progress of one analysis job."""
     found = _ctx(request).jobs.get(job_id)
     if found is None:
         raise HTTPException(404, "no such job (jobs are forgotten when the server restarts)")
-    return found.to_json()
+    return JobBody.model_validate(found.to_json())
 
 
 @router.get("/sessions")
-def sessions(request: Request) -> list[dict[str, Any]]:
+def sessions(request: Request) -> list[SessionListItem]:
     """Every session, newest first, with a digest of its summary."""
-    return [_public(r, full=False) for r in _ctx(request).storage.list_sessions()]
+    return [_listed(r) for r in _ctx(request).storage.list_sessions()]
 
 
-@router.get("/sessions/{session_id}")
-def session(session_id: str, request: Request) -> dict[str, Any]:
-    """One session with its whole summary and the files it has."""
-    return _public(_session(_ctx(request), session_id), full=True)
+@router.get("/sessions/{session_id}", responses=error_responses(404))
+def session(session_id: str, request: Request) -> SessionDetail:
+    """One session with its whole summary, the summary in sentences, and the files it has."""
+    return _detail(_session(_ctx(request), session_id))
 
 
-@router.get("/sessions/{session_id}/files/{name}")
+SESSION_FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file",
+        "content": {media_type.split(";")[0]: {} for media_type in SESSION_FILES.values()},
+    },
+    **error_responses(404),
+}
+
+
+@router.get(
+    "/sessions/{session_id}/files/{name}",
+    response_class=FileResponse,
+    responses=SESSION_FILE_RESPONSES,
+)
 def session_file(
     session_id: str, name: str, request: Request, download: bool = False
 ) -> FileResponse:
@@ -179,7 +260,7 @@ def session_file(
     if not path.is_file():
         raise HTTPException(404, f"{name} is not available for this session")
     headers = {"X-Content-Type-Options": "nosniff"}
-    if name == "report.html":
+    if name == SessionFiles.REPORT:
         headers["Content-Security-Policy"] = "sandbox allow-scripts"
     return FileResponse(
         path,
@@ -190,131 +271,104 @@ def session_file(
     )
 
 
-@router.get("/sessions/{session_id}/plots")
+@router.get("/sessions/{session_id}/plots", responses=error_responses(404, 409))
 async def plots(session_id: str, request: Request) -> dict[str, str]:
-    """The session's plots as `{name: svg}` (cached in the session folder)."""
+    """The session's plots as `{name: svg}`, as the analysis wrote them; `{}` when it has none.
+
+    A session folder from an older version without the plots file gets them drawn once from
+    its landmarks and saved.
+    """
     ctx = _ctx(request)
     record = _session(ctx, session_id)
     if record["status"] != "done":
         raise HTTPException(409, f"the session is {record['status']}: no plots")
     out_dir = Path(record["out_dir"])
-    cache = out_dir / "plots.json"
+    stored = SessionFiles(out_dir).plots
     try:
-        return json.loads(cache.read_text(encoding="utf-8"))
+        saved = json.loads(stored.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        pass
+        saved = None
+    if isinstance(saved, dict):
+        return saved
     settings = _settings(ctx, record["level"], record["height_cm"])
     try:
         rendered = await run_in_threadpool(ctx.engine.plots, out_dir, settings)
-    except Exception:  # noqa: BLE001 - fall back to the report's copies
-        log.warning("rendering plots for %s failed; reading the report", session_id, exc_info=True)
-        rendered = _report_plots(out_dir / "report.html")
-    if not rendered:
-        raise HTTPException(404, "no plots for this session")
+    except Exception:  # noqa: BLE001 - a session without usable landmarks has no plots
+        log.warning("drawing the plots of %s failed", session_id, exc_info=True)
+        return {}
     try:
-        atomic_write_text(cache, json.dumps(rendered))
+        atomic_write_text(stored, json.dumps(rendered))
     except OSError:
-        log.warning("could not cache plots for %s", session_id)
+        log.warning("could not save the plots of %s", session_id)
     return rendered
 
 
-def _report_plots(report: Path) -> dict[str, str]:
-    try:
-        text = report.read_text(encoding="utf-8")
-    except OSError:
-        return {}
-    return {match.group(1): match.group(0) for match in _SVG_RE.finditer(text)}
-
-
-class CheckIn(BaseModel):
-    """How the walker's body felt after a session."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    pain: Literal["none", "soreness", "pain"]
-    score: int = Field(ge=0, le=10)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> CheckIn:
-        if self.pain == "none" and self.score != 0:
-            raise ValueError("score must be 0 when pain is 'none'")
-        return self
-
-
-@router.post("/sessions/{session_id}/checkin")
-def checkin(session_id: str, body: CheckIn, request: Request) -> dict[str, Any]:
+@router.post("/sessions/{session_id}/checkin", responses=error_responses(404, 422))
+def checkin(session_id: str, body: CheckIn, request: Request) -> CheckInSaved:
     """Store the pain check-in for a session and return the updated suggestion."""
     ctx = _ctx(request)
     _session(ctx, session_id)
     stored = ctx.storage.add_checkin(session_id, body.pain, body.score)
-    return {"session_id": session_id, "checkin": stored, "suggestion": _suggestion(ctx)}
+    return CheckInSaved.model_validate(
+        {"session_id": session_id, "checkin": stored, "suggestion": _suggestion(ctx)}
+    )
 
 
-def _suggestion(ctx: ServerContext, records: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _suggestion(ctx: ServerContext, records: list[dict[str, Any]] | None = None) -> Suggestion:
     records = ctx.storage.list_sessions(status="done") if records is None else records
     level = records[0]["level"] if records else None
     height = records[0]["height_cm"] if records else None
-    return suggest_next(records, _settings(ctx, level, height))
-
-
-def _number(summary: dict[str, Any], key: str) -> float | None:
-    value = summary.get(key)
-    return float(value) if isinstance(value, int | float) else None
+    return Suggestion.model_validate(suggest_next(records, _settings(ctx, level, height)))
 
 
 @router.get("/progress")
-def progress(request: Request) -> dict[str, Any]:
+def progress(request: Request) -> Progress:
     """Per-session series for the charts (oldest first) and the progression suggestion."""
     ctx = _ctx(request)
     records = ctx.storage.list_sessions(status="done")
     series = []
     for record in reversed(records):
-        summary = record["summary"] or {}
+        summary: SessionSummary = record["summary"] or SessionSummary()
         checkin = record["checkin"] or {}
         series.append(
-            {
-                "id": record["id"],
-                "date": record["created_at"],
-                "kind": record["kind"],
-                "level": record["level"],
-                "duration_s": record["duration_s"] or _number(summary, "duration_s"),
-                "backward_time_s": _number(summary, "backward_time_s"),
-                "speed": _number(summary, "speed_m_s"),
-                "speed_leg_s": _number(summary, "speed_leg_s"),
-                "step_length": _number(summary, "step_length_m"),
-                "step_length_leg": _number(summary, "step_length_leg"),
-                "upright_share": _number(summary, "upright_share"),
-                "head_up_share": _number(summary, "head_up_share"),
-                "pain": checkin.get("pain"),
-                "pain_score": checkin.get("score"),
-            }
+            ProgressRow(
+                id=record["id"],
+                date=record["created_at"],
+                kind=record["kind"],
+                level=record["level"],
+                duration_s=record["duration_s"] or summary.duration_s,
+                backward_time_s=summary.backward_time_s,
+                speed=summary.speed_m_s,
+                speed_leg_s=summary.speed_leg_s,
+                step_length=summary.step_length_m,
+                step_length_leg=summary.step_length_leg,
+                upright_share=summary.upright_share,
+                head_up_share=summary.head_up_share,
+                pain=checkin.get("pain"),
+                pain_score=checkin.get("score"),
+            )
         )
-    return {
-        "sessions": series,
-        "units": {"speed": "m/s", "step_length": "m", "speed_leg_s": "leg lengths/s",
-                  "step_length_leg": "leg lengths"},
-        "suggestion": _suggestion(ctx, records),
-    }
+    return Progress(sessions=series, suggestion=_suggestion(ctx, records))
 
 
 @router.get("/config")
-def config(request: Request) -> dict[str, Any]:
+def config(request: Request) -> ConfigBody:
     """Levels, suggested minutes per level, the set-up guide, and the server's limits."""
     ctx = _ctx(request)
     default = _settings(ctx, None, None)
     minutes = {level: _settings(ctx, level, None).session.suggested_minutes for level in LEVELS}
-    return {
-        "levels": list(LEVELS),
-        "default_level": default.level,
-        "suggested_minutes": minutes,
-        "setup_guide": list(SETUP_GUIDE),
-        "checkin": {"pain": ["none", "soreness", "pain"], "score_min": 0, "score_max": 10},
-        "source": ctx.source is not None,
-        "limits": {
-            "max_upload_bytes": ctx.limits.max_upload_bytes,
-            "max_files_per_upload": ctx.limits.max_files_per_upload,
-            "max_duration_s": ctx.limits.max_duration_s,
-            "max_frame_bytes": ctx.limits.max_frame_bytes,
-            "live_fps": ctx.limits.live_fps,
-        },
-    }
+    limits = ctx.limits
+    return ConfigBody(
+        levels=list(LEVELS),
+        default_level=default.level,
+        suggested_minutes=minutes,
+        setup_guide=list(SETUP_GUIDE),
+        source=ctx.source is not None,
+        limits=LimitsBody(
+            max_upload_bytes=limits.max_upload_bytes,
+            max_files_per_upload=limits.max_files_per_upload,
+            max_duration_s=limits.max_duration_s,
+            max_frame_bytes=limits.max_frame_bytes,
+            live_fps=limits.live_fps,
+        ),
+    )

@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from posecoach.errors import OutputError
 from posecoach.outputs.files import to_jsonable
 from posecoach.server.context import ServerContext
 from posecoach.server.engine import InputError
@@ -131,7 +132,7 @@ async def live(ws: WebSocket) -> None:
                         ctx, channel, loop, settings, "browser camera", fps,
                         _jpeg_frames(slot), lambda s=slot: s.dropped,
                     )
-                except (SettingsError, InputError) as exc:
+                except (SettingsError, InputError, OutputError) as exc:
                     slot = None
                     await channel.error(str(exc))
                     continue
@@ -289,7 +290,7 @@ async def source(ws: WebSocket) -> None:
                         reader.close()
                         reader = None
                     ctx.source_lock.release()
-                    if isinstance(exc, SettingsError | InputError):
+                    if isinstance(exc, SettingsError | InputError | OutputError):
                         await channel.error(str(exc))
                     else:
                         log.exception("starting the server-side source failed")

@@ -1,17 +1,28 @@
-"""Session and check-in records in SQLite (WAL mode), created on first use."""
+"""Session and check-in records in SQLite (WAL mode), created on first use.
+
+A full disk never makes the records unreadable: reads fall back to a connection that needs no
+shared-memory file, and writes raise `OutputError` (ENOSPC) until space is freed.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import re
+import shutil
 import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+from posecoach.errors import OutputError, describe_os_error
+from posecoach.outputs.files import SessionFiles
+from posecoach.outputs.summary import SessionSummary, as_summary
 
 SessionKind = Literal["live", "upload"]
 SessionStatus = Literal["recording", "analysing", "done", "failed", "interrupted"]
@@ -45,7 +56,14 @@ CREATE TABLE IF NOT EXISTS checkins (
 CREATE INDEX IF NOT EXISTS checkins_session ON checkins (session_id);
 """
 
-RecoverFn = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+RecoverFn = Callable[[dict[str, Any]], "SessionSummary | None"]
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+LOW_SPACE_BYTES = 1024**2
+"""Below this much free space, a disk error from SQLite is taken to mean the disk is full."""
+_SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 10, 13, 14
+DISK_FULL_MESSAGE = "the disk is full: nothing can be saved until space is freed"
 
 
 def new_id() -> str:
@@ -71,27 +89,104 @@ class Storage:
         self.data_dir = Path(data_dir)
         self.sessions_dir = self.data_dir / "sessions"
         self._lock = threading.Lock()
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        self.sessions_dir.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
+        self._schema_ready = False
+        self.read_only = False
+        """True while the disk is full: records are read, nothing is written."""
+        try:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            self.sessions_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(exc.errno, describe_os_error(exc, self.sessions_dir)) from exc
+        try:
+            with self._connect():
+                pass
+        except OutputError as exc:
+            if not self.read_only:
+                log.warning("%s; serving the session history read-only", exc)
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.db_path, timeout=30)
+    def _open(self, no_shm: bool = False) -> Iterator[sqlite3.Connection]:
+        """A short connection in a transaction.
+
+        With `no_shm` it reads only, under exclusive locking, which keeps the WAL index in
+        memory: no `-shm` file has to be created or grown, so it works on a full disk. A
+        database that was never created then reads as empty.
+        """
+        if no_shm and not _has_content(self.db_path):
+            db = sqlite3.connect(":memory:")
+            db.executescript(SCHEMA)
+        else:
+            db = sqlite3.connect(self.db_path, timeout=30)
         db.row_factory = sqlite3.Row
-        db.execute("PRAGMA foreign_keys=ON")
         try:
+            if no_shm:
+                db.execute("PRAGMA locking_mode=EXCLUSIVE")
+                db.execute("PRAGMA query_only=ON")
+            db.execute("PRAGMA foreign_keys=ON")
             with db:
                 yield db
         finally:
             db.close()
 
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection for writing; raises `OutputError` when the disk is full."""
+        try:
+            with self._open() as db:
+                if not self._schema_ready:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.executescript(SCHEMA)
+                    self._schema_ready = True
+                yield db
+        except sqlite3.Error as exc:
+            if not _disk_trouble(exc):
+                raise
+            raise self._unwritable(exc) from exc
+        if self.read_only:
+            self.read_only = False
+            log.warning("there is space on the disk again: sessions are saved again")
+
+    def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        """`query` on a normal connection, or, when the disk is full, on one that needs no
+        `-shm` file."""
+        try:
+            with self._open() as db:
+                return query(db)
+        except sqlite3.Error as exc:
+            if not _disk_trouble(exc) and self._schema_ready:
+                raise
+        try:
+            with self._open(no_shm=True) as db:
+                return query(db)
+        except sqlite3.Error as exc:
+            if not _disk_trouble(exc):
+                raise
+            raise OutputError(
+                errno.EIO, f"the session history cannot be read: {exc}"
+            ) from exc
+
+    def _unwritable(self, exc: sqlite3.Error) -> OutputError:
+        """The error for a write SQLite refused; a full disk switches to read-only."""
+        if _sqlite_code(exc) == _SQLITE_FULL or self.disk_full():
+            if not self.read_only:
+                self.read_only = True
+                log.warning(
+                    "the disk holding %s is full: serving read-only until space is freed",
+                    self.data_dir,
+                )
+            return OutputError(errno.ENOSPC, DISK_FULL_MESSAGE)
+        return OutputError(errno.EIO, f"the session history cannot be written: {exc}")
+
+    def disk_full(self) -> bool:
+        """True when the disk holding the data folder has (almost) no space left."""
+        try:
+            return shutil.disk_usage(self.data_dir).free < LOW_SPACE_BYTES
+        except OSError:
+            return False
+
     def journal_mode(self) -> str:
         """The database's journal mode ('wal' once created)."""
-        with self._connect() as db:
-            return str(db.execute("PRAGMA journal_mode").fetchone()[0])
+        return self._read(lambda db: str(db.execute("PRAGMA journal_mode").fetchone()[0]))
 
     def session_dir(self, session_id: str) -> Path:
         """The output folder of a session."""
@@ -108,13 +203,24 @@ class Storage:
         """Insert a session with a new id and an (empty) output folder; return its record."""
         session_id = new_id()
         out_dir = self.session_dir(session_id)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute(
-                "INSERT INTO sessions (id, kind, created_at, source_name, level, height_cm,"
-                " status, out_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (session_id, kind, utc_now(), source_name, level, height_cm, status, str(out_dir)),
-            )
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise OutputError(errno.ENOSPC, DISK_FULL_MESSAGE) from exc
+            raise OutputError(exc.errno, describe_os_error(exc, out_dir)) from exc
+        try:
+            with self._connect() as db:
+                db.execute(
+                    "INSERT INTO sessions (id, kind, created_at, source_name, level, height_cm,"
+                    " status, out_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (session_id, kind, utc_now(), source_name, level, height_cm, status,
+                     str(out_dir)),
+                )
+        except OutputError:
+            with suppress(OSError):
+                out_dir.rmdir()
+            raise
         record = self.get_session(session_id)
         assert record is not None
         return record
@@ -124,7 +230,7 @@ class Storage:
         session_id: str,
         *,
         status: SessionStatus | None = None,
-        summary: dict[str, Any] | None = None,
+        summary: SessionSummary | None = None,
         duration_s: float | None = None,
         error: str | None = None,
     ) -> None:
@@ -133,7 +239,7 @@ class Storage:
         if status is not None:
             values["status"] = status
         if summary is not None:
-            values["summary_json"] = json.dumps(summary)
+            values["summary_json"] = json.dumps(summary.to_json())
         if duration_s is not None:
             values["duration_s"] = duration_s
         if error is not None:
@@ -150,12 +256,14 @@ class Storage:
         """A session record with its parsed summary and latest check-in, or None."""
         if not valid_id(session_id):
             return None
-        with self._connect() as db:
+
+        def query(db: sqlite3.Connection) -> dict[str, Any] | None:
             row = db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
             if row is None:
                 return None
-            checkins = self._checkins(db, [session_id])
-        return _record(row, checkins.get(session_id))
+            return _record(row, self._checkins(db, [session_id]).get(session_id))
+
+        return self._read(query)
 
     def list_sessions(self, status: SessionStatus | None = None) -> list[dict[str, Any]]:
         """All sessions (or those with `status`), newest first, with their latest check-in."""
@@ -164,10 +272,13 @@ class Storage:
         if status is not None:
             query += " WHERE status = ?"
             args = (status,)
-        with self._connect() as db:
+
+        def rows_of(db: sqlite3.Connection) -> list[dict[str, Any]]:
             rows = db.execute(query + " ORDER BY created_at DESC, rowid DESC", args).fetchall()
             checkins = self._checkins(db, [row["id"] for row in rows])
-        return [_record(row, checkins.get(row["id"])) for row in rows]
+            return [_record(row, checkins.get(row["id"])) for row in rows]
+
+        return self._read(rows_of)
 
     def add_checkin(self, session_id: str, pain: Pain, score: int) -> dict[str, Any]:
         """Store a check-in for a session; the latest one counts."""
@@ -204,8 +315,12 @@ class Storage:
 
         A session whose `summary.json` was written is marked 'done' with it. Otherwise
         `finalise(record)` may rebuild the outputs and return the summary; when it cannot,
-        the session is marked 'interrupted'.
+        the session is marked 'interrupted'. While the disk is full nothing is settled (the
+        next start does it).
         """
+        if self.read_only:
+            return []
+        settled: list[str] = []
         with self._lock:
             stale = [
                 record
@@ -213,44 +328,63 @@ class Storage:
                 for record in self.list_sessions(status=status)
             ]
             for record in stale:
+                if self.read_only:
+                    break
                 summary = _read_summary(Path(record["out_dir"]))
                 if summary is None and finalise is not None:
                     try:
                         summary = finalise(record)
                     except Exception:  # noqa: BLE001 - recovery is best effort
                         summary = None
-                if summary is not None:
-                    self.update_session(
-                        record["id"],
-                        status="done",
-                        summary=summary,
-                        duration_s=_as_float(summary.get("duration_s")),
-                    )
-                else:
-                    self.update_session(
-                        record["id"],
-                        status="interrupted",
-                        error="the server stopped before this session was finalised",
-                    )
-        return [record["id"] for record in stale]
+                try:
+                    if summary is not None:
+                        self.update_session(
+                            record["id"],
+                            status="done",
+                            summary=summary,
+                            duration_s=summary.duration_s,
+                        )
+                    else:
+                        self.update_session(
+                            record["id"],
+                            status="interrupted",
+                            error="the server stopped before this session was finalised",
+                        )
+                except OutputError:
+                    break
+                settled.append(record["id"])
+        return settled
 
 
-def _as_float(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) else None
+def _sqlite_code(exc: sqlite3.Error) -> int:
+    """The primary SQLite result code of an error (0 when unknown)."""
+    return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
 
 
-def _read_summary(out_dir: Path) -> dict[str, Any] | None:
-    path = out_dir / "summary.json"
+def _has_content(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def _disk_trouble(exc: sqlite3.Error) -> bool:
+    """True for SQLite errors a full or failing disk causes (I/O, full, cannot open)."""
+    return _sqlite_code(exc) in (_SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN)
+
+
+def _read_summary(out_dir: Path) -> SessionSummary | None:
+    path = SessionFiles(out_dir).summary
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    return SessionSummary.from_json(data) if isinstance(data, dict) else None
 
 
 def _record(row: sqlite3.Row, checkin: dict[str, Any] | None) -> dict[str, Any]:
     record = dict(row)
     record.pop("summary_json")
-    record["summary"] = json.loads(row["summary_json"]) if row["summary_json"] else None
+    record["summary"] = as_summary(json.loads(row["summary_json"])) if row["summary_json"] else None
     record["checkin"] = checkin
     return record

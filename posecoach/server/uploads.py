@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import shutil
 import unicodedata
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import IO
@@ -10,6 +13,7 @@ from typing import IO
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from posecoach.errors import InputError, OutputError, describe_os_error
 from posecoach.server.storage import new_id
 
 VIDEO_SUFFIXES = frozenset(
@@ -21,11 +25,11 @@ MAX_TEXT_FIELDS = 20
 MAX_TEXT_FIELD_BYTES = 1000
 
 
-class UploadError(Exception):
+class UploadError(InputError):
     """A malformed upload request (HTTP 400)."""
 
 
-class UploadTooLarge(Exception):
+class UploadTooLarge(InputError):
     """A file above the size limit (HTTP 413)."""
 
 
@@ -143,14 +147,37 @@ class _State:
         self.current = None
 
     def close_handle(self) -> None:
-        if self.handle is not None:
-            self.handle.close()
-            self.handle = None
+        handle, self.handle = self.handle, None
+        if handle is not None:
+            handle.close()
 
     def discard(self) -> None:
-        self.close_handle()
+        with suppress(OSError):
+            self.close_handle()
         for received in self.files:
-            received.path.unlink(missing_ok=True)
+            with suppress(OSError):
+                received.path.unlink(missing_ok=True)
+
+
+DISK_FULL_MESSAGE = "the disk is full: the upload cannot be saved until space is freed"
+
+
+def _not_saved(exc: OSError) -> OutputError:
+    """The error for an upload the disk refused."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return OutputError(errno.ENOSPC, DISK_FULL_MESSAGE)
+    return OutputError(exc.errno, describe_os_error(exc, "the upload"))
+
+
+def _free_bytes(folder: Path) -> int | None:
+    """Free space on the disk holding `folder` (or its nearest existing parent)."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            try:
+                return shutil.disk_usage(candidate).free
+            except OSError:
+                return None
+    return None
 
 
 async def receive_files(
@@ -164,7 +191,9 @@ async def receive_files(
     """Stream the `field_name` file parts of a multipart request into `dest_dir`.
 
     Raises `UploadTooLarge` as soon as one file passes `max_file_bytes` (nothing is kept),
-    and `UploadError` for a request that is not multipart or holds no files.
+    `UploadError` for a request that is not multipart or holds no files, and `OutputError`
+    (ENOSPC when the disk is full, before anything is read if the request says it will not
+    fit) when the files cannot be written; nothing is kept then either.
     """
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
@@ -174,6 +203,13 @@ async def receive_files(
     if length.isdigit() and int(length) > max_file_bytes * max_files + 1_000_000:
         raise UploadTooLarge(
             f"the upload is larger than the limit of {_limit_text(max_file_bytes)} per file"
+        )
+    free = _free_bytes(dest_dir)
+    if free is not None and length.isdigit() and int(length) > free:
+        raise OutputError(
+            errno.ENOSPC,
+            f"{DISK_FULL_MESSAGE} (the upload is {_limit_text(int(length))}, "
+            f"{_limit_text(free)} free)",
         )
     state = _State(dest_dir, max_file_bytes, max_files, field_name)
     callbacks = {
@@ -192,14 +228,19 @@ async def receive_files(
             if state.error is not None:
                 raise state.error
         parser.finalize()
+        state.close_handle()
     except (UploadError, UploadTooLarge):
         state.discard()
         raise
+    except OSError as exc:
+        state.discard()
+        raise _not_saved(exc) from exc
     except Exception as exc:
         state.discard()
         raise UploadError("the upload could not be read as multipart/form-data") from exc
     finally:
-        state.close_handle()
+        with suppress(OSError):
+            state.close_handle()
     if not state.files:
         raise UploadError(f"no files in the '{field_name}' field")
     return ReceivedUpload(state.files, state.fields)

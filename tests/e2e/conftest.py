@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT, TEST_OUTPUT, VIDEO
 from tests.e2e.webcam import backward_walk_y4m
+from tools.net import free_port
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED_VIDEO = Path(os.environ.get("POSECOACH_SHARED_DATA", "/work/shared/data")) / "video"
-SIDE_CLIP = SHARED_VIDEO / "side_walk_1080p60.mp4"
-SCREENSHOTS = REPO / "test-output" / "screenshots"
+SIDE_CLIP = VIDEO / "side_walk_1080p60.mp4"
+SCREENSHOTS = TEST_OUTPUT / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -32,16 +30,8 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
-def side_clip() -> Path:
-    if not SIDE_CLIP.is_file():
-        pytest.skip(f"test clip {SIDE_CLIP} is missing")
+def side_clip(shared_data: Path) -> Path:
     return SIDE_CLIP
 
 
@@ -56,7 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     """The real posecoach server (`posecoach.server.run_server`) in a subprocess on a free
     loopback port, with its own temporary data folder. Yields the base URL."""
     data_dir = tmp_path_factory.mktemp("posecoach-data")
-    port = _free_port()
+    port = free_port()
     log_path = data_dir / "server.log"
     code = (
         "from pathlib import Path\n"
@@ -65,7 +55,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     )
     log = open(log_path, "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-c", code], cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-c", code], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -14,18 +14,19 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from posecoach.outputs.summary import SessionSummary
 from posecoach.server import ServerLimits, create_app
 from posecoach.server.engine import DefaultEngine, InputError, engine_available
 from posecoach.settings import Settings
+from tests.conftest import VIDEO
 from tools.loadtest import jpeg_frames
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
-SIDE_CLIP = SHARED / "video" / "side_walk_1080p60.mp4"
+SIDE_CLIP = VIDEO / "side_walk_1080p60.mp4"
 ORIGIN = "http://testserver"
 
 needs_engine = pytest.mark.skipif(
-    not engine_available() or not SIDE_CLIP.is_file(),
-    reason="needs the pose engine (posecoach.coach.live/analysis/pose/video) and ../shared/data",
+    not engine_available(),
+    reason="needs the pose engine (posecoach.coach.live, pipeline, pose and media)",
 )
 
 
@@ -99,7 +100,7 @@ class FakeRecorder:
             raise InputError("no frames were recorded")
         summary = {"duration_s": self.times[-1] - self.times[0], "frames": len(self.times)}
         (self.out_dir / "summary.json").write_text(json.dumps(summary))
-        return SimpleNamespace(summary=summary)
+        return SimpleNamespace(summary=SessionSummary.from_json(summary))
 
 
 class FakeEngine(DefaultEngine):
@@ -117,7 +118,7 @@ class FakeEngine(DefaultEngine):
         for name in ("annotated.mp4", "landmarks.csv", "metrics.csv", "report.html"):
             (out_dir / name).write_text(name)
         (out_dir / "summary.json").write_text(json.dumps(summary))
-        return SimpleNamespace(summary=summary)
+        return SimpleNamespace(summary=SessionSummary.from_json(summary))
 
     def live_coach(self, settings: Settings) -> FakeCoach:
         coach = FakeCoach(self.delay_s)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from posecoach.outputs.words import summary_in_words
 from posecoach.server import create_app, run_server
+from posecoach.server.schemas import DIGEST_KEYS
+from tests.conftest import ROOT
 from tests.server.conftest import FAST_LIMITS, ORIGIN, SIDE_CLIP, FakeEngine, wait_job
 
 
@@ -42,6 +46,33 @@ def test_upload_runs_to_done_and_lists_the_session(client: TestClient, done_sess
     assert record["status"] == "done"
     assert "out_dir" not in record
     assert {"annotated.mp4", "summary.json", "report.html"} <= set(record["files"])
+
+
+def test_session_records_have_one_shape(
+    client: TestClient, done_session: str, data_dir: Path
+) -> None:
+    record = client.get(f"/api/sessions/{done_session}").json()
+    stored = json.loads((data_dir / "sessions" / done_session / "summary.json").read_text())
+    assert record["sentences"] == summary_in_words(stored) and record["sentences"]
+    assert record["created_at"].endswith("+00:00")
+    listed = next(s for s in client.get("/api/sessions").json() if s["id"] == done_session)
+    assert set(listed["summary"]) == set(DIGEST_KEYS)
+    assert listed["cue_count"] == len(record["summary"]["cues"])
+    assert "sentences" not in listed and "files" not in listed
+
+
+def test_every_json_route_declares_its_body(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            ok = operation["responses"].get("200") or operation["responses"]["202"]
+            content = ok["content"]
+            if path.endswith("/files/{name}"):
+                assert {"video/mp4", "text/csv", "text/html"} <= set(content), path
+                continue
+            assert content["application/json"]["schema"], (method, path)
+            error = operation["responses"]["default"]["content"]["application/json"]["schema"]
+            assert error == {"$ref": "#/components/schemas/ErrorBody"}, (method, path)
 
 
 def test_upload_never_uses_the_client_file_name_as_a_path(client: TestClient,
@@ -195,10 +226,12 @@ def test_config(client: TestClient) -> None:
     assert config["levels"] == ["beginner", "intermediate", "advanced"]
     assert config["suggested_minutes"] == {"beginner": 5, "intermediate": 10, "advanced": 15}
     assert config["setup_guide"] and config["source"] is False
+    assert {"id": "head_up", "label": "Head up", "severity": "warning",
+            "lines": ["head"]} in config["rules"]
 
 
 def test_pages_and_static(client: TestClient, done_session: str) -> None:
-    web = Path(__file__).resolve().parents[2] / "web"
+    web = ROOT / "web"
     for url, name in [("/", "index.html"), ("/library", "library.html"),
                       (f"/review/{done_session}", "review.html"),
                       ("/compare?a=1&b=2", "compare.html"), ("/progress", "progress.html")]:
@@ -209,6 +242,12 @@ def test_pages_and_static(client: TestClient, done_session: str) -> None:
         else:
             assert response.status_code == 404 and "missing" in response.json()["detail"]
     assert client.get("/review/..%2F..%2Fetc").status_code == 404
+    if (web / "layout.html").is_file():
+        page = client.get("/progress").text
+        assert page.count("<nav") == 1 and page.count("<main") == 1
+        assert "<title>Progress · posecoach</title>" in page
+        assert '<a href="/progress" aria-current="page">' in page
+        assert "/static/js/progress.js" in page and "{{" not in page
     assert client.get("/static/../pyproject.toml").status_code == 404
     assert client.get("/static/nothing-here.js").status_code == 404
 

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from posecoach.server import ServerLimits, create_app
+from tests.conftest import needs_shared_data
 from tests.server.conftest import (
     FAST_LIMITS,
     ORIGIN,
@@ -30,6 +31,7 @@ SECONDS = 10.0
 
 
 @needs_engine
+@needs_shared_data
 @pytest.mark.video
 def test_simultaneous_live_sessions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     frames = jpeg_frames(SIDE_CLIP, width=640)

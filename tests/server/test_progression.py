@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from posecoach.outputs.summary import SessionSummary
 from posecoach.server.progression import suggest_next
 from posecoach.settings import load_settings
 
@@ -23,7 +24,7 @@ def session(
         "created_at": f"2025-01-{day:02d}T10:00:00+00:00",
         "status": "done",
         "duration_s": duration_s,
-        "summary": {**GOOD, "duration_s": duration_s, **summary},
+        "summary": SessionSummary.from_json({**GOOD, "duration_s": duration_s, **summary}),
         "checkin": None if pain is None else {"pain": pain, "score": score},
     }
 

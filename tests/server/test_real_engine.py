@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from posecoach.outputs.files import SessionFiles
 from posecoach.server import create_app
+from tests.conftest import needs_shared_data
 from tests.server.conftest import (
     ORIGIN,
     SIDE_CLIP,
@@ -21,7 +23,7 @@ from tests.server.conftest import (
 )
 from tests.server.test_live import start, wait_status
 
-pytestmark = [pytest.mark.video, needs_engine]
+pytestmark = [pytest.mark.video, needs_engine, needs_shared_data]
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +59,24 @@ def test_real_upload_runs_to_done_and_downloads(real_client: TestClient, uploade
     assert "<html" in real_client.get(f"{base}/report.html").text.lower()
     plots = real_client.get(f"/api/sessions/{uploaded['id']}/plots").json()
     assert plots and all(svg.lstrip().startswith("<svg") for svg in plots.values())
+
+
+def test_plots_are_written_by_the_analysis_and_served_from_disk(
+    real_client: TestClient, uploaded: dict
+) -> None:
+    storage = real_client.app.state.ctx.storage
+    plots_file = SessionFiles(Path(storage.get_session(uploaded["id"])["out_dir"])).plots
+    saved = json.loads(plots_file.read_text(encoding="utf-8"))
+    url = f"/api/sessions/{uploaded['id']}/plots"
+    assert real_client.get(url).json() == saved
+
+    plots_file.unlink()  # a session folder from before the plots were kept
+    drawn = real_client.get(url).json()
+    assert set(drawn) == set(saved)
+    assert plots_file.is_file(), "plots drawn for an older session are kept"
+
+    lost = storage.create_session("upload", "beginner", None, "lost.mp4", "done")
+    assert real_client.get(f"/api/sessions/{lost['id']}/plots").json() == {}
 
 
 def test_real_live_session(real_client: TestClient) -> None:
@@ -105,8 +125,8 @@ def test_crashed_session_is_recovered_from_its_landmarks(
     restarted = create_app(data_dir)
     settled = restarted.state.ctx.storage.get_session(record["id"])
     assert settled["status"] == "done"
-    assert settled["summary"]["frames"] == cut.count("\n") - 1
-    assert "recovered" in " ".join(settled["summary"]["warnings"])
+    assert settled["summary"].frames == cut.count("\n") - 1
+    assert "recovered" in " ".join(settled["summary"].warnings)
     assert Path(record["out_dir"], "report.html").is_file()
 
 

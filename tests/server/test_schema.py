@@ -1,4 +1,5 @@
-"""Schemathesis over the app's OpenAPI schema: generated requests never get a 5xx answer."""
+"""Schemathesis over the app's OpenAPI schema: generated requests never get a 5xx answer, and
+every answer has a status code, content type and body the schema declares."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
+from posecoach.outputs.summary import SessionSummary
 from posecoach.server import create_app
 from tests.server.conftest import FAST_LIMITS, FakeEngine
 
@@ -26,7 +33,8 @@ def _done_session() -> str:
     (out_dir / "summary.json").write_text(json.dumps(summary))
     (out_dir / "landmarks.csv").write_text("not really landmarks\n")
     (out_dir / "report.html").write_text("<html>no plots</html>")
-    storage.update_session(record["id"], status="done", summary=summary, duration_s=60.0)
+    storage.update_session(record["id"], status="done",
+                           summary=SessionSummary.from_json(summary), duration_s=60.0)
     return record["id"]
 
 
@@ -56,6 +64,19 @@ def test_no_server_errors(case: schemathesis.Case) -> None:
         body = response.json()
         assert isinstance(body.get("detail"), str) and body["detail"]
         assert "Traceback" not in response.text
+    case.validate_response(
+        response,
+        checks=[status_code_conformance, content_type_conformance, response_schema_conformance],
+    )
+
+
+def test_the_api_summary_mirrors_summary_json() -> None:
+    from posecoach.outputs.summary import CueRecord
+    from posecoach.server import schemas
+
+    assert set(schemas.SessionSummary.model_fields) == set(SessionSummary().to_json())
+    assert set(schemas.SummaryCue.model_fields) == set(CueRecord().to_json())
+    assert set(schemas.DIGEST_KEYS) < set(schemas.SessionSummary.model_fields)
 
 
 @pytest.mark.parametrize("name", ["summary.json", "report.html", "landmarks.csv"])

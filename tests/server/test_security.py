@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
+import os
 import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -20,10 +22,10 @@ from typer.testing import CliRunner
 import posecoach.server as server_mod
 from posecoach.server import ServerLimits, create_app, run_server
 from posecoach.server.auth import LOOPBACK_NAMES, host_name, origin_allowed
+from tests.conftest import IMAGES, ROOT
 from tests.server.conftest import FAST_LIMITS, ORIGIN, SIDE_CLIP, FakeEngine, wait_job
 
-ROOT = Path(__file__).resolve().parents[2]
-PHOTO = ROOT.parent / "shared" / "data" / "images" / "COCO_val2014_000000000241.jpg"
+PHOTO = IMAGES / "COCO_val2014_000000000241.jpg"
 HEX_ID = re.compile(r"^[0-9a-f]{32}(\.[a-z0-9]+)?$")
 
 
@@ -368,9 +370,8 @@ def test_the_type_comes_from_the_content_not_the_name(client: TestClient, sec_di
         assert done["status"] == "done", done
         stored = [p.name for p in (sec_dir / "sessions" / done["session_id"]).glob("source*")]
         assert stored == ["source.bin"]
-    if PHOTO.is_file():
-        photo = _upload(client, ("walk.mp4", PHOTO.read_bytes()))
-        assert photo.status_code == 415 and "photo" in photo.json()["detail"]
+    photo = _upload(client, ("walk.mp4", PHOTO.read_bytes()))
+    assert photo.status_code == 415 and "photo" in photo.json()["detail"]
     text = _upload(client, ("walk.mov", b"#!/bin/sh\necho this is a shell script\n" * 10))
     assert text.status_code == 415 and "text file" in text.json()["detail"]
 
@@ -536,3 +537,141 @@ def test_a_message_over_the_socket_limit_closes_only_that_socket(tmp_path: Path)
             ws.send('{"type": "ping"}')
             assert "pong" in ws.recv(timeout=30)
         assert server.get_json("/api/config")["limits"]["max_frame_bytes"] == limit // 4
+
+
+# ---------------------------------------------------------------- tokens, addresses and options
+
+
+def test_a_token_with_any_character_works(
+    tmp_path: Path, captured: _Captured, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = "pass€word"
+    encoded = "pass%E2%82%ACword"
+    run_server(host="0.0.0.0", port=8123, data_dir=tmp_path, token=token)
+    assert f"http://0.0.0.0:8123/?token={encoded}" in capsys.readouterr().out
+    assert captured.app is not None
+    with TestClient(captured.app, base_url="http://192.168.1.20:8000") as client:
+        assert client.get("/api/sessions").status_code == 401
+        assert client.get("/api/sessions?token=pass%E2%82%ACwort").status_code == 401
+        assert client.get("/api/sessions?token=pass%80word").status_code == 401
+        assert client.get(f"/api/sessions?token={encoded}").status_code == 200
+        page = client.get(f"/?token={encoded}")
+        assert page.status_code == 200
+        assert f"posecoach_token={encoded};" in page.headers["set-cookie"]
+        assert client.get("/api/sessions").status_code == 200  # the cookie carries it
+        client.cookies.clear()
+        bearer = {"authorization": f"Bearer {token}".encode()}
+        assert client.get("/api/sessions", headers=bearer).status_code == 200
+        wrong = {"authorization": "Bearer pass€wort".encode()}
+        assert client.get("/api/sessions", headers=wrong).status_code == 401
+        with client.websocket_connect(f"/ws/live?token={encoded}") as ws:
+            ws.send_text('{"type": "ping"}')
+            assert ws.receive_json() == {"type": "pong"}
+
+
+def test_the_token_is_redacted_from_log_lines() -> None:
+    from posecoach.server import uvicorn_log_config
+    from posecoach.server.auth import TokenRedactingFilter
+
+    access = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/api/sessions?token=s3cr%E2%82%ACt&x=1", "1.1", 200), None,
+    )
+    socket_line = logging.LogRecord(
+        "uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s" [accepted]',
+        ("127.0.0.1:5000", "/ws/live?level=beginner&token=s3cret"), None,
+    )
+    for record in (access, socket_line):
+        assert TokenRedactingFilter().filter(record)
+        line = record.getMessage()
+        assert "s3cr" not in line and "token=[redacted]" in line, line
+    assert access.getMessage().endswith("token=[redacted]&x=1 HTTP/1.1\" 200")
+    config = uvicorn_log_config()
+    assert all("redact_token" in h["filters"] for h in config["handlers"].values())
+
+
+def test_addresses_are_shown_with_one_pair_of_brackets(
+    tmp_path: Path, captured: _Captured, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert server_mod.server_url("::1", 8000) == "http://[::1]:8000/"
+    assert server_mod.server_url("[::1]", 8000) == "http://[::1]:8000/"
+    assert server_mod.server_url("127.0.0.1", 80, "a b&c") == "http://127.0.0.1:80/?token=a%20b%26c"
+    for host in ("::1", "[::1]"):
+        run_server(host=host, port=8124, data_dir=tmp_path)
+        assert captured.kwargs["host"] == "::1"
+        assert "open http://[::1]:8124/" in capsys.readouterr().out
+        status, _ = _raw_get(captured.app, "/api/sessions", host="[::1]:8124")  # type: ignore[arg-type]
+        assert status == 200
+
+
+def _ipv6_loopback() -> bool:
+    import socket
+
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback")
+def test_serve_on_ipv6_loopback_with_a_unicode_token(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket(socket.AF_INET6) as sock:
+        sock.bind(("::1", 0))
+        port = int(sock.getsockname()[1])
+    encoded = "pass%E2%82%ACword"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "posecoach", "serve", "--host", "[::1]", "--port", str(port),
+         "--data-dir", str(tmp_path / "data")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "POSECOACH_TOKEN": "pass€word"},
+    )
+    try:
+        answered = None
+        deadline = time.monotonic() + 120
+        while answered is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                url = f"http://[::1]:{port}/api/sessions?token={encoded}"
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    answered = response.status
+            except OSError:
+                time.sleep(0.5)
+        assert answered == 200
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    assert f"open http://[::1]:{port}/?token={encoded}" in out, out + err
+    assert "[[" not in out + err and "Traceback" not in err, out + err
+    assert (out + err).count(encoded) == 1, "only the address to open holds the token"
+    assert "GET /api/sessions?token=[redacted]" in out + err, out + err
+
+
+@pytest.mark.parametrize(
+    "option", ["--max-upload-mb=inf", "--max-upload-mb=nan", "--max-upload-mb=-1",
+               "--max-upload-mb=0", "--max-duration-min=inf", "--max-duration-min=-5"],
+)
+def test_limit_options_must_be_finite_and_positive(tmp_path: Path, option: str) -> None:
+    from posecoach.cli import app as cli_app
+
+    result = CliRunner().invoke(cli_app, ["serve", option, "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert option.split("=")[0] in result.output and "positive number" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_limit_options_apply() -> None:
+    limits = server_mod.limits_from_options(1.5, 0.5, base=ServerLimits())
+    assert limits.max_upload_bytes == 1_500_000 and limits.max_duration_s == 30.0
+    assert server_mod.limits_from_options(base=ServerLimits()) == ServerLimits()
+    with pytest.raises(ValueError, match="--max-upload-mb"):
+        server_mod.limits_from_options(float("inf"), base=ServerLimits())

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+from posecoach.outputs.summary import SessionSummary
 from posecoach.server.storage import Storage, valid_id
 
 
@@ -31,13 +32,13 @@ def test_sessions_round_trip_with_latest_checkin(tmp_path: Path) -> None:
     assert valid_id(record["id"])
     assert Path(record["out_dir"]) == tmp_path / "sessions" / record["id"]
     assert Path(record["out_dir"]).is_dir()
-    storage.update_session(record["id"], status="done", summary={"duration_s": 61.5},
-                           duration_s=61.5)
+    storage.update_session(record["id"], status="done",
+                           summary=SessionSummary(duration_s=61.5), duration_s=61.5)
     storage.add_checkin(record["id"], "soreness", 4)
     storage.add_checkin(record["id"], "none", 0)
     got = storage.get_session(record["id"])
     assert got is not None
-    assert got["status"] == "done" and got["summary"] == {"duration_s": 61.5}
+    assert got["status"] == "done" and got["summary"] == SessionSummary(duration_s=61.5)
     assert got["checkin"]["pain"] == "none"
     assert [s["id"] for s in storage.list_sessions(status="done")] == [record["id"]]
     assert storage.get_session("../../etc/passwd") is None
@@ -52,8 +53,8 @@ def test_unfinished_sessions_are_settled_on_start(tmp_path: Path) -> None:
     finished = storage.create_session("upload", "beginner", None, "done.mp4", "done")
     Path(written["out_dir"], "summary.json").write_text(json.dumps({"duration_s": 12.0}))
 
-    def finalise(record: dict) -> dict | None:
-        return {"duration_s": 3.0} if record["id"] == rebuilt["id"] else None
+    def finalise(record: dict) -> SessionSummary | None:
+        return SessionSummary(duration_s=3.0) if record["id"] == rebuilt["id"] else None
 
     reopened = Storage(tmp_path / "db.sqlite", tmp_path)
     settled = reopened.recover(finalise)

@@ -1,5 +1,7 @@
 // Small helpers shared by every page: HTTP calls, formatting, error reporting.
 // No framework, no build step: plain ES modules served from /static/js/.
+// The JSON shapes the pages read are the server's schemas (posecoach/server/schemas.py,
+// described in docs/http-api.md); every error answer is {"detail": "one sentence"}.
 
 export class ApiError extends Error {
   constructor(message, status) {
@@ -13,10 +15,7 @@ async function readError(resp) {
   try {
     const body = await resp.json();
     if (body && typeof body.detail === "string") detail = body.detail;
-    else if (body && Array.isArray(body.detail)) detail = body.detail.map((d) => d.msg || String(d)).join("; ");
-    else if (body && typeof body.error === "string") detail = body.error;
-    else if (body && typeof body.message === "string") detail = body.message;
-  } catch (_) { /* not JSON */ }
+  } catch (_) { /* not JSON: a proxy or the network answered */ }
   return new ApiError(detail, resp.status);
 }
 
@@ -55,7 +54,7 @@ export function uploadFiles(url, files, onProgress, fields = {}) {
         resolve(xhr.response || {});
       } else {
         const body = xhr.response;
-        const msg = (body && (typeof body.detail === "string" ? body.detail : body.error)) ||
+        const msg = (body && typeof body.detail === "string" && body.detail) ||
           `upload failed: ${xhr.status} ${xhr.statusText}`;
         reject(new ApiError(msg, xhr.status));
       }
@@ -98,29 +97,12 @@ export function announce(message) {
   if (box) box.textContent = message;
 }
 
-// ---------- record accessors (tolerant of small differences in the server's records) ----------
+// ---------- dates ----------
 
-export function sessionId(rec) {
-  return rec.id ?? rec.session_id ?? rec.name;
-}
-
-export function summaryOf(rec) {
-  return rec.summary && typeof rec.summary === "object" ? rec.summary : rec;
-}
-
-export function field(rec, ...names) {
-  const s = summaryOf(rec);
-  for (const n of names) {
-    if (rec[n] !== undefined && rec[n] !== null) return rec[n];
-    if (s[n] !== undefined && s[n] !== null) return s[n];
-  }
-  return null;
-}
-
-export function sessionDate(rec) {
-  const v = field(rec, "created", "created_at", "started_at", "start_time", "date", "time", "mtime");
-  if (v === null) return null;
-  const d = typeof v === "number" ? new Date(v < 1e12 ? v * 1000 : v) : new Date(v);
+/** A Date from the server's ISO 8601 times (`created_at`, `date`), or null. */
+export function parseDate(iso) {
+  if (typeof iso !== "string") return null;
+  const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? null : d;
 }
 

@@ -1,33 +1,32 @@
 // Compare page: two sessions side by side (clips and a measurements table).
-import { el, fileURL, fmtDate, getJSON, sessionDate, sessionId, showError, summaryOf } from "./api.js";
+import { el, fileURL, fmtDate, getJSON, parseDate, showError } from "./api.js";
 import { METRIC_ROWS } from "./summary.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 
+/** "date · source" for a session record (SessionListItem or SessionDetail). */
 function label(rec) {
-  const d = sessionDate(rec);
-  const src = summaryOf(rec).source ?? rec.source ?? rec.filename ?? "";
-  return `${d ? fmtDate(d) : sessionId(rec)}${src ? ` · ${String(src).split("/").pop()}` : ""}`;
+  const d = parseDate(rec.created_at);
+  const src = rec.source_name.split("/").pop();
+  return `${d ? fmtDate(d) : rec.id}${src ? ` · ${src}` : ""}`;
 }
 
 async function fillPickers(a, b) {
   let list = [];
   try {
-    const data = await getJSON("/api/sessions");
-    list = Array.isArray(data) ? data : data.sessions ?? [];
+    list = await getJSON("/api/sessions"); // newest first
   } catch (err) {
     showError(`Could not load the sessions: ${err.message}`);
   }
-  list.sort((x, y) => (sessionDate(y)?.getTime() ?? 0) - (sessionDate(x)?.getTime() ?? 0));
   for (const [sel, want] of [[$("pick-a"), a], [$("pick-b"), b]]) {
     sel.replaceChildren(el("option", { value: "" }, "Choose a session"),
-      ...list.map((r) => el("option", { value: String(sessionId(r)) }, label(r))));
+      ...list.map((r) => el("option", { value: r.id }, label(r))));
     if (want) sel.value = want;
   }
   if (!a && !b && list.length >= 2) {
-    $("pick-a").value = String(sessionId(list[1]));
-    $("pick-b").value = String(sessionId(list[0]));
+    $("pick-a").value = list[1].id;
+    $("pick-b").value = list[0].id;
   }
 }
 
@@ -55,8 +54,8 @@ async function main() {
   if (!a || !b) return;
   const [ra, rb] = await Promise.all([load("a", a), load("b", b)]);
   if (!ra || !rb) return;
-  const sa = summaryOf(ra);
-  const sb = summaryOf(rb);
+  const sa = ra.summary ?? {};
+  const sb = rb.summary ?? {};
   $("compare-table").querySelector("tbody").replaceChildren(...METRIC_ROWS.map(([name, f]) =>
     el("tr", {}, el("th", { scope: "row" }, name), el("td", { class: "num" }, f(sa)), el("td", { class: "num" }, f(sb)))));
 }

@@ -1,6 +1,6 @@
 // Library page: sessions list, uploads with progress, analysis job polling, compare picker.
 import {
-  announce, el, field, fmtDate, fmtDuration, getJSON, sessionDate, sessionId, showError, uploadFiles,
+  announce, el, fmtDate, fmtDuration, getJSON, parseDate, showError, uploadFiles,
 } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
@@ -11,10 +11,7 @@ const selected = [];
 const POLL_MS = 1000;
 
 function sourceText(rec) {
-  const kind = field(rec, "kind", "type", "mode");
-  const src = field(rec, "filename", "source_name", "source");
-  if (kind && src && String(src) !== String(kind)) return `${kind}: ${src}`;
-  return String(src ?? kind ?? "–");
+  return rec.source_name && rec.source_name !== rec.kind ? `${rec.kind}: ${rec.source_name}` : rec.kind;
 }
 
 function pain(rec) {
@@ -23,17 +20,17 @@ function pain(rec) {
   return c.pain === "none" ? "no pain" : `${c.pain}${typeof c.score === "number" ? ` ${c.score}/10` : ""}`;
 }
 
+/** Sessions from GET /api/sessions: SessionListItem records, newest first. */
 function renderSessions(list) {
   if (!list.length) {
     body.replaceChildren(el("tr", {}, el("td", { colspan: "8", class: "empty" },
       "No sessions yet. Start one on the live page or upload a clip.")));
     return;
   }
-  list.sort((a, b) => (sessionDate(b)?.getTime() ?? 0) - (sessionDate(a)?.getTime() ?? 0));
   const rows = list.map((rec) => {
-    const id = String(sessionId(rec));
-    const date = fmtDate(sessionDate(rec));
-    const status = String(field(rec, "status") ?? "done");
+    const id = rec.id;
+    const date = fmtDate(parseDate(rec.created_at));
+    const status = rec.status;
     const box = el("input", {
       type: "checkbox", value: id, "aria-label": `Compare session from ${date} (${id})`,
       checked: selected.includes(id),
@@ -46,8 +43,8 @@ function renderSessions(list) {
       el("td", {}, sourceText(rec)),
       el("td", {}, el("span", { class: "badge", "data-status": status }, status)),
       el("td", {}, p ?? "–"),
-      el("td", { class: "num" }, fmtDuration(field(rec, "duration_s"))),
-      el("td", {}, String(field(rec, "direction") ?? "–")),
+      el("td", { class: "num" }, fmtDuration(rec.duration_s)),
+      el("td", {}, rec.summary?.direction ?? "–"),
       el("td", {}, el("a", { href: `/review/${encodeURIComponent(id)}`, "aria-label": `Review session from ${date}` }, "Review")),
     );
   });
@@ -69,8 +66,7 @@ function toggleSelect(id, on) {
 
 async function loadSessions() {
   try {
-    const data = await getJSON("/api/sessions");
-    renderSessions(Array.isArray(data) ? data : data.sessions ?? data.items ?? []);
+    renderSessions(await getJSON("/api/sessions"));
   } catch (err) {
     showError(`Could not load the sessions: ${err.message}`);
     body.replaceChildren(el("tr", {}, el("td", { colspan: "8", class: "empty" }, "Sessions could not be loaded.")));
@@ -79,9 +75,10 @@ async function loadSessions() {
 
 // ---------------------------------------------------------------- uploads
 
+/** A job from POST /api/uploads or GET /api/jobs/{id}: {id, filename, status, progress, session_id, error}. */
 function jobItem(job) {
   const bar = el("progress", { max: "1", value: "0", "aria-label": `Analysis of ${job.filename}` });
-  const status = el("span", { class: "badge", "data-status": job.status || "queued" }, job.status || "queued");
+  const status = el("span", { class: "badge", "data-status": job.status }, job.status);
   const detail = el("div", { class: "job-detail" });
   const li = el("li", { class: "job", "data-job": job.id },
     el("div", { class: "job-head" }, el("span", { class: "job-name" }, job.filename || job.id), status),
@@ -101,8 +98,7 @@ async function pollJob(job, view) {
     }
     view.status.textContent = j.status;
     view.status.dataset.status = j.status;
-    if (typeof j.progress === "number") view.bar.value = Math.max(0, Math.min(1, j.progress));
-    else view.bar.removeAttribute("value");
+    view.bar.value = j.progress;
     if (j.status === "done") {
       view.bar.value = 1;
       view.detail.replaceChildren(el("a", { href: `/review/${encodeURIComponent(j.session_id)}`, class: "review-link" },
@@ -117,7 +113,7 @@ async function pollJob(job, view) {
       loadSessions();
       return;
     }
-    view.detail.textContent = j.status === "queued" ? "Waiting to start…" : `Analysing… ${Math.round((j.progress || 0) * 100)} %`;
+    view.detail.textContent = j.status === "queued" ? "Waiting to start…" : `Analysing… ${Math.round(j.progress * 100)} %`;
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
@@ -139,10 +135,9 @@ $("upload-form").addEventListener("submit", async (ev) => {
     const height = $("upload-height").value.trim();
     localStorage.setItem("posecoach.level", level);
     const resp = await uploadFiles("/api/uploads", files, (f) => { bar.value = f; }, { level, height_cm: height });
-    const jobs = resp.jobs || [];
     const list = $("jobs");
     if (list.querySelector(".empty")) list.replaceChildren();
-    for (const job of jobs) {
+    for (const job of resp.jobs) {
       const view = jobItem(job);
       list.prepend(view.li);
       if (job.status === "failed") {

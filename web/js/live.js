@@ -1,6 +1,6 @@
 // Live coaching page: camera -> JPEG frames over WS /ws/live -> results -> overlay, cues, speech.
 import { announce, clearErrors, fmtClock, getJSON, isNum, showError, wsURL } from "./api.js";
-import { clearOverlay, drawOverlay } from "./skeleton.js";
+import { clearOverlay, drawOverlay, faultyLines } from "./skeleton.js";
 import { renderCheckin } from "./checkin.js";
 
 const params = new URLSearchParams(location.search);
@@ -32,45 +32,26 @@ const debug = (window.__posecoach = {
   latencyMs: null, overlaysDrawn: 0, synced: false, cueTextsShown: [],
 });
 
-let config = { suggested: { beginner: 5, intermediate: 10, advanced: 15 }, source: false };
+// GET /api/config (ConfigBody); these stand in while the server cannot be asked.
+let config = {
+  levels: ["beginner", "intermediate", "advanced"],
+  default_level: null,
+  suggested_minutes: { beginner: 5, intermediate: 10, advanced: 15 },
+  setup_guide: [],
+  source: false,
+};
 let muted = localStorage.getItem("posecoach.muted") === "1";
 let s = null; // the running session state
 
 // ---------------------------------------------------------------- configuration
 
-function parseConfig(cfg) {
-  const out = { suggested: { ...config.suggested }, source: false, guide: null, levels: null };
-  const levels = cfg.levels;
-  if (Array.isArray(levels)) {
-    out.levels = levels.map((l) => (typeof l === "string" ? l : l.name ?? l.id ?? l.level));
-    for (const l of levels) {
-      if (l && typeof l === "object" && isNum(l.suggested_minutes)) out.suggested[l.name ?? l.id ?? l.level] = l.suggested_minutes;
-    }
-  } else if (levels && typeof levels === "object") {
-    out.levels = Object.keys(levels);
-    for (const [k, v] of Object.entries(levels)) {
-      if (isNum(v)) out.suggested[k] = v;
-      else if (v && isNum(v.suggested_minutes)) out.suggested[k] = v.suggested_minutes;
-    }
-  }
-  const sm = cfg.suggested_minutes ?? cfg.session_minutes;
-  if (sm && typeof sm === "object") Object.assign(out.suggested, sm);
-  const guide = cfg.setup_guide ?? cfg.guide ?? cfg.setup;
-  if (Array.isArray(guide)) out.guide = guide.map(String);
-  else if (typeof guide === "string" && guide.trim()) out.guide = guide.split(/\n+/).map((x) => x.replace(/^[-*\d.\s]+/, "")).filter(Boolean);
-  const src = cfg.source ?? cfg.source_configured ?? cfg.server_camera ?? cfg.has_source;
-  out.source = Boolean(src && (typeof src !== "object" || src.configured !== false));
-  out.defaultLevel = cfg.default_level ?? cfg.level ?? null;
-  return out;
-}
-
 async function loadConfig() {
   try {
-    config = parseConfig(await getJSON("/api/config"));
+    config = await getJSON("/api/config");
   } catch (err) {
     showError(`Could not load the settings (${err.message}); using defaults.`);
   }
-  if (config.levels && config.levels.length) {
+  if (config.levels.length) {
     const current = ui.level.value;
     ui.level.replaceChildren(...config.levels.map((name) => {
       const o = document.createElement("option");
@@ -82,12 +63,12 @@ async function loadConfig() {
   }
   const saved = localStorage.getItem("posecoach.level");
   if (saved && [...ui.level.options].some((o) => o.value === saved)) ui.level.value = saved;
-  else if (config.defaultLevel) ui.level.value = config.defaultLevel;
+  else if (config.default_level) ui.level.value = config.default_level;
   const h = localStorage.getItem("posecoach.height");
   if (h) ui.height.value = h;
-  if (config.guide && config.guide.length) {
+  if (config.setup_guide.length) {
     // The short guide above stays (distance, height, space); the server's full guide goes below it.
-    $("guide-more").replaceChildren(...config.guide.map((t) => { const li = document.createElement("li"); li.textContent = t; return li; }));
+    $("guide-more").replaceChildren(...config.setup_guide.map((t) => { const li = document.createElement("li"); li.textContent = t; return li; }));
     $("guide-more-box").hidden = false;
   }
   ui.useSource.hidden = !config.source;
@@ -95,7 +76,7 @@ async function loadConfig() {
 }
 
 function suggestedMinutes() {
-  return config.suggested[ui.level.value] ?? 5;
+  return config.suggested_minutes[ui.level.value] ?? 5;
 }
 
 function updateSuggested() {
@@ -168,7 +149,7 @@ function mediaSize() {
 function redraw() {
   if (!s || !s.last) { clearOverlay(ui.overlay); return; }
   const [w, h] = mediaSize();
-  if (drawOverlay(ui.overlay, s.last, w, h, new Set((s.last.cues || []).map((c) => c.rule)))) debug.overlaysDrawn += 1;
+  if (drawOverlay(ui.overlay, s.last, w, h, faultyLines(s.last.cues, config.rules))) debug.overlaysDrawn += 1;
 }
 
 function logCue(cue) {

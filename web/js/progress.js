@@ -1,51 +1,21 @@
-// Progress page: charts across sessions and the progression suggestion from GET /api/progress.
-import { el, fmtDate, getJSON, isNum, sessionDate, sessionId, showError, summaryOf } from "./api.js";
+// Progress page: charts across sessions and the progression suggestion from GET /api/progress,
+// which sends {sessions: [ProgressRow, oldest first], units, suggestion: {action, message, reasons}}.
+import { el, fmtDate, getJSON, isNum, parseDate, showError } from "./api.js";
 import { lineChart } from "./charts.js";
 
 const $ = (id) => document.getElementById(id);
-
-const pick = (r, ...names) => {
-  const s = summaryOf(r);
-  for (const n of names) {
-    if (isNum(r[n])) return r[n];
-    if (isNum(s[n])) return s[n];
-  }
-  return null;
-};
+const percent = (v) => (isNum(v) ? v * 100 : null);
 
 const CHARTS = [
-  { title: "Session length", time: (r) => pick(r, "duration_s") },
-  { title: "Time walking backwards", time: (r) => pick(r, "backward_time_s") },
-  { title: "Speed", get: (r) => pick(r, "speed_m_s", "speed"), alt: (r) => pick(r, "speed_leg_s"), unit: ["m/s", "leg lengths/s"], fmt: (v) => v.toFixed(2) },
-  { title: "Step length", get: (r) => pick(r, "step_length_m", "step_length"), alt: (r) => pick(r, "step_length_leg"), unit: ["m", "leg lengths"], fmt: (v) => v.toFixed(2) },
-  { title: "Share of time upright (%)", get: (r) => { const v = pick(r, "upright_share"); return isNum(v) ? v * 100 : null; }, fmt: (v) => v.toFixed(0), yMin: 0 },
-  { title: "Share of time with head up (%)", get: (r) => { const v = pick(r, "head_up_share"); return isNum(v) ? v * 100 : null; }, fmt: (v) => v.toFixed(0), yMin: 0 },
+  { title: "Session length", time: (r) => r.duration_s },
+  { title: "Time walking backwards", time: (r) => r.backward_time_s },
+  { title: "Speed", get: (r) => r.speed, alt: (r) => r.speed_leg_s, units: ["speed", "speed_leg_s"], fmt: (v) => v.toFixed(2) },
+  { title: "Step length", get: (r) => r.step_length, alt: (r) => r.step_length_leg, units: ["step_length", "step_length_leg"], fmt: (v) => v.toFixed(2) },
+  { title: "Share of time upright (%)", get: (r) => percent(r.upright_share), fmt: (v) => v.toFixed(0), yMin: 0 },
+  { title: "Share of time with head up (%)", get: (r) => percent(r.head_up_share), fmt: (v) => v.toFixed(0), yMin: 0 },
 ];
 
-/** Accept a list of per-session rows, or columns ({name: [..]}), under a few likely keys. */
-function rowsOf(data) {
-  const raw = Array.isArray(data) ? data : data.sessions ?? data.series ?? data.items ?? data.points ?? [];
-  if (Array.isArray(raw)) return raw;
-  if (raw && typeof raw === "object") {
-    const keys = Object.keys(raw);
-    const n = Math.max(0, ...keys.map((k) => (Array.isArray(raw[k]) ? raw[k].length : 0)));
-    return Array.from({ length: n }, (_, i) => Object.fromEntries(keys.map((k) => [k, Array.isArray(raw[k]) ? raw[k][i] : null])));
-  }
-  return [];
-}
-
-function suggestionText(data) {
-  const s = data.suggestion ?? data.progression ?? null;
-  if (!s) return null;
-  if (typeof s === "string") return s;
-  return s.text ?? s.message ?? s.suggestion ?? JSON.stringify(s);
-}
-
-function painFlag(r) {
-  const c = r.checkin ?? null;
-  const p = r.pain ?? (c && c.pain);
-  return p === "pain" || p === "soreness";
-}
+const painFlag = (r) => r.pain === "pain" || r.pain === "soreness";
 
 async function main() {
   let data;
@@ -56,17 +26,15 @@ async function main() {
     $("suggestion").textContent = "Progress is not available right now.";
     return;
   }
-  const rows = rowsOf(data);
-  rows.sort((a, b) => (sessionDate(a)?.getTime() ?? 0) - (sessionDate(b)?.getTime() ?? 0));
+  const rows = data.sessions;
   const sug = data.suggestion;
-  if (sug && Array.isArray(sug.reasons)) $("reasons").replaceChildren(...sug.reasons.map((r) => el("li", {}, r)));
-  if (sug && sug.action) $("suggestion").dataset.action = sug.action;
-  $("suggestion").textContent = suggestionText(data) ??
-    (rows.length ? "Keep your sessions pain-free before adding time or speed." : "No sessions yet: start with 5 minutes of slow backward walking.");
+  $("reasons").replaceChildren(...sug.reasons.map((r) => el("li", {}, r)));
+  $("suggestion").dataset.action = sug.action;
+  $("suggestion").textContent = sug.message;
   const day = (d) => d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
-  const days = rows.map((r) => { const d = sessionDate(r); return d ? day(d) : null; });
+  const days = rows.map((r) => { const d = parseDate(r.date); return d ? day(d) : null; });
   const label = (r, i) => {
-    const d = sessionDate(r);
+    const d = parseDate(r.date);
     if (!d) return `#${i + 1}`;
     const repeated = days.filter((x) => x === days[i]).length > 1;
     return repeated ? `${day(d)} ${d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })}` : day(d);
@@ -84,7 +52,7 @@ async function main() {
     if (c.alt) {
       const hasMetres = rows.some((r) => isNum(c.get(r)));
       if (!hasMetres) get = c.alt;
-      title = `${c.title} (${hasMetres ? c.unit[0] : c.unit[1]})`;
+      title = `${c.title} (${data.units[c.units[hasMetres ? 0 : 1]]})`;
     }
     const points = rows.map((r, i) => ({ label: label(r, i), y: get(r), flag: painFlag(r) }));
     return { title, get, fmt, svg: lineChart({ title, points, format: fmt, yMin: c.yMin ?? 0 }) };
@@ -95,10 +63,9 @@ async function main() {
   table.querySelector("thead").replaceChildren(el("tr", {}, el("th", { scope: "col" }, "Session"),
     ...charts.map((c) => el("th", { scope: "col", class: "num" }, c.title))));
   table.querySelector("tbody").replaceChildren(...rows.map((r) => {
-    const d = sessionDate(r);
-    const id = sessionId(r);
+    const d = parseDate(r.date);
     return el("tr", {},
-      el("th", { scope: "row" }, id ? el("a", { href: `/review/${encodeURIComponent(id)}` }, d ? fmtDate(d) : String(id)) : (d ? fmtDate(d) : "–")),
+      el("th", { scope: "row" }, el("a", { href: `/review/${encodeURIComponent(r.id)}` }, d ? fmtDate(d) : r.id)),
       ...charts.map((c) => { const v = c.get(r); return el("td", { class: "num" }, isNum(v) ? c.fmt(v) : "–"); }));
   }));
 }

@@ -1,8 +1,8 @@
 // Review page: annotated clip, cue timeline that seeks the clip, summary, plots, downloads.
 import {
-  SESSION_FILES, el, fileURL, fmtClock, fmtDate, getJSON, isNum, sessionDate, showError, summaryOf,
+  SESSION_FILES, el, fileURL, fmtClock, fmtDate, getJSON, isNum, parseDate, showError,
 } from "./api.js";
-import { METRIC_ROWS, summaryInWords } from "./summary.js";
+import { METRIC_ROWS } from "./summary.js";
 import { renderCheckin } from "./checkin.js";
 
 const $ = (id) => document.getElementById(id);
@@ -105,29 +105,28 @@ async function main() {
   player.addEventListener("timeupdate", highlightCurrent);
   player.addEventListener("error", () => showError("The annotated clip could not be played (it may still be processing)."));
   renderPlots(id);
-  let rec;
+  let rec; // SessionDetail: the record, its summary, the summary in sentences, its files
   try {
     rec = await getJSON(`/api/sessions/${encodeURIComponent(id)}`);
   } catch (err) {
     showError(`Could not load session ${id}: ${err.message}`);
     return;
   }
-  if (Array.isArray(rec.files)) renderDownloads(id, rec.files);
+  renderDownloads(id, rec.files);
   if (rec.status === "failed") showError(`This session failed: ${rec.error || "unknown error"}`);
-  const s = summaryOf(rec);
-  const date = sessionDate(rec);
+  const s = rec.summary ?? {};
+  const date = parseDate(rec.created_at);
   $("title").textContent = `Session review: ${date ? fmtDate(date) : id}`;
   document.title = `Review ${date ? fmtDate(date) : id} · posecoach`;
-  $("subtitle").textContent = [s.source ?? rec.source, s.level ? `level ${s.level}` : null, rec.status]
-    .filter(Boolean).join(" · ");
-  const words = rec.summary_in_words ?? rec.words ?? rec.summary_words ?? summaryInWords(s);
-  $("words").replaceChildren(...(words.length ? words : ["No summary yet."]).map((w) => el("li", {}, w)));
+  $("subtitle").textContent = [rec.source_name, `level ${rec.level}`, rec.status].filter(Boolean).join(" · ");
+  const words = rec.sentences.length ? rec.sentences : ["No summary yet."];
+  $("words").replaceChildren(...words.map((w) => el("li", {}, w)));
   renderMetrics(s);
-  const cues = Array.isArray(s.cues) ? s.cues : Array.isArray(rec.cues) ? rec.cues : [];
+  const cues = s.cues ?? [];
   const draw = () => renderCues(cues, isNum(player.duration) && player.duration > 0 ? player.duration : s.duration_s);
   draw();
   player.addEventListener("loadedmetadata", draw, { once: true });
-  renderCheckin($("checkin"), id, rec.checkin ?? null);
+  renderCheckin($("checkin"), id, rec.checkin);
 }
 
 main();

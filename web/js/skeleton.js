@@ -18,14 +18,20 @@ const LEFT = new Set([11, 13, 15, 23, 25, 27, 29, 31, 7]);
 const MIN_VIS = 0.5;
 
 const COLORS = {
-  left: "#4fc3ff",
-  right: "#ffb347",
   center: "#ffffff",
   trunk: "#ffd23f",
   head: "#7cf29c",
   bad: "#ff5c5c",
   outline: "rgba(0,0,0,0.75)",
 };
+
+/** The body-side colours: app.css's --side-left and --side-right, the same as on the annotated
+ *  video and the report plots. */
+function sideColors() {
+  const css = getComputedStyle(document.documentElement);
+  const read = (name) => css.getPropertyValue(name).trim() || COLORS.center;
+  return { left: read("--side-left"), right: read("--side-right") };
+}
 
 /** The rectangle (in CSS pixels of `box`) where a media element of size mw x mh is shown with
  *  object-fit: contain inside a box of size bw x bh. */
@@ -78,11 +84,20 @@ function line(ctx, a, b, color, width) {
 }
 
 /**
- * Draw one result on `canvas`, which covers a media box; `mediaW`/`mediaH` are the shown media's
- * intrinsic size (for object-fit: contain). `result` is a LiveResult JSON. `activeRules` is a
- * Set of rule ids with an active cue (the related lines turn red).
+ * The overlay lines ("trunk", "head") that the given cues concern, as a Set. `rules` is the
+ * `rules` list of GET /api/config: each rule's id and the `lines` its fault turns red.
  */
-export function drawOverlay(canvas, result, mediaW, mediaH, activeRules = new Set()) {
+export function faultyLines(cues, rules) {
+  const linesOf = new Map((rules || []).map((r) => [r.id, r.lines]));
+  return new Set((cues || []).flatMap((c) => linesOf.get(c.rule) || []));
+}
+
+/**
+ * Draw one result on `canvas`, which covers a media box; `mediaW`/`mediaH` are the shown media's
+ * intrinsic size (for object-fit: contain). `result` is a LiveResult JSON. `badLines` is a Set of
+ * the lines ("trunk", "head") to draw red, from `faultyLines`.
+ */
+export function drawOverlay(canvas, result, mediaW, mediaH, badLines = new Set()) {
   const dpr = window.devicePixelRatio || 1;
   const bw = canvas.clientWidth;
   const bh = canvas.clientHeight;
@@ -99,12 +114,13 @@ export function drawOverlay(canvas, result, mediaW, mediaH, activeRules = new Se
   const lm = result.landmarks;
   const px = (p) => [r.x + p[0] * r.w, r.y + p[1] * r.h];
   const unit = Math.max(2, Math.min(r.w, r.h) / 120);
+  const side = sideColors();
 
   for (const [i, j] of SKELETON_EDGES) {
     const a = lm[i];
     const b = lm[j];
     if (!visible(a) || !visible(b)) continue;
-    const color = LEFT.has(i) && LEFT.has(j) ? COLORS.left : !LEFT.has(i) && !LEFT.has(j) ? COLORS.right : COLORS.center;
+    const color = LEFT.has(i) && LEFT.has(j) ? side.left : !LEFT.has(i) && !LEFT.has(j) ? side.right : COLORS.center;
     line(ctx, px(a), px(b), color, unit * 1.2);
   }
   for (let k = 0; k < lm.length; k++) {
@@ -114,7 +130,7 @@ export function drawOverlay(canvas, result, mediaW, mediaH, activeRules = new Se
     const [x, y] = px(p);
     ctx.beginPath();
     ctx.arc(x, y, unit * 1.6, 0, Math.PI * 2);
-    ctx.fillStyle = LEFT.has(k) ? COLORS.left : k === 0 ? COLORS.center : COLORS.right;
+    ctx.fillStyle = LEFT.has(k) ? side.left : k === 0 ? COLORS.center : side.right;
     ctx.fill();
     ctx.lineWidth = 1.5;
     ctx.strokeStyle = COLORS.outline;
@@ -129,7 +145,7 @@ export function drawOverlay(canvas, result, mediaW, mediaH, activeRules = new Se
   if (visible(ls) && visible(rs) && visible(lh) && visible(rh)) {
     const hip = px(mid(lh, rh));
     const sh = px(mid(ls, rs));
-    const bad = activeRules.has("trunk_upright") || activeRules.has("trunk_sway");
+    const bad = badLines.has("trunk");
     line(ctx, hip, sh, bad ? COLORS.bad : COLORS.trunk, unit * 2.2);
     const angle = m.view === "front" || m.view === "back" ? m.trunk_lateral_lean_deg : m.trunk_lean_deg;
     label(ctx, `Trunk ${fmtAngle(angle)}`, Math.max(r.x + 4, Math.min(sh[0] + unit * 5, r.x + r.w - fontPx * 6)),
@@ -143,7 +159,7 @@ export function drawOverlay(canvas, result, mediaW, mediaH, activeRules = new Se
     const [ear, sh] = leftScore >= rightScore ? [le, ls] : [re, rs];
     const a = px(sh);
     const b = px(ear);
-    const bad = activeRules.has("head_up") || activeRules.has("look_back");
+    const bad = badLines.has("head");
     line(ctx, a, b, bad ? COLORS.bad : COLORS.head, unit * 1.8);
     label(ctx, `Head ${fmtAngle(m.head_angle_deg)}`, Math.max(r.x + 4, Math.min(b[0] + unit * 5, r.x + r.w - fontPx * 6)),
       Math.max(r.y + fontPx, b[1] - fontPx * 1.2), bad ? COLORS.bad : COLORS.head, fontPx);

@@ -1,0 +1,202 @@
+"""What a video file holds: its type sniffed from the content, size, rate, length and rotation.
+
+Problems surface as `VideoError`, whose message is meant to be shown to the walker as it is.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+
+from posecoach.errors import VideoError
+
+# Codecs that hold still pictures. A file made of one such frame is a photo, not a video.
+IMAGE_CODECS = frozenset(
+    {
+        "mjpeg", "jpegls", "jpeg2000", "png", "apng", "bmp", "tiff", "webp", "gif", "qoi",
+        "exr", "dpx", "sgi", "targa", "pcx", "ppm", "pgm", "pgmyuv", "pbm", "pam", "xbm",
+        "xpm", "xwd", "hdr", "jpegxl", "phm", "sunrast", "photocd", "pictor", "dds", "vbn",
+        "psd", "ptx", "alias_pix", "brender_pix", "fits", "wbmp", "sun",
+    }
+)
+_MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"styp", b"moof")
+
+
+@dataclass
+class VideoInfo:
+    """What a video file holds. width/height are the display size (after rotation)."""
+
+    path: str
+    width: int
+    height: int
+    fps: float
+    duration_s: float | None
+    frame_count: int | None
+    codec: str
+    rotation_deg: int  # counter-clockwise turn applied to stored frames to show them upright
+
+
+def file_label(path: str | os.PathLike[str]) -> str:
+    """The file name shown in messages (the whole path when it has no name part)."""
+    return Path(path).name or str(path)
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if not head or b"\x00" in head:
+        return False
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        # A multi-byte character may be cut at the end of the sample.
+        try:
+            text = head[:-3].decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
+    return printable >= 0.95 * max(1, len(text))
+
+
+def _normalise_rotation(deg: float) -> int:
+    """Round a display rotation to 0, 90, 180 or 270 degrees counter-clockwise."""
+    return int(round(deg / 90.0)) % 4 * 90
+
+
+def _stream_rotation(stream: Any, first_frame: Any) -> int:
+    rot = 0
+    if first_frame is not None:
+        try:
+            rot = int(first_frame.rotation or 0)
+        except Exception:  # noqa: BLE001 - side data can be missing or odd
+            rot = 0
+    if rot == 0:
+        tag = stream.metadata.get("rotate") if stream.metadata else None
+        if tag:
+            try:
+                rot = -int(float(tag))  # the old tag counts clockwise
+            except ValueError:
+                rot = 0
+    return _normalise_rotation(rot)
+
+
+def _fps_of(stream: Any) -> float:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate:
+            value = float(rate)
+            if 0 < value < 1000:
+                return value
+    return 0.0
+
+
+def _open_input(path: str | os.PathLike[str]) -> Any:
+    """Open a file with PyAV, turning every failure into a readable VideoError."""
+    name = file_label(path)
+    p = Path(path)
+    if not p.exists():
+        raise VideoError(f"{name} was not found ({p})")
+    if p.is_dir():
+        raise VideoError(f"{name} is a folder, not a video file")
+    try:
+        size = p.stat().st_size
+        with p.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise VideoError(f"{name} cannot be read: {exc.strerror or exc}") from exc
+    if size == 0:
+        raise VideoError(f"{name} is empty (0 bytes)")
+    try:
+        return av.open(str(p), mode="r")
+    except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+        if _looks_like_text(head):
+            raise VideoError(
+                f"{name} is a text file, not a video file (no video stream could be read)"
+            ) from exc
+        if head[4:8] in _MP4_BOXES:
+            raise VideoError(
+                f"{name} is a damaged or incomplete MP4 file (it looks cut short, for example an "
+                "unfinished copy, download or recording), and no video could be read from it"
+            ) from exc
+        raise VideoError(f"{name} is not a video file (no video stream could be read)") from exc
+
+
+def _check_not_photo(name: str, container: Any, stream: Any, frames_seen: int) -> None:
+    codec = stream.codec_context.name
+    fmt = container.format.name or ""
+    single_image_format = fmt.endswith("_pipe") or fmt == "image2"
+    if single_image_format or (codec in IMAGE_CODECS and frames_seen <= 1):
+        kind = {"mjpeg": "JPEG", "png": "PNG", "webp": "WebP", "gif": "GIF"}.get(
+            codec, codec.upper()
+        )
+        raise VideoError(f"{name} is a photo ({kind} image), not a video")
+
+
+def probe(path: str | os.PathLike[str]) -> VideoInfo:
+    """Read a video's size, rate, length, codec and rotation; decodes the first frame to be sure.
+
+    The type is decided from the content, never from the file name.
+    """
+    name = file_label(path)
+    container = _open_input(path)
+    try:
+        audio_only = not container.streams.video
+        if audio_only:
+            what = " (it contains only audio)" if container.streams.audio else ""
+            raise VideoError(f"{name} has no video stream{what}")
+        stream = container.streams.video[0]
+        first = None
+        frames_seen = 0
+        try:
+            for frame in container.decode(stream):
+                frames_seen += 1
+                if first is None:
+                    first = frame
+                if frames_seen >= 2 or stream.codec_context.name not in IMAGE_CODECS:
+                    break
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            if first is None:
+                raise VideoError(
+                    f"{name} is damaged: its video could not be decoded ({exc})"
+                ) from exc
+        if first is None:
+            raise VideoError(f"{name} has a video stream but no picture could be decoded from it")
+        _check_not_photo(name, container, stream, max(frames_seen, stream.frames or 0))
+
+        rotation = _stream_rotation(stream, first)
+        w = int(stream.codec_context.width or first.width)
+        h = int(stream.codec_context.height or first.height)
+        if rotation in (90, 270):
+            w, h = h, w
+        duration = None
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        frame_count = int(stream.frames) if stream.frames else None
+        fps = _fps_of(stream)
+        if fps == 0.0 and duration and frame_count:
+            fps = frame_count / duration
+        return VideoInfo(
+            path=str(path),
+            width=w,
+            height=h,
+            fps=fps,
+            duration_s=duration,
+            frame_count=frame_count,
+            codec=stream.codec_context.name,
+            rotation_deg=rotation,
+        )
+    finally:
+        container.close()
+
+
+def output_size(width: int, height: int, max_side_px: int | None) -> tuple[int, int]:
+    """Size after shrinking so the long side is at most max_side_px (aspect kept, even sides)."""
+    if not max_side_px or max(width, height) <= max_side_px:
+        return width, height
+    scale = max_side_px / max(width, height)
+    w = max(2, int(round(width * scale / 2.0)) * 2)
+    h = max(2, int(round(height * scale / 2.0)) * 2)
+    return w, h

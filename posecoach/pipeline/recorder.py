@@ -1,0 +1,240 @@
+"""Recording a session or clip frame by frame, then finalising its outputs.
+
+The annotated clip and the landmarks CSV grow as frames arrive, so a session cut short keeps
+what was already received; `SessionRecorder.finish` runs the offline analysis over the recorded
+landmarks and writes the remaining outputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import os
+import queue
+import threading
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from posecoach.coach.cues import Cue
+from posecoach.coach.live import LiveResult
+from posecoach.errors import OutputError, VideoError, describe_os_error
+from posecoach.media.probe import output_size
+from posecoach.media.writer import VideoWriter
+from posecoach.outputs.files import SessionFiles
+from posecoach.outputs.landmarks_csv import HEADER as LANDMARK_HEADER
+from posecoach.outputs.landmarks_csv import format_row
+from posecoach.outputs.overlay import Overlay
+from posecoach.pipeline.handoff import hand_over
+from posecoach.pipeline.offline import AnalysisResult, analyze_series, write_outputs
+from posecoach.pose.landmarks import PoseSeries
+from posecoach.settings import Settings
+
+# Frames waiting for the overlay thread.
+_QUEUE_FRAMES = 4
+
+
+class SessionRecorder:
+    """Records a session or clip as it goes, then finalises the outputs.
+
+    The annotated clip and the landmarks CSV are appended frame by frame, so a session cut short
+    (a closed tab, a crash) keeps what was already received. `finish` runs the offline analysis
+    over the recorded landmarks and writes the remaining outputs; it is safe to call twice.
+
+    With `threaded=True` the overlay is drawn and the frame handed to the encoder on a
+    background thread (a bounded queue of a few frames), so `add` returns in well under a
+    millisecond; the caller must not change the image after handing it over.
+    """
+
+    def __init__(
+        self,
+        out_dir: Path,
+        settings: Settings,
+        fps: float,
+        source_name: str = "",
+        fragmented: bool = True,
+        draw: bool = True,
+        threaded: bool = True,
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        self.paths = SessionFiles(self.out_dir)
+        self.settings = settings
+        self.fps = fps if fps and math.isfinite(fps) and fps > 0 else 30.0
+        self.source_name = source_name
+        self.fragmented = fragmented
+        self.overlay = Overlay(settings) if draw else None
+        self.threaded = threaded
+        self.warnings: list[str] = []
+        self._writer: VideoWriter | None = None
+        self._csv_path = self.paths.landmarks_partial
+        self._csv_file: Any = None
+        self._csv: Any = None
+        self._times: list[float] = []
+        self._frames: list[int] = []
+        self._points: list[np.ndarray] = []
+        self._size: tuple[int, int] | None = None
+        self._clip_size: tuple[int, int] = (0, 0)
+        self._result: AnalysisResult | None = None
+        self._draw_queue: queue.Queue[Any] | None = None
+        self._draw_thread: threading.Thread | None = None
+        self._draw_error: BaseException | None = None
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(exc.errno, describe_os_error(exc, self.out_dir)) from exc
+
+    def _open(self, width: int, height: int) -> None:
+        self._size = (width, height)
+        out = self.settings.output
+        self._clip_size = output_size(width, height, out.annotated_max_side_px)
+        self._writer = VideoWriter(
+            self.paths.annotated,
+            self.fps,
+            *self._clip_size,
+            crf=out.crf,
+            preset=out.preset,
+            fragmented=self.fragmented,
+        )
+        try:
+            self._csv_file = self._csv_path.open("w", newline="", encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(exc.errno, describe_os_error(exc, self._csv_path)) from exc
+        self._csv = csv.writer(self._csv_file, lineterminator="\n")
+        self._csv.writerow(LANDMARK_HEADER)
+        if self.threaded:
+            self._draw_queue = queue.Queue(maxsize=_QUEUE_FRAMES)
+            self._draw_thread = threading.Thread(
+                target=self._draw_loop, name="posecoach-overlay", daemon=True
+            )
+            self._draw_thread.start()
+
+    def add(self, image_rgb: np.ndarray, time_s: float, result: LiveResult) -> None:
+        """Append one frame: record its landmarks and write it, annotated, to the clip.
+
+        The landmarks are in pixels of `result.raw`'s frame size; `image_rgb` may be that frame
+        or a smaller copy of it. The overlay is drawn in place on `image_rgb` when it already
+        has the clip's size.
+        """
+        if self._result is not None:
+            raise RuntimeError("the session is already finished")
+        if self._draw_error is not None:
+            raise self._draw_error
+        raw = result.raw
+        if raw.width > 0 and raw.height > 0:
+            width, height = raw.width, raw.height
+        else:
+            height, width = image_rgb.shape[:2]
+        if self._size is None:
+            self._open(width, height)
+        if self._times and time_s <= self._times[-1]:
+            return
+        self._times.append(time_s)
+        self._frames.append(raw.index)
+        self._points.append(raw.points.astype(np.float32))
+        try:
+            self._csv.writerow(format_row(raw.index, time_s, width, height, raw.points))
+        except OSError as exc:
+            raise OutputError(exc.errno, describe_os_error(exc, self._csv_path)) from exc
+        cue = result.active_cues[0] if result.active_cues else None
+        item = (image_rgb, time_s - self._times[0], result.frame, result.metrics, cue,
+                list(result.new_steps))
+        if self._draw_queue is None:
+            self._draw(*item)
+            return
+        if not hand_over(self._draw_queue, item, self._draw_thread):
+            raise self._draw_error or VideoError("the annotated clip stopped")
+
+    def _draw(self, image_rgb: np.ndarray, clip_time_s: float, frame: Any, metrics: Any,
+              cue: Cue | None, steps: list[Any]) -> None:
+        """Scale the frame to the clip's size if needed, draw the overlay, and encode it."""
+        clip = image_rgb
+        if (clip.shape[1], clip.shape[0]) != self._clip_size:
+            clip = cv2.resize(image_rgb, self._clip_size, interpolation=cv2.INTER_AREA)
+        if self.overlay is not None:
+            self.overlay.draw(clip, frame, metrics, cue, steps)
+        assert self._writer is not None
+        self._writer.write(clip, clip_time_s)
+
+    def _draw_loop(self) -> None:
+        assert self._draw_queue is not None
+        while True:
+            item = self._draw_queue.get()
+            if item is None:
+                return
+            if self._draw_error is not None:
+                continue
+            try:
+                self._draw(*item)
+            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+                self._draw_error = exc
+
+    @property
+    def frames(self) -> int:
+        """Frames recorded so far."""
+        return len(self._times)
+
+    def _stop_drawing(self) -> None:
+        if self._draw_thread is None or self._draw_queue is None:
+            return
+        hand_over(self._draw_queue, None, self._draw_thread)
+        self._draw_thread.join()
+        self._draw_thread = None
+
+    def _close_streams(self) -> None:
+        errors: list[str] = []
+        self._stop_drawing()
+        if self._draw_error is not None:
+            errors.append(str(self._draw_error) or type(self._draw_error).__name__)
+            self._draw_error = None
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except VideoError as exc:
+                errors.append(str(exc))
+            self._writer = None
+        if self._csv_file is not None:
+            try:
+                self._csv_file.close()
+            except OSError as exc:
+                errors.append(describe_os_error(exc, self._csv_path))
+            self._csv_file = None
+        if errors:
+            raise OutputError(0, "; ".join(errors))
+
+    def abandon(self) -> None:
+        """Close the files of a recording that will not be finished, keeping what was written."""
+        if self._result is None:
+            with contextlib.suppress(OutputError):
+                self._close_streams()
+
+    def finish(self, warnings: list[str] | None = None) -> AnalysisResult:
+        """Close the clip, analyse what was recorded, and write every output."""
+        if self._result is not None:
+            return self._result
+        self._close_streams()
+        self.warnings.extend(warnings or [])
+        if not self._times:
+            raise VideoError("no frames were recorded")
+        width, height = self._size or (0, 0)
+        series = PoseSeries(
+            time_s=np.array(self._times),
+            points=np.stack(self._points).astype(np.float64),
+            width=width,
+            height=height,
+            frame_index=np.array(self._frames),
+        )
+        result = analyze_series(series, self.settings, self.source_name, self.warnings)
+        final_csv = self.paths.landmarks
+        try:
+            os.replace(self._csv_path, final_csv)
+        except OSError as exc:
+            raise OutputError(exc.errno, describe_os_error(exc, final_csv)) from exc
+        files = {SessionFiles.ANNOTATED: self.paths.annotated, SessionFiles.LANDMARKS: final_csv}
+        files.update(write_outputs(result, self.out_dir, self.settings, landmarks=False))
+        result.out_dir = self.out_dir
+        result.files = files
+        self._result = result
+        return result

@@ -1,0 +1,295 @@
+"""The bodies of the JSON API: what each route sends and accepts.
+
+These models are the one description of the shapes the browser reads; FastAPI publishes them
+in `/openapi.json` and checks every response against them. docs/http-api.md walks through them.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from posecoach.coach.cues import Severity
+from posecoach.coach.gait import EventKind, Side
+from posecoach.coach.rules import rules_for_display
+from posecoach.coach.rules.base import OverlayLine
+from posecoach.server.jobs import JobStatus
+from posecoach.server.storage import Pain, SessionKind, SessionStatus
+
+Direction = Literal["backward", "forward", "mixed", "unknown"]
+View = Literal["side", "front", "back", "mixed", "unknown"]
+Action = Literal["progress", "hold", "ease_off"]
+PAIN_CHOICES: tuple[Pain, ...] = ("none", "soreness", "pain")
+SCORE_MIN = 0
+SCORE_MAX = 10
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx and 5xx answer: one sentence meant for the person using the app."""
+
+    detail: str
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the given error codes, all shaped as `ErrorBody`."""
+    return {code: {"model": ErrorBody, "description": HTTPStatus(code).phrase} for code in codes}
+
+
+# ---------------------------------------------------------------------------- the summary
+
+
+class SummaryCue(BaseModel):
+    """One coaching cue over an interval of the session."""
+
+    rule: str
+    message: str
+    severity: Severity
+    start_s: float | None = None
+    end_s: float | None = Field(None, description="null while a live cue is still active")
+    guidance: str = ""
+    priority: int = 5
+
+
+class SummaryStep(BaseModel):
+    """One step found in the gait."""
+
+    time_s: float | None = None
+    side: Side
+    step_length_leg: float | None = None
+    step_length_m: float | None = None
+    step_time_s: float | None = None
+
+
+class SummaryGaitEvent(BaseModel):
+    """One foot event (contact or lift-off) found in the gait."""
+
+    time_s: float | None = None
+    side: Side
+    kind: EventKind
+
+
+class SummaryDigest(BaseModel):
+    """The few numbers of a summary shown in session lists; null where not measured."""
+
+    direction: Direction | None = None
+    view: View | None = None
+    backward_time_s: float | None = None
+    steps: int | None = None
+    cadence_spm: float | None = None
+    speed_m_s: float | None = None
+    speed_leg_s: float | None = None
+    step_length_m: float | None = None
+    step_length_leg: float | None = None
+    upright_share: float | None = Field(None, ge=0, le=1)
+    head_up_share: float | None = Field(None, ge=0, le=1)
+
+
+class SessionSummary(SummaryDigest):
+    """A session's `summary.json` (see the README for each key); null where not measured.
+
+    The fields mirror `posecoach.outputs.summary.SessionSummary.to_json()`.
+    """
+
+    source: str | None = None
+    level: str | None = None
+    height_cm: float | None = None
+    duration_s: float | None = None
+    frames: int | None = None
+    frames_with_person: int | None = None
+    fps: float | None = None
+    forward_time_s: float | None = None
+    standing_time_s: float | None = None
+    view_time_s: dict[str, float | None] | None = None
+    step_time_s: float | None = None
+    step_length_symmetry: float | None = None
+    step_time_symmetry: float | None = None
+    trunk_lean_deg_median: float | None = None
+    head_angle_deg_median: float | None = None
+    cues: list[SummaryCue] = Field(default_factory=list)
+    step_list: list[SummaryStep] = Field(default_factory=list)
+    gait_events: list[SummaryGaitEvent] = Field(default_factory=list)
+    thresholds: dict[str, float | None] | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+DIGEST_KEYS: tuple[str, ...] = tuple(SummaryDigest.model_fields)
+
+
+# ---------------------------------------------------------------------------- sessions
+
+
+class CheckIn(BaseModel):
+    """How the walker's body felt after a session."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pain: Pain
+    score: int = Field(ge=SCORE_MIN, le=SCORE_MAX)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CheckIn:
+        if self.pain == "none" and self.score != 0:
+            raise ValueError("score must be 0 when pain is 'none'")
+        return self
+
+
+class StoredCheckIn(BaseModel):
+    """A check-in as stored: the latest one given for a session counts."""
+
+    pain: Pain
+    score: int = Field(ge=SCORE_MIN, le=SCORE_MAX)
+    created_at: str = Field(description="ISO 8601 UTC time the check-in was given")
+
+
+class SessionBase(BaseModel):
+    """What every session record carries."""
+
+    id: str
+    kind: SessionKind
+    created_at: str = Field(description="ISO 8601 UTC time the session was created")
+    source_name: str = Field(description="the uploaded file's name, or the camera used")
+    level: str
+    height_cm: float | None
+    status: SessionStatus
+    duration_s: float | None
+    error: str | None = Field(description="why the session failed or was interrupted")
+    checkin: StoredCheckIn | None
+
+
+class SessionListItem(SessionBase):
+    """A session in `GET /api/sessions`: the digest of its summary and its number of cues."""
+
+    summary: SummaryDigest | None
+    cue_count: int
+
+
+class SessionDetail(SessionBase):
+    """One session in full: its summary, the summary in sentences, and its files."""
+
+    summary: SessionSummary | None
+    sentences: list[str] = Field(description="the summary in plain words, for the walker")
+    files: list[str] = Field(description="the session's output files that exist")
+
+
+# ---------------------------------------------------------------------------- progression
+
+
+class Suggestion(BaseModel):
+    """What to do next session, and why."""
+
+    action: Action
+    message: str
+    reasons: list[str]
+
+
+class CheckInSaved(BaseModel):
+    """The answer to a check-in: what was stored and the updated suggestion."""
+
+    session_id: str
+    checkin: StoredCheckIn
+    suggestion: Suggestion
+
+
+class ProgressRow(BaseModel):
+    """One finished session's numbers for the progress charts."""
+
+    id: str
+    date: str = Field(description="ISO 8601 UTC time the session was created")
+    kind: SessionKind
+    level: str
+    duration_s: float | None
+    backward_time_s: float | None
+    speed: float | None = Field(description="metres per second")
+    speed_leg_s: float | None = Field(description="leg lengths per second")
+    step_length: float | None = Field(description="metres")
+    step_length_leg: float | None = Field(description="leg lengths")
+    upright_share: float | None
+    head_up_share: float | None
+    pain: Pain | None
+    pain_score: int | None
+
+
+class ProgressUnits(BaseModel):
+    """The units of the progress rows' numbers."""
+
+    speed: str = "m/s"
+    step_length: str = "m"
+    speed_leg_s: str = "leg lengths/s"
+    step_length_leg: str = "leg lengths"
+
+
+class Progress(BaseModel):
+    """`GET /api/progress`: finished sessions oldest first, and the suggestion."""
+
+    sessions: list[ProgressRow]
+    units: ProgressUnits = Field(default_factory=ProgressUnits)
+    suggestion: Suggestion
+
+
+# ---------------------------------------------------------------------------- jobs
+
+
+class JobBody(BaseModel):
+    """One uploaded clip's analysis as the browser polls it."""
+
+    id: str
+    filename: str
+    status: JobStatus
+    progress: float = Field(ge=0, le=1)
+    session_id: str | None = Field(description="set once the clip was accepted")
+    error: str | None
+
+
+class UploadAccepted(BaseModel):
+    """`POST /api/uploads`: one job per clip, refused clips as failed jobs."""
+
+    jobs: list[JobBody]
+
+
+# ---------------------------------------------------------------------------- config
+
+
+class CheckInOptions(BaseModel):
+    """The check-in's choices."""
+
+    pain: list[Pain] = Field(default_factory=lambda: list(PAIN_CHOICES))
+    score_min: int = SCORE_MIN
+    score_max: int = SCORE_MAX
+
+
+class LimitsBody(BaseModel):
+    """Sizes and rates the server accepts."""
+
+    max_upload_bytes: int
+    max_files_per_upload: int
+    max_duration_s: float
+    max_frame_bytes: int
+    live_fps: float
+
+
+class RuleBody(BaseModel):
+    """One coaching rule as the pages show it."""
+
+    id: str
+    label: str
+    severity: Severity
+    lines: list[OverlayLine] = Field(description="the overlay lines its active cue turns red")
+
+
+def _rules() -> list[RuleBody]:
+    return [RuleBody(**rule) for rule in rules_for_display()]
+
+
+class ConfigBody(BaseModel):
+    """`GET /api/config`: what the pages need before the walker starts."""
+
+    levels: list[str]
+    default_level: str
+    suggested_minutes: dict[str, float] = Field(description="per level")
+    setup_guide: list[str]
+    checkin: CheckInOptions = Field(default_factory=CheckInOptions)
+    source: bool = Field(description="true when the server has its own camera or stream")
+    limits: LimitsBody
+    rules: list[RuleBody] = Field(default_factory=_rules)
