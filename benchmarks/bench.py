@@ -12,6 +12,8 @@ Everything runs on the real clips in `../shared/data/video` and is printed as on
   clip at 30 and 60 frames/s by a paced sender; server-side latency per frame (arrival to the
   result being sent) as p50/p95/p99, frames processed and dropped, and the server's peak memory;
 - peak memory of `posecoach analyze` (a subprocess) on the 139 s clip against a 10 s cut of it;
+- a memory soak: 20 live sessions in a row on one server (quick: 6), its RSS after each, and
+  the highest RSS after a later session over the RSS after the second (flat: at most 1.10x);
 - a folder of clips analysed with `--jobs 1` against `--jobs 2`.
 """
 
@@ -167,9 +169,31 @@ class Live:
     rss_end_kib: float = math.nan
     rss_peak_kib: float = math.nan
     error: str | None = None
+    walker_seen: list[tuple[float, bool]] = field(default_factory=list)  # (t, walker) per result
 
     def p(self, q: float) -> float:
         return percentile(self.latencies_ms, q)
+
+    @property
+    def walker_share(self) -> float:
+        """The share of results that have the walker (the clip has one walker in every frame)."""
+        if not self.walker_seen:
+            return math.nan
+        return sum(seen for _, seen in self.walker_seen) / len(self.walker_seen)
+
+    @property
+    def longest_gap_s(self) -> float:
+        """The longest run of results without the walker: from its first result to the next
+        result with him, in seconds of frame time."""
+        longest, gap_start = 0.0, None
+        for t, seen in self.walker_seen:
+            if not seen and gap_start is None:
+                gap_start = t
+            elif seen and gap_start is not None:
+                longest, gap_start = max(longest, t - gap_start), None
+        if gap_start is not None:
+            longest = max(longest, self.walker_seen[-1][0] - gap_start)
+        return longest
 
 
 @dataclass
@@ -181,6 +205,26 @@ class Memory:
     peak_kib: float
     seconds: float
     error: str | None = None
+
+
+@dataclass
+class Soak:
+    """Live sessions one after another on one server: its resident memory after each."""
+
+    sessions: int
+    seconds_each: float
+    fps: float
+    rss_start_kib: float = math.nan
+    rss_after_kib: list[float] = field(default_factory=list)
+    frames: list[int] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def flat_ratio(self) -> float:
+        """The highest RSS after any later session over the RSS after the second one."""
+        if len(self.rss_after_kib) < 2:
+            return math.nan
+        return ratio(max(self.rss_after_kib[1:]), self.rss_after_kib[1])
 
 
 @dataclass
@@ -205,6 +249,7 @@ class BenchReport:
     live: list[Live] = field(default_factory=list)
     live_model_ms: list[float] = field(default_factory=list)
     memory: list[Memory] = field(default_factory=list)
+    soak: Soak | None = None
     batch: list[Batch] = field(default_factory=list)
     load: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -215,12 +260,15 @@ class BenchReport:
             row.update(model=t.model, analyze=t.analyze, plain=t.plain,
                        analyze_loop=t.analyze_loop)
         for row, live in zip(data["live"], self.live, strict=True):
-            row.update(p50=live.p(50), p95=live.p(95), p99=live.p(99))
-            del row["latencies_ms"]
+            row.update(p50=live.p(50), p95=live.p(95), p99=live.p(99),
+                       walker_share=live.walker_share, longest_gap_s=live.longest_gap_s)
+            del row["latencies_ms"], row["walker_seen"]
         data["live_model_ms"] = {
             "p50": percentile(self.live_model_ms, 50), "p95": percentile(self.live_model_ms, 95),
             "frames": len(self.live_model_ms),
         }
+        if self.soak is not None:
+            data["soak"]["flat_ratio"] = self.soak.flat_ratio
         return data
 
 
@@ -281,6 +329,12 @@ def build_table(report: BenchReport) -> Table:
             f"{live.sent} sent, {live.processed} processed, {live.dropped} dropped "
             f"(server-side, arrival to result sent)",
         )
+        table.add_row(
+            "live", f"the walker followed, clip looped, at {live.fps:.0f} frames/s",
+            f"{fmt(100 * live.walker_share)}% of results",
+            f"longest run without the walker {fmt(live.longest_gap_s, 2)} s (one person in "
+            f"view throughout)",
+        )
     if report.live_model_ms:
         table.add_row(
             "live", "the pose model alone on the same frames, one person",
@@ -312,6 +366,23 @@ def build_table(report: BenchReport) -> Table:
         table.add_row("memory", f"analyze {mem.label}",
                       f"{fmt(mib(mem.peak_kib), 0)} MiB peak RSS", note)
     if report.memory:
+        table.add_section()
+
+    soak = report.soak
+    if soak is not None:
+        subject = (f"server, {soak.sessions} live sessions in a row, {soak.seconds_each:.0f} s "
+                   f"each at {soak.fps:.0f} fps")
+        if soak.error:
+            table.add_row("memory soak", subject, "failed", soak.error)
+        if soak.rss_after_kib:
+            after = ", ".join(f"{mib(v):.0f}" for v in soak.rss_after_kib)
+            table.add_row(
+                "memory soak", subject,
+                f"{fmt_ratio(soak.flat_ratio)} after the 2nd session",
+                f"highest RSS after a later session over the RSS after the 2nd (flat: at most "
+                f"1.10x); RSS {fmt(mib(soak.rss_start_kib), 0)} MiB at the start, then after "
+                f"each session: {after} MiB",
+            )
         table.add_section()
 
     first = report.batch[0] if report.batch else None
@@ -725,6 +796,8 @@ async def live_session(url: str, jpegs: list[bytes], fps: float, duration_s: flo
                 if kind == "result":
                     if isinstance(message.get("server_ms"), int | float):
                         stats.latencies_ms.append(float(message["server_ms"]))
+                    if isinstance(message.get("t"), int | float):
+                        stats.walker_seen.append((float(message["t"]), bool(message.get("person"))))
                 elif kind == "finished":
                     return message
             return {}
@@ -816,6 +889,47 @@ def measure_live(clip: Path, out: Path, quick: bool, log: Callable[[str], None])
     return results
 
 
+def measure_soak(clip: Path, out: Path, quick: bool, log: Callable[[str], None],
+                 sessions: int | None = None, seconds_each: float | None = None,
+                 fps: float = 15.0, settle_s: float = 1.0) -> Soak:
+    """Live sessions one after another on one server (20 of 5 s; quick: 6 of 3 s), and its
+    resident memory after each: a server that keeps nothing from past sessions stays flat."""
+    sessions = sessions or (6 if quick else 20)
+    seconds_each = seconds_each or (3.0 if quick else 5.0)
+    soak = Soak(sessions, seconds_each, fps)
+    data_dir = out / "soak-data"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    port = free_port()
+    code = f"from benchmarks.bench import serve_app; serve_app({port}, {str(data_dir)!r})"
+    server = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
+                              stderr=open(out / "soak-server.log", "w"))  # noqa: SIM115
+    try:
+        _wait_for_server(port, server)
+        jpegs = live_jpegs(clip, limit=int(seconds_each * fps))
+        soak.rss_start_kib = _proc_status(server.pid, "VmRSS")
+        for k in range(sessions):
+            stats = asyncio.run(
+                live_session(f"ws://127.0.0.1:{port}/ws/live", jpegs, fps, seconds_each)
+            )
+            time.sleep(settle_s)  # the session's memory is handed back just after it finishes
+            soak.rss_after_kib.append(_proc_status(server.pid, "VmRSS"))
+            soak.frames.append(stats.processed)
+            log(f"soak: session {k + 1} of {sessions}: {stats.processed} frames, "
+                f"RSS {mib(soak.rss_after_kib[-1]):.0f} MiB")
+    except Exception as exc:  # noqa: BLE001 - reported in the table
+        soak.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    log(f"soak: {fmt_ratio(soak.flat_ratio)} after the 2nd session")
+    return soak
+
+
 def _wait_for_server(port: int, server: subprocess.Popen[Any], timeout_s: float = 90.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -837,7 +951,7 @@ def run_benchmarks(
     quick: bool = False,
     data_dir: Path = DATA_DIR,
     console: Console | None = None,
-    parts: Sequence[str] = ("throughput", "live", "memory", "batch"),
+    parts: Sequence[str] = ("throughput", "live", "memory", "soak", "batch"),
 ) -> BenchReport:
     """Run the benchmark, print the table, and write `results.json` into `out`."""
     from posecoach.settings import load_settings
@@ -866,6 +980,8 @@ def run_benchmarks(
         report.live = measure_live(data_dir / SIDE_CLIP, out, quick, log)
     if "memory" in parts:
         report.memory = measure_memory(data_dir, out, quick, log)
+    if "soak" in parts:
+        report.soak = measure_soak(data_dir / SIDE_CLIP, out, quick, log)
     if "batch" in parts:
         report.batch = measure_batch(data_dir, out, quick, log)
     report.load.append(_load())

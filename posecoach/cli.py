@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -71,12 +71,61 @@ def _root(
 
 
 def _settings(config: Path | None, level: str | None, height_cm: float | None,
-              model: str | None = None) -> Settings:
-    overrides = {"pose": {"model": model}} if model else None
+              model: str | None = None, extra: dict[str, Any] | None = None) -> Settings:
+    overrides: dict[str, Any] = {"pose": {"model": model}} if model else {}
+    overrides.update(extra or {})
     try:
         return load_settings(config, level, height_cm, overrides)
     except PosecoachError as exc:
         raise _fail(exc) from None
+
+
+TESTS = ("3m-backward",)
+WALK_SETTINGS = ("auto", "overground", "treadmill")
+
+
+def _timed_test_overrides(test: str | None, floor_marks: str | None, population: str | None,
+                          previous_time_s: float | None) -> dict[str, Any]:
+    """The [timed_test] settings the analyze options ask for; exits on a bad option."""
+    from posecoach.coach.timed_test import POPULATIONS, FloorMarks
+
+    if test is None:
+        if floor_marks or population or previous_time_s is not None:
+            _error("--floor-marks, --population and --previous-time-s go with --test 3m-backward")
+            raise typer.Exit(2)
+        return {}
+    if test not in TESTS:
+        _error(f"unknown test {test!r}: choose {', '.join(TESTS)}")
+        raise typer.Exit(2)
+    section: dict[str, Any] = {"run": True}
+    if floor_marks:
+        try:
+            marks = FloorMarks.parse(floor_marks)
+        except PosecoachError as exc:
+            raise _fail(exc) from None
+        section["floor_marks_px"] = [*marks.start[0], *marks.start[1], *marks.end[0],
+                                     *marks.end[1]]
+    if population is not None:
+        if population not in POPULATIONS:
+            _error(f"unknown population {population!r}: choose {', '.join(POPULATIONS)}")
+            raise typer.Exit(2)
+        section["population"] = population
+    if previous_time_s is not None:
+        section["previous_time_s"] = previous_time_s
+    return {"timed_test": section}
+
+
+def _print_timed_test(summary: SessionSummary) -> None:
+    result = summary.timed_test
+    if result is None:
+        return
+    if result.timed:
+        console.print(f"  3-metre backward walk: {result.time_s:.2f} s "
+                      f"(\u00b1 {result.uncertainty_s or 0:.2f} s)")
+        for item in result.interpretation:
+            console.print(f"    {escape(item.text)}")
+    else:
+        console.print(f"  3-metre backward walk: {escape(result.reason or 'not timed')}")
 
 
 def _print_summary(summary: SessionSummary) -> None:
@@ -94,31 +143,41 @@ def analyze(
     height_cm: Annotated[float | None, typer.Option("--height-cm", help="Walker's height, for lengths in metres.")] = None,
     config: Annotated[Path | None, typer.Option(help="A TOML configuration file.")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Files analysed in parallel.")] = 1,
-    model: Annotated[str | None, typer.Option(help="Pose model: a .task file or a name in models/ (lite, full, heavy).")] = None,
+    model: Annotated[str | None, typer.Option(help="Pose model: a .task file or a name in models/ (lite, full, heavy) with --pose-backend mediapipe.")] = None,
+    pose_backend: Annotated[str | None, typer.Option("--pose-backend", help="Pose runtime: litert (default) or mediapipe (pip install 'posecoach[mediapipe]').")] = None,
     backend: Annotated[str, typer.Option(help="Batch backend: local, or dask (local cluster).")] = "local",
     dask_address: Annotated[str | None, typer.Option(help="Dask scheduler address for --backend dask.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print each summary as JSON.")] = False,
+    test: Annotated[str | None, typer.Option("--test", help="Time a clinical test: 3m-backward (the 3-metre backward walk test).")] = None,
+    floor_marks: Annotated[str | None, typer.Option("--floor-marks", help="Two floor lines 3 m apart, two points each, in pixels: x1,y1,x2,y2,x3,y3,x4,y4.")] = None,
+    population: Annotated[str | None, typer.Option(help="Cut-offs for --test: community, nursing_home, parkinsons, stroke, ms.")] = None,
+    previous_time_s: Annotated[float | None, typer.Option("--previous-time-s", help="The last test's time, for the change since then.")] = None,
+    setting: Annotated[str | None, typer.Option("--setting", help="Where the walk is: auto (measured), overground, or treadmill (also walking in place).")] = None,
 ) -> None:
     """Analyse backward-walking videos (or exported landmark CSVs) and write reports."""
+    from posecoach.media.probe import file_label, shown_text
     from posecoach.pipeline.batch import (
         DaskRunner,
         LocalRunner,
         analyze_one,
         collect_inputs,
-        output_folder,
+        output_folders,
     )
 
-    settings = _settings(config, level, height_cm, model)
+    extra = _timed_test_overrides(test, floor_marks, population, previous_time_s)
+    if setting is not None:
+        if setting not in WALK_SETTINGS:
+            _error(f"unknown setting {setting!r}: choose {', '.join(WALK_SETTINGS)}")
+            raise typer.Exit(2)
+        extra["walk_setting"] = {"setting": setting}
+    if pose_backend is not None:
+        extra["pose"] = {"backend": pose_backend, **({"model": model} if model else {})}
+    settings = _settings(config, level, height_cm, model, extra)
     files, problems = collect_inputs(paths)
     for problem in problems:
         _error(problem)
-    jobs_list = [(str(p), str(output_folder(p, out))) for p in files]
-    names = [Path(p).name for p, _ in jobs_list]
-    if len(set(names)) != len(names):
-        jobs_list = [
-            (str(p), str(out / f"{i:03d}-{output_folder(p, out).name}"))
-            for i, p in enumerate(files)
-        ]
+    folders = output_folders(files, out)
+    jobs_list = [(str(p), str(folder)) for p, folder in zip(files, folders, strict=True)]
     failed = len(problems)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
@@ -126,7 +185,7 @@ def analyze(
                   disable=not console.is_terminal) as bar:
         if len(jobs_list) == 1:
             path, out_dir = jobs_list[0]
-            task = bar.add_task(f"analysing {Path(path).name}", total=None)
+            task = bar.add_task(f"analysing {escape(file_label(path))}", total=None)
 
             def progress(done: int, total: int | None) -> None:
                 bar.update(task, completed=done, total=total)
@@ -141,12 +200,13 @@ def analyze(
                 outcomes.append(outcome)
                 bar.advance(task)
     for outcome in outcomes:
-        name = Path(outcome.path).name
+        name = file_label(outcome.path)
         if not outcome.ok:
             failed += 1
             console.print(f"[red]failed:[/red] {escape(f'{name}: {outcome.error}')}")
             continue
-        console.print(f"[green]done:[/green] {escape(f'{name} -> {outcome.out_dir}')}")
+        shown_dir = shown_text(outcome.out_dir)
+        console.print(f"[green]done:[/green] {escape(f'{name} -> {shown_dir}')}")
         for warning in outcome.warnings:
             console.print(f"  [yellow]warning:[/yellow] {escape(warning)}")
         if json_output:
@@ -154,6 +214,7 @@ def analyze(
             print(json.dumps(summary, indent=2))
         elif outcome.summary is not None:
             _print_summary(outcome.summary)
+            _print_timed_test(outcome.summary)
     if len(outcomes) > 1 or failed:
         console.print(f"{len(outcomes) - (failed - len(problems))} analysed, {failed} failed")
     if failed:
@@ -162,7 +223,7 @@ def analyze(
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    host: Annotated[str | None, typer.Option(help="Interface to listen on (default 127.0.0.1; with --lan, every interface).")] = None,
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     source: Annotated[str | None, typer.Option(help="Server-side camera: index, file, or rtsp:// URL.")] = None,
     data_dir: Annotated[Path, typer.Option(help="Where sessions and the database live.")] = Path("posecoach-data"),
@@ -171,12 +232,20 @@ def serve(
     sample: Annotated[Path | None, typer.Option(help="A clip to analyse into the library first, when the library is empty.")] = None,
     max_upload_mb: Annotated[float | None, typer.Option(help="Largest uploaded file in MB (default 4000; env POSECOACH_MAX_UPLOAD_MB).")] = None,
     max_duration_min: Annotated[float | None, typer.Option(help="Longest uploaded clip in minutes (default 120; env POSECOACH_MAX_DURATION_MIN).")] = None,
+    lan: Annotated[bool, typer.Option("--lan", help="Let a phone on your network be the camera: HTTPS, a token, and a QR code to scan.")] = False,
+    cert: Annotated[Path | None, typer.Option(help="With --lan: your own HTTPS certificate (PEM) instead of posecoach's.")] = None,
+    key: Annotated[Path | None, typer.Option(help="With --lan: the private key (PEM) of --cert.")] = None,
+    new_cert: Annotated[bool, typer.Option("--new-cert", help="With --lan: make a new certificate (phones warn once more).")] = False,
 ) -> None:
     """Start the local web UI for live coaching, uploads, review and progress."""
     from posecoach.server import is_loopback, limits_from_options, run_server
 
     settings = _settings(config, None, None)
-    if not is_loopback(host) and token is None:
+    host = host or ("0.0.0.0" if lan else "127.0.0.1")
+    if not lan and (cert is not None or key is not None or new_cert):
+        _error("--cert, --key and --new-cert go with --lan")
+        raise typer.Exit(2)
+    if not lan and not is_loopback(host) and token is None:
         _error(f"listening on {host} exposes the camera and your sessions to the network: "
                "pass --token SECRET (or set POSECOACH_TOKEN)")
         raise typer.Exit(2)
@@ -188,7 +257,7 @@ def serve(
         _seed_library(data_dir, sample, settings)
     try:
         run_server(host=host, port=port, source=source, data_dir=data_dir, config=config,
-                   token=token, limits=limits)
+                   token=token, limits=limits, lan=lan, cert=cert, key=key, new_cert=new_cert)
     except (ValueError, OSError) as exc:
         raise _fail(exc) from None
 
@@ -219,16 +288,21 @@ def _seed_library(data_dir: Path, clip: Path, settings: Settings) -> None:
 
 @app.command("build-model")
 def build_model(
-    dest: Annotated[Path | None, typer.Argument(help="Where to write the bundle.")] = None,
+    dest: Annotated[Path | None, typer.Argument(help="A folder for the LiteRT models, or a .task file for the mediapipe bundle (default: both, into the models folder).")] = None,
 ) -> None:
-    """Build the offline pose model bundle from the mediapipe wheel."""
-    from posecoach.pose.model import build_bundle
+    """Build the offline pose models from the mediapipe 0.10.21 wheel (installed, or fetched with pip)."""
+    from posecoach.pose.model import build_bundle, build_litert_models, mediapipe_installed
 
     try:
-        path = build_bundle(dest)
+        written: list[Path] = []
+        if dest is None or dest.suffix != ".task":
+            written.extend(build_litert_models(dest))
+        if (dest is None and mediapipe_installed()) or (dest is not None and dest.suffix == ".task"):
+            written.append(build_bundle(dest))
     except (PosecoachError, OSError) as exc:
         raise _fail(exc, 1) from None
-    console.print(f"pose model bundle written to {escape(str(path))}")
+    for path in written:
+        console.print(f"pose model written to {escape(str(path))}")
 
 
 def main() -> None:

@@ -25,6 +25,8 @@ class _Strict(BaseModel):
 
 
 class PoseSettings(_Strict):
+    backend: Literal["litert", "mediapipe"] = "litert"
+    threads: int = Field(0, ge=0, le=256)
     model: str = "auto"
     num_poses: int = Field(2, ge=1, le=5)
     live_num_poses: int = Field(1, ge=1, le=5)
@@ -44,6 +46,14 @@ class OutputSettings(_Strict):
 
 class TrackingSettings(_Strict):
     lost_after_s: float = Field(1.0, gt=0)
+
+
+class SetupCheckSettings(_Strict):
+    duration_s: float = Field(2.5, ge=0.5, le=10)
+    min_body_height_frac: float = Field(0.4, gt=0, le=1)
+    min_visibility: float = Field(0.6, ge=0, le=1)
+    min_brightness: float = Field(30.0, ge=0, le=255)
+    min_share: float = Field(0.5, gt=0, le=1)
 
 
 class TimingSettings(_Strict):
@@ -76,7 +86,19 @@ class GaitSettings(_Strict):
     max_step_time_s: float = Field(2.0, gt=0)
     min_step_prominence_leg: float = Field(0.08, ge=0)
     min_step_share_of_median: float = Field(0.4, ge=0, le=1)
+    min_edge_step_share: float = Field(0.6, ge=0, le=1)
     min_walk_s: float = Field(1.0, ge=0)
+
+
+class WalkSettingSettings(_Strict):
+    """Where the walk happens: overground, or on a treadmill (or in place)."""
+
+    setting: Literal["auto", "overground", "treadmill"] = "auto"
+    feet_cycle_min_range_leg: float = Field(0.25, gt=0)
+    treadmill_min_share: float = Field(0.5, gt=0, le=1)
+    live_window_s: float = Field(4.0, gt=0)
+    hands_still_max_range_leg: float = Field(0.08, gt=0)
+    letting_go_after_sessions: int = Field(3, ge=1)
 
 
 class SafetySettings(_Strict):
@@ -148,19 +170,49 @@ class SessionSettings(_Strict):
     suggested_minutes: float = Field(5, gt=0)
 
 
+Population = Literal["community", "nursing_home", "parkinsons", "stroke", "ms"]
+
+
+class TimedTestSettings(_Strict):
+    """The 3-metre backward walk test: whether to run it, its trials and scoring, and how the
+    start, the end and the distance scale are found (see `posecoach.coach.timed_test`)."""
+
+    run: bool = False
+    population: Population = "community"
+    distance_m: float = Field(3.0, gt=0)
+    practice_trials: int = Field(0, ge=0)
+    trials: int = Field(2, ge=1)
+    scoring: Literal["mean", "best", "first", "median"] = "mean"
+    floor_marks_px: tuple[float, ...] = ()
+    floor_marks_apart_m: float = Field(3.0, gt=0)
+    previous_time_s: float | None = Field(None, gt=0)
+    still_min_s: float = Field(0.5, gt=0)
+    still_max_speed_leg_s: float = Field(0.15, gt=0)
+    onset_still_m: float = Field(0.02, gt=0)
+    onset_moving_m: float = Field(0.10, gt=0)
+    turn_min_s: float = Field(0.3, gt=0)
+    forward_back_m: float = Field(0.3, gt=0)
+    crown_above_ear_m: float = Field(0.12, ge=0, lt=0.3)
+    height_scale_uncertainty: float = Field(0.03, ge=0, lt=0.5)
+    mark_click_px: float = Field(2.0, ge=0)
+
+
 class Settings(_Strict):
     level: Literal["beginner", "intermediate", "advanced"] = "beginner"
     pose: PoseSettings = PoseSettings()
     output: OutputSettings = OutputSettings()
     tracking: TrackingSettings = TrackingSettings()
+    setup_check: SetupCheckSettings = SetupCheckSettings()
     timing: TimingSettings = TimingSettings()
     smoothing: SmoothingSettings = SmoothingSettings()
     metrics: MetricsSettings = MetricsSettings()
     gait: GaitSettings = GaitSettings()
+    walk_setting: WalkSettingSettings = WalkSettingSettings()
     safety: SafetySettings = SafetySettings()
     rules: RulesSettings = RulesSettings()
     baseline: BaselineSettings = BaselineSettings()
     session: SessionSettings = SessionSettings()
+    timed_test: TimedTestSettings = TimedTestSettings()
     height_cm: float | None = Field(None, gt=50, lt=260)
 
 

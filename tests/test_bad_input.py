@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -388,3 +389,123 @@ def test_front_view_does_not_judge_step_length(tmp_path: Path) -> None:
     assert summary["step_length_leg"] is None and summary["step_length_m"] is None
     assert summary["steps"] is None
     assert summary["frames_with_person"] > summary["frames"] // 2
+
+
+# ---------------------------------------------------------------- odd files, plain words
+
+
+def _one_pixel_clip(path: Path) -> Path:
+    """A 1x1 H.264 clip (4:4:4, since 4:2:0 needs even sides)."""
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 1, 1, "yuv444p"
+        for k in range(30):
+            frame = av.VideoFrame.from_ndarray(np.full((1, 1, 3), 90, np.uint8), format="rgb24")
+            frame.pts = k
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def _cut_vp9(path: Path) -> Path:
+    """The real VP9 clip cut to its first 2 %: its first picture cannot be decoded."""
+    data = (VIDEO / "side_walk_two_people_vp9.mp4").read_bytes()
+    path.write_bytes(data[: int(len(data) * 0.02)])
+    return path
+
+
+def _plain(text: str) -> None:
+    assert "Traceback" not in text and "internal error" not in text
+    assert "Errno" not in text and "1094995529" not in text
+
+
+def test_one_pixel_video_on_the_command_line(tmp_path: Path) -> None:
+    clip = _one_pixel_clip(tmp_path / "dot.mp4")
+    proc = posecoach("analyze", str(clip), "--out", str(tmp_path / "out"))
+    _plain(proc.stdout + proc.stderr)
+    assert proc.returncode == 1
+    assert "dot.mp4 is only 1x1 pixels: too small to show a person" in proc.stderr
+    assert not (tmp_path / "out" / "dot").exists()
+
+
+@needs_data
+def test_truncated_vp9_on_the_command_line(tmp_path: Path) -> None:
+    clip = _cut_vp9(tmp_path / "cut.mp4")
+    proc = posecoach("analyze", str(clip), "--out", str(tmp_path / "out"))
+    _plain(proc.stdout + proc.stderr)
+    assert proc.returncode == 1
+    assert "cut.mp4 is damaged: its video could not be decoded" in proc.stderr
+    assert "cut short or damaged" in proc.stderr
+
+
+@needs_data
+def test_one_pixel_and_truncated_uploads_are_refused_in_words(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from posecoach.server import create_app
+    from tests.server.conftest import FAST_LIMITS, ORIGIN, FakeEngine
+
+    app = create_app(tmp_path / "data", engine=FakeEngine(delay_s=0.0), limits=FAST_LIMITS)
+    dot = _one_pixel_clip(tmp_path / "dot.mp4").read_bytes()
+    cut = _cut_vp9(tmp_path / "cut.mp4").read_bytes()
+    with TestClient(app) as client:
+        for name, data, words in (("dot.mp4", dot, "too small to show a person"),
+                                  ("cut.mp4", cut, "could not be decoded")):
+            response = client.post(
+                "/api/uploads",
+                files=[("files", (name, data, "application/octet-stream"))],
+                headers={"origin": ORIGIN},
+            )
+            assert response.status_code == 415, response.text
+            detail = response.json()["detail"]
+            assert words in detail
+            _plain(detail)
+
+
+@needs_data
+@pytest.mark.video
+def test_file_name_with_a_non_utf8_byte_gets_every_output(tmp_path: Path) -> None:
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    raw_name = b"walk\xff.mp4"
+    clip = Path(os.fsdecode(bytes(folder) + b"/" + raw_name))
+    _write(clip, _side_frames(45, width=320))
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "posecoach", "analyze", os.fsencode(clip), "--out", str(out)],
+        capture_output=True, timeout=600,
+    )
+    stderr = proc.stderr.decode("utf-8")  # every name shown is valid text
+    _plain(stderr)
+    assert proc.returncode == 0, stderr
+    assert "walk\ufffd.mp4" in stderr
+    made = out / "walk\ufffd"
+    assert sorted(p.name for p in out.iterdir()) == [made.name]
+    for name in ("annotated.mp4", "landmarks.csv", "metrics.csv", "summary.json", "report.html"):
+        assert (made / name).stat().st_size > 0, name
+    summary = json.loads((made / "summary.json").read_text(encoding="utf-8"))
+    assert summary["source"] == "walk\ufffd.mp4"
+    report = (made / "report.html").read_text(encoding="utf-8")
+    assert "walk\ufffd.mp4" in report
+
+
+@needs_data
+@pytest.mark.video
+def test_video_and_gif_of_the_same_name_in_parallel(tmp_path: Path) -> None:
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    mp4 = clips / "clipA.mp4"
+    mp4.write_bytes(SIDE_1080.read_bytes())
+    gif = clips / "clipA.gif"
+    gif.write_bytes(FRONT_GIF.read_bytes())
+    out = tmp_path / "out"
+    proc = posecoach("analyze", str(mp4), str(gif), "--out", str(out), "--jobs", "2")
+    _plain(proc.stdout + proc.stderr)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 analysed, 0 failed" in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["clipA", "clipA.gif"]
+    for folder, source in (("clipA", "clipA.mp4"), ("clipA.gif", "clipA.gif")):
+        summary = json.loads((out / folder / "summary.json").read_text())
+        assert summary["source"] == source
+        assert (out / folder / "report.html").is_file()
+        assert (out / folder / "annotated.mp4").stat().st_size > 0

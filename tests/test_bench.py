@@ -20,9 +20,11 @@ from benchmarks.bench import (
     Live,
     Memory,
     ModelInput,
+    Soak,
     Throughput,
     build_table,
     cut_clip,
+    measure_soak,
     median,
     percentile,
     ratio,
@@ -132,3 +134,34 @@ def test_the_command_line_passes_its_options(monkeypatch, tmp_path):
     assert calls == [(tmp_path, 2, True), (Path("out/bench"), 3, False)]
     with pytest.raises(SystemExit):
         bench.main(["--repeats", "0"])
+
+
+def test_soak_ratio_and_table_row():
+    soak = Soak(5, 3.0, 15.0, rss_start_kib=100 * 1024,
+                rss_after_kib=[250 * 1024, 280 * 1024, 300 * 1024, 290 * 1024, 294 * 1024],
+                frames=[40, 41, 39, 40, 42])
+    assert soak.flat_ratio == pytest.approx(300 / 280)
+    assert math.isnan(Soak(1, 3.0, 15.0, rss_after_kib=[250.0]).flat_ratio)
+    report = BenchReport(quick=True, repeats=1)
+    report.soak = soak
+    text = _render(report)
+    assert "5 live sessions in a row, 3 s each at 15 fps" in text
+    assert "1.07x after the 2nd session" in text
+    assert "250, 280, 300, 290, 294 MiB" in text and "RSS 100 MiB at the start" in text
+    assert report.to_json()["soak"]["flat_ratio"] == pytest.approx(300 / 280)
+    failed = BenchReport(quick=True, repeats=1)
+    failed.soak = Soak(20, 5.0, 15.0, error="RuntimeError: the server did not start in time")
+    assert "the server did not start in time" in _render(failed)
+
+
+def test_the_soak_measures_the_server_after_each_session(tmp_path):
+    logged: list[str] = []
+    soak = measure_soak(VIDEO / "side_walk_1080p60.mp4", tmp_path, quick=True,
+                        log=logged.append, sessions=3, seconds_each=1.0, settle_s=0.2)
+    assert soak.error is None, soak.error
+    assert len(soak.rss_after_kib) == 3 and len(soak.frames) == 3
+    assert all(frames > 0 for frames in soak.frames)
+    assert all(100 * 1024 < kib < 4 * 1024 * 1024 for kib in soak.rss_after_kib)
+    assert soak.rss_start_kib < max(soak.rss_after_kib)  # the model loaded on the first session
+    assert math.isfinite(soak.flat_ratio)
+    assert len(logged) == 4 and "after the 2nd session" in logged[-1]

@@ -263,7 +263,8 @@ def test_a_stuck_job_fails_on_its_budget_and_the_queue_moves_on(tmp_path: Path) 
     class StuckFirst(FakeEngine):
         calls = 0
 
-        def analyze_video(self, path, out_dir, settings, progress):  # type: ignore[no-untyped-def]
+        def analyze_video(self, path, out_dir, settings, progress,  # type: ignore[no-untyped-def]
+                          source_name=None):
             StuckFirst.calls += 1
             if StuckFirst.calls == 1:
                 release.wait(30)  # stuck: no progress, no end

@@ -14,7 +14,7 @@ from pathlib import Path
 import av
 import pytest
 
-from posecoach.server.engine import engine_available
+from posecoach.server.engine import clip_plays, engine_available
 from posecoach.server.storage import Storage
 from tests.conftest import VIDEO, needs_shared_data
 from tools.loadtest import ClientStats, ServerProcess, jpeg_frames, live_client
@@ -100,5 +100,8 @@ def test_kill_9_mid_session_keeps_the_recording_and_recovers(tmp_path: Path) -> 
     assert {"annotated.mp4", "landmarks.csv", "summary.json", "report.html"} <= set(
         record["files"]
     )
+    # The recording the kill cut short plays up to its last fragment, so it is offered.
+    assert record["missing"] == []
+    assert clip_plays(session_dir / "annotated.mp4")
     assert not (session_dir / "landmarks.csv.partial").exists()
     assert [s["id"] for s in listed].count(stats.session_id) == 1

@@ -246,3 +246,103 @@ def test_serve_starts_on_a_full_disk_with_one_plain_line(small_disk: Path) -> No
     assert "Traceback" not in out + err, err
     lines = [line for line in (out + err).splitlines() if "full" in line]
     assert len(lines) == 1 and "disk" in lines[0], out + err
+
+
+# ---------------------------------------------------------------- a re-run into earlier results
+
+
+@pytest.fixture(scope="module")
+def earlier_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished analysis of the sample clip, as a re-run would find it in its folder."""
+    out = tmp_path_factory.mktemp("earlier")
+    result = CliRunner().invoke(cli_app, ["analyze", str(SAMPLE), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out / SAMPLE.stem
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _assert_untouched(folder: Path, before: dict[str, bytes], frames: int) -> None:
+    """The earlier results are all there, unchanged, the clip still playable; nothing else."""
+    assert sorted(p.name for p in folder.iterdir()) == sorted(before), "partial files left"
+    for name, data in before.items():
+        assert (folder / name).read_bytes() == data, f"{name} was changed"
+    assert _playable_frames(folder / "annotated.mp4") == frames
+
+
+def _leave_free(disk: Path, free_bytes: int) -> None:
+    """Fill the disk, then give back `free_bytes`."""
+    _fill(disk)
+    filler = disk / "filler.bin"
+    os.truncate(filler, max(0, filler.stat().st_size - free_bytes))
+
+
+@needs_clip
+@pytest.mark.video
+@pytest.mark.parametrize("free_kib", [300, 1300], ids=["clip-cut-short", "reports-cut-short"])
+def test_rerun_onto_a_full_tmpfs_keeps_the_earlier_results(
+    earlier_results: Path, tmp_path: Path, free_kib: int
+) -> None:
+    disk = tmp_path / "small"
+    if not _mount_tmpfs(disk, "4m"):
+        pytest.skip("cannot mount a tmpfs here (needs root and permission to mount)")
+    try:
+        folder = disk / "out" / SAMPLE.stem
+        shutil.copytree(earlier_results, folder)
+        before = _snapshot(folder)
+        frames = _playable_frames(folder / "annotated.mp4")
+        _leave_free(disk, free_kib * 1024)
+        proc = subprocess.run(
+            [sys.executable, "-m", "posecoach", "analyze", str(SAMPLE), "--out",
+             str(disk / "out")],
+            capture_output=True, text=True, timeout=600,
+        )
+        assert proc.returncode == 1, proc.stderr
+        assert "disk is full" in proc.stderr
+        assert "Traceback" not in proc.stdout + proc.stderr
+        assert "Errno" not in proc.stderr
+        _assert_untouched(folder, before, frames)
+        (disk / "filler.bin").unlink()
+        again = subprocess.run(
+            [sys.executable, "-m", "posecoach", "analyze", str(SAMPLE), "--out",
+             str(disk / "out")],
+            capture_output=True, text=True, timeout=600,
+        )
+        assert again.returncode == 0, again.stderr
+        assert sorted(p.name for p in folder.iterdir()) == sorted(before)
+        assert _playable_frames(folder / "annotated.mp4") == frames
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+@needs_clip
+@pytest.mark.video
+@pytest.mark.parametrize("where", ["clip", "outputs"])
+def test_rerun_with_writes_failing_keeps_the_earlier_results(
+    earlier_results: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    from posecoach.media.writer import VideoWriter
+
+    folder = tmp_path / "out" / SAMPLE.stem
+    shutil.copytree(earlier_results, folder)
+    before = _snapshot(folder)
+    frames = _playable_frames(folder / "annotated.mp4")
+    if where == "clip":
+        mux = VideoWriter._mux
+        calls = {"n": 0}
+
+        def mux_until_full(self: VideoWriter, packets: object) -> None:
+            calls["n"] += 1
+            if calls["n"] > 20:
+                _no_space()
+            mux(self, packets)
+
+        monkeypatch.setattr(VideoWriter, "_mux", mux_until_full)
+    else:
+        monkeypatch.setattr(os, "fsync", _no_space)
+    result = CliRunner().invoke(cli_app, ["analyze", str(SAMPLE), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert "disk is full" in result.output and "Errno" not in result.output
+    _assert_untouched(folder, before, frames)

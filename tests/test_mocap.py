@@ -172,8 +172,10 @@ def _unreachable_step_length(name: str) -> bool:
     return abs(side_view_step_length_leg(name) / want - 1.0) > STEP_LENGTH_REL_TOL
 
 
+# Not strict: walk_old's side-view truth is 10.2 % below the CSV value, so a measurement a
+# little above that truth lands inside the tolerance.
 STEP_WIDTH_XFAIL = pytest.mark.xfail(
-    strict=True,
+    strict=False,
     reason="reference_values.csv's step length is the horizontal 3D ankle distance, which holds "
     "the step width; a side view sees only the part along the walk, itself >10% shorter here",
 )

@@ -68,6 +68,53 @@ def test_tracker_keeps_the_walker_through_a_short_dropout_and_reports_nan():
     assert np.isfinite(back[23, 0])
 
 
+def test_tracker_follows_a_lone_person_who_reappears_elsewhere_at_once():
+    """A looping clip or a walker stepping back in at the other edge: no second of nobody."""
+    tracker = WalkerTracker(lost_after_s=1.0)
+    for i in range(30):
+        tracker.update([person(1000 - 10 * i, 500, 400)], i / 30, 1280, 720)
+    first = tracker.walker_id
+    out = tracker.update([person(250, 500, 400)], 31 / 30, 1280, 720)
+    assert tracker.walker_id != first
+    assert abs(out[23, 0] - 250) < 1
+
+
+def test_tracker_waits_before_choosing_between_several_people():
+    tracker = WalkerTracker(lost_after_s=1.0)
+    for i in range(30):
+        tracker.update([person(1000 - 10 * i, 500, 400)], i / 30, 1280, 720)
+    first = tracker.walker_id
+    others = [person(250, 500, 400), person(1150, 250, 300)]
+    for i in range(31, 55):  # 0.8 s with the walker unseen and two others in view
+        out = tracker.update(others, i / 30, 1280, 720)
+        assert np.isnan(out).all()
+    assert tracker.walker_id == first
+    for i in range(55, 70):
+        out = tracker.update(others, i / 30, 1280, 720)
+    assert np.isfinite(out[23, 0]) and tracker.walker_id != first
+
+
+def test_tracker_goes_back_to_the_walker_after_a_lone_stand_in():
+    """The walker missed for a few frames while one other person is seen: followed again after."""
+    tracker = WalkerTracker(lost_after_s=1.0)
+    for i in range(30):
+        tracker.update([person(300 + 5 * i, 500, 400), person(1000, 300, 300)], i / 30, 1280, 720)
+    walker_id = tracker.walker_id
+    stand_in = tracker.update([person(1000, 300, 300)], 30 / 30, 1280, 720)
+    assert abs(stand_in[23, 0] - 1000) < 1
+    back = tracker.update([person(455, 500, 400), person(1000, 300, 300)], 31 / 30, 1280, 720)
+    assert tracker.walker_id == walker_id
+    assert abs(back[23, 0] - 455) < 1
+
+
+def test_tracker_does_not_take_a_tiny_figure_for_the_walker_at_once():
+    tracker = WalkerTracker(lost_after_s=1.0)
+    for i in range(30):
+        tracker.update([person(600, 400, 500)], i / 30, 1280, 720)
+    out = tracker.update([person(100, 100, 20)], 1.0, 1280, 720)
+    assert np.isnan(out).all()
+
+
 @pytest.mark.video
 def test_two_person_clip_follows_the_walker(analysed):
     """side_walk_two_people_vp9.mp4: a woman walks across the lower half while a second person

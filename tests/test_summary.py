@@ -37,6 +37,8 @@ STORED: dict[str, Any] = {
     "head_angle_deg_median": 18.86,
     "upright_share": 1.0,
     "head_up_share": 1.0,
+    "setting": "overground",
+    "handrail_share": None,
     "cues": [
         {"rule": "step_length", "message": "Shorter steps, stay controlled",
          "severity": "warning", "start_s": 1.105, "end_s": None, "guidance": "Start slowly.",
@@ -56,6 +58,7 @@ STORED: dict[str, Any] = {
         "step_max_length_leg": 0.65,
     },
     "warnings": ["The video ends early: analysed the first 135 frames."],
+    "timed_test": None,
 }
 
 

@@ -3,7 +3,9 @@
 Backward gait reverses the contact pattern: the toes reach the ground first and the heel leaves
 it last, and the feet point away from the direction of travel. Events therefore come from the
 foot's position along the direction of travel relative to the pelvis (after Zeni 2008), with the
-travel direction taken from the pelvis, never from the feet.
+travel direction taken from the metrics' direction (pelvis travel, or the stance foot's motion
+relative to the pelvis on a belt), never from where the feet point. The same measures hold on a
+treadmill, where the belt speed is the step length times the cadence.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from scipy.signal import find_peaks
 
 from posecoach.coach.metrics import MetricsSeries
 from posecoach.coach.rolling import quiet_nan_warnings, runs
+from posecoach.coach.setting import WalkSetting, detect_setting, handrail_share
 from posecoach.pose.landmarks import Landmark as L
 from posecoach.pose.landmarks import PoseSeries, X
 from posecoach.settings import Settings
@@ -57,10 +60,11 @@ class GaitSummary:
     step_length_symmetry: float | None      # min(left, right) / max(left, right), 1 = symmetric
     step_time_symmetry: float | None
     leg_length_px: float | None
+    setting: WalkSetting = "overground"
+    handrail_share: float | None = None     # treadmill: share of the walk holding the rails
 
 
-PLATEAU_TOL_LEG = 0.01
-PLATEAU_TOL_FRAC = 0.03
+PEAK_TOP_SHARE = 0.7   # a step's time is the centroid of its peak above this share of the top
 
 
 def _interp_nans(values: np.ndarray) -> np.ndarray:
@@ -72,15 +76,21 @@ def _interp_nans(values: np.ndarray) -> np.ndarray:
     return np.interp(idx, idx[ok], values[ok])
 
 
-def _plateau_centre(values: np.ndarray, i: int) -> int:
-    """Middle of the near-flat top around peak `i` (double support keeps the feet apart)."""
-    level = values[i] - max(PLATEAU_TOL_LEG, PLATEAU_TOL_FRAC * values[i])
+def _peak_centroid_s(values: np.ndarray, t: np.ndarray, i: int) -> float:
+    """The time of the peak at `i`: the centroid of its top, above `PEAK_TOP_SHARE` of it.
+
+    Double support keeps the feet apart for a while, so the top is broad and uneven; its
+    centroid is the same whichever way time runs, where its highest sample is not.
+    """
+    level = PEAK_TOP_SHARE * values[i]
     lo = hi = i
     while lo > 0 and values[lo - 1] >= level:
         lo -= 1
     while hi < len(values) - 1 and values[hi + 1] >= level:
         hi += 1
-    return (lo + hi) // 2 if values[(lo + hi) // 2] >= level else i
+    weight = values[lo:hi + 1] - level
+    total = float(weight.sum())
+    return float(np.dot(weight, t[lo:hi + 1]) / total) if total > 0 else float(t[i])
 
 
 def _median_or_none(values: list[float]) -> float | None:
@@ -105,6 +115,29 @@ def _walking(metrics: MetricsSeries, t: np.ndarray, fps: float, min_walk_s: floa
     return walking
 
 
+def _complete_edge_steps(
+    found: list[int], sep: np.ndarray, walking: np.ndarray, typical: float, share: float,
+) -> list[int]:
+    """The step peaks without the low first and last ones of each walking stretch.
+
+    Where a clip starts or ends, or a stand begins or ends, mid-stride, the ankle separation
+    shows part of a step, often a low bump. The first and the last peak of each stretch count
+    only when at least `share` of the typical peak; the rule is the same at both ends, so a
+    clip and its time-reversed twin keep the same steps.
+    """
+    if not found:
+        return found
+    keep = set(found)
+    for start, stop, walked in runs(walking):
+        if not walked:
+            continue
+        inside = [i for i in found if start <= i < stop]
+        for edge in {inside[0], inside[-1]} if inside else set():
+            if sep[edge] < share * typical:
+                keep.discard(edge)
+    return [i for i in found if i in keep]
+
+
 def _steps(
     p: np.ndarray, t: np.ndarray, frames: np.ndarray, direction: np.ndarray,
     walking: np.ndarray, travel_x: np.ndarray, leg_px: float, leg_m: float | None, fps: float,
@@ -123,22 +156,31 @@ def _steps(
     found = [int(i) for i in peaks if walking[i] and np.isfinite(sep[i]) and travel_x[i] != 0]
     if found:
         # a partial step where the clip starts or the walker stops is a low bump, not a step
-        floor = gs.min_step_share_of_median * float(np.median(sep[found]))
-        found = [i for i in found if sep[i] >= floor]
-    peak_at = {_plateau_centre(sep, i): (float(sep[i]), float(travel_x[i])) for i in found}
+        typical = float(np.median(sep[found]))
+        found = [i for i in found if sep[i] >= gs.min_step_share_of_median * typical]
+        found = _complete_edge_steps(found, sep, walking, typical, gs.min_edge_step_share)
+    filled = _interp_nans(sep)
+    peak_at: dict[int, tuple[float, float, float]] = {}
+    for i in found:
+        time_s = _peak_centroid_s(filled, t, i)
+        centre = int(np.clip(np.searchsorted(t, time_s), 0, len(t) - 1))
+        if centre > 0 and time_s - t[centre - 1] < t[centre] - time_s:
+            centre -= 1
+        peak_at[centre] = (time_s, float(sep[i]), float(travel_x[i]))
     step_frames = sorted(peak_at)
 
     steps: list[Step] = []
     for k, i in enumerate(step_frames):
-        length, travel = peak_at[i]
+        time_s, length, travel = peak_at[i]
         ahead_left = left_x[i] * travel > right_x[i] * travel
         step_time = None
         if k > 0:
             prev = step_frames[k - 1]
-            if t[i] - t[prev] < gs.max_step_time_s and direction[i] == direction[prev]:
-                step_time = float(t[i] - t[prev])
+            prev_s = peak_at[prev][0]
+            if time_s - prev_s < gs.max_step_time_s and direction[i] == direction[prev]:
+                step_time = float(time_s - prev_s)
         steps.append(Step(
-            time_s=float(t[i]),
+            time_s=float(time_s),
             frame=int(frames[i]),
             side="left" if ahead_left else "right",
             step_length_leg=length,
@@ -168,7 +210,9 @@ def analyze_gait(
     leg_px = (float(np.nanmedian(leg_px_values)) if np.isfinite(leg_px_values).any() else None)
     leg_m = (settings.metrics.leg_length_ratio * settings.height_cm / 100.0
              if settings.height_cm else None)
-    empty = GaitSummary([], [], None, None, None, None, None, None, None, None, leg_px)
+    setting = detect_setting(metrics, settings) if len(metrics) == n else "overground"
+    empty = GaitSummary([], [], None, None, None, None, None, None, None, None, leg_px,
+                        setting, handrail_share(metrics, setting) if len(metrics) == n else None)
     if n < 3 or len(metrics) != n or not leg_px or leg_px <= 0:
         return empty
 
@@ -180,7 +224,8 @@ def analyze_gait(
     walking = _walking(metrics, t, fps, gs.min_walk_s)
     speed = metrics.pelvis_speed_leg_s
     facing = metrics.facing
-    travel_x = np.sign(np.nan_to_num(speed * facing))
+    travel_x = facing * np.where(direction == "forward", 1,
+                                 np.where(direction == "backward", -1, 0))
     with quiet_nan_warnings():
         pelvis_x = np.nanmean(p[:, [L.LEFT_HIP, L.RIGHT_HIP], X], axis=1)
 
@@ -198,8 +243,14 @@ def analyze_gait(
         for side in ("left", "right")
     }
     step_length = _median_or_none(lengths)
-    walk_speed = np.abs(speed[walking])
-    speed_leg = (float(np.nanmedian(walk_speed)) if np.isfinite(walk_speed).any() else None)
+    setting = detect_setting(metrics, settings)
+    if setting == "treadmill":
+        # the belt's speed: each step moves the belt one step length
+        speed_leg = (step_length * cadence / 60.0
+                     if step_length is not None and cadence is not None else None)
+    else:
+        walk_speed = np.abs(speed[walking])
+        speed_leg = (float(np.nanmedian(walk_speed)) if np.isfinite(walk_speed).any() else None)
     return GaitSummary(
         steps=steps,
         events=events,
@@ -214,6 +265,8 @@ def analyze_gait(
         step_time_symmetry=_symmetry(_median_or_none(by_side["left"][1]),
                                      _median_or_none(by_side["right"][1])),
         leg_length_px=leg_px,
+        setting=setting,
+        handrail_share=handrail_share(metrics, setting),
     )
 
 

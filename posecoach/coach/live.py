@@ -17,6 +17,8 @@ from posecoach.coach.cues import Cue
 from posecoach.coach.gait import Step, analyze_gait
 from posecoach.coach.metrics import FrameMetrics, MetricsSeries, compute_metrics
 from posecoach.coach.rules import RuleEngine
+from posecoach.coach.setting import SettingTracker, WalkSetting
+from posecoach.coach.setup_check import SetupChecker, SetupReport, image_brightness
 from posecoach.coach.smoothing import LiveSmoother
 from posecoach.outputs.files import to_jsonable
 from posecoach.pose.estimator import PoseEstimator
@@ -36,6 +38,9 @@ class LiveResult:
     new_cues: list[Cue] = field(default_factory=list)     # start now: speak these
     active_cues: list[Cue] = field(default_factory=list)  # most urgent first
     new_steps: list[Step] = field(default_factory=list)
+    setting: WalkSetting = "overground"   # as measured over the last few seconds (or stated)
+    on_rails: bool = False                # on a treadmill, holding the handrails
+    setup: SetupReport | None = None      # the start-up check while it runs, and its verdict
 
     def to_json(self) -> dict:
         """The JSON message the web UI draws and speaks from."""
@@ -57,6 +62,9 @@ class LiveResult:
                 "cues": [c.to_dict() for c in self.active_cues],
                 "new_cues": [c.to_dict() for c in self.new_cues],
                 "steps": self.new_steps,
+                "setting": self.setting,
+                "on_rails": self.on_rails,
+                "setup": self.setup.to_dict() if self.setup is not None else None,
             }
         )
 
@@ -71,6 +79,7 @@ class LiveCoach:
         gait_window_s: float = 4.0,
         gait_every_s: float = 0.2,
         num_poses: int | None = None,
+        check_setup: bool = False,
     ) -> None:
         self.settings = settings
         self._estimator = estimator
@@ -79,6 +88,10 @@ class LiveCoach:
         self.tracker = WalkerTracker(settings.tracking.lost_after_s)
         self.smoother = LiveSmoother(settings)
         self.rules = RuleEngine(settings)
+        # With check_setup the first seconds check the camera set-up; coaching starts after.
+        self.setup_checker = SetupChecker(settings) if check_setup else None
+        self._brightness: dict[float, float] = {}  # frame time -> brightness, during the check
+        self.walk_setting = SettingTracker(settings)
         # Metrics need a short trailing window (the direction window plus margin); steps need a
         # few seconds, and are looked for a few times a second rather than every frame.
         self.metrics_window_s = max(1.5, 1.5 * settings.metrics.direction_window_s)
@@ -99,8 +112,14 @@ class LiveCoach:
             self._estimator = PoseEstimator(self.settings, num_poses=self._num_poses)
         return self._estimator
 
+    def load_model(self) -> None:
+        """Load the pose model now, so the first frame does not wait for it."""
+        _ = self.estimator
+
     def detect(self, image_rgb: np.ndarray, time_s: float) -> list[np.ndarray]:
         """The pose model's people in one RGB frame (pixels of that frame)."""
+        if self.setup_checker is not None and not self.setup_checker.done:
+            self._brightness[time_s] = image_brightness(image_rgb)
         return self.estimator.detect(image_rgb, time_s)
 
     def process(self, image_rgb: np.ndarray, time_s: float) -> LiveResult:
@@ -131,8 +150,26 @@ class LiveCoach:
         if time_s - self._last_gait_s >= self.gait_every_s:
             self._last_gait_s = time_s
             new_steps = self._confirmed_steps()
-        new_cues = self.rules.update(metrics, new_steps)
-        return LiveResult(raw, smoothed, metrics, new_cues, self.rules.active, new_steps)
+        setup = self._check_setup(raw)
+        if setup is None:
+            new_cues = self.rules.update(metrics, new_steps)
+            active = self.rules.active
+        else:
+            new_cues, active = [], []
+        setting = self.walk_setting.update(metrics)
+        return LiveResult(raw, smoothed, metrics, new_cues, active, new_steps,
+                          setting, self.walk_setting.on_rails, setup)
+
+    def _check_setup(self, raw: PoseFrame) -> SetupReport | None:
+        """The start-up check's report for this frame; None once coaching has begun."""
+        checker = self.setup_checker
+        if checker is None or checker.done:
+            return None
+        brightness = self._brightness.pop(raw.time_s, None)
+        report = checker.update(raw.points, raw.time_s, raw.width, raw.height, brightness)
+        if report.done:
+            self._brightness.clear()
+        return report
 
     def _confirmed_steps(self) -> list[Step]:
         """Steps found in the trailing window that were not reported before."""
@@ -154,6 +191,9 @@ class LiveCoach:
         return self.rules.finish(end_s)
 
     def close(self) -> None:
+        """Release the pose model and the trailing window; the coach takes no more frames."""
         if self._owns_estimator and self._estimator is not None:
             self._estimator.close()
             self._estimator = None
+        self._window.clear()
+        self._window_metrics.clear()

@@ -2,8 +2,11 @@
 
 Angles are degrees. Sagittal angles (trunk lean, head angle) are positive towards where the
 walker faces. Lengths are in leg lengths (hip to ankle) so they need no camera calibration.
-Image y points down. The travel direction always comes from the pelvis, never from the feet:
-in backward walking the feet point away from the motion.
+Image y points down. The travel direction never comes from where the feet point (in backward
+walking they point away from the motion): it comes from the pelvis travelling, and where the
+pelvis stays put while the feet cycle (a treadmill, walking in place), from the stance foot's
+motion relative to the pelvis, which is the same in both settings: a walker going backwards
+moves the planted foot, relative to the pelvis, towards where they face.
 
 The live coach calls `compute_metrics` on a short trailing window every frame and keeps only
 the last row, so the work is arranged around that case: quantities that carry state through
@@ -28,6 +31,7 @@ from posecoach.coach.rolling import (
     median_of_finite,
     nan_to_zero,
     nanmean_pair,
+    nanmedian_rows,
     quiet_nan_warnings,
     rolling_median,
     rolling_slope,
@@ -64,6 +68,8 @@ class FrameMetrics:
     leg_length_px: float
     hip_height_frac: float           # mid-hip height above frame bottom, share of frame height
     fallen: bool
+    in_place: bool = False           # feet cycling with the pelvis in place (treadmill)
+    hands_still: bool = False        # both wrists nearly still in the image while the feet cycle
 
 
 METRIC_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(FrameMetrics))
@@ -107,6 +113,8 @@ class MetricsSeries:
     leg_length_px: np.ndarray
     hip_height_frac: np.ndarray
     fallen: np.ndarray
+    in_place: np.ndarray
+    hands_still: np.ndarray
 
     def __post_init__(self) -> None:
         n = len(self.frame)
@@ -467,11 +475,59 @@ def _fallen(
     return horizontal & (last_start > last_upright)
 
 
+def _window_range(values: np.ndarray, n: int, causal: bool, last_only: bool) -> np.ndarray:
+    """Largest minus smallest finite value in each frame's window (NaN where none)."""
+    win = windows(values, n, causal, last_only)
+    return np.nanmax(win, axis=1) - np.nanmin(win, axis=1)
+
+
+def _feet_motion(
+    p: np.ndarray, t: np.ndarray, hip_x: np.ndarray, n: int, causal: bool, last_only: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The stance foot's image speed relative to the pelvis (px/s), and the feet's cycle (px).
+
+    Over the direction window, both ankles' speeds relative to the mid-hip are pooled and their
+    median taken: a foot spends about 60 % of its cycle planted, moving steadily relative to the
+    pelvis, and the rest swinging faster the other way, so the median is the planted foot's
+    speed. The cycle is the range of the ankles' signed horizontal separation in the window.
+    """
+    ankles_x = p[:, [L.LEFT_ANKLE, L.RIGHT_ANKLE], X]
+    rel = ankles_x - hip_x[:, None]
+    dt = np.diff(t)
+    vel = np.full_like(rel, np.nan)
+    if len(t) > 1:
+        vel[1:] = np.diff(rel, axis=0) / np.where(dt > 0, dt, np.nan)[:, None]
+    pooled = np.concatenate([windows(vel[:, 0], n, causal, last_only),
+                             windows(vel[:, 1], n, causal, last_only)], axis=1)
+    stance_px_s = nanmedian_rows(pooled)
+    cycle_px = _window_range(ankles_x[:, 0] - ankles_x[:, 1], n, causal, last_only)
+    return stance_px_s, cycle_px
+
+
+def _hands_still(
+    p: np.ndarray, n: int, causal: bool, last_only: bool, max_range_px: np.ndarray,
+) -> np.ndarray:
+    """Both wrists move less than `max_range_px` in the image (x and y) over the window."""
+    still = np.ones(1 if (causal and last_only) else len(p), dtype=bool)
+    for wrist in (L.LEFT_WRIST, L.RIGHT_WRIST):
+        for axis in (X, Y):
+            spread = _window_range(p[:, wrist, axis], n, causal, last_only)
+            still &= np.isfinite(spread) & (spread < max_range_px)
+    return still
+
+
 def _direction(
     speed: np.ndarray, present: np.ndarray, side: np.ndarray, facing: np.ndarray,
     in_window: np.ndarray, standing_max_speed_leg_s: float,
-) -> np.ndarray:
-    """Walking direction per frame from the signed speed along the facing.
+    feet_speed: np.ndarray | None = None, cycling: np.ndarray | None = None,
+    feet_only: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Walking direction per frame, and whether the walker walks in place.
+
+    From the pelvis's signed speed along the facing where it travels; where it stays put
+    (below the standing speed) while the feet cycle, from `feet_speed`, the walking speed the
+    stance foot gives (minus its speed relative to the pelvis). `feet_only` (a treadmill stated
+    by the user) takes the feet's word wherever the feet cycle.
 
     `in_window` holds, per frame, whether its direction window saw the walker face right,
     face left, in side view, and in front or back view: both facings mean a turn on the spot,
@@ -483,9 +539,18 @@ def _direction(
     known = present & (facing != 0) & np.isfinite(speed)
     direction[known & (speed < 0)] = "backward"
     direction[known & (speed >= 0)] = "forward"
-    direction[known & (np.abs(speed) < standing_max_speed_leg_s)] = "standing"
-    direction[present & (flips | view_change) & (known | side)] = "turning"
-    return direction
+    still = np.abs(speed) < standing_max_speed_leg_s
+    direction[known & still] = "standing"
+    in_place = np.zeros(len(speed), dtype=bool)
+    if feet_speed is not None and cycling is not None:
+        feet_known = (present & (facing != 0) & cycling & np.isfinite(feet_speed)
+                      & (np.abs(feet_speed) >= standing_max_speed_leg_s))
+        in_place = feet_known & (still | feet_only)
+        direction[in_place & (feet_speed < 0)] = "backward"
+        direction[in_place & (feet_speed >= 0)] = "forward"
+    turning = present & (flips | view_change) & (known | side)
+    direction[turning] = "turning"
+    return direction, in_place & ~turning
 
 
 # ---------------------------------------------------------------------------------------------
@@ -559,6 +624,9 @@ def _metric_columns(
                                window_len(FRONT_BACK_WINDOW_S, fps), causal, tail)
     n_dir = max(3, window_len(ms.direction_window_s, fps))
     vx_px_s = rolling_slope(t, hip[:, 0], n_dir, causal, dt_median_s, tail)
+    stance_px_s, cycle_px = _feet_motion(p, t, hip[:, 0], n_dir, causal, tail)
+    ws = settings.walk_setting
+    hands_still = _hands_still(p, n_dir, causal, tail, ws.hands_still_max_range_leg * leg_px)
     in_window = window_sums(
         np.array([facing > 0, facing < 0, side, fb], dtype=float), n_dir, causal, tail) > 0
     off_rel = face_off_px * body_dir / torso_px
@@ -573,7 +641,11 @@ def _metric_columns(
     front = vote_med > 0
 
     speed = np.where(facing != 0, vx_px_s / leg_px * facing, np.nan)
-    direction = _direction(speed, present, side, facing, in_window, ms.standing_max_speed_leg_s)
+    feet_speed = np.where(facing != 0, -stance_px_s / leg_px * facing, np.nan)
+    cycling = cycle_px >= ws.feet_cycle_min_range_leg * leg_px
+    direction, in_place = _direction(speed, present, side, facing, in_window,
+                                     ms.standing_max_speed_leg_s, feet_speed, cycling,
+                                     feet_only=ws.setting == "treadmill")
     view = np.full(len(p), "unknown", dtype=object)
     view[side] = "side"
     view[fb & front] = "front"
@@ -606,4 +678,6 @@ def _metric_columns(
         leg_length_px=leg_px,
         hip_height_frac=(series.height - hip[:, 1]) / series.height,
         fallen=fallen,
+        in_place=in_place,
+        hands_still=hands_still & cycling & present,
     )

@@ -6,15 +6,18 @@ Problems surface as `VideoError`, whose message is meant to be shown to the walk
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import av
 
-from posecoach.errors import VideoError
+from posecoach.errors import VideoError, os_error_words
 
 # Codecs that hold still pictures. A file made of one such frame is a photo, not a video.
+# FFmpeg reads text files as "video" drawn from their characters (for example a .txt as ANSI art).
+TEXT_CODECS = frozenset({"ansi", "bintext", "xbin", "idf", "text", "ass", "srt", "subrip"})
 IMAGE_CODECS = frozenset(
     {
         "mjpeg", "jpegls", "jpeg2000", "png", "apng", "bmp", "tiff", "webp", "gif", "qoi",
@@ -23,6 +26,9 @@ IMAGE_CODECS = frozenset(
         "psd", "ptx", "alias_pix", "brender_pix", "fits", "wbmp", "sun",
     }
 )
+# The smallest picture side in which a person could be found; smaller videos are refused.
+MIN_SIDE_PX = 16
+_ERRNO_PREFIX = re.compile(r"\[Errno -?\d+\]\s*")
 _MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"styp", b"moof")
 
 
@@ -41,8 +47,34 @@ class VideoInfo:
 
 
 def file_label(path: str | os.PathLike[str]) -> str:
-    """The file name shown in messages (the whole path when it has no name part)."""
-    return Path(path).name or str(path)
+    """The file name shown in messages and reports (the whole path when it has no name part).
+
+    Bytes of the name that are not UTF-8 (kept by Python as lone surrogates) become U+FFFD, so
+    the label can be printed, written into HTML and stored as JSON anywhere.
+    """
+    return shown_text(Path(path).name or str(path))
+
+
+def shown_text(text: str) -> str:
+    """`text` with the bytes of a file name that are not UTF-8 (lone surrogates) as U+FFFD."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "replace")
+    return raw.decode("utf-8", "replace")
+
+
+def decode_error_words(exc: BaseException) -> str:
+    """Why a video could not be decoded, in words (the decoder's error numbers are not shown)."""
+    if isinstance(exc, av.error.InvalidDataError):
+        return "its data is invalid, as in a file cut short or damaged"
+    if isinstance(exc, MemoryError):
+        return "it needs more memory than there is"
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(_ERRNO_PREFIX.sub("", text).split()) or "the decoder failed"
 
 
 def _looks_like_text(head: bytes) -> bool:
@@ -104,7 +136,7 @@ def _open_input(path: str | os.PathLike[str]) -> Any:
         with p.open("rb") as fh:
             head = fh.read(4096)
     except OSError as exc:
-        raise VideoError(f"{name} cannot be read: {exc.strerror or exc}") from exc
+        raise VideoError(f"{name} cannot be read: {os_error_words(exc)}") from exc
     if size == 0:
         raise VideoError(f"{name} is empty (0 bytes)")
     try:
@@ -146,6 +178,8 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
             what = " (it contains only audio)" if container.streams.audio else ""
             raise VideoError(f"{name} has no video stream{what}")
         stream = container.streams.video[0]
+        if stream.codec_context.name in TEXT_CODECS:
+            raise VideoError(f"{name} is a text file, not a video file (it holds text to display)")
         first = None
         frames_seen = 0
         try:
@@ -158,7 +192,8 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             if first is None:
                 raise VideoError(
-                    f"{name} is damaged: its video could not be decoded ({exc})"
+                    f"{name} is damaged: its video could not be decoded "
+                    f"({decode_error_words(exc)})"
                 ) from exc
         if first is None:
             raise VideoError(f"{name} has a video stream but no picture could be decoded from it")
@@ -169,6 +204,11 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         h = int(stream.codec_context.height or first.height)
         if rotation in (90, 270):
             w, h = h, w
+        if min(w, h) < MIN_SIDE_PX:
+            raise VideoError(
+                f"{name} is only {w}x{h} pixels: too small to show a person (a video needs at "
+                f"least {MIN_SIDE_PX} pixels a side)"
+            )
         duration = None
         if stream.duration is not None and stream.time_base is not None:
             duration = float(stream.duration * stream.time_base)

@@ -19,7 +19,13 @@ import av
 import numpy as np
 
 from posecoach.errors import VideoError
-from posecoach.media.probe import VideoInfo, file_label, output_size, probe
+from posecoach.media.probe import (
+    VideoInfo,
+    decode_error_words,
+    file_label,
+    output_size,
+    probe,
+)
 from posecoach.pose.timeline import MAX_GAP_S, FrameClock
 
 
@@ -102,10 +108,11 @@ class _DecodeWorker:
                     count += 1
             except (av.error.FFmpegError, OSError, ValueError) as exc:
                 if count == 0:
-                    self._put(("error", f"{name} is damaged: no picture could be decoded ({exc})"))
+                    self._put(("error", f"{name} is damaged: no picture could be decoded "
+                               f"({decode_error_words(exc)})"))
                     return
                 self._put(("truncated", f"{name} ends early: the file is damaged after "
-                           f"{last_t:.1f} s ({exc})"))
+                           f"{last_t:.1f} s ({decode_error_words(exc)})"))
                 return
             if count == 0:
                 self._put(("error", f"{name} has a video stream but no picture could be decoded"))
@@ -119,7 +126,7 @@ class _DecodeWorker:
             return
         except Exception as exc:  # noqa: BLE001 - reported to the consumer, not lost in a thread
             try:
-                self._put(("error", f"{name} could not be read: {exc}"))
+                self._put(("error", f"{name} could not be read: {decode_error_words(exc)}"))
             except _Stop:
                 return
         finally:

@@ -18,7 +18,7 @@ from typing import Any
 import av
 import numpy as np
 
-from posecoach.errors import VideoError
+from posecoach.errors import VideoError, user_message
 from posecoach.media.probe import file_label
 from posecoach.pipeline.handoff import hand_over
 
@@ -33,8 +33,7 @@ def _write_error(name: str, exc: BaseException) -> VideoError:
         return VideoError(f"cannot write {name}: permission denied for its folder")
     if err == errno.ENOENT:
         return VideoError(f"cannot write {name}: its folder does not exist")
-    reason = getattr(exc, "strerror", None) or str(exc)
-    return VideoError(f"cannot write {name}: {reason}")
+    return VideoError(f"cannot write {name}: {user_message(exc)}")
 
 
 def _rgb_to_i420(image_rgb: np.ndarray) -> np.ndarray:

@@ -7,6 +7,8 @@ import io
 import json
 import math
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, is_dataclass
@@ -72,6 +74,51 @@ class SessionFiles:
         return self.out_dir / self.PLOTS
 
 
+class StagedOutputs:
+    """A session's new files, written into a hidden folder inside `out_dir` and moved into place
+    together by `commit` once every one is complete.
+
+    Until then the folder's previous results stay as they were: a full disk or a crash part-way
+    leaves them intact (and `discard` removes what was staged).
+    """
+
+    PREFIX: ClassVar[str] = ".partial-"
+    # Moved in this order: the summary, which marks a finished session, comes last.
+    COMMIT_ORDER: ClassVar[tuple[str, ...]] = (
+        SessionFiles.ANNOTATED, SessionFiles.LANDMARKS, SessionFiles.METRICS,
+        SessionFiles.PLOTS, SessionFiles.REPORT, SessionFiles.SUMMARY,
+    )
+
+    def __init__(self, out_dir: Path | str) -> None:
+        self.out_dir = Path(out_dir)
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self.folder = Path(tempfile.mkdtemp(prefix=self.PREFIX, dir=self.out_dir))
+        except OSError as exc:
+            raise OutputError(exc.errno, describe_os_error(exc, self.out_dir)) from exc
+        self.files = SessionFiles(self.folder)
+
+    def commit(self) -> dict[str, Path]:
+        """Move every staged file into `out_dir`, replacing the previous ones; name -> path."""
+        staged = {p.name for p in self.folder.iterdir() if p.is_file()}
+        order = [n for n in self.COMMIT_ORDER if n in staged]
+        order = sorted(staged - set(order)) + order
+        moved: dict[str, Path] = {}
+        for name in order:
+            target = self.out_dir / name
+            try:
+                os.replace(self.folder / name, target)
+            except OSError as exc:
+                raise OutputError(exc.errno, describe_os_error(exc, target)) from exc
+            moved[name] = target
+        self.discard()
+        return moved
+
+    def discard(self) -> None:
+        """Remove the staging folder and whatever is still in it."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
     """Write to a temporary file in the same folder, then rename over `path`."""
     path = Path(path)
@@ -95,8 +142,17 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
     return path
 
 
+# Lone surrogates: how Python keeps the bytes of a file name that are not UTF-8.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def atomic_write_text(path: Path | str, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
+    """`atomic_write_bytes` of `text` as UTF-8; characters it cannot hold become U+FFFD."""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = _SURROGATES.sub("\ufffd", text).encode("utf-8")
+    return atomic_write_bytes(path, data)
 
 
 def _clean(value: Any) -> Any:

@@ -125,12 +125,19 @@ def _key_rows(
     def clip_time(seconds: float | None) -> str | None:
         return None if seconds is None else format_time(seconds)
 
+    on_belt = summary.setting == "treadmill"
+    speed_label = "Belt speed" if on_belt else "Walking speed"
+    speed_note = "step length \u00d7 cadence" if on_belt else ""
     return [
         ("Clip length", clip_time(duration), "m:ss",
          f"{frames} frames" + (f" at {fps:.0f} fps" if fps else "")),
         ("Walker visible", f"{100 * with_person / frames:.0f}" if frames else None, "%",
          f"{with_person} of {frames} frames"),
         ("Walking direction", summary.direction or None, "", ""),
+        ("Setting", summary.setting or None, "",
+         "walking in place counts as a treadmill" if summary.setting == "treadmill" else ""),
+        ("Holding the handrails", _fmt(summary.handrail_share, "{:.0%}"), "",
+         "share of the walk on the belt"),
         ("Backward walking", clip_time(summary.backward_time_s), "m:ss",
          share_of_clip(summary.backward_time_s)),
         ("Forward walking", clip_time(summary.forward_time_s), "m:ss",
@@ -145,8 +152,8 @@ def _key_rows(
          (f"limit {step_limit:g}; " if step_limit is not None else "") + "side view only"),
         ("Step length (median)", _fmt(summary.step_length_m, "{:.2f}"), "m",
          "about \u00b15 cm per step; needs the walker's height"),
-        ("Walking speed", _fmt(summary.speed_leg_s, "{:.2f}"), "leg lengths/s", ""),
-        ("Walking speed", _fmt(summary.speed_m_s, "{:.2f}"), "m/s", ""),
+        (speed_label, _fmt(summary.speed_leg_s, "{:.2f}"), "leg lengths/s", speed_note),
+        (speed_label, _fmt(summary.speed_m_s, "{:.2f}"), "m/s", speed_note),
         ("Step length symmetry", _fmt(summary.step_length_symmetry, "{:.2f}"), "",
          "shorter side / longer side; 1.00 is even"),
         ("Step time symmetry", _fmt(summary.step_time_symmetry, "{:.2f}"), "",

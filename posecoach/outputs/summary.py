@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from posecoach.coach.timed_test import TimedTestResult
 from posecoach.outputs.files import to_jsonable
 from posecoach.pose.landmarks import median_frame_interval_s
 
@@ -259,11 +260,14 @@ class SessionSummary:
     head_angle_deg_median: float | None = None
     upright_share: float | None = None
     head_up_share: float | None = None
+    setting: str | None = None               # "overground" | "treadmill" (also walking in place)
+    handrail_share: float | None = None      # treadmill: share of the walk holding the rails
     cues: tuple[CueRecord, ...] = ()
     step_list: tuple[StepRecord, ...] = ()
     gait_events: tuple[GaitEventRecord, ...] = ()
     thresholds: Thresholds | None = None
     warnings: tuple[str, ...] = ()
+    timed_test: TimedTestResult | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The summary.json content: JSON types only, NaN and infinity as null."""
@@ -294,11 +298,14 @@ class SessionSummary:
             "head_angle_deg_median": self.head_angle_deg_median,
             "upright_share": self.upright_share,
             "head_up_share": self.head_up_share,
+            "setting": self.setting,
+            "handrail_share": self.handrail_share,
             "cues": [cue.to_json() for cue in self.cues],
             "step_list": [step.to_json() for step in self.step_list],
             "gait_events": [event.to_json() for event in self.gait_events],
             "thresholds": None if self.thresholds is None else self.thresholds.to_json(),
             "warnings": list(self.warnings),
+            "timed_test": None if self.timed_test is None else self.timed_test.to_json(),
         })
 
     @classmethod
@@ -307,6 +314,7 @@ class SessionSummary:
         view_time = data.get("view_time_s")
         thresholds = data.get("thresholds")
         warnings = data.get("warnings")
+        timed_test = data.get("timed_test")
         return cls(
             source=str(data.get("source") or ""),
             level=_text(data.get("level")),
@@ -334,6 +342,8 @@ class SessionSummary:
             head_angle_deg_median=_number(data.get("head_angle_deg_median")),
             upright_share=_number(data.get("upright_share")),
             head_up_share=_number(data.get("head_up_share")),
+            setting=_text(data.get("setting")),
+            handrail_share=_number(data.get("handrail_share")),
             cues=tuple(CueRecord.from_json(c) for c in _items(data.get("cues"))),
             step_list=tuple(StepRecord.from_json(s) for s in _items(data.get("step_list"))),
             gait_events=tuple(
@@ -344,6 +354,9 @@ class SessionSummary:
             ),
             warnings=(
                 tuple(str(w) for w in warnings) if isinstance(warnings, list | tuple) else ()
+            ),
+            timed_test=(
+                TimedTestResult.from_json(timed_test) if isinstance(timed_test, Mapping) else None
             ),
         )
 
@@ -464,6 +477,8 @@ def build_summary(
         head_angle_deg_median=_round(_median(head[side]), 2),
         upright_share=_round(float(upright.sum() / trunk_ok.sum()) if trunk_ok.any() else None),
         head_up_share=_round(float(head_up.sum() / head_ok.sum()) if head_ok.any() else None),
+        setting=gait.setting,
+        handrail_share=_round(gait.handrail_share),
         cues=tuple(CueRecord.from_cue(c) for c in cues),
         step_list=tuple(
             StepRecord(_round(s.time_s), s.side, _round(s.step_length_leg),

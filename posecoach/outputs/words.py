@@ -84,6 +84,23 @@ def limits_from(summary: SessionSummary, settings: Settings | None) -> Threshold
 # ---------------------------------------------------------------------------- words
 
 
+def setting_words(summary: SessionSummary) -> list[str]:
+    """Where the walk was measured, and the handrails on a treadmill."""
+    if summary.setting == "treadmill":
+        out = ["Setting: treadmill (or walking in place): steps are measured along the belt, "
+               "and the speed is the belt's."]
+        rails = summary.handrail_share
+        if rails is not None and rails >= 0.1:
+            out.append(
+                f"You held the handrails for {100 * rails:.0f}% of the walk. Holding on is "
+                "fine while you learn; let go only once it feels steady and pain-free."
+            )
+        return out
+    if summary.setting == "overground":
+        return ["Setting: overground."]
+    return []
+
+
 def _direction_words(summary: SessionSummary) -> list[str]:
     direction = summary.direction or "unknown"
     duration = summary.duration_s
@@ -189,10 +206,11 @@ def _step_words(summary: SessionSummary, limits: Thresholds) -> list[str]:
             text += f", {relation} the {limit:.2f} leg-length limit"
         out.append(_sentence(text))
 
+    what = "Belt speed" if summary.setting == "treadmill" else "Walking speed"
     if summary.speed_m_s is not None:
-        out.append(f"Walking speed about {summary.speed_m_s:.2f} m/s.")
+        out.append(f"{what} about {summary.speed_m_s:.2f} m/s.")
     elif summary.speed_leg_s is not None:
-        out.append(f"Walking speed about {summary.speed_leg_s:.2f} leg lengths per second.")
+        out.append(f"{what} about {summary.speed_leg_s:.2f} leg lengths per second.")
     return out
 
 
@@ -299,6 +317,7 @@ def summary_in_words(summary: SessionSummary | Mapping[str, Any]) -> list[str]:
     if frames and with_person / frames < 0.8:
         out.append(f"The walker was visible in only {100 * with_person / frames:.0f}% of frames.")
     out += _view_words(summary)
+    out += setting_words(summary)
     out += _step_words(summary, limits)
     out += _posture_words(summary, limits)
     out += _symmetry_words(summary)

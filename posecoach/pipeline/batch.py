@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +40,12 @@ class FileOutcome:
 
 
 def output_folder(path: Path, out_root: Path) -> Path:
-    """One folder per input: `out_root/<name without suffixes>`."""
+    """One folder per input: `out_root/<name without suffixes>`.
+
+    Bytes of the name that are not UTF-8 become U+FFFD, so the folder's name can be shown.
+    """
+    from posecoach.media.probe import file_label
+
     name = path.name
     for suffix in (".landmarks.csv", ".csv"):
         if name.endswith(suffix):
@@ -48,18 +53,46 @@ def output_folder(path: Path, out_root: Path) -> Path:
             break
     else:
         name = path.stem
-    return out_root / (name or "clip")
+    name = file_label(name)
+    return out_root / (name if name not in ("", ".", "..") else "clip")
+
+
+def output_folders(paths: Sequence[Path], out_root: Path) -> list[Path]:
+    """A folder of its own for each input, decided from the list alone, so a re-run of the same
+    list writes into the same folders.
+
+    Each input gets `out_root/<name without suffixes>` (`output_folder`) unless an earlier input
+    in the list already has that name (compared without regard to case, for file systems that
+    ignore it); it then gets its whole file name (`clip.gif`), else a number (`clip-2`).
+    """
+    from posecoach.media.probe import file_label
+
+    taken: set[str] = set()
+    folders: list[Path] = []
+    for path in paths:
+        base = output_folder(path, out_root).name
+        candidates = [base, file_label(path)]
+        candidates += [f"{base}-{n}" for n in range(2, len(paths) + 3)]
+        name = next(c for c in candidates if c.casefold() not in taken)
+        taken.add(name.casefold())
+        folders.append(out_root / name)
+    return folders
 
 
 def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
-    """Expand folders into the videos and landmark CSVs inside; report missing paths."""
+    """Expand folders into the videos and landmark CSVs inside; report missing paths.
+
+    A file named twice (itself, or inside a folder also given) is analysed once.
+    """
+    from posecoach.media.probe import shown_text
+
     found: list[Path] = []
     problems: list[str] = []
     for path in paths:
         try:
             path.stat()
         except OSError as exc:  # missing, a name too long, no permission
-            problems.append(f"{path}: {os_error_words(exc)}")
+            problems.append(f"{shown_text(str(path))}: {os_error_words(exc)}")
             continue
         if path.is_dir():
             inside = sorted(
@@ -68,13 +101,22 @@ def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
                 and not p.name.startswith(".")
             )
             if not inside:
-                problems.append(f"{path}: no videos or landmark CSV files in this folder")
+                problems.append(
+                    f"{shown_text(str(path))}: no videos or landmark CSV files in this folder"
+                )
             found.extend(inside)
         elif path.is_file():
             found.append(path)
         else:
-            problems.append(f"{path}: no such file or folder")
-    return found, problems
+            problems.append(f"{shown_text(str(path))}: no such file or folder")
+    unique: dict[Path, Path] = {}
+    for path in found:
+        try:
+            key = path.resolve()
+        except (OSError, RuntimeError):
+            key = path
+        unique.setdefault(key, path)
+    return list(unique.values()), problems
 
 
 def analyze_one(
@@ -122,6 +164,19 @@ def limit_threads() -> None:
         log.debug("could not limit OpenCV threads", exc_info=True)
 
 
+def threads_per_job(settings: Settings, parallel: int) -> Settings:
+    """`settings` with the pose model's threads shared out: threads per file x files = cores.
+
+    An explicit `pose.threads` is kept.
+    """
+    from posecoach.pose.backend import cpu_count
+
+    if settings.pose.threads > 0 or parallel <= 1:
+        return settings
+    pose = settings.pose.model_copy(update={"threads": max(1, cpu_count() // parallel)})
+    return settings.model_copy(update={"pose": pose})
+
+
 def analyze_in_worker(path: str, out_dir: str, settings: Settings) -> FileOutcome:
     """`analyze_one` for a worker process of a runner."""
     limit_threads()
@@ -156,8 +211,9 @@ class LocalRunner:
                 yield analyze_one(path, out, settings)
             return
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(self.jobs, len(jobs)),
-                                 mp_context=context) as pool:
+        workers = min(self.jobs, len(jobs))
+        settings = threads_per_job(settings, workers)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures: dict[Future[FileOutcome], tuple[str, str]] = {
                 pool.submit(analyze_in_worker, path, out, settings): (path, out)
                 for path, out in jobs
@@ -197,6 +253,7 @@ class DaskRunner:
                 dashboard_address=None,
             )
             client = Client(cluster)
+            settings = threads_per_job(settings, self.workers)
         else:
             client = Client(self.address)
         try:

@@ -25,10 +25,17 @@ from posecoach.coach.live import LiveCoach
 from posecoach.coach.metrics import METRIC_FIELDS, MetricsSeries, compute_metrics
 from posecoach.coach.rules import evaluate_rules
 from posecoach.coach.smoothing import smooth_offline
+from posecoach.coach.timed_test import time_backward_walk
 from posecoach.errors import VideoError
-from posecoach.media.probe import output_size, probe
+from posecoach.media.probe import file_label, output_size, probe
 from posecoach.media.reader import VideoFrame, VideoReader
-from posecoach.outputs.files import SessionFiles, atomic_write_json, atomic_write_rows
+from posecoach.outputs.clinician_report import CLINICIAN_REPORT, write_clinician_report
+from posecoach.outputs.files import (
+    SessionFiles,
+    StagedOutputs,
+    atomic_write_json,
+    atomic_write_rows,
+)
 from posecoach.outputs.landmarks_csv import read_landmarks_csv, write_landmarks_csv
 from posecoach.outputs.plots import plot_descriptions
 from posecoach.outputs.report import write_report
@@ -88,6 +95,9 @@ def analyze_series(
     if not metrics.has_person.any():
         warnings.append("Nobody was found in the video.")
     summary = build_summary(series, metrics, gait, cues, settings, source, warnings)
+    if settings.timed_test.run:
+        timed = time_backward_walk(smoothed, metrics, settings)
+        summary = dataclasses.replace(summary, timed_test=timed)
     return AnalysisResult(summary, metrics, gait, cues, series)
 
 
@@ -96,8 +106,20 @@ def write_outputs(result: AnalysisResult, out_dir: Path, settings: Settings,
     """Write the landmarks (unless already written), metrics, summary, plots and report.
 
     The plots are drawn once: the report shows them and the web UI reads them from their file.
+    Every file is written aside first and moved into `out_dir` only once all are complete, so a
+    failure part-way (a full disk) leaves the folder's previous results as they were.
     """
-    paths = SessionFiles(Path(out_dir))
+    staged = StagedOutputs(out_dir)
+    try:
+        write_outputs_into(result, staged.files, settings, landmarks=landmarks)
+        return staged.commit()
+    finally:
+        staged.discard()
+
+
+def write_outputs_into(result: AnalysisResult, paths: SessionFiles, settings: Settings,
+                       landmarks: bool = True) -> dict[str, Path]:
+    """`write_outputs` into the folder of `paths` as it is, one atomic write per file."""
     files: dict[str, Path] = {}
     if landmarks:
         files[paths.LANDMARKS] = write_landmarks_csv(paths.landmarks, result.series)
@@ -115,6 +137,10 @@ def write_outputs(result: AnalysisResult, out_dir: Path, settings: Settings,
         paths.report, result.summary, result.metrics, result.gait, result.cues, settings,
         plots=plots,
     )
+    if result.summary.timed_test is not None:
+        files[CLINICIAN_REPORT] = write_clinician_report(
+            paths.out_dir / CLINICIAN_REPORT, result.summary, result.metrics, result.gait,
+        )
     return files
 
 
@@ -190,13 +216,18 @@ def analyze_video(
     settings: Settings,
     progress: Progress | None = None,
     estimator: PoseEstimator | None = None,
+    source_name: str | None = None,
 ) -> AnalysisResult:
     """Analyse one video file and write every output into `out_dir`.
+
+    `source_name` names the clip in the summary, the report and the warnings (by default the
+    file's own name; an uploaded clip is stored under a generated one).
 
     Raises `VideoError` for a file that is not a readable video, `OutputError` when outputs
     cannot be written.
     """
     path = Path(path)
+    name = source_name or file_label(path)
     info = probe(path)
     total = info.frame_count
     warnings: list[str] = []
@@ -206,7 +237,8 @@ def analyze_video(
 
     coach = LiveCoach(settings, estimator)
     recorder = SessionRecorder(
-        Path(out_dir), settings, info.fps, path.name, fragmented=False, threaded=False
+        Path(out_dir), settings, info.fps, name, fragmented=False,
+        threaded=False, staged=True,
     )
     worker: _CoachWorker | None = None
     try:
@@ -226,8 +258,8 @@ def analyze_video(
                 )
         worker.close()
         if recorder.frames == 0:
-            raise VideoError(f"{path.name}: no frames could be decoded")
-        return recorder.finish(warnings)
+            raise VideoError(f"{name}: no frames could be decoded")
+        return recorder.finish([w.replace(file_label(path), name) for w in warnings])
     finally:
         if worker is not None:
             with contextlib.suppress(BaseException):
@@ -242,7 +274,7 @@ def analyze_landmarks_file(
     """Re-run metrics and rules on an exported landmarks CSV: no video, no pose model."""
     path = Path(path)
     series = read_landmarks_csv(path)
-    result = analyze_series(series, settings, path.name)
+    result = analyze_series(series, settings, file_label(path))
     out = Path(out_dir)
     result.files = write_outputs(result, out, settings, landmarks=False)
     result.out_dir = out

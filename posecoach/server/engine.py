@@ -8,6 +8,7 @@ serves pages even while they are missing. Tests may pass any object with the sam
 from __future__ import annotations
 
 import importlib.util
+import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,7 +58,12 @@ class Engine(Protocol):
     def probe(self, path: Path) -> Any: ...
 
     def analyze_video(
-        self, path: Path, out_dir: Path, settings: Settings, progress: ProgressFn | None
+        self,
+        path: Path,
+        out_dir: Path,
+        settings: Settings,
+        progress: ProgressFn | None,
+        source_name: str | None = None,
     ) -> AnalysisLike: ...
 
     def live_coach(self, settings: Settings) -> LiveCoachLike: ...
@@ -94,14 +100,21 @@ class DefaultEngine:
             raise InputError(str(exc)) from exc
 
     def analyze_video(
-        self, path: Path, out_dir: Path, settings: Settings, progress: ProgressFn | None
+        self,
+        path: Path,
+        out_dir: Path,
+        settings: Settings,
+        progress: ProgressFn | None,
+        source_name: str | None = None,
     ) -> AnalysisLike:
-        """Analyse a clip into `out_dir`."""
+        """Analyse a clip into `out_dir`; `source_name` is the name the walker knows it by."""
         from posecoach.errors import VideoError
         from posecoach.pipeline.offline import analyze_video
 
         try:
-            return analyze_video(path, out_dir, settings, progress=progress)
+            return analyze_video(
+                path, out_dir, settings, progress=progress, source_name=source_name
+            )
         except VideoError as exc:
             raise InputError(str(exc)) from exc
 
@@ -109,7 +122,7 @@ class DefaultEngine:
         """A per-session live coach (pose model, causal smoothing, rules)."""
         from posecoach.coach.live import LiveCoach
 
-        return LiveCoach(settings, num_poses=settings.pose.live_num_poses)
+        return LiveCoach(settings, num_poses=settings.pose.live_num_poses, check_setup=True)
 
     def recorder(
         self, out_dir: Path, settings: Settings, fps: float, source_name: str
@@ -164,3 +177,105 @@ class DefaultEngine:
 
         result = analyze_series(read_landmarks_csv(SessionFiles(out_dir).landmarks), settings)
         return render_plots(result.metrics, result.gait, result.cues, settings)
+
+
+CLIP_END_WINDOW_S = 3.0
+"""A clip plays to its end when a frame decodes within this many seconds of its stated end."""
+
+
+def clip_plays(path: Path) -> bool:
+    """True when the clip opens, its first frame decodes and so does one near its end.
+
+    A clip whose writer was killed before it finished (an MP4 without its index, or one cut
+    short inside its data) fails; a fragmented recording with only its last fragment damaged
+    passes, since it plays up to there.
+    """
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return False
+            stream = container.streams.video[0]
+            first = next(container.decode(stream), None)
+            if first is None:
+                return False
+            end_s = _stated_end_s(container, stream)
+            if end_s is None or end_s <= CLIP_END_WINDOW_S:
+                return True
+            container.seek(int((end_s - CLIP_END_WINDOW_S) * av.time_base))
+            last_s = -math.inf
+            try:
+                for frame in container.decode(stream):
+                    if frame.pts is not None and frame.time_base is not None:
+                        last_s = float(frame.pts * frame.time_base)
+            except av.error.FFmpegError:
+                pass
+            return last_s >= end_s - CLIP_END_WINDOW_S
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False
+
+
+def _stated_end_s(container: Any, stream: Any) -> float | None:
+    """The clip's end in seconds as its container states it, or None when it does not."""
+    if stream.duration is not None and stream.time_base is not None:
+        start = stream.start_time or 0
+        return float((start + stream.duration) * stream.time_base)
+    if container.duration is not None:
+        return float(container.duration) / 1_000_000
+    return None
+
+
+def unusable_outputs(out_dir: Path) -> list[str]:
+    """The output files of a finished session (`SessionFiles.OUTPUTS`) that are missing or
+    incomplete: a clip that does not play, a summary that does not parse, a report or table
+    that is empty or cut short."""
+    files = SessionFiles(out_dir)
+    problems: list[str] = []
+    for name in SessionFiles.OUTPUTS:
+        path = out_dir / name
+        if not path.is_file():
+            problems.append(name)
+        elif path == files.annotated:
+            if not clip_plays(path):
+                problems.append(name)
+        elif path == files.summary:
+            if _read_json_object(path) is None:
+                problems.append(name)
+        elif path == files.report:
+            if not _ends_with(path, b"</html>"):
+                problems.append(name)
+        elif not _has_rows(path):
+            problems.append(name)
+    return problems
+
+
+def _read_json_object(path: Path) -> dict[str, Any] | None:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _ends_with(path: Path, marker: bytes) -> bool:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - 256))
+            return fh.read().rstrip().lower().endswith(marker)
+    except OSError:
+        return False
+
+
+def _has_rows(path: Path) -> bool:
+    """True for a table with its header line and at least the start of a row."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return False
+    return head.count(b"\n") >= 1 and len(head.split(b"\n", 1)[1]) > 0

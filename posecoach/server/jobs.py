@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -23,6 +24,17 @@ from posecoach.settings import Settings
 
 log = logging.getLogger(__name__)
 JobStatus = Literal["queued", "running", "done", "failed"]
+KEPT_CLIP_STEM = "source"
+"""An uploaded clip is kept in its session folder as `source<suffix>` (a generated name; the
+walker's own name is the session's `source_name`)."""
+
+
+def kept_clip(out_dir: Path) -> Path | None:
+    """The uploaded clip kept in a session folder, or None."""
+    for path in sorted(out_dir.glob(f"{KEPT_CLIP_STEM}.*")):
+        if path.is_file():
+            return path
+    return None
 
 
 @dataclass
@@ -103,13 +115,37 @@ class JobManager:
             clip.unlink(missing_ok=True)
             raise
         out_dir = Path(session["out_dir"])
-        stored = clip.replace(out_dir / f"source{clip.suffix}")
+        stored = clip.replace(out_dir / f"{KEPT_CLIP_STEM}{clip.suffix}")
         job = self._add(Job(new_id(), filename, "queued", session_id=session["id"]))
+        self._queue(job, stored, out_dir, settings, frame_count)
+        return job
+
+    def resume(self, record: dict[str, Any], settings: Settings) -> Job | None:
+        """Queue the analysis of an upload a stop cut short again, from its kept clip.
+
+        Whatever the interrupted run left in the session folder is removed first, so only a
+        complete analysis is ever offered. None when the clip is no longer there.
+        """
+        out_dir = Path(record["out_dir"])
+        clip = kept_clip(out_dir)
+        if clip is None:
+            return None
+        info = self.engine.probe(clip)
+        _clear_outputs(out_dir, keep=clip)
+        job = self._add(
+            Job(new_id(), record["source_name"] or clip.name, "queued", session_id=record["id"])
+        )
+        self._queue(job, clip, out_dir, settings, getattr(info, "frame_count", None))
+        log.warning("analysing %s again: the server stopped during its analysis", job.filename)
+        return job
+
+    def _queue(
+        self, job: Job, clip: Path, out_dir: Path, settings: Settings, frame_count: int | None
+    ) -> None:
         future: Future[None] = self._pool.submit(
-            self._run, job, stored, out_dir, settings, frame_count
+            self._run, job, clip, out_dir, settings, frame_count
         )
         future.add_done_callback(lambda f: f.exception())
-        return job
 
     def _run(
         self, job: Job, clip: Path, out_dir: Path, settings: Settings, frame_count: int | None
@@ -140,17 +176,22 @@ class JobManager:
 
         try:
             result = run_within_budget(
-                lambda: self.engine.analyze_video(clip, out_dir, settings, progress), budget
+                lambda: self.engine.analyze_video(
+                    clip, out_dir, settings, progress, source_name=job.filename
+                ),
+                budget,
             )
         except InputError as exc:
-            self._fail(job, str(exc).replace(clip.name, job.filename))
+            self._fail(job, str(exc).replace(clip.name, job.filename), clip)
         except (PosecoachError, OSError, MemoryError) as exc:
             message = _failure_words(exc, out_dir)
             log.error("analysis of %s failed: %s", job.filename, message)
-            self._fail(job, message)
+            self._fail(job, message, clip)
         except Exception:
             log.exception("analysis of %s failed", job.filename)
-            self._fail(job, "the analysis failed with an internal error (see the server log)")
+            self._fail(
+                job, "the analysis failed with an internal error (see the server log)", clip
+            )
         else:
             summary = replace(result.summary, source=job.filename)
             try:
@@ -171,14 +212,19 @@ class JobManager:
             job.progress = 1.0
             job.status = "done"
 
-    def _fail(self, job: Job, message: str) -> None:
-        """Mark the job failed with `message`; the session too, when the database can be written
-        (otherwise the next start settles it)."""
+    def _fail(self, job: Job, message: str, clip: Path | None = None) -> None:
+        """Mark the job failed with `message`; the session too, when the database can be written.
+
+        Otherwise the next start settles it: the kept `clip` is removed (which also frees
+        space), so a failed analysis is not taken for one a stop cut short and run again.
+        """
         assert job.session_id is not None
         try:
             self.storage.update_session(job.session_id, status="failed", error=message)
         except OutputError as exc:
             log.error("session %s could not be marked failed: %s", job.session_id, exc)
+            if clip is not None:
+                clip.unlink(missing_ok=True)
         finally:
             job.error = message
             job.status = "failed"
@@ -186,6 +232,17 @@ class JobManager:
     def shutdown(self) -> None:
         """Stop taking jobs; wait for the running one."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _clear_outputs(out_dir: Path, keep: Path) -> None:
+    """Remove everything in a session folder but `keep` (an interrupted run's leftovers)."""
+    for path in out_dir.iterdir():
+        if path == keep:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _failure_words(exc: BaseException, out_dir: Path) -> str:

@@ -5,6 +5,9 @@ gradually, and listen to your body. So progression is suggested only after three
 sessions that were pain-free (no pain, soreness at most 3/10) with good form (upright and head
 up at least 80% of the time, no fall); pain in the latest session, or in the check-in given
 last (on any session), means ease off; anything else means hold.
+
+On a treadmill the guidance says to hold the handrails "initially": after several good,
+pain-free sessions on the rails, the next step suggested is letting go.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ MAX_SORENESS = 3
 MIN_FORM_SHARE = 0.8
 LONGER_STEP_MIN = 2.0
 FASTER_PERCENT = 5
+ON_RAILS_SHARE = 0.5
 
 
 def _minutes(seconds: float) -> str:
@@ -68,6 +72,23 @@ def _next_step(latest: dict[str, Any], settings: Settings) -> str:
         f"Go a little faster next time (about {FASTER_PERCENT}% quicker), or add a slight "
         "incline, keeping the same good form."
     )
+
+
+def _held_rails_while_good(done: Sequence[dict[str, Any]], settings: Settings) -> bool:
+    """The last `letting_go_after_sessions` sessions were on a treadmill holding the rails,
+    each pain-free with good form."""
+    count = settings.walk_setting.letting_go_after_sessions
+    last = done[-count:]
+    if len(last) < count:
+        return False
+    for session in last:
+        summary: SessionSummary = session["summary"]
+        if (summary.setting != "treadmill" or summary.handrail_share is None
+                or summary.handrail_share < ON_RAILS_SHARE):
+            return False
+        if _body_problem(session.get("checkin")) or _form_problems(summary):
+            return False
+    return True
 
 
 def _newest_checkin(done: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
@@ -131,6 +152,17 @@ def suggest_next(sessions: Sequence[dict[str, Any]], settings: Settings) -> dict
                 "with good form."
             ),
             "reasons": reasons,
+        }
+    if _held_rails_while_good(done, settings):
+        count = settings.walk_setting.letting_go_after_sessions
+        return {
+            "action": "progress",
+            "message": (
+                "Try letting go of the handrails next time: a minute at a time at the same "
+                "belt speed, with your hands close to the rails to take hold again."
+            ),
+            "reasons": [f"last {count} treadmill sessions pain-free with good form, "
+                        "holding the handrails"],
         }
     return {
         "action": "progress",

@@ -56,6 +56,9 @@ SETUP_GUIDE = (
     "Place the camera to the side of your walking line, at about hip height, level and square "
     "to the line: the side view is the one that can judge posture and step length.",
     "Stand far enough away that your whole body, head to feet, stays in the picture.",
+    "On a treadmill: put the camera side-on at hip height, with the belt's whole length in "
+    "view; hold the handrails at first, and choose Treadmill under Where (or leave it on "
+    "Measure it).",
     "Start slowly: short sessions (5-10 minutes for beginners) at an easy pace.",
     "Keep your head up and shoulders back; glance over your shoulder only briefly.",
     "Listen to your body: if anything hurts, reduce the intensity or stop.",
@@ -83,15 +86,30 @@ def _listed(record: dict[str, Any]) -> SessionListItem:
 
 def _detail(record: dict[str, Any]) -> SessionDetail:
     summary: SessionSummary | None = record.get("summary")
-    out_dir = Path(record["out_dir"])
     return SessionDetail.model_validate(
         {
             **record,
             "summary": summary.to_json() if summary is not None else None,
             "sentences": summary_in_words(summary) if summary is not None else [],
-            "files": [name for name in SESSION_FILES if (out_dir / name).is_file()],
+            "files": _offered_files(record),
         }
     )
+
+
+def _offered_files(record: dict[str, Any]) -> list[str]:
+    """The session's output files that may be listed and served: none while an upload is
+    being analysed or after its analysis failed (they are incomplete), never one recorded as
+    missing."""
+    if record["status"] == "analysing" or (
+        record["kind"] == "upload" and record["status"] == "failed"
+    ):
+        return []
+    out_dir = Path(record["out_dir"])
+    return [
+        name
+        for name in SESSION_FILES
+        if name not in record["missing"] and (out_dir / name).is_file()
+    ]
 
 
 def _session(ctx: ServerContext, session_id: str) -> dict[str, Any]:
@@ -257,7 +275,13 @@ def session_file(
         raise HTTPException(404, "no such file")
     record = _session(ctx, session_id)
     path = Path(record["out_dir"]) / name
-    if not path.is_file():
+    if name in record["missing"]:
+        raise HTTPException(
+            404, f"{name} of this session is incomplete: the server stopped before it was finished"
+        )
+    if record["status"] == "analysing":
+        raise HTTPException(404, f"{name} is not ready: the clip is still being analysed")
+    if name not in _offered_files(record):
         raise HTTPException(404, f"{name} is not available for this session")
     headers = {"X-Content-Type-Options": "nosniff"}
     if name == SessionFiles.REPORT:

@@ -9,12 +9,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from posecoach.errors import OutputError
 from posecoach.outputs.files import to_jsonable
+from posecoach.server.broadcast import DEFAULT_SPEAK, LiveHub, live_hub, speak_choice
 from posecoach.server.context import ServerContext
 from posecoach.server.engine import InputError
 from posecoach.server.live_run import FrameIn, LatestSlot, LiveRun, decode_jpeg, jpeg_size
@@ -23,6 +25,8 @@ from posecoach.settings import Settings, SettingsError
 log = logging.getLogger(__name__)
 router = APIRouter()
 MAX_ERROR_CHARS = 300
+CLOSE_POLICY_VIOLATION = 1008
+CLOSE_INTERNAL_ERROR = 1011
 
 
 def _dumps(payload: dict[str, Any]) -> str:
@@ -59,6 +63,20 @@ class Channel:
             await self.send({"type": "error", "message": message})
 
 
+class PhoneChannel(Channel):
+    """A browser camera's socket: the results it is sent also go to its session's viewers."""
+
+    def __init__(self, ws: WebSocket, hub: LiveHub) -> None:
+        super().__init__(ws)
+        self.hub = hub
+        self.session_id: str | None = None
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        if self.session_id is not None and payload.get("type") == "result":
+            self.hub.publish(self.session_id, _dumps(payload))
+        await super().send(payload)
+
+
 def _start_settings(ctx: ServerContext, message: dict[str, Any]) -> Settings:
     level = message.get("level")
     height = message.get("height_cm")
@@ -66,7 +84,14 @@ def _start_settings(ctx: ServerContext, message: dict[str, Any]) -> Settings:
         raise SettingsError("level must be a string")
     if height is not None and (isinstance(height, bool) or not isinstance(height, int | float)):
         raise SettingsError("height_cm must be a number or null")
-    return ctx.settings_loader(level, height)
+    settings = ctx.settings_loader(level, height)
+    walk_setting = message.get("setting")
+    if walk_setting is None:
+        return settings
+    if walk_setting not in ("auto", "overground", "treadmill"):
+        raise SettingsError("setting must be auto, overground or treadmill")
+    return settings.model_copy(update={
+        "walk_setting": settings.walk_setting.model_copy(update={"setting": walk_setting})})
 
 
 def _fps(message: dict[str, Any], default: float) -> float:
@@ -76,12 +101,34 @@ def _fps(message: dict[str, Any], default: float) -> float:
     return default
 
 
+class RefusedMessage(Exception):
+    """A text message the socket is closed for, with the WebSocket close code to send."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def _parse(text: str) -> dict[str, Any] | None:
+    """A JSON object message, or None when it is not one; `RefusedMessage` when too deep."""
     try:
         message = json.loads(text)
     except ValueError:
         return None
+    except RecursionError as exc:
+        raise RefusedMessage(
+            "text messages must be small JSON objects: this one is nested too deeply",
+            CLOSE_POLICY_VIOLATION,
+        ) from exc
     return message if isinstance(message, dict) else None
+
+
+async def _close(ws: WebSocket, channel: Channel, code: int, message: str) -> None:
+    """Say why, then close the socket with `code`."""
+    await channel.error(message)
+    channel.open = False
+    with contextlib.suppress(Exception):
+        await ws.close(code=code)
 
 
 @router.websocket("/ws/live")
@@ -89,7 +136,8 @@ async def live(ws: WebSocket) -> None:
     """Browser camera: start, JPEG frames, stop (see docs/architecture.md)."""
     ctx: ServerContext = ws.app.state.ctx
     await ws.accept()
-    channel = Channel(ws)
+    hub = live_hub(ws.app)
+    channel = PhoneChannel(ws, hub)
     loop = asyncio.get_running_loop()
     run: LiveRun | None = None
     slot: LatestSlot | None = None
@@ -115,6 +163,7 @@ async def live(ws: WebSocket) -> None:
                 else:
                     arrived = time.monotonic()
                     slot.put((data, arrived - t0, arrived))
+                    hub.publish_frame(run.session_id, arrived - t0, data)
                 continue
             request = _parse(message.get("text") or "")
             kind = request.get("type") if request else None
@@ -142,12 +191,25 @@ async def live(ws: WebSocket) -> None:
                     await channel.error("the session could not be started (see the server log)")
                     continue
                 t0 = time.monotonic()
-                await channel.send({"type": "started", "session_id": run.session_id})
+                speak = speak_choice(request.get("speak")) or DEFAULT_SPEAK
+                hub.open(run.session_id, settings.level, "browser camera", speak, channel.send)
+                channel.session_id = run.session_id
+                await channel.send(
+                    {"type": "started", "session_id": run.session_id, "speak": speak}
+                )
+            elif kind == "speak":
+                where = speak_choice(request.get("speak"))
+                if run is None or where is None:
+                    await channel.error("send speak (phone, viewer or both) during a session")
+                    continue
+                await hub.set_speak(run.session_id, where)
             elif kind == "stop":
                 if run is None or slot is None:
                     await channel.error("no session is running")
                     continue
                 finished = await run.finish(slot.close)
+                hub.close(run.session_id, finished)
+                channel.session_id = None
                 run, slot = None, None
                 await channel.send(finished)
             elif kind == "ping":
@@ -156,11 +218,16 @@ async def live(ws: WebSocket) -> None:
                 await channel.error(f"unknown message type {kind!r}")
     except WebSocketDisconnect:
         pass
+    except RefusedMessage as exc:
+        await _close(ws, channel, exc.code, str(exc))
     except Exception:
         log.exception("live WebSocket failed")
+        await _close(ws, channel, CLOSE_INTERNAL_ERROR,
+                     "the live session failed (see the server log)")
     finally:
         channel.open = False
         if run is not None and slot is not None:
+            hub.close(run.session_id)
             await run.finish(slot.close)
 
 
@@ -174,6 +241,24 @@ def _jpeg_frames(slot: LatestSlot) -> Any:
                 yield FrameIn(None, time_s, str(exc))
 
     return frames
+
+
+def _coach_and_recorder(
+    ctx: ServerContext, settings: Settings, out_dir: Path, fps: float, source_name: str
+) -> tuple[Any, Any]:
+    """A session's coach, its pose model loaded so no frame waits for it, and its recorder."""
+    coach = ctx.engine.live_coach(settings)
+    try:
+        load_model = getattr(coach, "load_model", None)
+        if load_model is not None:
+            load_model()
+        recorder = ctx.engine.recorder(out_dir, settings, fps, source_name)
+    except BaseException:
+        close = getattr(coach, "close", None)
+        if close is not None:
+            close()
+        raise
+    return coach, recorder
 
 
 async def _open_run(
@@ -199,11 +284,7 @@ async def _open_run(
         )
         out_dir = ctx.storage.session_dir(session["id"])
         coach, recorder = await loop.run_in_executor(
-            None,
-            lambda: (
-                ctx.engine.live_coach(settings),
-                ctx.engine.recorder(out_dir, settings, fps, source_name),
-            ),
+            None, _coach_and_recorder, ctx, settings, out_dir, fps, source_name
         )
     except BaseException:
         ctx.release_live()
@@ -310,8 +391,12 @@ async def source(ws: WebSocket) -> None:
                 await channel.error("send {\"type\": \"start\"} or {\"type\": \"stop\"}")
     except WebSocketDisconnect:
         pass
+    except RefusedMessage as exc:
+        await _close(ws, channel, exc.code, str(exc))
     except Exception:
         log.exception("source WebSocket failed")
+        await _close(ws, channel, CLOSE_INTERNAL_ERROR,
+                     "the live session failed (see the server log)")
     finally:
         channel.open = False
         if receiving is not None:

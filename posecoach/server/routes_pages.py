@@ -40,6 +40,7 @@ LIBRARY = Page("library.html", "Library", "library.js")
 REVIEW = Page("review.html", "Review", "review.js")
 COMPARE = Page("compare.html", "Compare sessions", "compare.js")
 PROGRESS = Page("progress.html", "Progress", "progress.js")
+VIEWER = Page("viewer.html", "Big screen", "viewer.js")
 
 # The site navigation, in order: (path, link text, the page it marks as current).
 NAV: tuple[tuple[str, str, Page], ...] = (
@@ -47,6 +48,7 @@ NAV: tuple[tuple[str, str, Page], ...] = (
     ("/library", "Library", LIBRARY),
     ("/compare", "Compare", COMPARE),
     ("/progress", "Progress", PROGRESS),
+    ("/viewer", "Big screen", VIEWER),
 )
 
 
@@ -113,3 +115,9 @@ def compare_page(request: Request) -> HTMLResponse:
 def progress_page(request: Request) -> HTMLResponse:
     """Charts across sessions and the progression suggestion."""
     return _page(request, PROGRESS)
+
+
+@router.get("/viewer", include_in_schema=False)
+def viewer_page(request: Request) -> HTMLResponse:
+    """A phone's live session on another screen (the laptop or TV)."""
+    return _page(request, VIEWER)

@@ -84,6 +84,55 @@ class SummaryDigest(BaseModel):
     step_length_leg: float | None = None
     upright_share: float | None = Field(None, ge=0, le=1)
     head_up_share: float | None = Field(None, ge=0, le=1)
+    setting: Literal["overground", "treadmill"] | None = None
+    handrail_share: float | None = Field(None, ge=0, le=1)
+
+
+class SummaryTimedTrial(BaseModel):
+    """One trial of a timed test: its time, or why it was not timed."""
+
+    number: int
+    practice: bool = False
+    timed: bool = False
+    time_s: float | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    distance_m: float | None = None
+    uncertainty_s: float | None = None
+    speed_m_s: float | None = None
+    reason: str | None = None
+
+
+class SummaryInterpretation(BaseModel):
+    """One sentence about a timed test's result against a published value, with its source."""
+
+    kind: Literal["cutoff", "change", "note"]
+    text: str
+    source: str = ""
+    cutoff_s: float | None = None
+    met: bool | None = None
+
+
+class SummaryTimedTest(BaseModel):
+    """The 3-metre backward walk test timed from the clip; `time_s` null when not timed."""
+
+    protocol: Literal["3m_backward_walk"] = "3m_backward_walk"
+    timed: bool = False
+    time_s: float | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    distance_m: float = 3.0
+    uncertainty_s: float | None = None
+    scale_source: Literal["floor_marks", "height"] | None = None
+    population: str = "community"
+    scoring: str = "mean"
+    trials_counted: int = 0
+    trials_asked: int = 0
+    reason: str | None = Field(None, description="why it was not timed")
+    previous_time_s: float | None = None
+    change_s: float | None = None
+    trials: list[SummaryTimedTrial] = Field(default_factory=list)
+    interpretation: list[SummaryInterpretation] = Field(default_factory=list)
 
 
 class SessionSummary(SummaryDigest):
@@ -112,6 +161,8 @@ class SessionSummary(SummaryDigest):
     gait_events: list[SummaryGaitEvent] = Field(default_factory=list)
     thresholds: dict[str, float | None] | None = None
     warnings: list[str] = Field(default_factory=list)
+    timed_test: SummaryTimedTest | None = Field(
+        None, description="the 3-metre backward walk test, when it was asked for")
 
 
 DIGEST_KEYS: tuple[str, ...] = tuple(SummaryDigest.model_fields)
@@ -156,6 +207,10 @@ class SessionBase(BaseModel):
     duration_s: float | None
     error: str | None = Field(description="why the session failed or was interrupted")
     checkin: StoredCheckIn | None
+    missing: list[str] = Field(
+        default_factory=list,
+        description="output files a stop left missing or incomplete: never listed or served",
+    )
 
 
 class SessionListItem(SessionBase):
@@ -293,3 +348,28 @@ class ConfigBody(BaseModel):
     source: bool = Field(description="true when the server has its own camera or stream")
     limits: LimitsBody
     rules: list[RuleBody] = Field(default_factory=_rules)
+
+
+# ---------------------------------------------------------------------------- phone and viewer
+
+SpeakWhere = Literal["phone", "viewer", "both"]
+
+
+class LanInfo(BaseModel):
+    """`GET /api/lan`: how a phone reaches this server (`posecoach serve --lan`)."""
+
+    lan: bool = Field(description="true when the server listens for phones over HTTPS")
+    phone_url: str | None = Field(description="the live page's address with the token (QR code)")
+    viewer_url: str | None = Field(description="the viewer page's address with the token")
+    self_signed: bool = Field(description="true when phones warn once about the certificate")
+
+
+class LiveSessionItem(BaseModel):
+    """One running session from a browser camera, which a viewer can watch."""
+
+    session_id: str
+    level: str
+    source_name: str
+    started_at: str
+    speak: SpeakWhere = Field(description="where its cues are spoken")
+    viewers: int = Field(ge=0)

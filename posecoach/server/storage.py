@@ -16,6 +16,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -43,7 +44,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     duration_s REAL,
     out_dir TEXT NOT NULL,
     summary_json TEXT,
-    error TEXT
+    error TEXT,
+    missing TEXT,
+    recoveries INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS sessions_created ON sessions (created_at);
 CREATE TABLE IF NOT EXISTS checkins (
@@ -57,6 +60,13 @@ CREATE INDEX IF NOT EXISTS checkins_session ON checkins (session_id);
 """
 
 RecoverFn = Callable[[dict[str, Any]], "SessionSummary | None"]
+CheckFn = Callable[[Path], list[str]]
+ResumeFn = Callable[[dict[str, Any]], bool]
+MAX_RESUMES = 1
+"""How often an interrupted upload is analysed again from its clip on start; a clip that
+stops the server every time is then settled with what it left."""
+ADDED_COLUMNS = {"missing": "TEXT", "recoveries": "INTEGER NOT NULL DEFAULT 0"}
+"""Columns newer than the first schema, added to older databases when opened."""
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -136,6 +146,7 @@ class Storage:
                 if not self._schema_ready:
                     db.execute("PRAGMA journal_mode=WAL")
                     db.executescript(SCHEMA)
+                    _add_columns(db)
                     self._schema_ready = True
                 yield db
         except sqlite3.Error as exc:
@@ -233,8 +244,10 @@ class Storage:
         summary: SessionSummary | None = None,
         duration_s: float | None = None,
         error: str | None = None,
+        missing: list[str] | None = None,
     ) -> None:
-        """Set the given fields of a session."""
+        """Set the given fields of a session (`missing`: the output files that are absent or
+        incomplete; an empty list clears it)."""
         values: dict[str, Any] = {}
         if status is not None:
             values["status"] = status
@@ -244,6 +257,8 @@ class Storage:
             values["duration_s"] = duration_s
         if error is not None:
             values["error"] = error
+        if missing is not None:
+            values["missing"] = json.dumps(sorted(set(missing))) if missing else None
         if not values:
             return
         assignments = ", ".join(f"{key} = ?" for key in values)
@@ -310,13 +325,23 @@ class Storage:
             if row["session_id"] in wanted
         }
 
-    def recover(self, finalise: RecoverFn | None = None) -> list[str]:
+    def recover(
+        self,
+        finalise: RecoverFn | None = None,
+        check: CheckFn | None = None,
+        resume: ResumeFn | None = None,
+    ) -> list[str]:
         """Settle sessions a crash left 'recording' or 'analysing'; return their ids.
 
-        A session whose `summary.json` was written is marked 'done' with it. Otherwise
-        `finalise(record)` may rebuild the outputs and return the summary; when it cannot,
-        the session is marked 'interrupted'. While the disk is full nothing is settled (the
-        next start does it).
+        The session's outputs are checked with `check(out_dir)` (the names of the missing or
+        incomplete ones): a session whose `summary.json` was written and whose outputs are all
+        complete is 'done'. Otherwise an upload is offered to `resume(record)`, at most
+        `MAX_RESUMES` times: when it queues the analysis again from the kept clip, the session
+        stays 'analysing'. Any other session keeps its summary when every file written with it
+        is complete; otherwise `finalise(record)` may rebuild them and return the summary. A
+        session with a summary is 'done', with what is still unusable recorded as `missing`;
+        without one it is 'interrupted'. While the disk is full nothing is settled (the next
+        start does it).
         """
         if self.read_only:
             return []
@@ -330,30 +355,96 @@ class Storage:
             for record in stale:
                 if self.read_only:
                     break
-                summary = _read_summary(Path(record["out_dir"]))
-                if summary is None and finalise is not None:
-                    try:
-                        summary = finalise(record)
-                    except Exception:  # noqa: BLE001 - recovery is best effort
-                        summary = None
+                out_dir = Path(record["out_dir"])
+                summary = _read_summary(out_dir)
+                missing = check(out_dir) if check is not None else []
                 try:
-                    if summary is not None:
-                        self.update_session(
-                            record["id"],
-                            status="done",
-                            summary=summary,
-                            duration_s=summary.duration_s,
-                        )
-                    else:
-                        self.update_session(
-                            record["id"],
-                            status="interrupted",
-                            error="the server stopped before this session was finalised",
-                        )
+                    if (summary is not None and not missing) or not self._resume(record, resume):
+                        self._settle(record, summary, missing, finalise, check)
                 except OutputError:
                     break
                 settled.append(record["id"])
         return settled
+
+    def _resume(self, record: dict[str, Any], resume: ResumeFn | None) -> bool:
+        """Offer an interrupted upload to `resume`; True when its analysis was queued again."""
+        if resume is None or record["kind"] != "upload":
+            return False
+        if record.get("recoveries", 0) >= MAX_RESUMES:
+            return False
+        with self._connect() as db:
+            db.execute(
+                "UPDATE sessions SET recoveries = recoveries + 1 WHERE id = ?", (record["id"],)
+            )
+        try:
+            return bool(resume(record))
+        except Exception:  # noqa: BLE001 - recovery is best effort
+            log.warning("the analysis of %s could not be queued again", record["id"],
+                        exc_info=True)
+            return False
+
+    def _settle(
+        self,
+        record: dict[str, Any],
+        summary: SessionSummary | None,
+        missing: list[str],
+        finalise: RecoverFn | None,
+        check: CheckFn | None,
+    ) -> None:
+        """Mark one unfinished session 'done' (with what is missing) or 'interrupted'."""
+        out_dir = Path(record["out_dir"])
+        rebuild = summary is None or bool(REBUILT_WITH_SUMMARY.intersection(missing))
+        if rebuild and finalise is not None:
+            try:
+                rebuilt = finalise(record)
+            except Exception:  # noqa: BLE001 - recovery is best effort
+                log.warning("session %s could not be rebuilt", record["id"], exc_info=True)
+                rebuilt = None
+            if rebuilt is not None:
+                summary = rebuilt
+                missing = check(out_dir) if check is not None else []
+        if summary is None:
+            self.update_session(
+                record["id"],
+                status="interrupted",
+                error="the server stopped before this session was finalised",
+                missing=missing,
+            )
+            return
+        if missing:
+            summary = replace(summary, warnings=(*summary.warnings, _missing_words(missing)))
+        self.update_session(
+            record["id"],
+            status="done",
+            summary=summary,
+            duration_s=summary.duration_s,
+            missing=missing,
+        )
+
+
+REBUILT_WITH_SUMMARY = frozenset(
+    {SessionFiles.SUMMARY, SessionFiles.REPORT, SessionFiles.METRICS}
+)
+"""Outputs the analysis of the recorded landmarks writes again (with the summary)."""
+
+
+def _missing_words(missing: list[str]) -> str:
+    """The warning a recovered session carries about the files it lacks."""
+    names = sorted(set(missing))
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+    verbs = ("were", "are") if len(names) > 1 else ("was", "is")
+    return (
+        f"The server stopped before this session was finished: {listed} {verbs[0]} not "
+        f"completed and {verbs[1]} not offered."
+    )
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Add the columns a database made by an older version lacks."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
+    for name, kind in ADDED_COLUMNS.items():
+        if name not in have:
+            db.execute(f"ALTER TABLE sessions ADD COLUMN {name} {kind}")
 
 
 def _sqlite_code(exc: sqlite3.Error) -> int:
@@ -387,4 +478,14 @@ def _record(row: sqlite3.Row, checkin: dict[str, Any] | None) -> dict[str, Any]:
     record.pop("summary_json")
     record["summary"] = as_summary(json.loads(row["summary_json"])) if row["summary_json"] else None
     record["checkin"] = checkin
+    record["missing"] = _missing_list(record.get("missing"))
+    record["recoveries"] = int(record.get("recoveries") or 0)
     return record
+
+
+def _missing_list(stored: str | None) -> list[str]:
+    try:
+        names = json.loads(stored) if stored else []
+    except ValueError:
+        return []
+    return [str(name) for name in names] if isinstance(names, list) else []

@@ -91,6 +91,12 @@ def live_run(browser_context, server, screenshots: Path) -> dict:
         "spoken": _debug(page, "spoken"),
         "frames_sent": _debug(page, "framesSent"),
         "results": _debug(page, "results"),
+        "with_person": _debug(page, "withPerson"),
+        "setup": _debug(page, "setup"),
+        "setup_tiles": {
+            k: page.locator(f"#setup-{k} .ind-value").text_content()
+            for k in ("whole_body", "side_on", "distance", "light")
+        },
         "cue_log": page.locator("#cue-log li").all_text_contents(),
         "indicators": {
             k: page.locator(f"#ind-{k} .ind-value").text_content()
@@ -140,6 +146,20 @@ def test_live_session_draws_skeleton_and_shows_cues(live_run: dict) -> None:
     assert set(live_run["cues"]) <= set(live_run["spoken"])
     assert live_run["indicators"]["inview"] in ("Yes", "No", "No one seen")
     assert not live_run["errors"], live_run["errors"]
+
+
+def test_live_session_keeps_the_walker_in_view_and_checks_the_setup(live_run: dict) -> None:
+    """The fake webcam loops the walk: he reappears at the other edge each time round, and
+    the model sees him in every frame, so nearly every result has him."""
+    assert live_run["results"] >= 30, live_run
+    share = live_run["with_person"] / live_run["results"]
+    assert share >= 0.95, f"the walker in {share:.0%} of {live_run['results']} results"
+    setup = live_run["setup"]
+    assert setup is not None and setup["done"] is True, setup
+    checks = {c["name"]: c for c in setup["checks"]}
+    assert set(checks) == {"whole_body", "side_on", "distance", "light"}
+    assert checks["side_on"]["passed"] is True
+    assert live_run["setup_tiles"]["side_on"] == "OK"
 
 
 def test_recording_listed_and_plays_on_review(

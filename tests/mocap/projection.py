@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 from scipy.signal import find_peaks
 
 from posecoach.pose.landmarks import LEG_PAIRS, NUM_LANDMARKS, Landmark, PoseSeries
@@ -228,6 +229,24 @@ def walk_axis(trial: Trial) -> np.ndarray:
     return axis if axis @ facing >= 0 else -axis
 
 
+BELT_HOLD_S = 1.0   # a belt holds the pelvis's average position, not its sway within a stride
+
+
+def held_in_place(trial: Trial, points: np.ndarray) -> np.ndarray:
+    """The landmarks with the pelvis held in place along the walk, as a treadmill belt holds it.
+
+    Every point moves back by the pelvis's travel along the walk axis, smoothed over
+    `BELT_HOLD_S` (the belt's steady speed), so the walker keeps the small forward and backward
+    sway of each stride while the feet are carried along as on a belt.
+    """
+    w = walk_axis(trial)
+    pelvis = (trial.joint("UpperLeg_L") + trial.joint("UpperLeg_R")) / 2
+    along = pelvis @ w
+    n = max(1, int(round(BELT_HOLD_S * trial.fps)))
+    held = uniform_filter1d(along, n, mode="nearest")
+    return points - (held - held.mean())[:, None, None] * w
+
+
 def side_camera(
     trial: Trial,
     points: np.ndarray,
@@ -274,6 +293,7 @@ def project_trial(
     seed: int = 0,
     width: int = 1920,
     height: int = 1080,
+    in_place: bool = False,
 ) -> tuple[PoseSeries, Camera]:
     """Render the trial as the 33 landmarks (T, 33, 4) of a side-view camera.
 
@@ -281,10 +301,13 @@ def project_trial(
     distance (negative = nearer the camera, as MediaPipe's z). The walker's side facing the camera
     gets `near_visibility`, the other side `far_visibility`. `noise_px` adds seeded Gaussian
     noise to x and y; `swaps` swaps the leg labels (`LEG_PAIRS`) for `swap_frames` frames at that
-    many random moments.
+    many random moments. `in_place` holds the pelvis in place as on a treadmill
+    (`held_in_place`).
     """
     rng = np.random.default_rng(seed)
     points = body_points(trial)
+    if in_place:
+        points = held_in_place(trial, points)
     cam = side_camera(trial, points, side, width, height)
     x, y, depth = cam.project(points)
     hip_depth = (depth[:, L.LEFT_HIP] + depth[:, L.RIGHT_HIP]) / 2

@@ -110,7 +110,8 @@ class FakeEngine(DefaultEngine):
         self.delay_s = delay_s
         self.coaches: list[FakeCoach] = []
 
-    def analyze_video(self, path: Path, out_dir: Path, settings: Settings, progress: Any) -> Any:
+    def analyze_video(self, path: Path, out_dir: Path, settings: Settings, progress: Any,
+                      source_name: str | None = None) -> Any:
         for done in range(1, 5):
             if progress is not None:
                 progress(done, 4)

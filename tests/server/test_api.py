@@ -11,9 +11,17 @@ from fastapi.testclient import TestClient
 
 from posecoach.outputs.words import summary_in_words
 from posecoach.server import create_app, run_server
+from posecoach.server.engine import InputError
 from posecoach.server.schemas import DIGEST_KEYS
 from tests.conftest import ROOT
-from tests.server.conftest import FAST_LIMITS, ORIGIN, SIDE_CLIP, FakeEngine, wait_job
+from tests.server.conftest import (
+    FAST_LIMITS,
+    ORIGIN,
+    SIDE_CLIP,
+    FakeEngine,
+    needs_engine,
+    wait_job,
+)
 
 
 def upload(client: TestClient, *files: tuple[str, bytes], **params: str):
@@ -302,3 +310,72 @@ def test_binding_off_loopback_needs_a_token(tmp_path: Path) -> None:
         run_server(host="0.0.0.0", port=0, data_dir=tmp_path)
     with pytest.raises(ValueError, match="empty"):
         run_server(host="127.0.0.1", port=0, data_dir=tmp_path, token=" ")
+
+
+@pytest.fixture(scope="module")
+def clip_with_a_break(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A small clip whose timestamps jump by 20 s half-way (the warning names the clip)."""
+    import fractions
+
+    import av
+    import numpy as np
+
+    path = tmp_path_factory.mktemp("break") / "break.mp4"
+    tick = fractions.Fraction(1, 1000)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        stream.time_base = tick
+        for i in range(40):
+            frame = av.VideoFrame.from_ndarray(
+                np.full((120, 160, 3), i * 5, np.uint8), format="rgb24"
+            )
+            frame.pts, frame.time_base = i * 100 + (20_000 if i >= 20 else 0), tick
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path.read_bytes()
+
+
+@needs_engine
+def test_an_uploaded_clip_keeps_its_name_in_summary_report_and_warnings(
+    real_client: TestClient, clip_with_a_break: bytes
+) -> None:
+    name = "Tuesday walk (park).mp4"
+    response = upload(real_client, (f"phone/clips/{name}", clip_with_a_break))
+    assert response.status_code == 202, response.text
+    job = wait_job(real_client, response.json()["jobs"][0]["id"])
+    assert job["status"] == "done", job
+    assert job["filename"] == name
+    session_id = job["session_id"]
+    record = real_client.get(f"/api/sessions/{session_id}").json()
+    summary_file = real_client.get(f"/api/sessions/{session_id}/files/summary.json").json()
+    report = real_client.get(f"/api/sessions/{session_id}/files/report.html").text
+    assert record["source_name"] == name
+    assert record["summary"]["source"] == name and summary_file["source"] == name
+    assert any(f"timestamps of {name}" in w for w in summary_file["warnings"])
+    assert f"<title>Backward-walking report: {name}" in report
+    stored = [p.name for p in Path(real_client.app.state.ctx.data_dir, "sessions",
+                                   session_id).iterdir()]
+    assert name not in stored, "the clip is stored under a generated name"
+    for text in (json.dumps(summary_file), json.dumps(record), report):
+        assert "source.mp4" not in text
+
+
+def test_a_failed_upload_offers_none_of_its_partial_files(tmp_path: Path) -> None:
+    class FailsHalfWay(FakeEngine):
+        def analyze_video(self, path, out_dir, settings, progress,  # type: ignore[no-untyped-def]
+                          source_name=None):
+            (out_dir / "annotated.mp4").write_bytes(SIDE_CLIP.read_bytes()[:4096])
+            (out_dir / "landmarks.csv.partial").write_text("frame,time_s\n0,0.0\n")
+            raise InputError(f"{path.name} ends early: the file is damaged after 0.5 s")
+
+    app = create_app(tmp_path / "data", engine=FailsHalfWay(), limits=FAST_LIMITS)
+    with TestClient(app) as client:
+        response = upload(client, ("my walk.mp4", SIDE_CLIP.read_bytes()))
+        job = wait_job(client, response.json()["jobs"][0]["id"])
+        assert job["status"] == "failed"
+        assert job["error"].startswith("my walk.mp4 ends early"), job["error"]
+        record = client.get(f"/api/sessions/{job['session_id']}").json()
+        served = client.get(f"/api/sessions/{job['session_id']}/files/annotated.mp4")
+    assert record["status"] == "failed" and record["files"] == []
+    assert served.status_code == 404

@@ -125,7 +125,8 @@ class DiskEngine(FakeEngine):
         self.disk = disk
         self.fill_during_analysis = False
 
-    def analyze_video(self, path: Path, out_dir: Path, settings: Settings, progress: Any) -> Any:
+    def analyze_video(self, path: Path, out_dir: Path, settings: Settings, progress: Any,
+                      source_name: str | None = None) -> Any:
         if self.fill_during_analysis:
             progress(3, 4)
             self.disk.fill()

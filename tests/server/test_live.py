@@ -201,3 +201,111 @@ def test_disconnect_while_a_frame_is_processing_still_finalises(tmp_path: Path) 
             time.sleep(0.1)
         record = wait_status(client, session_id, "done", timeout_s=10)
     assert record["summary"]["frames"] == 1
+
+
+def _longest_gap_s(results: list[dict]) -> float:
+    """The longest run of results without the walker: from its first result to the next result
+    with him, in seconds of frame time."""
+    longest, gap_start = 0.0, None
+    for result in results:
+        if not result["person"] and gap_start is None:
+            gap_start = result["t"]
+        elif result["person"] and gap_start is not None:
+            longest, gap_start = max(longest, result["t"] - gap_start), None
+    if gap_start is not None:
+        longest = max(longest, results[-1]["t"] - gap_start)
+    return longest
+
+
+@pytest.mark.video
+def test_looping_clip_never_loses_the_walker_in_view(real_client: TestClient) -> None:
+    """The side-walk clip looped: the walker reappears at the other edge each time round. The
+    model sees one person in every frame, so no stretch of results is without the walker."""
+    from posecoach.pose.estimator import PoseEstimator
+    from posecoach.server.live_run import decode_jpeg
+    from posecoach.settings import load_settings
+    from tests.server.conftest import clip_jpegs, needs_engine
+
+    if needs_engine.args[0]:
+        pytest.skip(needs_engine.kwargs["reason"])
+    frames = clip_jpegs(limit=200, every=2)
+    with PoseEstimator(load_settings()) as estimator:
+        seen = [len(estimator.detect(decode_jpeg(f), i / 30)) for i, f in enumerate(frames)]
+    assert seen.count(1) == len(frames), "the model sees the walker in every frame"
+    period_s = 1 / 30
+    with real_client.websocket_connect("/ws/live", headers={"origin": ORIGIN}) as ws:
+        start(ws, fps=30)
+        results = []
+        for frame in frames * 3:
+            slot = time.monotonic() + period_s
+            ws.send_bytes(frame)
+            results.append(ws.receive_json())
+            assert results[-1]["type"] == "result", results[-1]
+            time.sleep(max(0.0, slot - time.monotonic()))
+        ws.send_text(json.dumps({"type": "stop"}))
+        receive_until(ws, "finished")
+    share = sum(r["person"] for r in results) / len(results)
+    assert share >= 0.95, f"the walker in {share:.0%} of results"
+    assert _longest_gap_s(results) <= 0.2
+    setup = [r["setup"] for r in results if r["setup"] is not None]
+    assert setup and setup[-1]["done"] and setup[-1]["checks"][1]["name"] == "side_on"
+    assert setup[-1]["checks"][1]["passed"] is True
+
+
+def test_a_deeply_nested_message_is_refused_with_a_close_code(client: TestClient) -> None:
+    with client.websocket_connect("/ws/live") as ws:
+        session_id = start(ws)
+        ws.send_bytes(synthetic_jpeg())
+        assert ws.receive_json()["type"] == "result"
+        ws.send_text("[" * 100_000 + "]" * 100_000)
+        error = ws.receive_json()
+        assert error["type"] == "error" and "nested too deeply" in error["message"]
+        with pytest.raises(WebSocketDisconnect) as caught:
+            ws.receive_json()
+        assert caught.value.code == 1008
+    assert wait_status(client, session_id, "done")["summary"]["frames"] == 1
+    with client.websocket_connect("/ws/live") as ws:  # the server goes on
+        ws.send_text('{"type": "ping"}')
+        assert ws.receive_json() == {"type": "pong"}
+
+
+@pytest.mark.video
+def test_a_finished_session_keeps_no_coach_model_or_recorder(tmp_path: Path) -> None:
+    """After a real session ends, its coach, pose model and recorder are all freed."""
+    import gc
+    import weakref
+
+    from posecoach.server.engine import DefaultEngine
+    from tests.server.conftest import clip_jpegs
+
+    class WatchedEngine(DefaultEngine):
+        def __init__(self) -> None:
+            self.refs: list[weakref.ref] = []
+
+        def live_coach(self, settings):
+            coach = super().live_coach(settings)
+            self.refs += [weakref.ref(coach), weakref.ref(coach.estimator)]
+            return coach
+
+        def recorder(self, out_dir, settings, fps, source_name):
+            recorder = super().recorder(out_dir, settings, fps, source_name)
+            self.refs.append(weakref.ref(recorder))
+            return recorder
+
+    engine = WatchedEngine()
+    app = create_app(tmp_path, engine=engine)
+    frames = clip_jpegs(limit=16)
+    with TestClient(app) as client:
+        for _ in range(2):
+            with client.websocket_connect("/ws/live") as ws:
+                start(ws)
+                for frame in frames:
+                    ws.send_bytes(frame)
+                    assert ws.receive_json()["type"] == "result"
+                ws.send_text(json.dumps({"type": "stop"}))
+                finished, _ = receive_until(ws, "finished")
+            assert finished["status"] == "done" and finished["frames"] == len(frames)
+        assert len(engine.refs) == 6
+        gc.collect()
+        alive = [ref() for ref in engine.refs if ref() is not None]
+        assert not alive, f"still held after the sessions ended: {alive}"

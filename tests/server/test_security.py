@@ -539,6 +539,47 @@ def test_a_message_over_the_socket_limit_closes_only_that_socket(tmp_path: Path)
         assert server.get_json("/api/config")["limits"]["max_frame_bytes"] == limit // 4
 
 
+@pytest.mark.video
+def test_a_deeply_nested_array_gets_a_close_frame_and_the_server_stays_up(
+    tmp_path: Path,
+) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    from tools.loadtest import ServerProcess
+
+    deep = "[" * 100_000 + "]" * 100_000
+    with ServerProcess(tmp_path / "data") as server:
+        with connect(f"{server.ws_base}/ws/live", max_size=None) as ws:
+            ws.send(deep)
+            reply = ws.recv(timeout=30)
+            assert '"error"' in reply and "nested too deeply" in reply
+            with pytest.raises(ConnectionClosed) as caught:
+                ws.recv(timeout=30)
+            assert caught.value.rcvd is not None and caught.value.rcvd.code == 1008
+        with connect(f"{server.ws_base}/ws/live") as ws:
+            ws.send('{"type": "ping"}')
+            assert "pong" in ws.recv(timeout=30)
+        assert "Traceback" not in server.log_tail(20_000)
+
+
+def test_a_deeply_nested_message_on_the_source_socket_closes_it(tmp_path: Path) -> None:
+    from tests.conftest import VIDEO
+
+    app = create_app(tmp_path, source=str(VIDEO / "front_two_walkers.gif"), engine=FakeEngine(),
+                     limits=FAST_LIMITS)
+    with TestClient(app) as client:
+        with client.websocket_connect("/ws/source") as ws:
+            ws.send_text('{"type": ' * 50_000 + "1" + "}" * 50_000)
+            assert "nested too deeply" in ws.receive_json()["message"]
+            with pytest.raises(WebSocketDisconnect) as caught:
+                ws.receive_json()
+            assert caught.value.code == 1008
+        with client.websocket_connect("/ws/source") as ws:
+            ws.send_text('{"type": "ping"}')
+            assert ws.receive_json() == {"type": "pong"}
+
+
 # ---------------------------------------------------------------- tokens, addresses and options
 
 

@@ -68,3 +68,71 @@ def test_unfinished_sessions_are_settled_on_start(tmp_path: Path) -> None:
     assert status[rebuilt["id"]]["status"] == "done"
     assert status[finished["id"]]["status"] == "done"
     assert reopened.recover(finalise) == []
+
+
+def test_an_interrupted_upload_is_analysed_again_only_once(tmp_path: Path) -> None:
+    storage = Storage(tmp_path / "db.sqlite", tmp_path)
+    upload = storage.create_session("upload", "beginner", None, "walk.mp4", "analysing")
+    live = storage.create_session("live", "beginner", None, "browser camera", "recording")
+    offered: list[str] = []
+
+    def resume(record: dict) -> bool:
+        offered.append(record["id"])
+        return True
+
+    assert set(storage.recover(resume=resume)) == {upload["id"], live["id"]}
+    assert offered == [upload["id"]], "only uploads have a clip to analyse again"
+    again = storage.get_session(upload["id"])
+    assert again is not None and again["status"] == "analysing"
+    assert again["recoveries"] == 1
+
+    # Stopped again during the second analysis: settled with what is there.
+    reopened = Storage(tmp_path / "db.sqlite", tmp_path)
+    assert reopened.recover(resume=resume) == [upload["id"]]
+    assert offered == [upload["id"]]
+    settled = reopened.get_session(upload["id"])
+    assert settled is not None and settled["status"] == "interrupted"
+
+
+def test_missing_outputs_are_recorded_and_cleared(tmp_path: Path) -> None:
+    storage = Storage(tmp_path / "db.sqlite", tmp_path)
+    record = storage.create_session("live", "beginner", None, "browser camera", "recording")
+    Path(record["out_dir"], "summary.json").write_text(json.dumps({"duration_s": 5.0}))
+
+    def check(out_dir: Path) -> list[str]:
+        return ["annotated.mp4"]
+
+    assert storage.recover(check=check) == [record["id"]]
+    got = storage.get_session(record["id"])
+    assert got is not None and got["status"] == "done"
+    assert got["missing"] == ["annotated.mp4"]
+    assert any("annotated.mp4 was not completed" in w for w in got["summary"].warnings)
+    storage.update_session(record["id"], missing=[])
+    cleared = storage.get_session(record["id"])
+    assert cleared is not None and cleared["missing"] == []
+
+
+def test_a_database_from_an_older_version_gains_the_new_columns(tmp_path: Path) -> None:
+    db_path = tmp_path / "posecoach.db"
+    with sqlite3.connect(db_path) as db:
+        db.executescript(
+            """
+            CREATE TABLE sessions (
+                id TEXT PRIMARY KEY, kind TEXT NOT NULL, created_at TEXT NOT NULL,
+                source_name TEXT NOT NULL DEFAULT '', level TEXT NOT NULL, height_cm REAL,
+                status TEXT NOT NULL, duration_s REAL, out_dir TEXT NOT NULL,
+                summary_json TEXT, error TEXT
+            );
+            """
+        )
+        db.execute(
+            "INSERT INTO sessions (id, kind, created_at, level, status, out_dir) VALUES"
+            " (?, 'live', '2025-01-01T00:00:00+00:00', 'beginner', 'done', ?)",
+            ("a" * 32, str(tmp_path / "sessions" / ("a" * 32))),
+        )
+    storage = Storage(db_path, tmp_path)
+    with sqlite3.connect(db_path) as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
+    assert {"missing", "recoveries"} <= columns
+    old = storage.get_session("a" * 32)
+    assert old is not None and old["missing"] == [] and old["recoveries"] == 0

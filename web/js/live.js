@@ -10,6 +10,7 @@ const JPEG_QUALITY = 0.7;
 const MIN_FRAME_INTERVAL_MS = 1000 / 30;
 const STALL_MS = 4000;              // no result for this long: assume the frame was lost
 const CADENCE_WINDOW_S = 15;
+const SETUP_SHOWN_MS = 8000;       // the set-up check's verdict stays on screen this long
 // When results come back slowly, the live video runs ahead of the skeleton. Above this round
 // trip the viewer shows the frame that was analysed (skeleton exactly on the body) instead.
 const SYNC_ON_MS = 160;
@@ -24,12 +25,15 @@ const ui = {
   overlay: $("overlay"), frameCanvas: $("frame-canvas"), viewerMode: $("viewer-mode"), placeholder: $("viewer-placeholder"), after: $("after"),
   reviewLink: $("review-link"), checkin: $("checkin"), setup: $("setup"),
   inview: $("ind-inview"), view: $("ind-view"), backward: $("ind-backward"), cadence: $("ind-cadence"),
+  speakWhere: $("speak-where"), setupCheck: $("setup-check"),
+  walkSetting: $("walk-setting"), setting: $("ind-setting"),
 };
 
 // Test and debugging hook: what happened, without reaching into closures.
 const debug = (window.__posecoach = {
   framesSent: 0, results: 0, cuesSeen: [], spoken: [], sessionId: null, finished: false, lastResult: null,
-  latencyMs: null, overlaysDrawn: 0, synced: false, cueTextsShown: [],
+  latencyMs: null, overlaysDrawn: 0, synced: false, cueTextsShown: [], setup: null,
+  withPerson: 0,
 });
 
 // GET /api/config (ConfigBody); these stand in while the server cannot be asked.
@@ -41,6 +45,9 @@ let config = {
   source: false,
 };
 let muted = localStorage.getItem("posecoach.muted") === "1";
+// Where cues are spoken: "phone" (this device), "viewer" (the big screen) or "both".
+let speakWhere = ["phone", "viewer", "both"].includes(localStorage.getItem("posecoach.speak"))
+  ? localStorage.getItem("posecoach.speak") : "phone";
 let s = null; // the running session state
 
 // ---------------------------------------------------------------- configuration
@@ -93,8 +100,9 @@ function setIndicator(node, state, text) {
 }
 
 function resetIndicators() {
-  for (const n of [ui.inview, ui.view, ui.backward, ui.cadence]) setIndicator(n, "unknown", "–");
+  for (const n of [ui.inview, ui.view, ui.backward, ui.cadence, ui.setting]) setIndicator(n, "unknown", "–");
   ui.cadence.querySelector(".ind-sub").textContent = "0 steps";
+  ui.setupCheck.hidden = true;
 }
 
 function setCue(text, severity) {
@@ -111,6 +119,7 @@ function setRunning(running) {
   ui.stop.disabled = !running;
   ui.level.disabled = running;
   ui.height.disabled = running;
+  ui.walkSetting.disabled = running;
   if (refocus) (running ? ui.stop : ui.start).focus(); // keyboard users keep their place
 }
 
@@ -160,12 +169,41 @@ function logCue(cue) {
   while (ui.cueLog.children.length > 8) ui.cueLog.lastElementChild.remove();
 }
 
+// The start-up check (result.setup): one tile per check; the verdict is spoken once.
+function showSetup(setup) {
+  debug.setup = setup;
+  ui.setupCheck.hidden = false;
+  for (const check of setup.checks) {
+    const node = $(`setup-${check.name}`);
+    if (!node) continue;
+    const state = check.passed === true ? "yes" : check.passed === false ? "no" : "unknown";
+    const text = check.passed === true ? "OK" : check.passed === false ? "Change" : setup.done ? "Can't tell" : "Checking";
+    setIndicator(node, state, text);
+    node.title = check.message || "";
+  }
+  if (!setup.done) {
+    setCue(setup.advice.length ? setup.advice[0] : "Checking your set-up…", "info");
+    return;
+  }
+  const verdict = setup.passed ? "Set-up looks good. Start walking backwards." : `To set up: ${setup.message}`;
+  setCue(verdict, setup.passed ? "good" : "warning");
+  announce(verdict);
+  if (speakWhere !== "viewer") speak(verdict, setup.passed ? "info" : "warning");
+  s.setupShownUntil = performance.now() + SETUP_SHOWN_MS;
+}
+
 function handleResult(msg) {
   debug.results += 1;
+  if (msg.person) debug.withPerson += 1;
   debug.lastResult = msg;
   s.last = msg;
   redraw();
   const m = msg.metrics || {};
+  if (msg.setup) showSetup(msg.setup);
+  else if (s.setupShownUntil && performance.now() > s.setupShownUntil) {
+    ui.setupCheck.hidden = true;
+    s.setupShownUntil = null;
+  }
 
   if (!msg.person) {
     setIndicator(ui.inview, "no", "No one seen");
@@ -181,6 +219,10 @@ function handleResult(msg) {
   const dirText = { backward: "Yes", forward: "Forwards", standing: "Standing", turning: "Turning" }[dir];
   setIndicator(ui.backward, dir === "backward" ? "yes" : dir === "forward" ? "no" : dir ? "warn" : "unknown", dirText ?? "–");
 
+  const where = { overground: "Overground", treadmill: "Treadmill" }[msg.setting];
+  setIndicator(ui.setting, where ? "num" : "unknown",
+    where ? where + (msg.on_rails ? ", on the rails (fine)" : "") : "–");
+
   for (const st of msg.steps || []) {
     const t = isNum(st.time_s) ? st.time_s : msg.t;
     s.stepTimes.push(t);
@@ -194,9 +236,10 @@ function handleResult(msg) {
   for (const cue of msg.new_cues || []) {
     debug.cuesSeen.push(cue);
     logCue(cue);
-    speak(cue.message, cue.severity);
+    if (speakWhere !== "viewer") speak(cue.message, cue.severity);
   }
   const active = (msg.cues || [])[0];
+  if (msg.setup || (s.setupShownUntil && !active)) return; // the set-up verdict holds the cue line
   if (active) {
     setCue(active.message, active.rule === "good_form" ? "good" : active.severity);
     if (!debug.cueTextsShown.includes(active.message)) debug.cueTextsShown.push(active.message);
@@ -211,6 +254,9 @@ function handleMessage(ev) {
   try { msg = JSON.parse(ev.data); } catch (_) { return; }
   if (!s) return;
   switch (msg.type) {
+    case "speak":
+      setSpeakWhere(msg.speak);
+      break;
     case "started":
       s.sessionId = msg.session_id;
       debug.sessionId = msg.session_id;
@@ -387,7 +433,7 @@ async function start(mode) {
   s.ws = ws;
   const session = s;
   ws.onopen = () => {
-    ws.send(JSON.stringify({ type: "start", level, height_cm }));
+    ws.send(JSON.stringify({ type: "start", level, height_cm, speak: speakWhere, setting: ui.walkSetting.value }));
     setCue(mode === "source" ? "Using the server camera" : "Walk backwards slowly", "idle");
   };
   ws.onmessage = handleMessage;
@@ -453,6 +499,40 @@ async function stop() {
 
 // ---------------------------------------------------------------- wiring
 
+function setSpeakWhere(where) {
+  if (!["phone", "viewer", "both"].includes(where)) return;
+  speakWhere = where;
+  debug.speak = where;
+  ui.speakWhere.value = where;
+  localStorage.setItem("posecoach.speak", where);
+}
+
+// GET /api/lan (LanInfo): the QR code for the phone, and on the phone a word about the
+// certificate warning it showed before this page.
+async function loadLan() {
+  let lan;
+  try {
+    lan = await getJSON("/api/lan");
+  } catch (_) {
+    return;
+  }
+  const local = ["localhost", "127.0.0.1", "[::1]", "::1"].includes(location.hostname);
+  const onPhone = window.matchMedia && window.matchMedia("(pointer: coarse)").matches;
+  if (lan.lan && lan.phone_url) {
+    $("phone-qr").src = "/api/lan/qr.svg";
+    $("phone-url").href = lan.phone_url;
+    $("phone-url").textContent = lan.phone_url;
+    if (lan.viewer_url) $("viewer-link").href = lan.viewer_url;
+    $("phone-lan").hidden = false;
+    $("phone-off").hidden = true;
+  }
+  if (onPhone && !local) $("phone-camera").hidden = true;
+  if (lan.self_signed && location.protocol === "https:" && !local &&
+      localStorage.getItem("posecoach.certNoteSeen") !== "1") {
+    $("cert-note").hidden = false;
+  }
+}
+
 function secureContextNote() {
   const local = ["localhost", "127.0.0.1", "[::1]", "::1"].includes(location.hostname);
   if (!window.isSecureContext && !local) {
@@ -471,6 +551,16 @@ ui.mute.addEventListener("click", () => {
   updateMute();
 });
 ui.level.addEventListener("change", updateSuggested);
+ui.speakWhere.addEventListener("change", () => {
+  setSpeakWhere(ui.speakWhere.value);
+  if (s && s.running && s.ws && s.ws.readyState === WebSocket.OPEN) {
+    s.ws.send(JSON.stringify({ type: "speak", speak: speakWhere }));
+  }
+});
+$("cert-note-ok").addEventListener("click", () => {
+  localStorage.setItem("posecoach.certNoteSeen", "1");
+  $("cert-note").hidden = true;
+});
 ui.sourceFrame.addEventListener("load", redraw);
 window.addEventListener("resize", redraw);
 document.addEventListener("keydown", (ev) => {
@@ -481,5 +571,7 @@ window.addEventListener("beforeunload", () => {
 });
 
 updateMute();
+setSpeakWhere(speakWhere);
 secureContextNote();
 loadConfig();
+loadLan();

@@ -114,11 +114,15 @@ async function main() {
   }
   renderDownloads(id, rec.files);
   if (rec.status === "failed") showError(`This session failed: ${rec.error || "unknown error"}`);
+  const missing = rec.missing ?? [];
+  if (missing.includes("annotated.mp4")) player.removeAttribute("src");
+  if (missing.length) showError(`The server stopped before this session was finished: ${missing.join(", ")} could not be completed.`);
   const s = rec.summary ?? {};
   const date = parseDate(rec.created_at);
   $("title").textContent = `Session review: ${date ? fmtDate(date) : id}`;
   document.title = `Review ${date ? fmtDate(date) : id} · posecoach`;
-  $("subtitle").textContent = [rec.source_name, `level ${rec.level}`, rec.status].filter(Boolean).join(" · ");
+  const where = { overground: "overground", treadmill: "on a treadmill" }[s.setting];
+  $("subtitle").textContent = [rec.source_name, `level ${rec.level}`, where, rec.status].filter(Boolean).join(" · ");
   const words = rec.sentences.length ? rec.sentences : ["No summary yet."];
   $("words").replaceChildren(...words.map((w) => el("li", {}, w)));
   renderMetrics(s);

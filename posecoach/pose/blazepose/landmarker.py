@@ -1,0 +1,99 @@
+"""The BlazePose full landmark model on one rotated region of interest.
+
+The model sees the region as a 256 x 256 crop scaled to [0, 1] and returns 39 points (the 33
+body landmarks, then two alignment points that give the next frame's region, then four more),
+each with x, y, z in crop pixels and raw visibility and presence scores (logits); the probability
+that a person is in the crop; and a 64 x 64 heatmap per point, used to refine the points' positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from posecoach.pose.blazepose.roi import Roi, crop
+from posecoach.pose.blazepose.runtime_io import load_interpreter
+from posecoach.pose.landmarks import NUM_LANDMARKS
+
+INPUT_SIZE = 256
+NUM_POINTS = 39
+VALUES_PER_POINT = 5
+HEATMAP_KERNEL = 7
+MIN_HEATMAP_CONFIDENCE = 0.5
+# alignment points of the next region: hip centre, and the point above the head
+CENTRE_POINT, SCALE_POINT = 33, 34
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -80.0, 80.0)))
+
+
+@dataclass(frozen=True)
+class LandmarkResult:
+    """One person's points in frame pixels."""
+
+    presence: float
+    points: np.ndarray  # (33, 4): x_px, y_px, z (pixels, same scale as x), visibility
+    alignment_px: np.ndarray  # (2, 2): hip centre, and the point giving size and rotation
+
+
+def refine_with_heatmap(xy: np.ndarray, heatmap: np.ndarray,
+                        kernel: int = HEATMAP_KERNEL,
+                        min_confidence: float = MIN_HEATMAP_CONFIDENCE) -> np.ndarray:
+    """Points (N, 2) in [0, 1] moved to the confidence-weighted centre of their heatmap window.
+
+    A point is moved only when its window holds a confident cell; `heatmap` is (H, W, N) of raw
+    scores.
+    """
+    rows, cols = heatmap.shape[:2]
+    out = xy.copy()
+    half = (kernel - 1) // 2
+    for i in range(xy.shape[0]):
+        col, row = int(xy[i, 0] * cols), int(xy[i, 1] * rows)
+        if not (0 <= col < cols and 0 <= row < rows):
+            continue
+        r0, r1 = max(0, row - half), min(rows, row + half + 1)
+        c0, c1 = max(0, col - half), min(cols, col + half + 1)
+        window = sigmoid(heatmap[r0:r1, c0:c1, i])
+        total = float(window.sum())
+        if window.size == 0 or float(window.max()) < min_confidence or total <= 0:
+            continue
+        rr, cc = np.mgrid[r0:r1, c0:c1]
+        out[i, 0] = float((cc * window).sum()) / total / cols
+        out[i, 1] = float((rr * window).sum()) / total / rows
+    return out
+
+
+class Landmarker:
+    """Runs the landmark model on a region and returns the person's points in pixels."""
+
+    def __init__(self, model_path: Path, num_threads: int) -> None:
+        self._interpreter = load_interpreter(model_path, num_threads)
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        outputs = {tuple(d["shape"]): d["index"] for d in self._interpreter.get_output_details()}
+        self._points = outputs[(1, NUM_POINTS * VALUES_PER_POINT)]
+        self._presence = outputs[(1, 1)]
+        heatmaps = [i for shape, i in outputs.items()
+                    if len(shape) == 4 and shape[-1] == NUM_POINTS]
+        self._heatmap = heatmaps[0] if heatmaps else None
+
+    def run(self, image_rgb: np.ndarray, roi: Roi) -> LandmarkResult:
+        square, to_image = crop(image_rgb, roi, INPUT_SIZE, cv2.BORDER_REPLICATE)
+        self._interpreter.set_tensor(self._input,
+                                     (square.astype(np.float32) * (1.0 / 255.0))[None])
+        self._interpreter.invoke()
+        raw = self._interpreter.get_tensor(self._points).reshape(NUM_POINTS, VALUES_PER_POINT)
+        # the presence output is already a probability
+        presence = float(self._interpreter.get_tensor(self._presence).reshape(-1)[0])
+        xy = raw[:, :2].astype(np.float64) / INPUT_SIZE
+        if self._heatmap is not None:
+            xy = refine_with_heatmap(xy, self._interpreter.get_tensor(self._heatmap)[0])
+        xy_px = (xy * INPUT_SIZE) @ to_image[:, :2].T + to_image[:, 2]
+        points = np.empty((NUM_LANDMARKS, 4))
+        points[:, :2] = xy_px[:NUM_LANDMARKS]
+        points[:, 2] = raw[:NUM_LANDMARKS, 2] / INPUT_SIZE * roi.width_px
+        points[:, 3] = sigmoid(raw[:NUM_LANDMARKS, 3].astype(np.float64))
+        return LandmarkResult(presence, points, xy_px[[CENTRE_POINT, SCALE_POINT]])

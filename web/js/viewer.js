@@ -1,0 +1,291 @@
+// Big-screen viewer: a phone's live session on the laptop or TV, through WS /ws/view.
+// The server sends the list of running sessions; the viewer watches one (the only one by
+// itself, or the one picked) and gets the frames the phone sent (binary: 8-byte time_s, then
+// the JPEG) and the results (JSON), and paints each result on the frame it belongs to.
+import { announce, getJSON, isNum, showError, wsURL } from "./api.js";
+import { clearOverlay, drawOverlay, faultyLines } from "./skeleton.js";
+
+const FRAMES_KEPT = 40;          // frames waiting for their result
+const MATCH_S = 0.5;             // a result is painted on a frame at most this far from its time
+const CADENCE_WINDOW_S = 15;
+const RECONNECT_MS = 2000;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  picker: $("picker"), pickerEmpty: $("picker-empty"), sessions: $("sessions"), speakWhere: $("speak-where"),
+  watching: $("watching"), cue: $("cue"), frame: $("frame"), overlay: $("overlay"), placeholder: $("viewer-placeholder"),
+  inview: $("ind-inview"), view: $("ind-view"), backward: $("ind-backward"), cadence: $("ind-cadence"),
+};
+
+// Test and debugging hook.
+const debug = (window.__posecoachViewer = {
+  sessions: [], watching: null, results: 0, framesShown: 0, spoken: [], lastResult: null, speak: null,
+  cueTextsShown: [], connected: false,
+});
+
+const params = new URLSearchParams(location.search);
+let rules = [];
+let ws = null;
+let watching = null;     // the session id watched
+let wanted = params.get("session"); // a session asked for in the address
+let speakWhere = "phone";
+let frames = [];         // [{t, blob}] newest last
+let stepTimes = [];
+let lastResult = null;
+let shown = null;        // {w, h} of the frame on the canvas
+let painting = Promise.resolve();
+let endedNote = null;    // what the cue says after a session ended, until the next one
+
+// ---------------------------------------------------------------- indicators and cue
+
+function setIndicator(node, state, text) {
+  node.dataset.state = state;
+  node.querySelector(".ind-value").textContent = text;
+}
+
+function resetView() {
+  for (const n of [ui.inview, ui.view, ui.backward, ui.cadence]) setIndicator(n, "unknown", "–");
+  ui.cadence.querySelector(".ind-sub").textContent = "0 steps";
+  frames = [];
+  stepTimes = [];
+  lastResult = null;
+  shown = null;
+  ui.frame.getContext("2d").clearRect(0, 0, ui.frame.width, ui.frame.height);
+  clearOverlay(ui.overlay);
+  ui.placeholder.hidden = false;
+}
+
+function setCue(text, severity) {
+  if (ui.cue.textContent !== text) ui.cue.textContent = text;
+  ui.cue.dataset.severity = severity;
+}
+
+function speakHere() {
+  return speakWhere === "viewer" || speakWhere === "both";
+}
+
+let speechQueue = 0;
+
+function speak(text, severity) {
+  if (!speakHere()) return;
+  debug.spoken.push(text);
+  if (!("speechSynthesis" in window)) return;
+  const synth = window.speechSynthesis;
+  if (severity === "critical") { synth.cancel(); speechQueue = 0; }
+  else if (speechQueue >= 2) return;
+  const u = new SpeechSynthesisUtterance(text);
+  speechQueue += 1;
+  u.onend = u.onerror = () => { speechQueue = Math.max(0, speechQueue - 1); };
+  synth.speak(u);
+}
+
+function setSpeak(where) {
+  speakWhere = where;
+  debug.speak = where;
+  ui.speakWhere.value = where;
+}
+
+// ---------------------------------------------------------------- sessions
+
+function renderSessions(list) {
+  debug.sessions = list;
+  ui.pickerEmpty.hidden = list.length > 0;
+  ui.sessions.replaceChildren(...list.map((item, i) => {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = item.session_id === watching ? "btn btn-primary" : "btn";
+    const time = new Date(item.started_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    b.textContent = `Phone ${i + 1}: ${item.level}, since ${time}`;
+    b.setAttribute("aria-pressed", String(item.session_id === watching));
+    b.addEventListener("click", () => watch(item.session_id));
+    li.append(b);
+    return li;
+  }));
+  const ids = list.map((s) => s.session_id);
+  if (watching && !ids.includes(watching)) stopWatching("The session has ended.");
+  if (!watching) {
+    const pick = wanted && ids.includes(wanted) ? wanted : list.length === 1 ? ids[0] : null;
+    if (pick) watch(pick);
+    else if (list.length > 1) setCue("Pick a phone to watch", "idle");
+    else if (endedNote) setCue(endedNote, "good");
+    else setCue("Waiting for a phone", "idle");
+  }
+}
+
+function send(message) {
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+}
+
+function watch(id) {
+  if (id === watching) return;
+  resetView();
+  watching = id;
+  debug.watching = id;
+  wanted = id;
+  endedNote = null;
+  send({ type: "watch", session_id: id });
+  setCue("Connecting to the phone…", "idle");
+  document.body.classList.add("watching");
+}
+
+function stopWatching(message) {
+  watching = null;
+  debug.watching = null;
+  ui.speakWhere.disabled = true;
+  ui.watching.textContent = "";
+  document.body.classList.remove("watching");
+  resetView();
+  endedNote = message;
+  setCue(message, "good");
+  announce(message);
+}
+
+// ---------------------------------------------------------------- frames and results
+
+function keepFrame(buffer) {
+  if (!watching || buffer.byteLength < 9) return;
+  const t = new DataView(buffer).getFloat64(0, false);
+  frames.push({ t, blob: new Blob([buffer.slice(8)], { type: "image/jpeg" }) });
+  if (frames.length > FRAMES_KEPT) frames.splice(0, frames.length - FRAMES_KEPT);
+}
+
+function frameFor(t) {
+  let best = null;
+  for (const f of frames) if (!best || Math.abs(f.t - t) < Math.abs(best.t - t)) best = f;
+  if (!best || Math.abs(best.t - t) > MATCH_S) return null;
+  frames = frames.filter((f) => f.t >= best.t); // older frames will never be needed
+  return best;
+}
+
+async function paint(msg) {
+  const f = isNum(msg.t) ? frameFor(msg.t) : null;
+  if (f) {
+    try {
+      const bitmap = await createImageBitmap(f.blob);
+      if (ui.frame.width !== bitmap.width || ui.frame.height !== bitmap.height) {
+        ui.frame.width = bitmap.width;
+        ui.frame.height = bitmap.height;
+      }
+      ui.frame.getContext("2d").drawImage(bitmap, 0, 0);
+      shown = { w: bitmap.width, h: bitmap.height };
+      bitmap.close();
+      debug.framesShown += 1;
+      ui.placeholder.hidden = true;
+    } catch (_) { /* a damaged frame: keep the last one */ }
+  }
+  redraw();
+}
+
+function redraw() {
+  if (!lastResult) { clearOverlay(ui.overlay); return; }
+  const w = shown ? shown.w : lastResult.width;
+  const h = shown ? shown.h : lastResult.height;
+  drawOverlay(ui.overlay, lastResult, w, h, faultyLines(lastResult.cues, rules));
+}
+
+function handleResult(msg) {
+  debug.results += 1;
+  debug.lastResult = msg;
+  lastResult = msg;
+  painting = painting.then(() => paint(msg));
+  const m = msg.metrics || {};
+  if (!msg.person) setIndicator(ui.inview, "no", "No one seen");
+  else if (m.fully_in_frame === true) setIndicator(ui.inview, "yes", "Yes");
+  else if (m.fully_in_frame === false) setIndicator(ui.inview, "no", "No");
+  else setIndicator(ui.inview, "unknown", "–");
+
+  const view = msg.person ? m.view : null;
+  setIndicator(ui.view, view === "side" ? "yes" : view && view !== "unknown" ? "warn" : "unknown",
+    view && view !== "unknown" ? view.charAt(0).toUpperCase() + view.slice(1) : "–");
+
+  const dir = msg.person ? m.direction : null;
+  const dirText = { backward: "Yes", forward: "Forwards", standing: "Standing", turning: "Turning" }[dir];
+  setIndicator(ui.backward, dir === "backward" ? "yes" : dir === "forward" ? "no" : dir ? "warn" : "unknown", dirText ?? "–");
+
+  for (const st of msg.steps || []) stepTimes.push(isNum(st.time_s) ? st.time_s : msg.t);
+  const recent = stepTimes.filter((t) => t >= (msg.t ?? 0) - CADENCE_WINDOW_S);
+  const cadence = recent.length >= 3 ? ((recent.length - 1) / (recent[recent.length - 1] - recent[0])) * 60 : null;
+  setIndicator(ui.cadence, stepTimes.length ? "num" : "unknown", isNum(cadence) ? `${Math.round(cadence)}/min` : "–");
+  ui.cadence.querySelector(".ind-sub").textContent = `${stepTimes.length} step${stepTimes.length === 1 ? "" : "s"}`;
+
+  for (const cue of msg.new_cues || []) speak(cue.message, cue.severity);
+  const active = (msg.cues || [])[0];
+  if (active) {
+    setCue(active.message, active.rule === "good_form" ? "good" : active.severity);
+    if (!debug.cueTextsShown.includes(active.message)) debug.cueTextsShown.push(active.message);
+  } else if (!msg.person) setCue("Step into the camera's view", "warning");
+  else setCue("Keep going", "idle");
+}
+
+function handleMessage(ev) {
+  if (typeof ev.data !== "string") { keepFrame(ev.data); return; }
+  let msg;
+  try { msg = JSON.parse(ev.data); } catch (_) { return; }
+  switch (msg.type) {
+    case "sessions":
+      renderSessions(msg.sessions || []);
+      break;
+    case "watching":
+      if (msg.session && msg.session.session_id === watching) {
+        setSpeak(msg.session.speak);
+        ui.speakWhere.disabled = false;
+        ui.watching.textContent = "Watching the phone's session live.";
+        setCue("Walk backwards slowly", "idle");
+        announce("Watching the phone's session.");
+        renderSessions(debug.sessions);
+      }
+      break;
+    case "speak":
+      if (msg.session_id === watching) setSpeak(msg.speak);
+      break;
+    case "result":
+      if (watching) handleResult(msg);
+      break;
+    case "finished":
+      if (msg.session_id === watching) stopWatching("Session saved. Well done.");
+      break;
+    case "error":
+      showError(msg.message || "The server reported an error.");
+      break;
+    default:
+      break;
+  }
+}
+
+function connect() {
+  ws = new WebSocket(wsURL("/ws/view"));
+  ws.binaryType = "arraybuffer";
+  ws.onopen = () => { debug.connected = true; };
+  ws.onmessage = handleMessage;
+  ws.onclose = (ev) => {
+    debug.connected = false;
+    if (ev.code === 1008) {
+      showError(`posecoach refused this screen: ${ev.reason || "it needs the access token"}. Open the viewer address printed when posecoach started.`);
+      return;
+    }
+    if (watching) stopWatching("The connection to posecoach was lost; reconnecting…");
+    setTimeout(connect, RECONNECT_MS);
+  };
+}
+
+// ---------------------------------------------------------------- wiring
+
+ui.speakWhere.addEventListener("change", () => {
+  setSpeak(ui.speakWhere.value);
+  send({ type: "speak", speak: ui.speakWhere.value });
+  // The choice is a click on this screen, which also lets its browser speak.
+  if (speakHere() && "speechSynthesis" in window) speak("Cues will be spoken here.", "info");
+});
+window.addEventListener("resize", redraw);
+
+async function loadRules() {
+  try {
+    rules = (await getJSON("/api/config")).rules || [];
+  } catch (err) {
+    showError(`Could not load the settings (${err.message}).`);
+  }
+}
+
+loadRules();
+connect();
