@@ -32,10 +32,10 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from rich.console import Console
@@ -43,6 +43,8 @@ from rich.table import Table
 
 from tools.net import free_port
 from tools.shared_data import shared_data_dir
+
+T = TypeVar("T")
 
 DATA_DIR = shared_data_dir() / "video"
 FIXTURES_DIR = Path(__file__).resolve().parents[1] / "fixtures"
@@ -248,6 +250,8 @@ class BenchReport:
     model_input: ModelInput | None = None
     live: list[Live] = field(default_factory=list)
     live_model_ms: list[float] = field(default_factory=list)
+    # "backend, N threads" -> ms per frame of the model alone, one person followed, 640 px
+    backend_ms: dict[str, list[float]] = field(default_factory=dict)
     memory: list[Memory] = field(default_factory=list)
     soak: Soak | None = None
     batch: list[Batch] = field(default_factory=list)
@@ -266,6 +270,10 @@ class BenchReport:
         data["live_model_ms"] = {
             "p50": percentile(self.live_model_ms, 50), "p95": percentile(self.live_model_ms, 95),
             "frames": len(self.live_model_ms),
+        }
+        data["backend_ms"] = {
+            name: {"p50": percentile(ms, 50), "p95": percentile(ms, 95), "frames": len(ms)}
+            for name, ms in self.backend_ms.items()
         }
         if self.soak is not None:
             data["soak"]["flat_ratio"] = self.soak.flat_ratio
@@ -341,6 +349,12 @@ def build_table(report: BenchReport) -> Table:
             f"p50 {fmt(percentile(report.live_model_ms, 50))} / "
             f"p95 {fmt(percentile(report.live_model_ms, 95))} ms",
             "the floor of the latency above (JPEG decode and model, no server)",
+        )
+    for name, ms in report.backend_ms.items():
+        table.add_row(
+            "pose model", f"{name}, one person followed, {LIVE_SIZE[0]} px frames",
+            f"p50 {fmt(percentile(ms, 50))} / p95 {fmt(percentile(ms, 95))} ms",
+            "decoded in advance; tracking mode (the detector only when the person is lost)",
         )
     for live in report.live:
         if live.error or not math.isfinite(live.rss_peak_kib):
@@ -834,6 +848,53 @@ def live_model_ms(jpegs: list[bytes], settings: Any, frames: int = 300) -> list[
     return times
 
 
+def backend_model_ms(jpegs: list[bytes], settings: Any,
+                     frames: int = 300) -> dict[str, list[float]]:
+    """Milliseconds per frame of each pose backend alone, side by side on the same decoded
+    frames: MediaPipe (one thread, its graph's own) and LiteRT with 1 and 2 threads."""
+    from posecoach.pose.estimator import PoseEstimator
+    from posecoach.server.live_run import decode_jpeg
+
+    images = [decode_jpeg(j) for j in jpegs]
+    runs = [("mediapipe", 1), ("litert", 1), ("litert", 2)]
+    out: dict[str, list[float]] = {}
+    for backend, threads in runs:
+        try:
+            model = PoseEstimator(settings, num_poses=1, backend=backend, threads=threads)
+        except Exception:  # noqa: BLE001 - a backend not installed is left out of the table
+            continue
+        with model:
+            model.detect(images[0], 0.0)
+            times = []
+            for k in range(1, frames + 1):
+                start = time.perf_counter()
+                model.detect(images[k % len(images)], k / 30.0)
+                times.append((time.perf_counter() - start) * 1000.0)
+        label = "mediapipe" if backend == "mediapipe" else f"litert, {threads} thread" + (
+            "s" if threads > 1 else "")
+        out[label] = times
+    return out
+
+
+
+def run_in_own_loop(coro: Coroutine[Any, Any, T]) -> T:
+    """Run `coro` to the end on a new event loop in its own thread, so that it works whether or
+    not the caller's thread already runs a loop."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="bench-client")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
 def measure_live(clip: Path, out: Path, quick: bool, log: Callable[[str], None]) -> list[Live]:
     """Latency at 30 and 60 frames/s and the server's memory (2 minutes at 30; quick: 20 s)."""
     plan = [(30.0, 20.0 if quick else 120.0), (60.0, 10.0 if quick else 30.0)]
@@ -865,7 +926,7 @@ def measure_live(clip: Path, out: Path, quick: bool, log: Callable[[str], None])
                 thread.start()
 
             try:
-                stats = asyncio.run(live_session(
+                stats = run_in_own_loop(live_session(
                     f"ws://127.0.0.1:{port}/ws/live", jpegs, fps, duration, on_started=started
                 ))
             except Exception as exc:  # noqa: BLE001 - reported in the table
@@ -909,7 +970,7 @@ def measure_soak(clip: Path, out: Path, quick: bool, log: Callable[[str], None],
         jpegs = live_jpegs(clip, limit=int(seconds_each * fps))
         soak.rss_start_kib = _proc_status(server.pid, "VmRSS")
         for k in range(sessions):
-            stats = asyncio.run(
+            stats = run_in_own_loop(
                 live_session(f"ws://127.0.0.1:{port}/ws/live", jpegs, fps, seconds_each)
             )
             time.sleep(settle_s)  # the session's memory is handed back just after it finishes
@@ -977,6 +1038,8 @@ def run_benchmarks(
     if "live" in parts:
         log("live: the pose model alone on the live frames")
         report.live_model_ms = live_model_ms(live_jpegs(data_dir / SIDE_CLIP), settings)
+        log("pose model: each backend alone, side by side")
+        report.backend_ms = backend_model_ms(live_jpegs(data_dir / SIDE_CLIP), settings)
         report.live = measure_live(data_dir / SIDE_CLIP, out, quick, log)
     if "memory" in parts:
         report.memory = measure_memory(data_dir, out, quick, log)

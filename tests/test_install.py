@@ -31,7 +31,7 @@ pytestmark = pytest.mark.install
 # Everything the wheel is built from (pyproject.toml's packages and package-dir mapping).
 WHEEL_SOURCES = ("pyproject.toml", "README.md", "posecoach", "web")
 CLIP = FIXTURES / "backward_walk_side_1080p60.mp4"
-MODEL_NAME = "pose_landmarker_full.task"
+MODEL_NAME = "pose_landmark_full.tflite"
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,8 @@ def test_the_wheel_ships_the_web_front_end_and_the_default_settings(installed):
     for name in ("posecoach/web/index.html", "posecoach/web/app.css",
                  "posecoach/web/js/live.js", "posecoach/default_config.toml"):
         assert name in names, name
-    assert not [n for n in names if n.endswith(".task")], "pose models are built, not packaged"
+    assert not [n for n in names if n.endswith((".task", ".tflite"))], \
+        "pose models are built, not packaged"
 
 
 def test_version_from_an_empty_folder(installed, empty_folder):
@@ -147,7 +148,9 @@ def test_analyze_builds_the_model_into_the_user_data_folder(installed, empty_fol
     model = installed.data_home / "posecoach" / "models" / MODEL_NAME
     assert model.stat().st_size > 1_000_000
     assert "building the pose model" in proc.stderr
-    assert not list(installed.venv.rglob("*.task")), "a model was written into the venv"
+    assert not list(installed.venv.rglob("*.task")) + [
+        p for p in installed.venv.rglob("pose_*.tflite") if "mediapipe" not in p.parts
+    ], "a model was written into the venv"
 
 
 def test_serve_answers_the_live_page_and_its_scripts(installed, empty_folder):

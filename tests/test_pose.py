@@ -30,6 +30,7 @@ def person(cx: float, cy: float, height: float) -> np.ndarray:
 
 
 def test_bundle_is_an_uncompressed_zip_with_both_models():
+    pytest.importorskip("mediapipe")  # the mediapipe backend's bundle, built with mediapipe
     path = resolve_model("auto")
     assert path == default_model_path()
     with zipfile.ZipFile(path) as bundle:
@@ -113,6 +114,22 @@ def test_tracker_does_not_take_a_tiny_figure_for_the_walker_at_once():
         tracker.update([person(600, 400, 500)], i / 30, 1280, 720)
     out = tracker.update([person(100, 100, 20)], 1.0, 1280, 720)
     assert np.isnan(out).all()
+
+
+@pytest.mark.video
+def test_estimator_finds_a_walker_who_jumps_across_the_frame_at_once():
+    """The side-walk clip looped, 640 px at 10 frames/s: when it restarts the walker jumps from
+    one edge to the other, and the model, following him from frame to frame, must find him on
+    the first frame after the jump, not one frame later."""
+    from posecoach.server.live_run import decode_jpeg
+    from tools.loadtest import jpeg_frames
+
+    frames = [decode_jpeg(f) for f in jpeg_frames(VIDEO / "side_walk_1080p60.mp4", every=6,
+                                                  width=640)]
+    loop = frames[-6:] + frames[:6]
+    with PoseEstimator(load_settings(), num_poses=1) as est:
+        found = [len(est.detect(image, k / 10)) for k, image in enumerate(loop)]
+    assert found == [1] * len(loop)
 
 
 @pytest.mark.video

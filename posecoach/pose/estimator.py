@@ -46,6 +46,7 @@ class PoseEstimator:
         check_s = pose.people_check_s if people_check_s is None else people_check_s
         self.people_check_s = check_s if self.num_poses > 1 else 0.0
         self.threads = resolve_threads(pose.threads if threads is None else threads)
+        self._had_person = False
         name = model or pose.model
         self._backend: PoseBackend
         if self.backend == "mediapipe":
@@ -80,7 +81,14 @@ class PoseEstimator:
         rgb = as_rgb(image_rgb)
         if rgb is None:
             return []
-        return [p for p in self._backend.detect(rgb, time_s) if plausible_body(p)]
+        people = [p for p in self._backend.detect(rgb, time_s) if plausible_body(p)]
+        if not people and self._had_person:
+            # The model follows a person from frame to frame; when that person jumps (stepping
+            # back in elsewhere, a looping clip restarting) it loses them for a frame. Searching
+            # the same frame again finds them now rather than one frame later.
+            people = [p for p in self._backend.detect(rgb, time_s + 1e-3) if plausible_body(p)]
+        self._had_person = bool(people)
+        return people
 
     def close(self) -> None:
         self._backend.close()

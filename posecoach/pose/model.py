@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,22 +64,41 @@ def mediapipe_installed() -> bool:
     return _installed_mediapipe_dir() is not None
 
 
+def _pip_commands() -> list[list[str]]:
+    """Ways to run pip here: this Python's own, else any pip on the PATH (any version works)."""
+    commands = []
+    if importlib.util.find_spec("pip") is not None:
+        commands.append([sys.executable, "-m", "pip"])
+    for name in ("pip3", "pip"):
+        found = shutil.which(name)
+        if found:
+            commands.append([found])
+    python = shutil.which("python3")
+    if python:
+        commands.append([python, "-m", "pip"])
+    return commands
+
+
 def _download_weights_wheel(folder: Path) -> Path:
     """Fetch the mediapipe 0.10.21 wheel as a plain file (any platform's wheel has the weights)."""
-    cmd = [sys.executable, "-m", "pip", "download", WEIGHTS_WHEEL, "--no-deps",
-           "--only-binary=:all:", "--python-version", "3.12",
-           "--platform", "manylinux_2_28_x86_64", "--dest", str(folder), "--quiet"]
-    try:
-        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise ModelError(
-            f"cannot fetch the pose weights ({WEIGHTS_WHEEL} from the package index): {exc}. "
-            f"With network access, run `{REBUILD_COMMAND}` again"
-        ) from exc
-    wheels = sorted(folder.glob("mediapipe-0.10.21-*.whl"))
-    if not wheels:
-        raise ModelError(f"pip did not deliver {WEIGHTS_WHEEL}; run `{REBUILD_COMMAND}` again")
-    return wheels[0]
+    args = ["download", WEIGHTS_WHEEL, "--no-deps", "--only-binary=:all:",
+            "--python-version", "3.12", "--platform", "manylinux_2_28_x86_64",
+            "--dest", str(folder), "--quiet"]
+    problem = "no pip was found"
+    for pip in _pip_commands():
+        try:
+            done = subprocess.run([*pip, *args], capture_output=True, text=True, timeout=600)
+        except (OSError, subprocess.SubprocessError) as exc:
+            problem = str(exc)
+            continue
+        wheels = sorted(folder.glob("mediapipe-0.10.21-*.whl"))
+        if done.returncode == 0 and wheels:
+            return wheels[0]
+        problem = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
+    raise ModelError(
+        f"cannot fetch the pose weights ({WEIGHTS_WHEEL} from the package index): {problem}. "
+        f"With network access, run `{REBUILD_COMMAND}` again"
+    )
 
 
 def _write_atomic(dest: Path, data: bytes) -> None:

@@ -101,7 +101,7 @@ def _fps(message: dict[str, Any], default: float) -> float:
     return default
 
 
-class RefusedMessage(Exception):
+class RefusedMessage(InputError):
     """A text message the socket is closed for, with the WebSocket close code to send."""
 
     def __init__(self, message: str, code: int) -> None:

@@ -13,11 +13,13 @@ from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisco
 from fastapi.responses import Response
 
 from posecoach.server.broadcast import LiveHub, Viewer, live_hub, speak_choice
-from posecoach.server.schemas import LanInfo, LiveSessionItem, error_responses
+from posecoach.server.schemas import ErrorBody, LanInfo, LiveSessionItem, error_responses
 from posecoach.server.tls import LanAccess, qr_svg
 
 log = logging.getLogger(__name__)
-router = APIRouter()
+router = APIRouter(
+    responses={"default": {"model": ErrorBody, "description": "Any error: `{detail}`"}},
+)
 MAX_VIEWERS = 8
 MAX_VIEWER_MESSAGE_CHARS = 1000
 

@@ -16,7 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 
 from tests.conftest import ROOT, needs_shared_data
@@ -111,6 +113,10 @@ def test_the_phone_streams_over_wss_and_the_viewer_shows_its_session(
         "fetch('/api/lan/qr.svg').then(r => r.ok && r.headers.get('content-type'))"
     )
     assert qr == "image/svg+xml"
+    phone.screenshot(path=str(screenshots / "live-phone-qr.png"), full_page=True)
+    shot = np.frombuffer(phone.locator("#phone-qr").screenshot(), dtype=np.uint8)
+    scanned = cv2.QRCodeDetector().detectAndDecode(cv2.imdecode(shot, cv2.IMREAD_COLOR))[0]
+    assert scanned == f"{lan_server}/?token={TOKEN}"
     assert phone.evaluate(UNLABELLED_JS) == []
     phone.click("#start")
     phone.wait_for_function("window.__posecoach.results >= 10")

@@ -33,7 +33,7 @@ const ui = {
 const debug = (window.__posecoach = {
   framesSent: 0, results: 0, cuesSeen: [], spoken: [], sessionId: null, finished: false, lastResult: null,
   latencyMs: null, overlaysDrawn: 0, synced: false, cueTextsShown: [], setup: null,
-  withPerson: 0,
+  personSeen: [], // per result: did it have the walker
 });
 
 // GET /api/config (ConfigBody); these stand in while the server cannot be asked.
@@ -194,7 +194,8 @@ function showSetup(setup) {
 
 function handleResult(msg) {
   debug.results += 1;
-  if (msg.person) debug.withPerson += 1;
+  debug.personSeen.push(Boolean(msg.person));
+  if (debug.personSeen.length > 1000) debug.personSeen.shift();
   debug.lastResult = msg;
   s.last = msg;
   redraw();

@@ -49,21 +49,26 @@ def refine_with_heatmap(xy: np.ndarray, heatmap: np.ndarray,
     scores.
     """
     rows, cols = heatmap.shape[:2]
-    out = xy.copy()
+    count = xy.shape[0]
     half = (kernel - 1) // 2
-    for i in range(xy.shape[0]):
-        col, row = int(xy[i, 0] * cols), int(xy[i, 1] * rows)
-        if not (0 <= col < cols and 0 <= row < rows):
-            continue
-        r0, r1 = max(0, row - half), min(rows, row + half + 1)
-        c0, c1 = max(0, col - half), min(cols, col + half + 1)
-        window = sigmoid(heatmap[r0:r1, c0:c1, i])
-        total = float(window.sum())
-        if window.size == 0 or float(window.max()) < min_confidence or total <= 0:
-            continue
-        rr, cc = np.mgrid[r0:r1, c0:c1]
-        out[i, 0] = float((cc * window).sum()) / total / cols
-        out[i, 1] = float((rr * window).sum()) / total / rows
+    col = np.trunc(xy[:, 0] * cols).astype(np.int64)
+    row = np.trunc(xy[:, 1] * rows).astype(np.int64)
+    inside = (col >= 0) & (col < cols) & (row >= 0) & (row < rows)
+    offsets = np.arange(-half, half + 1)
+    rr, cc = row[:, None] + offsets, col[:, None] + offsets  # (N, kernel)
+    mask = (((rr >= 0) & (rr < rows))[:, :, None] & ((cc >= 0) & (cc < cols))[:, None, :])
+    window = heatmap[np.clip(rr, 0, rows - 1)[:, :, None], np.clip(cc, 0, cols - 1)[:, None, :],
+                     np.arange(count)[:, None, None]]
+    # single precision, as the model's own post-processing computes it
+    confidence = sigmoid(window.astype(np.float32)) * mask
+    total = confidence.sum(axis=(1, 2))
+    refine = inside & (confidence.max(axis=(1, 2)) >= min_confidence) & (total > 0)
+    out = xy.copy()
+    if refine.any():
+        x = (confidence * cc[:, None, :]).sum(axis=(1, 2))
+        y = (confidence * rr[:, :, None]).sum(axis=(1, 2))
+        out[refine, 0] = x[refine] / total[refine] / cols
+        out[refine, 1] = y[refine] / total[refine] / rows
     return out
 
 
