@@ -41,7 +41,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from tools.net import free_port
+from tools.net import free_port, stop_process
 from tools.shared_data import shared_data_dir
 
 T = TypeVar("T")
@@ -941,12 +941,7 @@ def measure_live(clip: Path, out: Path, quick: bool, log: Callable[[str], None])
             stats.rss_peak_kib = _proc_status(server.pid, "VmHWM")
             results.append(stats)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
     return results
 
 
@@ -981,12 +976,7 @@ def measure_soak(clip: Path, out: Path, quick: bool, log: Callable[[str], None],
     except Exception as exc:  # noqa: BLE001 - reported in the table
         soak.error = f"{type(exc).__name__}: {exc}"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
     log(f"soak: {fmt_ratio(soak.flat_ratio)} after the 2nd session")
     return soak
 

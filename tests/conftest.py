@@ -9,10 +9,13 @@ looked for; none is skipped for it.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tools.loadtest import ServerProcess
 from tools.shared_data import REPO_ROOT, SHARED_DATA_ENV, shared_data_dir
 
 ROOT = REPO_ROOT
@@ -33,6 +36,22 @@ def require_shared_data() -> Path:
             pytrace=False,
         )
     return DATA
+
+
+@contextlib.contextmanager
+def running_server(data_dir: Path, lan_token: str | None = None) -> Iterator[ServerProcess]:
+    """The real posecoach server in a subprocess on a free loopback port (HTTPS with
+    `lan_token`), stopped afterwards; the test fails with the end of its log if it does not
+    start within a minute."""
+    server = ServerProcess(data_dir, lan_token=lan_token)
+    try:
+        server.start(timeout_s=60)
+    except RuntimeError as exc:
+        pytest.fail(f"posecoach server did not start: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def shared_names(folder: Path, pattern: str) -> list[str]:

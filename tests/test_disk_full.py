@@ -26,7 +26,9 @@ from posecoach.outputs.files import OutputError, atomic_write_json, atomic_write
 from posecoach.server import create_app
 from posecoach.server.engine import engine_available
 from tests.conftest import FIXTURES, needs_shared_data
+from tests.diskfull import fill_disk
 from tests.server.conftest import clip_jpegs, receive_until
+from tools.net import free_port
 
 SAMPLE = FIXTURES / "backward_walk_side_1080p60.mp4"
 needs_clip = needs_shared_data
@@ -181,25 +183,8 @@ def test_live_session_on_a_full_disk_keeps_what_was_recorded(
 # ---------------------------------------------------------------- the server
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _fill(disk: Path) -> None:
-    fd = os.open(disk / "filler.bin", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    try:
-        for size in (1 << 16, 1 << 12, 1):
-            try:
-                while True:
-                    os.write(fd, b"\0" * size)
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
+    fill_disk(disk / "filler.bin")
 
 
 def test_serve_starts_on_a_full_disk_with_one_plain_line(small_disk: Path) -> None:
@@ -214,7 +199,7 @@ def test_serve_starts_on_a_full_disk_with_one_plain_line(small_disk: Path) -> No
         "upload", "beginner", None, "walk.mp4", "done"
     )
     _fill(small_disk)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "posecoach", "serve", "--port", str(port), "--data-dir", str(data)],

@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -40,14 +41,20 @@ RESULT_TIMEOUT_S = 60.0
 
 
 class ServerProcess:
-    """`posecoach.server.run_server` in a subprocess on a loopback port, for tests and load."""
+    """`posecoach.server.run_server` in a subprocess on a loopback port, for tests and load.
+
+    With `lan_token`, `posecoach serve --lan --host 127.0.0.1 --token …` instead: HTTPS with
+    the server's own self-signed certificate, every request carrying the token.
+    """
 
     def __init__(self, data_dir: Path, port: int | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, lan_token: str | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.ws_base = f"ws://127.0.0.1:{self.port}"
+        self.lan_token = lan_token
+        scheme = "https" if lan_token else "http"
+        self.base = f"{scheme}://127.0.0.1:{self.port}"
+        self.ws_base = f"{'wss' if lan_token else 'ws'}://127.0.0.1:{self.port}"
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         self._env = env
         self._log: IO[bytes] | None = None
@@ -56,22 +63,24 @@ class ServerProcess:
     def start(self, timeout_s: float = 120.0) -> ServerProcess:
         """Start the server and wait until it answers."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        code = (
-            "from pathlib import Path\n"
-            "from posecoach.server import run_server\n"
-            f"run_server(host='127.0.0.1', port={self.port}, "
-            f"data_dir=Path({str(self.data_dir)!r}))\n"
-        )
         self._log = self.log_path.open("ab")
         env = {**os.environ, "PYTHONPATH": str(ROOT), **(self._env or {})}
+        if self.lan_token:
+            env["COLUMNS"] = "200"
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", code], cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
-            env=env,
+            self._command(), cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=env,
         )
+        ready_url = f"{self.base}/api/config"
+        tls = None
+        if self.lan_token:
+            ready_url += f"?token={self.lan_token}"
+            tls = ssl.create_default_context()
+            tls.check_hostname = False
+            tls.verify_mode = ssl.CERT_NONE
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                with urllib.request.urlopen(f"{self.base}/api/config", timeout=2) as resp:
+                with urllib.request.urlopen(ready_url, timeout=2, context=tls) as resp:
                     if resp.status == 200:
                         return self
             except OSError:
@@ -80,6 +89,19 @@ class ServerProcess:
                 self.stop()
                 raise RuntimeError(f"the server did not start:\n{self.log_tail()}")
             time.sleep(0.2)
+
+    def _command(self) -> list[str]:
+        if self.lan_token:
+            return [sys.executable, "-m", "posecoach", "serve", "--lan", "--host", "127.0.0.1",
+                    "--port", str(self.port), "--data-dir", str(self.data_dir),
+                    "--token", self.lan_token]
+        code = (
+            "from pathlib import Path\n"
+            "from posecoach.server import run_server\n"
+            f"run_server(host='127.0.0.1', port={self.port}, "
+            f"data_dir=Path({str(self.data_dir)!r}))\n"
+        )
+        return [sys.executable, "-c", code]
 
     def get_json(self, path: str) -> Any:
         """GET a JSON endpoint."""

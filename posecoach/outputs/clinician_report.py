@@ -28,6 +28,7 @@ from posecoach.coach.timed_test import (
     TimedTestResult,
 )
 from posecoach.outputs.files import atomic_write_text
+from posecoach.outputs.report import html_page_start
 from posecoach.outputs.summary import SessionSummary
 
 CLINICIAN_REPORT = "clinician_report.html"
@@ -203,22 +204,9 @@ def build_clinician_html(summary: SessionSummary, metrics: MetricsSeries,
     notes = "".join(f"<li>{_e(i.text)}</li>" for i in result.interpretation
                     if i.kind in ("cutoff", "note"))
     g = timed_walk_gait(result, metrics, gait) if result.timed else None
-    meta_line = " \u00b7 ".join(_e(m) for m in meta)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="posecoach">
-<title>3-metre backward walk test: {_e(source)}</title>
-<style>{_CSS}</style>
-</head>
-<body>
-<main>
-<header>
-<h1>3-metre backward walk test</h1>
-<p class="meta">{meta_line}</p>
-</header>
+    start = html_page_start(f"3-metre backward walk test: {source}", _CSS,
+                            "3-metre backward walk test", meta)
+    return start + f"""\
 <section aria-labelledby="h-result">
 <h2 id="h-result">Result</h2>
 {headline}

@@ -93,6 +93,28 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def html_page_start(title: str, css: str, heading: str, meta: Sequence[str]) -> str:
+    """The start of a self-contained report page, up to and including its header: the title,
+    the inline style sheet, the heading and one line of facts (`meta`), all escaped."""
+    meta_line = " \u00b7 ".join(_e(m) for m in meta)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="posecoach">
+<title>{_e(title)}</title>
+<style>{css}</style>
+</head>
+<body>
+<main>
+<header>
+<h1>{_e(heading)}</h1>
+<p class="meta">{meta_line}</p>
+</header>
+"""
+
+
 def _fmt(value: Any, pattern: str) -> str | None:
     number = num(value)
     return None if number is None else pattern.format(number)
@@ -288,22 +310,7 @@ def _build_html(
         meta.append(f"Walker height: {height:.0f} cm")
     limits_items = "\n".join(f"<li>{_e(text)}</li>" for text in _LIMITS_NOTE)
     title = f"Backward-walking report: {source} ({date})"
-    meta_line = " \u00b7 ".join(_e(m) for m in meta)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="posecoach">
-<title>{_e(title)}</title>
-<style>{_CSS}</style>
-</head>
-<body>
-<main>
-<header>
-<h1>Backward-walking report: {_e(source)}</h1>
-<p class="meta">{meta_line}</p>
-</header>
+    return html_page_start(title, _CSS, f"Backward-walking report: {source}", meta) + f"""\
 <section aria-labelledby="h-summary">
 <h2 id="h-summary">Summary</h2>
 <ul class="summary">

@@ -131,6 +131,18 @@ async def _close(ws: WebSocket, channel: Channel, code: int, message: str) -> No
         await ws.close(code=code)
 
 
+async def _end_after(ws: WebSocket, channel: Channel, exc: Exception, socket_name: str) -> None:
+    """End a socket after `exc`: nothing more when the client went away, the refusal's own
+    code and words for a refused message, else the server log and a plain message."""
+    if isinstance(exc, WebSocketDisconnect):
+        return
+    if isinstance(exc, RefusedMessage):
+        await _close(ws, channel, exc.code, str(exc))
+        return
+    log.error("%s WebSocket failed", socket_name, exc_info=exc)
+    await _close(ws, channel, CLOSE_INTERNAL_ERROR, "the live session failed (see the server log)")
+
+
 @router.websocket("/ws/live")
 async def live(ws: WebSocket) -> None:
     """Browser camera: start, JPEG frames, stop (see docs/architecture.md)."""
@@ -216,14 +228,8 @@ async def live(ws: WebSocket) -> None:
                 await channel.send({"type": "pong"})
             else:
                 await channel.error(f"unknown message type {kind!r}")
-    except WebSocketDisconnect:
-        pass
-    except RefusedMessage as exc:
-        await _close(ws, channel, exc.code, str(exc))
-    except Exception:
-        log.exception("live WebSocket failed")
-        await _close(ws, channel, CLOSE_INTERNAL_ERROR,
-                     "the live session failed (see the server log)")
+    except Exception as exc:
+        await _end_after(ws, channel, exc, "live")
     finally:
         channel.open = False
         if run is not None and slot is not None:
@@ -389,14 +395,8 @@ async def source(ws: WebSocket) -> None:
                 await channel.send({"type": "pong"})
             else:
                 await channel.error("send {\"type\": \"start\"} or {\"type\": \"stop\"}")
-    except WebSocketDisconnect:
-        pass
-    except RefusedMessage as exc:
-        await _close(ws, channel, exc.code, str(exc))
-    except Exception:
-        log.exception("source WebSocket failed")
-        await _close(ws, channel, CLOSE_INTERNAL_ERROR,
-                     "the live session failed (see the server log)")
+    except Exception as exc:
+        await _end_after(ws, channel, exc, "source")
     finally:
         channel.open = False
         if receiving is not None:

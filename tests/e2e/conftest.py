@@ -3,18 +3,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, TEST_OUTPUT, VIDEO
+from tests.conftest import TEST_OUTPUT, VIDEO, running_server
 from tests.e2e.webcam import backward_walk_y4m
-from tools.net import free_port
 
 SIDE_CLIP = VIDEO / "side_walk_1080p60.mp4"
 SCREENSHOTS = TEST_OUTPUT / "screenshots"
@@ -28,6 +26,39 @@ CHROMIUM_ARGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
 ]
+
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[Any]:
+    """One Playwright driver for the whole run: its sync API runs one at a time per thread."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        yield pw
+
+
+@contextlib.contextmanager
+def chromium_context(pw: Any, profile: Path, fake_webcam: Path, *extra_args: str,
+                     timeout_ms: int, **options: Any) -> Iterator[Any]:
+    """Headless Debian Chromium driven by `pw` (Playwright) with its user data in `profile`
+    and `fake_webcam` as its camera; the test is skipped when Chromium is missing."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip(
+            "Debian's chromium is not installed: run `make browsers` "
+            "(python -m tools.browsers)"
+        )
+    context = pw.chromium.launch_persistent_context(
+        str(profile),
+        executable_path=chromium,
+        headless=True,
+        args=[*CHROMIUM_ARGS, *extra_args, f"--use-file-for-fake-video-capture={fake_webcam}"],
+        **options,
+    )
+    context.set_default_timeout(timeout_ms)
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 @pytest.fixture(scope="session")
@@ -45,66 +76,20 @@ def fake_webcam(tmp_path_factory: pytest.TempPathFactory, side_clip: Path) -> Pa
 def server(tmp_path_factory: pytest.TempPathFactory):
     """The real posecoach server (`posecoach.server.run_server`) in a subprocess on a free
     loopback port, with its own temporary data folder. Yields the base URL."""
-    data_dir = tmp_path_factory.mktemp("posecoach-data")
-    port = free_port()
-    log_path = data_dir / "server.log"
-    code = (
-        "from pathlib import Path\n"
-        "from posecoach.server import run_server\n"
-        f"run_server(host='127.0.0.1', port={port}, data_dir=Path({str(data_dir)!r}))\n"
-    )
-    log = open(log_path, "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/api/config", timeout=2) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.close()
-            tail = log_path.read_text(errors="replace")[-3000:]
-            pytest.fail(f"posecoach server did not start:\n{tail}")
-        time.sleep(0.2)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
+    with running_server(tmp_path_factory.mktemp("posecoach-data")) as running:
+        yield running.base
 
 
 @pytest.fixture(scope="session")
-def browser_context(tmp_path_factory: pytest.TempPathFactory, fake_webcam: Path):
+def browser_context(tmp_path_factory: pytest.TempPathFactory, fake_webcam: Path,
+                    playwright_driver: Any):
     """Headless Debian Chromium with a fresh user data dir and the fake webcam."""
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip(
-            "Debian's chromium is not installed: run `make browsers` "
-            "(python -m tools.browsers)"
-        )
-    sync_api = pytest.importorskip("playwright.sync_api")
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=chromium,
-            headless=True,
-            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={fake_webcam}"],
-            viewport={"width": 1366, "height": 900},
-            accept_downloads=False,
-        )
-        context.set_default_timeout(30_000)
+    with chromium_context(
+        playwright_driver, tmp_path_factory.mktemp("chromium-profile"), fake_webcam,
+        timeout_ms=30_000,
+        viewport={"width": 1366, "height": 900}, accept_downloads=False,
+    ) as context:
         yield context
-        context.close()
 
 
 @pytest.fixture

@@ -8,23 +8,16 @@ page, which must show the same session's results on its frames.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import cv2
-import httpx
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, needs_shared_data
-from tests.e2e.conftest import CHROMIUM_ARGS
+from tests.conftest import needs_shared_data, running_server
+from tests.e2e.conftest import chromium_context
 from tests.e2e.test_web_ui import UNLABELLED_JS
-from tools.net import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600), needs_shared_data]
 TOKEN = "phone-and-screen"
@@ -33,60 +26,20 @@ TOKEN = "phone-and-screen"
 @pytest.fixture(scope="module")
 def lan_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The real server, as a user starts it for a phone, on loopback only."""
-    data_dir = tmp_path_factory.mktemp("lan-e2e")
-    port = free_port()
-    log_path = data_dir / "server.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "posecoach", "serve", "--lan", "--host", "127.0.0.1",
-         "--port", str(port), "--data-dir", str(data_dir), "--token", TOKEN],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"},
-    )
-    base = f"https://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/api/config?token={TOKEN}", verify=False, timeout=2).is_success:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.close()
-            pytest.fail("posecoach serve --lan did not start:\n"
-                        + log_path.read_text(errors="replace")[-3000:])
-        time.sleep(0.2)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
+    with running_server(tmp_path_factory.mktemp("lan-e2e"), lan_token=TOKEN) as running:
+        yield running.base
 
 
 @pytest.fixture(scope="module")
-def https_context(tmp_path_factory: pytest.TempPathFactory, fake_webcam: Path) -> Any:
+def https_context(tmp_path_factory: pytest.TempPathFactory, fake_webcam: Path,
+                  playwright_driver: Any) -> Any:
     """Chromium with the fake webcam that accepts the server's self-signed certificate."""
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("Debian's chromium is not installed: run `make browsers`")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    profile = tmp_path_factory.mktemp("chromium-https")
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=chromium,
-            headless=True,
-            args=[*CHROMIUM_ARGS, "--ignore-certificate-errors",
-                  f"--use-file-for-fake-video-capture={fake_webcam}"],
-            ignore_https_errors=True,
-            viewport={"width": 1280, "height": 800},
-        )
-        context.set_default_timeout(60_000)
+    with chromium_context(
+        playwright_driver, tmp_path_factory.mktemp("chromium-https"), fake_webcam,
+        "--ignore-certificate-errors",
+        timeout_ms=60_000, ignore_https_errors=True, viewport={"width": 1280, "height": 800},
+    ) as context:
         yield context
-        context.close()
 
 
 def test_the_phone_streams_over_wss_and_the_viewer_shows_its_session(

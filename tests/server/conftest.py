@@ -12,6 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from posecoach.outputs.summary import SessionSummary
@@ -28,6 +29,30 @@ needs_engine = pytest.mark.skipif(
     not engine_available(),
     reason="needs the pose engine (posecoach.coach.live, pipeline, pose and media)",
 )
+
+
+class CapturedRun:
+    """Stands in for `uvicorn.run`: keeps the app and the options the server would run with."""
+
+    def __init__(self) -> None:
+        self.app: FastAPI | None = None
+        self.kwargs: dict[str, Any] = {}
+
+    def run(self, app: FastAPI, **kwargs: Any) -> None:
+        self.app, self.kwargs = app, kwargs
+
+
+@pytest.fixture
+def captured(monkeypatch: pytest.MonkeyPatch) -> CapturedRun:
+    """`uvicorn.run` captured, and no server limits taken from the environment."""
+    import uvicorn
+
+    capture = CapturedRun()
+    monkeypatch.setattr(uvicorn, "run", capture.run)
+    for var in ("POSECOACH_MAX_UPLOAD_MB", "POSECOACH_MAX_DURATION_MIN",
+                "POSECOACH_MAX_FILES_PER_UPLOAD", "POSECOACH_MAX_LIVE_SESSIONS"):
+        monkeypatch.delenv(var, raising=False)
+    return capture
 
 
 def clip_jpegs(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -30,6 +29,7 @@ from posecoach.errors import OutputError
 from posecoach.server import create_app
 from posecoach.server.storage import Storage
 from posecoach.settings import Settings
+from tests.diskfull import fill_disk
 from tests.server.conftest import FAST_LIMITS, ORIGIN, FakeEngine, receive_until, wait_job
 from tests.test_disk_full import _mount_tmpfs
 
@@ -55,16 +55,7 @@ class Disk:
         self.full = True
         if not self.real:
             return
-        fd = os.open(self._filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        try:
-            for size in (1 << 16, 1 << 12, 1):
-                try:
-                    while True:
-                        os.write(fd, b"\0" * size)
-                except OSError as exc:
-                    assert exc.errno == errno.ENOSPC
-        finally:
-            os.close(fd)
+        fill_disk(self._filler)
         assert shutil.disk_usage(self.root).free == 0
 
     def free(self) -> None:

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import ssl
 import struct
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +19,6 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -31,29 +26,17 @@ from typer.testing import CliRunner
 from posecoach.errors import SettingsError
 from posecoach.server import create_app, run_server
 from posecoach.server.tls import CERT_DIR, CERT_FILE, KEY_FILE, LanAccess, make_certificate
-from tests.conftest import ROOT
-from tests.server.conftest import FAST_LIMITS, ORIGIN, FakeEngine, receive_until, synthetic_jpeg
-from tools.net import free_port
+from tests.conftest import running_server
+from tests.server.conftest import (
+    FAST_LIMITS,
+    ORIGIN,
+    CapturedRun,
+    FakeEngine,
+    receive_until,
+    synthetic_jpeg,
+)
 
 TOKEN_RE = re.compile(r"https://127\.0\.0\.1:(\d+)/\?token=([A-Za-z0-9_%-]+)")
-
-
-class _Captured:
-    def __init__(self) -> None:
-        self.app: FastAPI | None = None
-        self.kwargs: dict[str, Any] = {}
-
-    def run(self, app: FastAPI, **kwargs: Any) -> None:
-        self.app, self.kwargs = app, kwargs
-
-
-@pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> _Captured:
-    import uvicorn
-
-    capture = _Captured()
-    monkeypatch.setattr(uvicorn, "run", capture.run)
-    return capture
 
 
 def decode_terminal_qr(text: str) -> str:
@@ -98,7 +81,7 @@ def write_expired_certificate(folder: Path) -> None:
 
 
 def test_lan_serves_https_with_a_token_and_a_qr_code(
-    tmp_path: Path, captured: _Captured, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, captured: CapturedRun, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run_server(host="127.0.0.1", port=8443, data_dir=tmp_path, lan=True)
     out = capsys.readouterr().out
@@ -138,7 +121,7 @@ def test_the_page_without_lan_says_how_to_start_it(tmp_path: Path) -> None:
 
 
 def test_the_certificate_is_made_once_and_renewed_on_request(
-    tmp_path: Path, captured: _Captured, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, captured: CapturedRun, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cert = tmp_path / CERT_DIR / CERT_FILE
     run_server(host="127.0.0.1", port=8443, data_dir=tmp_path, lan=True, token="t0k")
@@ -154,7 +137,7 @@ def test_the_certificate_is_made_once_and_renewed_on_request(
 
 @pytest.mark.parametrize("damage", ["expired", "garbage", "no key"])
 def test_a_bad_certificate_gets_a_clear_message_and_a_new_one_on_request(
-    tmp_path: Path, captured: _Captured, damage: str
+    tmp_path: Path, captured: CapturedRun, damage: str
 ) -> None:
     folder = tmp_path / CERT_DIR
     write_expired_certificate(folder)
@@ -173,7 +156,7 @@ def test_a_bad_certificate_gets_a_clear_message_and_a_new_one_on_request(
 
 
 def test_the_command_line_reports_an_expired_certificate(
-    tmp_path: Path, captured: _Captured
+    tmp_path: Path, captured: CapturedRun
 ) -> None:
     from posecoach.cli import app as cli_app
 
@@ -190,7 +173,7 @@ def test_the_command_line_reports_an_expired_certificate(
     assert lone.exit_code == 2 and "--lan" in lone.output
 
 
-def test_the_users_own_certificate(tmp_path: Path, captured: _Captured) -> None:
+def test_the_users_own_certificate(tmp_path: Path, captured: CapturedRun) -> None:
     own = tmp_path / "own"
     make_certificate(own / "c.pem", own / "k.pem", ["127.0.0.1"])
     run_server(host="127.0.0.1", data_dir=tmp_path / "data", lan=True,
@@ -215,39 +198,9 @@ def test_the_users_own_certificate(tmp_path: Path, captured: _Captured) -> None:
 @pytest.fixture(scope="module")
 def https_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """`posecoach serve --lan --host 127.0.0.1` in a subprocess; yields (base, token, cafile)."""
-    data_dir = tmp_path_factory.mktemp("lan-data")
-    port = free_port()
     token = "lan-s3cret"
-    log_path = data_dir / "server.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "posecoach", "serve", "--lan", "--host", "127.0.0.1",
-         "--port", str(port), "--data-dir", str(data_dir), "--token", token],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"},
-    )
-    base = f"https://127.0.0.1:{port}"
-    cafile = data_dir / CERT_DIR / CERT_FILE
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/api/config?token={token}", verify=False, timeout=2).is_success:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.close()
-            pytest.fail("posecoach serve --lan did not start:\n"
-                        + log_path.read_text(errors="replace")[-3000:])
-        time.sleep(0.2)
-    yield base, token, cafile
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
+    with running_server(tmp_path_factory.mktemp("lan-data"), lan_token=token) as running:
+        yield running.base, token, running.data_dir / CERT_DIR / CERT_FILE
 
 
 def _flat_routes(routes: list[Any], prefix: str = "") -> list[tuple[str, Any]]:

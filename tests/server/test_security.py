@@ -23,7 +23,7 @@ import posecoach.server as server_mod
 from posecoach.server import ServerLimits, create_app, run_server
 from posecoach.server.auth import LOOPBACK_NAMES, host_name, origin_allowed
 from tests.conftest import IMAGES, ROOT
-from tests.server.conftest import FAST_LIMITS, ORIGIN, SIDE_CLIP, FakeEngine, wait_job
+from tests.server.conftest import FAST_LIMITS, ORIGIN, SIDE_CLIP, CapturedRun, FakeEngine, wait_job
 
 PHOTO = IMAGES / "COCO_val2014_000000000241.jpg"
 HEX_ID = re.compile(r"^[0-9a-f]{32}(\.[a-z0-9]+)?$")
@@ -111,29 +111,8 @@ def test_is_loopback(host: str, loopback: bool) -> None:
     assert server_mod.is_loopback(host) is loopback
 
 
-class _Captured:
-    def __init__(self) -> None:
-        self.app: FastAPI | None = None
-        self.kwargs: dict[str, Any] = {}
-
-    def run(self, app: FastAPI, **kwargs: Any) -> None:
-        self.app, self.kwargs = app, kwargs
-
-
-@pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> _Captured:
-    import uvicorn
-
-    capture = _Captured()
-    monkeypatch.setattr(uvicorn, "run", capture.run)
-    for var in ("POSECOACH_MAX_UPLOAD_MB", "POSECOACH_MAX_DURATION_MIN",
-                "POSECOACH_MAX_FILES_PER_UPLOAD", "POSECOACH_MAX_LIVE_SESSIONS"):
-        monkeypatch.delenv(var, raising=False)
-    return capture
-
-
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::"])
-def test_other_interfaces_need_a_token(tmp_path: Path, captured: _Captured, host: str) -> None:
+def test_other_interfaces_need_a_token(tmp_path: Path, captured: CapturedRun, host: str) -> None:
     with pytest.raises(ValueError, match="--token"):
         run_server(host=host, data_dir=tmp_path)
     with pytest.raises(ValueError, match="must not be empty"):
@@ -173,7 +152,7 @@ def test_cli_refuses_other_interfaces_without_a_token(tmp_path: Path) -> None:
      ("", False)],
 )
 def test_without_a_token_only_loopback_host_names_are_answered(
-    tmp_path: Path, captured: _Captured, host: str, allowed: bool
+    tmp_path: Path, captured: CapturedRun, host: str, allowed: bool
 ) -> None:
     run_server(data_dir=tmp_path)
     assert captured.app is not None
@@ -191,7 +170,7 @@ def test_host_name() -> None:
     assert "localhost" in LOOPBACK_NAMES
 
 
-def test_rebinding_websocket_is_refused(tmp_path: Path, captured: _Captured) -> None:
+def test_rebinding_websocket_is_refused(tmp_path: Path, captured: CapturedRun) -> None:
     run_server(data_dir=tmp_path)
     assert captured.app is not None
     with TestClient(captured.app, base_url="http://evil.example:8000") as client:
@@ -413,7 +392,7 @@ def test_limits_from_the_environment() -> None:
 
 
 def test_run_server_applies_limits(
-    tmp_path: Path, captured: _Captured, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, captured: CapturedRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("POSECOACH_MAX_UPLOAD_MB", "0.001")
     monkeypatch.setenv("POSECOACH_MAX_DURATION_MIN", "0.01")
@@ -584,7 +563,7 @@ def test_a_deeply_nested_message_on_the_source_socket_closes_it(tmp_path: Path) 
 
 
 def test_a_token_with_any_character_works(
-    tmp_path: Path, captured: _Captured, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, captured: CapturedRun, capsys: pytest.CaptureFixture[str]
 ) -> None:
     token = "pass€word"
     encoded = "pass%E2%82%ACword"
@@ -632,7 +611,7 @@ def test_the_token_is_redacted_from_log_lines() -> None:
 
 
 def test_addresses_are_shown_with_one_pair_of_brackets(
-    tmp_path: Path, captured: _Captured, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, captured: CapturedRun, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert server_mod.server_url("::1", 8000) == "http://[::1]:8000/"
     assert server_mod.server_url("[::1]", 8000) == "http://[::1]:8000/"

@@ -1,7 +1,8 @@
 // Live coaching page: camera -> JPEG frames over WS /ws/live -> results -> overlay, cues, speech.
-import { announce, clearErrors, fmtClock, getJSON, isNum, showError, wsURL } from "./api.js";
+import { announce, clearErrors, fmtClock, getJSON, showError, wsURL } from "./api.js";
 import { clearOverlay, drawOverlay, faultyLines } from "./skeleton.js";
 import { renderCheckin } from "./checkin.js";
+import { buildStatusTiles, resetStatus, setIndicator, showStatus } from "./status.js";
 
 const params = new URLSearchParams(location.search);
 const MAX_IN_FLIGHT = Math.max(1, Number(params.get("inflight")) || 1); // frames sent, no result yet
@@ -9,7 +10,6 @@ const FRAME_WIDTH = 640;            // frames are downscaled to this width befor
 const JPEG_QUALITY = 0.7;
 const MIN_FRAME_INTERVAL_MS = 1000 / 30;
 const STALL_MS = 4000;              // no result for this long: assume the frame was lost
-const CADENCE_WINDOW_S = 15;
 const SETUP_SHOWN_MS = 8000;       // the set-up check's verdict stays on screen this long
 // When results come back slowly, the live video runs ahead of the skeleton. Above this round
 // trip the viewer shows the frame that was analysed (skeleton exactly on the body) instead.
@@ -24,10 +24,10 @@ const ui = {
   cue: $("cue"), cueLog: $("cue-log"), video: $("video"), sourceFrame: $("source-frame"),
   overlay: $("overlay"), frameCanvas: $("frame-canvas"), viewerMode: $("viewer-mode"), placeholder: $("viewer-placeholder"), after: $("after"),
   reviewLink: $("review-link"), checkin: $("checkin"), setup: $("setup"),
-  inview: $("ind-inview"), view: $("ind-view"), backward: $("ind-backward"), cadence: $("ind-cadence"),
   speakWhere: $("speak-where"), setupCheck: $("setup-check"),
-  walkSetting: $("walk-setting"), setting: $("ind-setting"),
+  walkSetting: $("walk-setting"),
 };
+const tiles = buildStatusTiles($("walker-status"), { setting: true });
 
 // Test and debugging hook: what happened, without reaching into closures.
 const debug = (window.__posecoach = {
@@ -94,14 +94,8 @@ function updateSuggested() {
 
 // ---------------------------------------------------------------- UI state
 
-function setIndicator(node, state, text) {
-  node.dataset.state = state;
-  node.querySelector(".ind-value").textContent = text;
-}
-
 function resetIndicators() {
-  for (const n of [ui.inview, ui.view, ui.backward, ui.cadence, ui.setting]) setIndicator(n, "unknown", "–");
-  ui.cadence.querySelector(".ind-sub").textContent = "0 steps";
+  resetStatus(tiles);
   ui.setupCheck.hidden = true;
 }
 
@@ -199,40 +193,13 @@ function handleResult(msg) {
   debug.lastResult = msg;
   s.last = msg;
   redraw();
-  const m = msg.metrics || {};
   if (msg.setup) showSetup(msg.setup);
   else if (s.setupShownUntil && performance.now() > s.setupShownUntil) {
     ui.setupCheck.hidden = true;
     s.setupShownUntil = null;
   }
 
-  if (!msg.person) {
-    setIndicator(ui.inview, "no", "No one seen");
-  } else if (m.fully_in_frame === true) setIndicator(ui.inview, "yes", "Yes");
-  else if (m.fully_in_frame === false) setIndicator(ui.inview, "no", "No");
-  else setIndicator(ui.inview, "unknown", "–");
-
-  const view = msg.person ? m.view : null;
-  setIndicator(ui.view, view === "side" ? "yes" : view && view !== "unknown" ? "warn" : "unknown",
-    view && view !== "unknown" ? view.charAt(0).toUpperCase() + view.slice(1) : "–");
-
-  const dir = msg.person ? m.direction : null;
-  const dirText = { backward: "Yes", forward: "Forwards", standing: "Standing", turning: "Turning" }[dir];
-  setIndicator(ui.backward, dir === "backward" ? "yes" : dir === "forward" ? "no" : dir ? "warn" : "unknown", dirText ?? "–");
-
-  const where = { overground: "Overground", treadmill: "Treadmill" }[msg.setting];
-  setIndicator(ui.setting, where ? "num" : "unknown",
-    where ? where + (msg.on_rails ? ", on the rails (fine)" : "") : "–");
-
-  for (const st of msg.steps || []) {
-    const t = isNum(st.time_s) ? st.time_s : msg.t;
-    s.stepTimes.push(t);
-  }
-  const recent = s.stepTimes.filter((t) => t >= (msg.t ?? 0) - CADENCE_WINDOW_S);
-  const cadence = recent.length >= 3 ? ((recent.length - 1) / (recent[recent.length - 1] - recent[0])) * 60 : null;
-  setIndicator(ui.cadence, s.stepTimes.length ? "num" : "unknown",
-    isNum(cadence) ? `${Math.round(cadence)}/min` : "–");
-  ui.cadence.querySelector(".ind-sub").textContent = `${s.stepTimes.length} step${s.stepTimes.length === 1 ? "" : "s"}`;
+  showStatus(tiles, msg, s.stepTimes);
 
   for (const cue of msg.new_cues || []) {
     debug.cuesSeen.push(cue);

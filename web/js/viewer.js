@@ -4,18 +4,18 @@
 // the JPEG) and the results (JSON), and paints each result on the frame it belongs to.
 import { announce, getJSON, isNum, showError, wsURL } from "./api.js";
 import { clearOverlay, drawOverlay, faultyLines } from "./skeleton.js";
+import { buildStatusTiles, resetStatus, showStatus } from "./status.js";
 
 const FRAMES_KEPT = 40;          // frames waiting for their result
 const MATCH_S = 0.5;             // a result is painted on a frame at most this far from its time
-const CADENCE_WINDOW_S = 15;
 const RECONNECT_MS = 2000;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
   picker: $("picker"), pickerEmpty: $("picker-empty"), sessions: $("sessions"), speakWhere: $("speak-where"),
   watching: $("watching"), cue: $("cue"), frame: $("frame"), overlay: $("overlay"), placeholder: $("viewer-placeholder"),
-  inview: $("ind-inview"), view: $("ind-view"), backward: $("ind-backward"), cadence: $("ind-cadence"),
 };
+const tiles = buildStatusTiles($("walker-status"));
 
 // Test and debugging hook.
 const debug = (window.__posecoachViewer = {
@@ -38,14 +38,8 @@ let endedNote = null;    // what the cue says after a session ended, until the n
 
 // ---------------------------------------------------------------- indicators and cue
 
-function setIndicator(node, state, text) {
-  node.dataset.state = state;
-  node.querySelector(".ind-value").textContent = text;
-}
-
 function resetView() {
-  for (const n of [ui.inview, ui.view, ui.backward, ui.cadence]) setIndicator(n, "unknown", "–");
-  ui.cadence.querySelector(".ind-sub").textContent = "0 steps";
+  resetStatus(tiles);
   frames = [];
   stepTimes = [];
   lastResult = null;
@@ -189,25 +183,7 @@ function handleResult(msg) {
   debug.lastResult = msg;
   lastResult = msg;
   painting = painting.then(() => paint(msg));
-  const m = msg.metrics || {};
-  if (!msg.person) setIndicator(ui.inview, "no", "No one seen");
-  else if (m.fully_in_frame === true) setIndicator(ui.inview, "yes", "Yes");
-  else if (m.fully_in_frame === false) setIndicator(ui.inview, "no", "No");
-  else setIndicator(ui.inview, "unknown", "–");
-
-  const view = msg.person ? m.view : null;
-  setIndicator(ui.view, view === "side" ? "yes" : view && view !== "unknown" ? "warn" : "unknown",
-    view && view !== "unknown" ? view.charAt(0).toUpperCase() + view.slice(1) : "–");
-
-  const dir = msg.person ? m.direction : null;
-  const dirText = { backward: "Yes", forward: "Forwards", standing: "Standing", turning: "Turning" }[dir];
-  setIndicator(ui.backward, dir === "backward" ? "yes" : dir === "forward" ? "no" : dir ? "warn" : "unknown", dirText ?? "–");
-
-  for (const st of msg.steps || []) stepTimes.push(isNum(st.time_s) ? st.time_s : msg.t);
-  const recent = stepTimes.filter((t) => t >= (msg.t ?? 0) - CADENCE_WINDOW_S);
-  const cadence = recent.length >= 3 ? ((recent.length - 1) / (recent[recent.length - 1] - recent[0])) * 60 : null;
-  setIndicator(ui.cadence, stepTimes.length ? "num" : "unknown", isNum(cadence) ? `${Math.round(cadence)}/min` : "–");
-  ui.cadence.querySelector(".ind-sub").textContent = `${stepTimes.length} step${stepTimes.length === 1 ? "" : "s"}`;
+  showStatus(tiles, msg, stepTimes);
 
   for (const cue of msg.new_cues || []) speak(cue.message, cue.severity);
   const active = (msg.cues || [])[0];
