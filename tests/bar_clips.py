@@ -52,3 +52,16 @@ def write_pyav(
             f.time_base = time_base
             c.mux(s.encode(f))
         c.mux(s.encode(None))
+
+
+def one_pixel_clip(path: Path) -> Path:
+    """A 1x1 H.264 clip (4:4:4, since 4:2:0 needs even sides)."""
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 1, 1, "yuv444p"
+        for k in range(30):
+            frame = av.VideoFrame.from_ndarray(np.full((1, 1, 3), 90, np.uint8), format="rgb24")
+            frame.pts = k
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path

@@ -30,7 +30,7 @@ from posecoach.media.writer import VideoWriter
 from posecoach.outputs.landmarks_csv import HEADER
 from posecoach.pipeline.offline import analyze_video
 from posecoach.settings import load_settings
-from tests.bar_clips import write_pyav
+from tests.bar_clips import one_pixel_clip, write_pyav
 from tests.conftest import IMAGES, VIDEO, needs_shared_data
 
 SIDE_1080 = VIDEO / "side_walk_1080p60.mp4"
@@ -394,19 +394,6 @@ def test_front_view_does_not_judge_step_length(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- odd files, plain words
 
 
-def _one_pixel_clip(path: Path) -> Path:
-    """A 1x1 H.264 clip (4:4:4, since 4:2:0 needs even sides)."""
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 1, 1, "yuv444p"
-        for k in range(30):
-            frame = av.VideoFrame.from_ndarray(np.full((1, 1, 3), 90, np.uint8), format="rgb24")
-            frame.pts = k
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return path
-
-
 def _cut_vp9(path: Path) -> Path:
     """The real VP9 clip cut to its first 2 %: its first picture cannot be decoded."""
     data = (VIDEO / "side_walk_two_people_vp9.mp4").read_bytes()
@@ -420,7 +407,7 @@ def _plain(text: str) -> None:
 
 
 def test_one_pixel_video_on_the_command_line(tmp_path: Path) -> None:
-    clip = _one_pixel_clip(tmp_path / "dot.mp4")
+    clip = one_pixel_clip(tmp_path / "dot.mp4")
     proc = posecoach("analyze", str(clip), "--out", str(tmp_path / "out"))
     _plain(proc.stdout + proc.stderr)
     assert proc.returncode == 1
@@ -446,7 +433,7 @@ def test_one_pixel_and_truncated_uploads_are_refused_in_words(tmp_path: Path) ->
     from tests.server.conftest import FAST_LIMITS, ORIGIN, FakeEngine
 
     app = create_app(tmp_path / "data", engine=FakeEngine(delay_s=0.0), limits=FAST_LIMITS)
-    dot = _one_pixel_clip(tmp_path / "dot.mp4").read_bytes()
+    dot = one_pixel_clip(tmp_path / "dot.mp4").read_bytes()
     cut = _cut_vp9(tmp_path / "cut.mp4").read_bytes()
     with TestClient(app) as client:
         for name, data, words in (("dot.mp4", dot, "too small to show a person"),

@@ -23,7 +23,7 @@ from posecoach.media.camera import CameraReader
 from posecoach.media.probe import probe
 from posecoach.media.reader import VideoReader
 from posecoach.media.writer import VideoWriter
-from tests.bar_clips import bar_image, write_pyav
+from tests.bar_clips import bar_image, one_pixel_clip, write_pyav
 from tests.conftest import IMAGES, ROOT, VIDEO, needs_shared_data
 
 SIDE_1080 = VIDEO / "side_walk_1080p60.mp4"
@@ -49,18 +49,6 @@ def _audio_only(path: Path) -> None:
         c.mux(s.encode(None))
 
 
-def _one_pixel(path: Path) -> None:
-    """A 1x1 H.264 clip (4:4:4, since 4:2:0 needs even sides)."""
-    with av.open(str(path), "w", format="mp4") as c:
-        s = c.add_stream("libx264", rate=30)
-        s.width, s.height, s.pix_fmt = 1, 1, "yuv444p"
-        for k in range(30):
-            frame = av.VideoFrame.from_ndarray(np.full((1, 1, 3), 90, np.uint8), format="rgb24")
-            frame.pts = k
-            c.mux(s.encode(frame))
-        c.mux(s.encode(None))
-
-
 def _make_bad(kind: str, path: Path) -> None:
     if kind == "empty":
         path.write_bytes(b"")
@@ -79,7 +67,7 @@ def _make_bad(kind: str, path: Path) -> None:
         data = (VIDEO / "side_walk_two_people_vp9.mp4").read_bytes()
         path.write_bytes(data[: int(len(data) * 0.02)])
     elif kind == "one_pixel":
-        _one_pixel(path)
+        one_pixel_clip(path)
     else:
         raise AssertionError(kind)
 

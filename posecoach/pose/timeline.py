@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from posecoach.pose.landmarks import median_frame_interval_s
+
 MIN_FPS = 0.5
 MAX_FPS = 1000.0
 DEFAULT_FPS = 30.0
@@ -270,16 +272,8 @@ class Timeline:
     @property
     def fps(self) -> float:
         """The median frame rate (0 for fewer than two frames)."""
-        return median_fps(self.time_s)
-
-
-def median_fps(time_s: np.ndarray) -> float:
-    """Frames per second from the median positive interval (0 when there is none)."""
-    if len(time_s) < 2:
-        return 0.0
-    dt = np.diff(np.asarray(time_s, dtype=np.float64))
-    dt = dt[np.isfinite(dt) & (dt > 0)]
-    return float(1.0 / np.median(dt)) if dt.size else 0.0
+        interval_s = median_frame_interval_s(self.time_s)
+        return 1.0 / interval_s if interval_s > 0 else 0.0
 
 
 def _difference_s(value: RawTime, origin: RawTime) -> float | None:
