@@ -122,6 +122,7 @@ async def view(ws: WebSocket) -> None:
         return
     viewer = hub.join()
     sender = asyncio.ensure_future(_pump(ws, viewer))
+    receiving: asyncio.Future[Any] | None = None
     try:
         while True:
             receiving = asyncio.ensure_future(ws.receive())
@@ -129,7 +130,6 @@ async def view(ws: WebSocket) -> None:
                 {receiving, sender}, return_when=asyncio.FIRST_COMPLETED
             )
             if sender in done:
-                receiving.cancel()
                 break
             message = receiving.result()
             if message["type"] == "websocket.disconnect":
@@ -144,5 +144,9 @@ async def view(ws: WebSocket) -> None:
         log.exception("viewer WebSocket failed")
     finally:
         hub.leave(viewer)
+        if receiving is not None:
+            receiving.cancel()
         sender.cancel()
-        await asyncio.gather(sender, return_exceptions=True)
+        # Unlike gather, wait never raises the pump's own cancellation in place of this
+        # handler's, which would end the connection with a stray CancelledError.
+        await asyncio.wait({sender})
