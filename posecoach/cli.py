@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -23,6 +25,10 @@ from posecoach.settings import LEVELS, Settings, load_settings
 
 if TYPE_CHECKING:
     from posecoach.outputs.summary import SessionSummary
+    from posecoach.pipeline.batch import FileOutcome
+    from posecoach.server.storage import Storage
+
+DEFAULT_DATA_DIR = Path("posecoach-data")
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -115,6 +121,74 @@ def _timed_test_overrides(test: str | None, floor_marks: str | None, population:
     return {"timed_test": section}
 
 
+class _Library:
+    """The library `analyze --person` records into: its storage and the person."""
+
+    def __init__(self, storage: Storage, person: dict[str, Any], data_dir: Path) -> None:
+        self.storage = storage
+        self.person = person
+        self.data_dir = data_dir
+
+    def last_test_time_s(self) -> float | None:
+        """The person's latest timed 3-metre backward walk, for the change since then."""
+        timed = [t["time_s"] for t in self.storage.timed_tests(self.person["id"]) if t["timed"]]
+        return timed[-1] if timed else None
+
+    def record(self, outcome: FileOutcome, settings: Settings) -> None:
+        """Add an analysed clip as a finished session of the person, with its outputs."""
+        from posecoach.outputs.files import SessionFiles
+
+        summary = outcome.summary
+        if summary is None:
+            return
+        try:
+            session = self.storage.create_session(
+                "upload", settings.level, settings.height_cm, Path(outcome.path).name,
+                "analysing", person_id=self.person["id"],
+            )
+            shutil.copytree(outcome.out_dir, session["out_dir"], dirs_exist_ok=True,
+                            copy_function=_link_or_copy)
+            landmarks = SessionFiles(Path(session["out_dir"])).landmarks
+            if Path(outcome.path).suffix.lower() == ".csv" and not landmarks.exists():
+                # An analysed landmarks CSV is not written again: the session keeps it.
+                shutil.copy2(outcome.path, landmarks)
+            self.storage.update_session(session["id"], status="done", summary=summary,
+                                        duration_s=summary.duration_s)
+        except (PosecoachError, OSError) as exc:
+            console.print(f"  [yellow]warning:[/yellow] not recorded in the library: "
+                          f"{escape(user_message(exc))}")
+            return
+        console.print(f"  recorded as a session of {escape(self.person['name'])} in "
+                      f"{escape(str(self.data_dir))}")
+
+
+def _link_or_copy(src: str, dest: str) -> None:
+    """A hard link where the disk allows it (outputs are replaced, never rewritten in place),
+    else a copy."""
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
+
+
+def _open_library(name: str, data_dir: Path, height_cm: float | None, level: str | None,
+                  population: str | None) -> _Library:
+    """The library at `data_dir` and the person called `name`, added when new; exits with a
+    plain message when it cannot be used."""
+    from posecoach.server.storage import Storage
+
+    try:
+        storage = Storage(data_dir / "posecoach.db", data_dir)
+        person = storage.find_person(name)
+        if person is None:
+            person = storage.create_person(name, height_cm, level, population=population)
+            console.print(f"added {escape(person['name'])} to the library in "
+                          f"{escape(str(data_dir))}")
+    except (PosecoachError, OSError) as exc:
+        raise _fail(exc) from None
+    return _Library(storage, person, data_dir)
+
+
 def _print_timed_test(summary: SessionSummary) -> None:
     result = summary.timed_test
     if result is None:
@@ -153,6 +227,8 @@ def analyze(
     population: Annotated[str | None, typer.Option(help="Cut-offs for --test: community, nursing_home, parkinsons, stroke, ms.")] = None,
     previous_time_s: Annotated[float | None, typer.Option("--previous-time-s", help="The last test's time, for the change since then.")] = None,
     setting: Annotated[str | None, typer.Option("--setting", help="Where the walk is: auto (measured), overground, or treadmill (also walking in place).")] = None,
+    person: Annotated[str | None, typer.Option("--person", help="Also record each analysed clip as a session of this person (a name or code) in the library at --data-dir; a new name adds the person. Their height, level and population are the defaults.")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="The library --person records into (default posecoach-data, as serve uses).")] = None,
 ) -> None:
     """Analyse backward-walking videos (or exported landmark CSVs) and write reports."""
     from posecoach.media.probe import file_label, shown_text
@@ -165,6 +241,22 @@ def analyze(
     )
 
     extra = _timed_test_overrides(test, floor_marks, population, previous_time_s)
+    library = None
+    if person is None and data_dir is not None:
+        _error("--data-dir goes with --person")
+        raise typer.Exit(2)
+    if person is not None:
+        library = _open_library(person, data_dir or DEFAULT_DATA_DIR, height_cm, level,
+                                population)
+        height_cm = height_cm if height_cm is not None else library.person["height_cm"]
+        level = level or library.person["level"]
+        if "timed_test" in extra:
+            section = extra["timed_test"]
+            if library.person["population"] and population is None:
+                section["population"] = library.person["population"]
+            last_s = library.last_test_time_s()
+            if last_s is not None and previous_time_s is None:
+                section["previous_time_s"] = last_s
     if setting is not None:
         if setting not in WALK_SETTINGS:
             _error(f"unknown setting {setting!r}: choose {', '.join(WALK_SETTINGS)}")
@@ -215,6 +307,8 @@ def analyze(
         elif outcome.summary is not None:
             _print_summary(outcome.summary)
             _print_timed_test(outcome.summary)
+        if library is not None:
+            library.record(outcome, settings)
     if len(outcomes) > 1 or failed:
         console.print(f"{len(outcomes) - (failed - len(problems))} analysed, {failed} failed")
     if failed:

@@ -173,3 +173,51 @@ def test_landmarks_csv_reanalysis_matches_the_video_analysis(analysed, tmp_path)
     strict = json.loads((tmp_path / "strict" / "landmarks" / "summary.json").read_text())
     assert strict["thresholds"]["trunk_max_forward_lean_deg"] < again["thresholds"][
         "trunk_max_forward_lean_deg"]
+
+
+@pytest.mark.usefixtures("shared_data")
+def test_person_records_each_clip_in_the_library(tmp_path):
+    """`--person` adds the clip as a session of that person; their height and last test
+    carry over to the next analysis, and without --person no library is touched."""
+    from posecoach.outputs.landmarks_csv import write_landmarks_csv
+    from posecoach.server.storage import Storage
+    from tests.conftest import MOCAP
+    from tests.mocap.projection import load_trial, reference_values
+    from tests.mocap.timed_walk import held_trial, project_held
+
+    trial = MOCAP / "dataset-1_walk-back_active_001.bvh"
+    height_cm = float(reference_values(load_trial(trial))["height_cm"])
+    series, _ = project_held(held_trial(str(trial)), noise_px=1.0, seed=3)
+    csv_path = write_landmarks_csv(tmp_path / "walk.csv", series)
+    library = tmp_path / "library"
+    run = ["analyze", str(csv_path), "--test", "3m-backward", "--data-dir", str(library)]
+
+    first = posecoach(*run, "--out", str(tmp_path / "one"), "--person", "Ana Ruiz",
+                      "--height-cm", f"{height_cm:.1f}", "--population", "parkinsons")
+    assert first.returncode == 0, first.stderr
+    no_traceback(first)
+    assert "recorded as a session of Ana Ruiz" in first.stderr
+    # Same person (any case), no height given: the person's height scales the test.
+    second = posecoach(*run, "--out", str(tmp_path / "two"), "--person", "ana ruiz")
+    assert second.returncode == 0, second.stderr
+
+    storage = Storage(library / "posecoach.db", library)
+    (person,) = storage.list_people()
+    assert person["name"] == "Ana Ruiz" and person["height_cm"] == pytest.approx(height_cm, 0.01)
+    assert person["population"] == "parkinsons" and person["sessions"] == 2
+    older, newer = reversed(storage.list_sessions(person_id=person["id"]))
+    for record in (older, newer):
+        assert record["status"] == "done" and record["source_name"] == "walk.csv"
+        for name in ("landmarks.csv", "summary.json", "report.html"):
+            assert (Path(record["out_dir"]) / name).is_file(), name
+    tests = storage.timed_tests(person["id"])
+    assert [t["session_id"] for t in tests] == [older["id"], newer["id"]]
+    assert all(t["timed"] and t["population"] == "parkinsons" for t in tests)
+    again = json.loads((tmp_path / "two" / "walk" / "summary.json").read_text())["timed_test"]
+    assert again["previous_time_s"] == pytest.approx(tests[0]["time_s"])
+    assert newer["height_cm"] == pytest.approx(height_cm, 0.01)
+
+    alone = posecoach("analyze", str(csv_path), "--out", str(tmp_path / "three"),
+                      "--data-dir", str(tmp_path / "elsewhere"))
+    assert alone.returncode == 2 and "--data-dir goes with --person" in alone.stderr
+    assert not (tmp_path / "elsewhere").exists()

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import math
 import os
 import queue
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,9 @@ import numpy as np
 
 from posecoach.coach.cues import Cue
 from posecoach.coach.live import LiveResult
+from posecoach.coach.metrics import compute_metrics
+from posecoach.coach.smoothing import smooth_offline
+from posecoach.coach.timed_test import TimedTestResult, time_backward_walk
 from posecoach.errors import OutputError, VideoError, describe_os_error
 from posecoach.media.probe import output_size
 from posecoach.media.writer import VideoWriter
@@ -36,10 +41,24 @@ from posecoach.pipeline.offline import (
     write_outputs_into,
 )
 from posecoach.pose.landmarks import PoseSeries
+from posecoach.pose.timeline import safe_timeline
 from posecoach.settings import Settings
 
 # Frames waiting for the overlay thread.
 _QUEUE_FRAMES = 4
+# The walker counts as moving when the pelvis moved in most frames of this last stretch.
+_MOVING_WINDOW_S = 0.5
+
+
+@dataclass(frozen=True)
+class TrialsSoFar:
+    """The timed test over a recording so far, and whether the walker is moving at its end."""
+
+    result: TimedTestResult
+    walking: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"timed_test": self.result.to_json(), "walking": self.walking}
 
 
 class SessionRecorder:
@@ -221,6 +240,42 @@ class SessionRecorder:
         if errors:
             raise OutputError(0, "; ".join(errors))
 
+    def _series(self) -> PoseSeries:
+        """The landmarks recorded so far as one series."""
+        n = min(len(self._times), len(self._frames), len(self._points))
+        width, height = self._size or (0, 0)
+        return PoseSeries(
+            time_s=np.array(self._times[:n], dtype=float),
+            points=np.stack(self._points[:n]).astype(np.float64),
+            width=width,
+            height=height,
+            frame_index=np.array(self._frames[:n]),
+        )
+
+    def time_trials(self) -> TrialsSoFar:
+        """The 3-metre backward walk test over what is recorded so far, timed as `finish` times
+        the whole session (safe times, zero-phase smoothing, metrics), so each trial can be
+        reported as soon as it is walked; and whether the walker is moving now, when an
+        untimed last trial may still be under way. Safe to call from another thread while
+        frames are added."""
+        cfg = self.settings.timed_test
+        if min(len(self._times), len(self._points)) < 3:
+            return TrialsSoFar(TimedTestResult(
+                reason="not timed: nothing has been recorded yet", distance_m=cfg.distance_m,
+                population=cfg.population, scoring=cfg.scoring, trials_asked=cfg.trials,
+            ), walking=False)
+        series = self._series()
+        timeline = safe_timeline(series.time_s, max_gap_s=self.settings.timing.max_gap_s)
+        if not np.array_equal(timeline.time_s, series.time_s):
+            series = dataclasses.replace(series, time_s=timeline.time_s)
+        smoothed = smooth_offline(series, self.settings)
+        metrics = compute_metrics(smoothed, self.settings)
+        recent = series.time_s >= series.time_s[-1] - _MOVING_WINDOW_S
+        speed = np.abs(metrics.pelvis_speed_leg_s[recent])
+        moving = np.isfinite(speed) & (speed > cfg.still_max_speed_leg_s)
+        return TrialsSoFar(time_backward_walk(smoothed, metrics, self.settings),
+                           walking=bool(moving.mean() > 0.5))
+
     def abandon(self) -> None:
         """Close the files of a recording that will not be finished, keeping what was written."""
         if self._result is None:
@@ -237,14 +292,7 @@ class SessionRecorder:
         self.warnings.extend(warnings or [])
         if not self._times:
             raise VideoError("no frames were recorded")
-        width, height = self._size or (0, 0)
-        series = PoseSeries(
-            time_s=np.array(self._times),
-            points=np.stack(self._points).astype(np.float64),
-            width=width,
-            height=height,
-            frame_index=np.array(self._frames),
-        )
+        series = self._series()
         result = analyze_series(series, self.settings, self.source_name, self.warnings)
         final_csv = self._written.landmarks
         try:

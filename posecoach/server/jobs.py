@@ -19,7 +19,7 @@ from posecoach.server.budget import (
     run_within_budget,
 )
 from posecoach.server.engine import Engine, InputError
-from posecoach.server.storage import Storage, new_id
+from posecoach.server.storage import NoSuchPerson, Storage, new_id
 from posecoach.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -101,17 +101,20 @@ class JobManager:
         filename: str,
         settings: Settings,
         frame_count: int | None = None,
+        person_id: str | None = None,
     ) -> Job:
-        """Create the session for `clip`, move the clip into its folder, queue its analysis.
+        """Create the session for `clip` (of `person_id`; None: the default person), move the
+        clip into its folder, queue its analysis.
 
-        Raises `OutputError` when the session cannot be stored (a full disk); the clip is
-        then deleted.
+        Raises `OutputError` when the session cannot be stored (a full disk), `NoSuchPerson`
+        for an unknown person; the clip is then deleted.
         """
         try:
             session = self.storage.create_session(
-                "upload", settings.level, settings.height_cm, filename, "analysing"
+                "upload", settings.level, settings.height_cm, filename, "analysing",
+                person_id=person_id,
             )
-        except OutputError:
+        except (OutputError, NoSuchPerson):
             clip.unlink(missing_ok=True)
             raise
         out_dir = Path(session["out_dir"])

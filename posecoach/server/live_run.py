@@ -30,6 +30,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from posecoach.coach.timed_test import TimedTestResult
 from posecoach.errors import OutputError, PosecoachError, user_message
 from posecoach.pipeline.handoff import hand_over
 from posecoach.server.engine import InputError
@@ -101,9 +102,18 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+_IMREAD_RGB: int | None = getattr(cv2, "IMREAD_COLOR_RGB", None)  # OpenCV 4.10 and later
+
+
 def decode_jpeg(data: bytes) -> np.ndarray:
     """An RGB image from JPEG bytes; `InputError` when it does not decode."""
-    bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    if _IMREAD_RGB is not None:  # decoded straight to RGB: no second pass over the pixels
+        rgb = cv2.imdecode(buffer, _IMREAD_RGB)
+        if rgb is None:
+            raise InputError("the frame could not be decoded as a JPEG image")
+        return rgb
+    bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
     if bgr is None:
         raise InputError("the frame could not be decoded as a JPEG image")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
@@ -161,8 +171,10 @@ class LiveRun:
         send_json: SendJson,
         loop: asyncio.AbstractEventLoop,
         on_close: Callable[[], None] | None = None,
+        timed_test: bool = False,
     ) -> None:
         self.storage = storage
+        self.timed_test = timed_test
         self.coach = coach
         self.recorder = recorder
         self.session_id = session_id
@@ -275,6 +287,16 @@ class LiveRun:
         self.seq += 1
         return payload
 
+    async def time_trials(self) -> dict[str, Any]:
+        """The timed test over what is recorded so far, timed off the event loop while the
+        session goes on: `{"timed_test": TimedTestResult JSON, "walking": bool}`."""
+        time_trials = getattr(self.recorder, "time_trials", None)
+        if time_trials is None:
+            reason = "not timed: this recording cannot be timed during the session"
+            return {"timed_test": TimedTestResult(reason=reason).to_json(), "walking": False}
+        trials = await self._loop.run_in_executor(None, time_trials)
+        return trials.to_json()
+
     def _record(self, **fields: Any) -> None:
         """Store the outcome; a database that cannot be written leaves the session to recovery."""
         try:
@@ -320,6 +342,9 @@ class LiveRun:
                 "frames": self.seq,
                 "dropped": self._dropped(),
             }
+            timed = getattr(summary, "timed_test", None)
+            if timed is not None:
+                self._finished["timed_test"] = timed.to_json()
         return self._finished
 
     def _release(self) -> None:

@@ -8,13 +8,19 @@ last (on any session), means ease off; anything else means hold.
 
 On a treadmill the guidance says to hold the handrails "initially": after several good,
 pain-free sessions on the rails, the next step suggested is letting go.
+
+Everything here is one person's: a suggestion is made from one person's sessions, at their
+level, and their timed tests are read against the minimal detectable change published for
+their population.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
+from posecoach.coach.timed_test import MDC, POPULATIONS
 from posecoach.outputs.summary import SessionSummary
 from posecoach.settings import LEVELS, Settings
 
@@ -106,7 +112,11 @@ def suggest_next(sessions: Sequence[dict[str, Any]], settings: Settings) -> dict
     `summary` as a `SessionSummary`, `checkin`) and the settings of the walker's current level.
 
     Returns `{"action": "progress"|"hold"|"ease_off", "message": str, "reasons": [str]}`.
+    Raises `ValueError` when the records belong to more than one person (`person_id`).
     """
+    owners = {s["person_id"] for s in sessions if s.get("person_id")}
+    if len(owners) > 1:
+        raise ValueError("a suggestion is for one person: sessions of several people were given")
     done = sorted(
         (s for s in sessions
          if s.get("status", "done") == "done" and s.get("summary") is not None),
@@ -169,3 +179,61 @@ def suggest_next(sessions: Sequence[dict[str, Any]], settings: Settings) -> dict
         "message": _next_step(latest, settings),
         "reasons": [f"last {RECENT} sessions pain-free with good form"],
     }
+
+
+@dataclass(frozen=True)
+class TimedTestPoint:
+    """One timed test in a person's history, with its change since the previous timed one
+    and whether that change exceeds the minimal detectable change (MDC)."""
+
+    session_id: str
+    created_at: str
+    timed: bool
+    time_s: float | None
+    reason: str | None
+    population: str
+    scale_source: str | None
+    mdc_s: float | None
+    change_s: float | None
+    real_change: bool | None
+
+
+def timed_test_history(
+    tests: Sequence[Mapping[str, Any]], population: str | None
+) -> list[TimedTestPoint]:
+    """A person's timed tests (oldest first, as `Storage.timed_tests` lists them) as points
+    for the progress chart.
+
+    The MDC is the one published for `population` (the person's), else for the population
+    each test was read against; populations without a published MDC have none, and then no
+    change is called real. `change_s` is the time minus the previous timed test's.
+    """
+    points: list[TimedTestPoint] = []
+    previous_s: float | None = None
+    for test in tests:
+        chosen = population or str(test.get("population") or "")
+        if chosen not in POPULATIONS:
+            chosen = "community"
+        detectable = MDC.get(chosen)
+        mdc_s = detectable.mdc_s if detectable is not None else None
+        time_s = test.get("time_s")
+        timed = bool(test.get("timed")) and isinstance(time_s, int | float)
+        change_s = None
+        if timed and previous_s is not None:
+            change_s = round(float(time_s) - previous_s, 3)
+        real = None if change_s is None or mdc_s is None else abs(change_s) > mdc_s
+        points.append(TimedTestPoint(
+            session_id=str(test["session_id"]),
+            created_at=str(test["created_at"]),
+            timed=timed,
+            time_s=float(time_s) if timed else None,
+            reason=test.get("reason"),
+            population=chosen,
+            scale_source=test.get("scale_source"),
+            mdc_s=mdc_s,
+            change_s=change_s,
+            real_change=real,
+        ))
+        if timed:
+            previous_s = float(time_s)
+    return points

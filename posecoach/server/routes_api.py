@@ -1,4 +1,5 @@
-"""JSON API: uploads and jobs, sessions and their files, check-ins, progress, config."""
+"""JSON API: people, uploads and jobs, sessions and their files, check-ins, progress, timed
+tests, config."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from posecoach.errors import OutputError
 from posecoach.outputs.files import SessionFiles, atomic_write_text
@@ -18,7 +19,7 @@ from posecoach.outputs.words import summary_in_words
 from posecoach.pose.timeline import clip_length_s
 from posecoach.server.context import ServerContext
 from posecoach.server.engine import InputError
-from posecoach.server.progression import suggest_next
+from posecoach.server.progression import suggest_next, timed_test_history
 from posecoach.server.schemas import (
     DIGEST_KEYS,
     CheckIn,
@@ -27,14 +28,19 @@ from posecoach.server.schemas import (
     ErrorBody,
     JobBody,
     LimitsBody,
+    Person,
+    PersonCreate,
+    PersonPatch,
     Progress,
     ProgressRow,
     SessionDetail,
     SessionListItem,
     Suggestion,
+    TimedTestItem,
     UploadAccepted,
     error_responses,
 )
+from posecoach.server.storage import KEEP, NoSuchPerson, PersonBusy, PersonExists
 from posecoach.server.uploads import UploadError, UploadTooLarge, receive_files
 from posecoach.settings import LEVELS, Settings, SettingsError
 
@@ -119,6 +125,20 @@ def _session(ctx: ServerContext, session_id: str) -> dict[str, Any]:
     return record
 
 
+def _person(ctx: ServerContext, person_id: str) -> dict[str, Any]:
+    person = ctx.storage.get_person(person_id)
+    if person is None:
+        raise HTTPException(404, "no such person")
+    return person
+
+
+def _default_person_id(ctx: ServerContext) -> str | None:
+    """The person progress is shown for when none is asked for: the oldest (None while the
+    library has nobody, so reading never writes)."""
+    people = ctx.storage.list_people()
+    return people[0]["id"] if people else None
+
+
 def _settings(ctx: ServerContext, level: str | None, height_cm: float | None) -> Settings:
     try:
         return ctx.settings_loader(level, height_cm)
@@ -152,6 +172,10 @@ UPLOAD_FORM = {
                         },
                         "level": {"type": "string", "description": "training level"},
                         "height_cm": {"type": "number", "description": "the walker's height"},
+                        "person_id": {
+                            "type": "string",
+                            "description": "whose clips these are (default: the default person)",
+                        },
                     },
                 }
             }
@@ -164,11 +188,14 @@ UPLOAD_FORM = {
     "/uploads",
     status_code=202,
     openapi_extra=UPLOAD_FORM,
-    responses=error_responses(400, 413, 415, 422),
+    responses=error_responses(400, 404, 413, 415, 422),
 )
 async def upload(request: Request) -> UploadAccepted:
-    """Receive clips (multipart `files`; `level` and `height_cm` as form fields or query
-    parameters), check each one, and queue the good ones. All refused: the worst error."""
+    """Receive clips (multipart `files`; `level`, `height_cm` and `person_id` as form fields or
+    query parameters), check each one, and queue the good ones. All refused: the worst error.
+
+    The person's level and height are the defaults when the upload gives none.
+    """
     ctx = _ctx(request)
     try:
         received = await receive_files(
@@ -183,8 +210,13 @@ async def upload(request: Request) -> UploadAccepted:
         raise HTTPException(400, str(exc)) from exc
     fields = {**received.fields, **request.query_params}
     try:
+        person_id = fields.get("person_id", "").strip() or None
+        person = _person(ctx, person_id) if person_id is not None else None
+        height_cm = _float_field(fields, "height_cm")
         settings = _settings(
-            ctx, fields.get("level") or None, _float_field(fields, "height_cm")
+            ctx,
+            fields.get("level") or (person["level"] if person else None),
+            height_cm if height_cm is not None else (person["height_cm"] if person else None),
         )
     except HTTPException:
         for item in received.files:
@@ -202,7 +234,12 @@ async def upload(request: Request) -> UploadAccepted:
             continue
         frames = getattr(info, "frame_count", None)
         try:
-            submitted = ctx.jobs.submit(item.path, item.filename, settings, frames)
+            submitted = ctx.jobs.submit(item.path, item.filename, settings, frames,
+                                        person_id=person_id)
+        except NoSuchPerson as exc:
+            problems.append((404, f"{item.filename}: {exc}"))
+            item.path.unlink(missing_ok=True)
+            submitted = ctx.jobs.rejected(item.filename, str(exc))
         except OutputError as exc:
             problems.append((507, f"{item.filename}: {exc}"))
             submitted = ctx.jobs.rejected(item.filename, str(exc))
@@ -239,10 +276,16 @@ def job(job_id: str, request: Request) -> JobBody:
     return JobBody.model_validate(found.to_json())
 
 
-@router.get("/sessions")
-def sessions(request: Request) -> list[SessionListItem]:
-    """Every session, newest first, with a digest of its summary."""
-    return [_listed(r) for r in _ctx(request).storage.list_sessions()]
+PERSON_QUERY = Query(None, description="only this person's (a person id)")
+
+
+@router.get("/sessions", responses=error_responses(404))
+def sessions(request: Request, person_id: str | None = PERSON_QUERY) -> list[SessionListItem]:
+    """Every session (or one person's), newest first, with a digest of its summary."""
+    ctx = _ctx(request)
+    if person_id is not None:
+        _person(ctx, person_id)
+    return [_listed(r) for r in ctx.storage.list_sessions(person_id=person_id)]
 
 
 @router.get("/sessions/{session_id}", responses=error_responses(404))
@@ -331,25 +374,37 @@ async def plots(session_id: str, request: Request) -> dict[str, str]:
 def checkin(session_id: str, body: CheckIn, request: Request) -> CheckInSaved:
     """Store the pain check-in for a session and return the updated suggestion."""
     ctx = _ctx(request)
-    _session(ctx, session_id)
+    record = _session(ctx, session_id)
     stored = ctx.storage.add_checkin(session_id, body.pain, body.score)
+    suggestion = _suggestion(ctx, record["person_id"])
     return CheckInSaved.model_validate(
-        {"session_id": session_id, "checkin": stored, "suggestion": _suggestion(ctx)}
+        {"session_id": session_id, "checkin": stored, "suggestion": suggestion}
     )
 
 
-def _suggestion(ctx: ServerContext, records: list[dict[str, Any]] | None = None) -> Suggestion:
-    records = ctx.storage.list_sessions(status="done") if records is None else records
-    level = records[0]["level"] if records else None
-    height = records[0]["height_cm"] if records else None
+def _suggestion(
+    ctx: ServerContext, person_id: str | None, records: list[dict[str, Any]] | None = None
+) -> Suggestion:
+    """The next step for one person, at their level and height (else their latest
+    session's)."""
+    if records is None:
+        records = ctx.storage.list_sessions(status="done", person_id=person_id)
+    person = ctx.storage.get_person(person_id) if person_id is not None else None
+    level = (person or {}).get("level") or (records[0]["level"] if records else None)
+    height = (person or {}).get("height_cm") or (records[0]["height_cm"] if records else None)
     return Suggestion.model_validate(suggest_next(records, _settings(ctx, level, height)))
 
 
-@router.get("/progress")
-def progress(request: Request) -> Progress:
-    """Per-session series for the charts (oldest first) and the progression suggestion."""
+@router.get("/progress", responses=error_responses(404))
+def progress(request: Request, person_id: str | None = PERSON_QUERY) -> Progress:
+    """One person's finished sessions for the charts (oldest first) and their progression
+    suggestion; without `person_id`, the default person's."""
     ctx = _ctx(request)
-    records = ctx.storage.list_sessions(status="done")
+    if person_id is not None:
+        _person(ctx, person_id)
+    else:
+        person_id = _default_person_id(ctx)
+    records = ctx.storage.list_sessions(status="done", person_id=person_id)
     series = []
     for record in reversed(records):
         summary: SessionSummary = record["summary"] or SessionSummary()
@@ -372,7 +427,99 @@ def progress(request: Request) -> Progress:
                 pain_score=checkin.get("score"),
             )
         )
-    return Progress(sessions=series, suggestion=_suggestion(ctx, records))
+    return Progress(sessions=series, suggestion=_suggestion(ctx, person_id, records))
+
+
+# ---------------------------------------------------------------------------- people
+
+
+def _stored(call: Any) -> dict[str, Any]:
+    """Run a storage change of a person, its refusals as HTTP errors."""
+    try:
+        return call()
+    except NoSuchPerson as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except PersonExists as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except InputError as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
+@router.get("/people")
+def people(request: Request) -> list[Person]:
+    """Everyone in the library, oldest first, with their number of sessions."""
+    return [Person.model_validate(p) for p in _ctx(request).storage.list_people()]
+
+
+@router.post("/people", status_code=201, responses=error_responses(409, 422))
+def add_person(body: PersonCreate, request: Request) -> Person:
+    """Add a person; 409 when the name (compared without regard to case) is taken."""
+    storage = _ctx(request).storage
+    return Person.model_validate(_stored(lambda: storage.create_person(
+        body.name, body.height_cm, body.level, body.notes, body.population)))
+
+
+@router.get("/people/{person_id}", responses=error_responses(404))
+def person(person_id: str, request: Request) -> Person:
+    """One person."""
+    return Person.model_validate(_person(_ctx(request), person_id))
+
+
+@router.patch("/people/{person_id}", responses=error_responses(404, 409, 422))
+def change_person(person_id: str, body: PersonPatch, request: Request) -> Person:
+    """Change the fields given; null clears the height, level or population."""
+    given = body.model_fields_set
+    if "name" in given and body.name is None:
+        raise HTTPException(422, "a person needs a name or a code")
+    storage = _ctx(request).storage
+    return Person.model_validate(_stored(lambda: storage.update_person(
+        person_id,
+        name=body.name if "name" in given and body.name is not None else KEEP,
+        height_cm=body.height_cm if "height_cm" in given else KEEP,
+        level=body.level if "level" in given else KEEP,
+        notes=(body.notes or "") if "notes" in given else KEEP,
+        population=body.population if "population" in given else KEEP,
+    )))
+
+
+@router.delete(
+    "/people/{person_id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(400, 404, 409),
+)
+def delete_person(
+    person_id: str,
+    request: Request,
+    confirm: str = Query("", description="the person's exact name, to confirm"),
+) -> Response:
+    """Delete a person with all their sessions, files and timed tests; `confirm` must be
+    their exact name. 409 while one of their sessions is still running."""
+    ctx = _ctx(request)
+    found = _person(ctx, person_id)
+    if confirm != found["name"]:
+        raise HTTPException(
+            400,
+            f"deleting {found['name']} removes all their sessions and files: "
+            "confirm with their exact name",
+        )
+    try:
+        ctx.storage.delete_person(person_id)
+    except NoSuchPerson as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except PersonBusy as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return Response(status_code=204)
+
+
+@router.get("/people/{person_id}/timed-tests", responses=error_responses(404))
+def timed_tests(person_id: str, request: Request) -> list[TimedTestItem]:
+    """A person's 3-metre backward walk tests, oldest first, with the change since the
+    previous one against the published minimal detectable change for their population."""
+    ctx = _ctx(request)
+    found = _person(ctx, person_id)
+    history = timed_test_history(ctx.storage.timed_tests(person_id), found["population"])
+    return [TimedTestItem.model_validate(point, from_attributes=True) for point in history]
 
 
 @router.get("/config")

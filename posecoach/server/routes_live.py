@@ -9,17 +9,20 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from posecoach.coach.timed_test import POPULATIONS, FloorMarks
 from posecoach.errors import OutputError
 from posecoach.outputs.files import to_jsonable
 from posecoach.server.broadcast import DEFAULT_SPEAK, LiveHub, live_hub, speak_choice
 from posecoach.server.context import ServerContext
 from posecoach.server.engine import InputError
 from posecoach.server.live_run import FrameIn, LatestSlot, LiveRun, decode_jpeg, jpeg_size
+from posecoach.server.storage import NoSuchPerson
 from posecoach.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -27,6 +30,7 @@ router = APIRouter()
 MAX_ERROR_CHARS = 300
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_INTERNAL_ERROR = 1011
+TEST_3M_BACKWARD = "3m-backward"
 
 
 def _dumps(payload: dict[str, Any]) -> str:
@@ -77,14 +81,23 @@ class PhoneChannel(Channel):
         await super().send(payload)
 
 
-def _start_settings(ctx: ServerContext, message: dict[str, Any]) -> Settings:
+def _start_settings(ctx: ServerContext, message: dict[str, Any],
+                    person: dict[str, Any] | None = None) -> Settings:
+    """The session's settings from a start message; the person's level and height stand in
+    for those the message leaves out, and a timed test's settings are added."""
     level = message.get("level")
     height = message.get("height_cm")
     if level is not None and not isinstance(level, str):
         raise SettingsError("level must be a string")
     if height is not None and (isinstance(height, bool) or not isinstance(height, int | float)):
         raise SettingsError("height_cm must be a number or null")
+    if person is not None:
+        level = level if level is not None else person.get("level")
+        height = height if height is not None else person.get("height_cm")
     settings = ctx.settings_loader(level, height)
+    test = TestRequest.from_message(message)
+    if test is not None:
+        settings = test.apply(settings, person, _previous_time_s(ctx, person))
     walk_setting = message.get("setting")
     if walk_setting is None:
         return settings
@@ -92,6 +105,76 @@ def _start_settings(ctx: ServerContext, message: dict[str, Any]) -> Settings:
         raise SettingsError("setting must be auto, overground or treadmill")
     return settings.model_copy(update={
         "walk_setting": settings.walk_setting.model_copy(update={"setting": walk_setting})})
+
+
+@dataclass(frozen=True)
+class TestRequest:
+    """A start message's timed test: the 3-metre backward walk, its floor marks (frame pixels)
+    and the population whose cut-offs interpret the time."""
+
+    floor_marks_px: tuple[float, ...] = ()
+    population: str | None = None
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> TestRequest | None:
+        """None for a coaching session; `InputError` for a test that cannot be run."""
+        test = message.get("test")
+        if test is None:
+            return None
+        if test != TEST_3M_BACKWARD:
+            raise InputError(f"unknown test {test!r}: the test offered is {TEST_3M_BACKWARD}")
+        marks = message.get("floor_marks_px")
+        values: tuple[float, ...] = ()
+        if marks is not None:
+            if not isinstance(marks, list) or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in marks
+            ):
+                raise InputError("floor_marks_px must be a list of 8 numbers (pixels)")
+            FloorMarks.from_values([float(v) for v in marks])
+            values = tuple(float(v) for v in marks)
+        population = message.get("population")
+        if population is not None and population not in POPULATIONS:
+            raise InputError(f"unknown population {population!r}: choose one of "
+                             f"{', '.join(POPULATIONS)}")
+        return cls(values, population)
+
+    def apply(self, settings: Settings, person: dict[str, Any] | None,
+              previous_time_s: float | None) -> Settings:
+        """`settings` with the test switched on; refused without a distance scale."""
+        if not self.floor_marks_px and settings.height_cm is None:
+            raise InputError(
+                "the timed test needs a distance scale: mark the two floor lines on the "
+                "camera picture, or give the walker's height"
+            )
+        population = self.population or (person or {}).get("population") or (
+            settings.timed_test.population)
+        update: dict[str, Any] = {"run": True, "population": population,
+                                  "floor_marks_px": self.floor_marks_px,
+                                  "previous_time_s": previous_time_s}
+        return settings.model_copy(update={
+            "timed_test": settings.timed_test.model_copy(update=update)})
+
+
+def _person(ctx: ServerContext, message: dict[str, Any]) -> dict[str, Any] | None:
+    """The person a start message names (`person_id`), or None when it names nobody."""
+    person_id = message.get("person_id")
+    if person_id is None:
+        return None
+    if not isinstance(person_id, str):
+        raise InputError("person_id must be a string")
+    person = ctx.storage.get_person(person_id)
+    if person is None:
+        raise NoSuchPerson()
+    return person
+
+
+def _previous_time_s(ctx: ServerContext, person: dict[str, Any] | None) -> float | None:
+    """The time of the person's last timed test, for the change since then."""
+    if person is None:
+        return None
+    times = [row["time_s"] for row in ctx.storage.timed_tests(person["id"])
+             if row.get("timed") and isinstance(row.get("time_s"), int | float)]
+    return float(times[-1]) if times else None
 
 
 def _fps(message: dict[str, Any], default: float) -> float:
@@ -153,6 +236,7 @@ async def live(ws: WebSocket) -> None:
     loop = asyncio.get_running_loop()
     run: LiveRun | None = None
     slot: LatestSlot | None = None
+    timing: asyncio.Future[None] | None = None
     t0 = 0.0
     try:
         while True:
@@ -186,12 +270,14 @@ async def live(ws: WebSocket) -> None:
                     await channel.error("a session is already running: stop it first")
                     continue
                 try:
-                    settings = _start_settings(ctx, request)
+                    person = _person(ctx, request)
+                    settings = _start_settings(ctx, request, person)
                     slot = LatestSlot()
                     fps = _fps(request, ctx.limits.live_fps)
                     run = await _open_run(
                         ctx, channel, loop, settings, "browser camera", fps,
                         _jpeg_frames(slot), lambda s=slot: s.dropped,
+                        person_id=person["id"] if person is not None else None,
                     )
                 except (SettingsError, InputError, OutputError) as exc:
                     slot = None
@@ -215,10 +301,19 @@ async def live(ws: WebSocket) -> None:
                     await channel.error("send speak (phone, viewer or both) during a session")
                     continue
                 await hub.set_speak(run.session_id, where)
+            elif kind == "time_trials":
+                if run is None or not run.timed_test:
+                    await channel.error("time_trials needs a session started as a timed test")
+                    continue
+                if timing is None or timing.done():
+                    timing = asyncio.ensure_future(_send_trials(channel, run))
             elif kind == "stop":
                 if run is None or slot is None:
                     await channel.error("no session is running")
                     continue
+                if timing is not None:
+                    await asyncio.wait([timing])
+                    timing = None
                 finished = await run.finish(slot.close)
                 hub.close(run.session_id, finished)
                 channel.session_id = None
@@ -232,9 +327,25 @@ async def live(ws: WebSocket) -> None:
         await _end_after(ws, channel, exc, "live")
     finally:
         channel.open = False
+        if timing is not None:
+            timing.cancel()
         if run is not None and slot is not None:
             hub.close(run.session_id)
             await run.finish(slot.close)
+
+
+async def _send_trials(channel: Channel, run: LiveRun) -> None:
+    """Time the trials recorded so far and send them: `{"type": "trials", "session_id",
+    "timed_test", "walking"}` (the timed test's result, or why nothing is timed yet, and
+    whether the walker is moving now, so an untimed last trial may still be under way)."""
+    try:
+        trials = await run.time_trials()
+    except Exception:
+        log.exception("timing the trials of session %s failed", run.session_id)
+        await channel.error("the trials could not be timed (see the server log)")
+        return
+    with contextlib.suppress(Exception):
+        await channel.send({"type": "trials", "session_id": run.session_id, **trials})
 
 
 def _jpeg_frames(slot: LatestSlot) -> Any:
@@ -277,6 +388,7 @@ async def _open_run(
     frames: Any,
     dropped: Any,
     on_close: Any = None,
+    person_id: str | None = None,
 ) -> LiveRun:
     """Create the session record, the coach and the recorder, and start processing."""
     if not ctx.acquire_live():
@@ -286,7 +398,8 @@ async def _open_run(
     session: dict[str, Any] | None = None
     try:
         session = ctx.storage.create_session(
-            "live", settings.level, settings.height_cm, source_name, "recording"
+            "live", settings.level, settings.height_cm, source_name, "recording",
+            person_id=person_id,
         )
         out_dir = ctx.storage.session_dir(session["id"])
         coach, recorder = await loop.run_in_executor(
@@ -315,6 +428,7 @@ async def _open_run(
         send_json=channel.send,
         loop=loop,
         on_close=closed,
+        timed_test=settings.timed_test.run,
     )
 
 

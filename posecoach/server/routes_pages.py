@@ -41,13 +41,17 @@ REVIEW = Page("review.html", "Review", "review.js")
 COMPARE = Page("compare.html", "Compare sessions", "compare.js")
 PROGRESS = Page("progress.html", "Progress", "progress.js")
 VIEWER = Page("viewer.html", "Big screen", "viewer.js")
+PEOPLE = Page("people.html", "People", "people.js")
+TIMED_TEST = Page("timed-test.html", "Timed test", "timedtest.js")
 
 # The site navigation, in order: (path, link text, the page it marks as current).
 NAV: tuple[tuple[str, str, Page], ...] = (
     ("/", "Live coaching", LIVE),
+    ("/timed-test", "Timed test", TIMED_TEST),
     ("/library", "Library", LIBRARY),
     ("/compare", "Compare", COMPARE),
     ("/progress", "Progress", PROGRESS),
+    ("/people", "People", PEOPLE),
     ("/viewer", "Big screen", VIEWER),
 )
 
@@ -121,3 +125,15 @@ def progress_page(request: Request) -> HTMLResponse:
 def viewer_page(request: Request) -> HTMLResponse:
     """A phone's live session on another screen (the laptop or TV)."""
     return _page(request, VIEWER)
+
+
+@router.get("/people", include_in_schema=False)
+def people_page(request: Request) -> HTMLResponse:
+    """The people followed: add, edit and delete them."""
+    return _page(request, PEOPLE)
+
+
+@router.get("/timed-test", include_in_schema=False)
+def timed_test_page(request: Request) -> HTMLResponse:
+    """The 3-metre backward walk test, timed live from the camera."""
+    return _page(request, TIMED_TEST)

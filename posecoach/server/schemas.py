@@ -16,11 +16,21 @@ from posecoach.coach.gait import EventKind, Side
 from posecoach.coach.rules import rules_for_display
 from posecoach.coach.rules.base import OverlayLine
 from posecoach.server.jobs import JobStatus
-from posecoach.server.storage import Pain, SessionKind, SessionStatus
+from posecoach.server.storage import (
+    MAX_HEIGHT_CM,
+    MAX_NAME_CHARS,
+    MIN_HEIGHT_CM,
+    Pain,
+    SessionKind,
+    SessionStatus,
+)
 
 Direction = Literal["backward", "forward", "mixed", "unknown"]
 View = Literal["side", "front", "back", "mixed", "unknown"]
 Action = Literal["progress", "hold", "ease_off"]
+Level = Literal["beginner", "intermediate", "advanced"]
+Population = Literal["community", "nursing_home", "parkinsons", "stroke", "ms"]
+MAX_NOTES_CHARS = 4000
 PAIN_CHOICES: tuple[Pain, ...] = ("none", "soreness", "pain")
 SCORE_MIN = 0
 SCORE_MAX = 10
@@ -211,6 +221,8 @@ class SessionBase(BaseModel):
         default_factory=list,
         description="output files a stop left missing or incomplete: never listed or served",
     )
+    person_id: str | None = Field(None, description="the person the session belongs to")
+    person_name: str | None = Field(None, description="that person's name or code")
 
 
 class SessionListItem(SessionBase):
@@ -226,6 +238,66 @@ class SessionDetail(SessionBase):
     summary: SessionSummary | None
     sentences: list[str] = Field(description="the summary in plain words, for the walker")
     files: list[str] = Field(description="the session's output files that exist")
+
+
+# ---------------------------------------------------------------------------- people
+
+
+class Person(BaseModel):
+    """An athlete or a patient: the sessions and timed tests are theirs."""
+
+    id: str
+    name: str = Field(description="a name or a code, unique without regard to case")
+    height_cm: float | None = Field(description="the default height for their sessions")
+    level: Level | None = Field(description="the default level for their sessions")
+    notes: str
+    population: Population | None = Field(
+        description="whose published cut-offs and minimal detectable change apply")
+    created_at: str = Field(description="ISO 8601 UTC time the person was added")
+    sessions: int = Field(ge=0, description="how many sessions they have")
+    last_session_at: str | None = Field(description="when their latest session was created")
+
+
+class PersonCreate(BaseModel):
+    """`POST /api/people`: a new person."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
+    height_cm: float | None = Field(None, gt=MIN_HEIGHT_CM, lt=MAX_HEIGHT_CM)
+    level: Level | None = None
+    notes: str = Field("", max_length=MAX_NOTES_CHARS)
+    population: Population | None = None
+
+
+class PersonPatch(BaseModel):
+    """`PATCH /api/people/{id}`: the fields to change; null clears height, level or
+    population."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=MAX_NAME_CHARS)
+    height_cm: float | None = Field(None, gt=MIN_HEIGHT_CM, lt=MAX_HEIGHT_CM)
+    level: Level | None = None
+    notes: str | None = Field(None, max_length=MAX_NOTES_CHARS)
+    population: Population | None = None
+
+
+class TimedTestItem(BaseModel):
+    """One 3-metre backward walk test in a person's history."""
+
+    session_id: str
+    created_at: str = Field(description="ISO 8601 UTC time of the session")
+    timed: bool
+    time_s: float | None = Field(description="null when the test was not timed")
+    reason: str | None = Field(description="why it was not timed")
+    population: Population = Field(description="whose minimal detectable change applies")
+    scale_source: str | None = Field(description="floor_marks or height; null when not timed")
+    mdc_s: float | None = Field(
+        description="the published minimal detectable change; null where none is published")
+    change_s: float | None = Field(description="this time minus the previous timed test's")
+    real_change: bool | None = Field(
+        description="true when |change_s| exceeds mdc_s; null without both")
 
 
 # ---------------------------------------------------------------------------- progression

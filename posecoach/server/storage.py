@@ -1,4 +1,8 @@
-"""Session and check-in records in SQLite (WAL mode), created on first use.
+"""People, their sessions, check-ins and timed tests in SQLite (WAL mode), created on first use.
+
+Every session belongs to a person. A database from before people existed is migrated when
+opened: its sessions go to a default person named "Me", and the timed tests in their summaries
+are listed. A fresh library creates "Me" the first time a session needs a person.
 
 A full disk never makes the records unreadable: reads fall back to a connection that needs no
 shared-memory file, and writes raise `OutputError` (ENOSPC) until space is freed.
@@ -13,17 +17,21 @@ import re
 import shutil
 import sqlite3
 import threading
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from posecoach.errors import OutputError, describe_os_error
+from posecoach.coach.timed_test import POPULATIONS, TimedTestResult
+from posecoach.errors import InputError, OutputError, describe_os_error
 from posecoach.outputs.files import SessionFiles
 from posecoach.outputs.summary import SessionSummary, as_summary
+from posecoach.settings import LEVELS
 
 SessionKind = Literal["live", "upload"]
 SessionStatus = Literal["recording", "analysing", "done", "failed", "interrupted"]
@@ -31,7 +39,24 @@ Pain = Literal["none", "soreness", "pain"]
 UNFINISHED: tuple[SessionStatus, ...] = ("recording", "analysing")
 _ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
-SCHEMA = """
+DEFAULT_PERSON_NAME = "Me"
+"""The person a home user's sessions belong to, created when the library first needs one."""
+MAX_NAME_CHARS = 80
+MIN_HEIGHT_CM, MAX_HEIGHT_CM = 50.0, 260.0
+"""A person's height is within these bounds (exclusive), as the settings accept it."""
+_POPULATION_SQL = ", ".join(f"'{name}'" for name in POPULATIONS)
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS people (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    name_key TEXT NOT NULL UNIQUE,
+    height_cm REAL,
+    level TEXT,
+    notes TEXT NOT NULL DEFAULT '',
+    population TEXT CHECK (population IS NULL OR population IN ({_POPULATION_SQL})),
+    created_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL CHECK (kind IN ('live', 'upload')),
@@ -46,7 +71,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     summary_json TEXT,
     error TEXT,
     missing TEXT,
-    recoveries INTEGER NOT NULL DEFAULT 0
+    recoveries INTEGER NOT NULL DEFAULT 0,
+    person_id TEXT REFERENCES people (id)
 );
 CREATE INDEX IF NOT EXISTS sessions_created ON sessions (created_at);
 CREATE TABLE IF NOT EXISTS checkins (
@@ -57,6 +83,15 @@ CREATE TABLE IF NOT EXISTS checkins (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS checkins_session ON checkins (session_id);
+CREATE TABLE IF NOT EXISTS timed_tests (
+    session_id TEXT PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+    timed INTEGER NOT NULL,
+    time_s REAL,
+    uncertainty_s REAL,
+    reason TEXT,
+    population TEXT NOT NULL,
+    scale_source TEXT
+);
 """
 
 RecoverFn = Callable[[dict[str, Any]], "SessionSummary | None"]
@@ -65,7 +100,11 @@ ResumeFn = Callable[[dict[str, Any]], bool]
 MAX_RESUMES = 1
 """How often an interrupted upload is analysed again from its clip on start; a clip that
 stops the server every time is then settled with what it left."""
-ADDED_COLUMNS = {"missing": "TEXT", "recoveries": "INTEGER NOT NULL DEFAULT 0"}
+ADDED_COLUMNS = {
+    "missing": "TEXT",
+    "recoveries": "INTEGER NOT NULL DEFAULT 0",
+    "person_id": "TEXT REFERENCES people (id)",
+}
 """Columns newer than the first schema, added to older databases when opened."""
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -74,6 +113,59 @@ LOW_SPACE_BYTES = 1024**2
 """Below this much free space, a disk error from SQLite is taken to mean the disk is full."""
 _SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 10, 13, 14
 DISK_FULL_MESSAGE = "the disk is full: nothing can be saved until space is freed"
+
+
+class NoSuchPerson(InputError):
+    """A person id that is not in the library."""
+
+    def __init__(self) -> None:
+        super().__init__("no such person")
+
+
+class PersonExists(InputError):
+    """A person's name already taken (names are compared without regard to case)."""
+
+
+class PersonBusy(InputError):
+    """A person who cannot be deleted now: one of their sessions is still running."""
+
+
+class _Keep(Enum):
+    KEEP = 0
+
+
+KEEP = _Keep.KEEP
+"""Leaves a field of `Storage.update_person` as it is."""
+
+
+def clean_person_name(text: str) -> str:
+    """A person's name or code as stored: trimmed, one line, 1-80 characters.
+
+    Raises `InputError` saying what is wrong with it.
+    """
+    name = " ".join(text.split())
+    if not name:
+        raise InputError("a person needs a name or a code")
+    if len(name) > MAX_NAME_CHARS:
+        raise InputError(f"a name is at most {MAX_NAME_CHARS} characters long")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in name):
+        raise InputError("a name cannot contain control characters")
+    return name
+
+
+def _check_person_fields(height_cm: float | None, level: str | None,
+                         population: str | None) -> None:
+    """Raise `InputError` for a height, level or population a person cannot have."""
+    if height_cm is not None and not MIN_HEIGHT_CM < height_cm < MAX_HEIGHT_CM:
+        raise InputError(
+            f"height_cm must be between {MIN_HEIGHT_CM:g} and {MAX_HEIGHT_CM:g} cm"
+        )
+    if level is not None and level not in LEVELS:
+        raise InputError(f"unknown level {level!r}: choose one of {', '.join(LEVELS)}")
+    if population is not None and population not in POPULATIONS:
+        raise InputError(
+            f"unknown population {population!r}: choose one of {', '.join(POPULATIONS)}"
+        )
 
 
 def new_id() -> str:
@@ -145,8 +237,10 @@ class Storage:
             with self._open() as db:
                 if not self._schema_ready:
                     db.execute("PRAGMA journal_mode=WAL")
+                    listed_tests = _has_table(db, "timed_tests")
                     db.executescript(SCHEMA)
                     _add_columns(db)
+                    _migrate(db, list_timed_tests=not listed_tests)
                     self._schema_ready = True
                 yield db
         except sqlite3.Error as exc:
@@ -210,8 +304,15 @@ class Storage:
         height_cm: float | None,
         source_name: str,
         status: SessionStatus,
+        person_id: str | None = None,
     ) -> dict[str, Any]:
-        """Insert a session with a new id and an (empty) output folder; return its record."""
+        """Insert a session of `person_id` (None: the default person) with a new id and an
+        (empty) output folder; return its record.
+
+        Raises `NoSuchPerson` for an id that is not in the library.
+        """
+        if person_id is not None and self.get_person(person_id) is None:
+            raise NoSuchPerson()
         session_id = new_id()
         out_dir = self.session_dir(session_id)
         try:
@@ -222,15 +323,18 @@ class Storage:
             raise OutputError(exc.errno, describe_os_error(exc, out_dir)) from exc
         try:
             with self._connect() as db:
+                owner = person_id if person_id is not None else _default_person_id(db)
                 db.execute(
                     "INSERT INTO sessions (id, kind, created_at, source_name, level, height_cm,"
-                    " status, out_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " status, out_dir, person_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (session_id, kind, utc_now(), source_name, level, height_cm, status,
-                     str(out_dir)),
+                     str(out_dir), owner),
                 )
-        except OutputError:
+        except (OutputError, sqlite3.IntegrityError) as exc:
             with suppress(OSError):
                 out_dir.rmdir()
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise NoSuchPerson() from exc
             raise
         record = self.get_session(session_id)
         assert record is not None
@@ -247,7 +351,11 @@ class Storage:
         missing: list[str] | None = None,
     ) -> None:
         """Set the given fields of a session (`missing`: the output files that are absent or
-        incomplete; an empty list clears it)."""
+        incomplete; an empty list clears it).
+
+        A session marked 'done' whose summary has a timed test gets its row in `timed_tests`,
+        whichever way it finished (live, upload, recovery, command line).
+        """
         values: dict[str, Any] = {}
         if status is not None:
             values["status"] = status
@@ -266,6 +374,8 @@ class Storage:
             db.execute(
                 f"UPDATE sessions SET {assignments} WHERE id = ?", (*values.values(), session_id)
             )
+            if status == "done":
+                _store_timed_test(db, session_id)
 
     def get_session(self, session_id: str) -> dict[str, Any] | None:
         """A session record with its parsed summary and latest check-in, or None."""
@@ -273,23 +383,32 @@ class Storage:
             return None
 
         def query(db: sqlite3.Connection) -> dict[str, Any] | None:
-            row = db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            row = db.execute(_sessions_query(db) + " WHERE s.id = ?", (session_id,)).fetchone()
             if row is None:
                 return None
             return _record(row, self._checkins(db, [session_id]).get(session_id))
 
         return self._read(query)
 
-    def list_sessions(self, status: SessionStatus | None = None) -> list[dict[str, Any]]:
-        """All sessions (or those with `status`), newest first, with their latest check-in."""
-        query = "SELECT * FROM sessions"
-        args: tuple[Any, ...] = ()
+    def list_sessions(
+        self, status: SessionStatus | None = None, person_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """All sessions (or those with `status`, of `person_id`), newest first, with their
+        latest check-in."""
+        where: list[str] = []
+        args: list[Any] = []
         if status is not None:
-            query += " WHERE status = ?"
-            args = (status,)
+            where.append("s.status = ?")
+            args.append(status)
+        if person_id is not None:
+            where.append("s.person_id = ?")
+            args.append(person_id)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
 
         def rows_of(db: sqlite3.Connection) -> list[dict[str, Any]]:
-            rows = db.execute(query + " ORDER BY created_at DESC, rowid DESC", args).fetchall()
+            rows = db.execute(
+                _sessions_query(db) + clause + " ORDER BY s.created_at DESC, s.rowid DESC", args
+            ).fetchall()
             checkins = self._checkins(db, [row["id"] for row in rows])
             return [_record(row, checkins.get(row["id"])) for row in rows]
 
@@ -304,6 +423,166 @@ class Storage:
                 (session_id, pain, score, created_at),
             )
         return {"pain": pain, "score": score, "created_at": created_at}
+
+    # ------------------------------------------------------------------------ people
+
+    def list_people(self) -> list[dict[str, Any]]:
+        """Every person, oldest first, with their number of sessions and the latest one's time."""
+        return self._read(lambda db: _people(db))
+
+    def get_person(self, person_id: str) -> dict[str, Any] | None:
+        """One person's record, or None."""
+        if not valid_id(person_id):
+            return None
+        found = self._read(lambda db: _people(db, "p.id = ?", (person_id,)))
+        return found[0] if found else None
+
+    def find_person(self, name: str) -> dict[str, Any] | None:
+        """The person called `name` (compared without regard to case), or None."""
+        try:
+            key = clean_person_name(name).casefold()
+        except InputError:
+            return None
+        found = self._read(lambda db: _people(db, "p.name_key = ?", (key,)))
+        return found[0] if found else None
+
+    def default_person(self) -> dict[str, Any]:
+        """The person sessions go to when none is chosen: the only one, else the oldest;
+        "Me" is created when the library has nobody yet."""
+        with self._connect() as db:
+            person_id = _default_person_id(db)
+        person = self.get_person(person_id)
+        assert person is not None
+        return person
+
+    def create_person(
+        self,
+        name: str,
+        height_cm: float | None = None,
+        level: str | None = None,
+        notes: str = "",
+        population: str | None = None,
+    ) -> dict[str, Any]:
+        """Add a person; raises `PersonExists` when the name is taken, `InputError` for a
+        name that cannot be used."""
+        name = clean_person_name(name)
+        _check_person_fields(height_cm, level, population)
+        person_id = new_id()
+        try:
+            with self._connect() as db:
+                db.execute(
+                    "INSERT INTO people (id, name, name_key, height_cm, level, notes, population,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (person_id, name, name.casefold(), height_cm, level, notes, population,
+                     utc_now()),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise PersonExists(f"there is already a person called {name!r}") from exc
+        person = self.get_person(person_id)
+        assert person is not None
+        return person
+
+    def update_person(
+        self,
+        person_id: str,
+        *,
+        name: str | _Keep = KEEP,
+        height_cm: float | None | _Keep = KEEP,
+        level: str | None | _Keep = KEEP,
+        notes: str | _Keep = KEEP,
+        population: str | None | _Keep = KEEP,
+    ) -> dict[str, Any]:
+        """Change the given fields of a person (`KEEP` leaves one as it is; None clears it).
+
+        Raises `NoSuchPerson`, or `PersonExists` when the new name is taken.
+        """
+        if self.get_person(person_id) is None:
+            raise NoSuchPerson()
+        _check_person_fields(
+            None if isinstance(height_cm, _Keep) else height_cm,
+            None if isinstance(level, _Keep) else level,
+            None if isinstance(population, _Keep) else population,
+        )
+        values: dict[str, Any] = {}
+        if not isinstance(name, _Keep):
+            values["name"] = clean_person_name(name)
+            values["name_key"] = values["name"].casefold()
+        for column, value in (("height_cm", height_cm), ("level", level), ("notes", notes),
+                              ("population", population)):
+            if not isinstance(value, _Keep):
+                values[column] = value
+        if values:
+            assignments = ", ".join(f"{key} = ?" for key in values)
+            try:
+                with self._connect() as db:
+                    db.execute(f"UPDATE people SET {assignments} WHERE id = ?",
+                               (*values.values(), person_id))
+            except sqlite3.IntegrityError as exc:
+                raise PersonExists(
+                    f"there is already a person called {values['name']!r}"
+                ) from exc
+        person = self.get_person(person_id)
+        if person is None:
+            raise NoSuchPerson()
+        return person
+
+    def delete_person(self, person_id: str) -> list[str]:
+        """Delete a person with their sessions, check-ins, timed tests and session folders;
+        return the ids of the sessions removed.
+
+        Raises `NoSuchPerson`, or `PersonBusy` while one of their sessions is still recording
+        or being analysed.
+        """
+        if not valid_id(person_id):
+            raise NoSuchPerson()
+        with self._lock, self._connect() as db:
+            person = db.execute("SELECT name FROM people WHERE id = ?", (person_id,)).fetchone()
+            if person is None:
+                raise NoSuchPerson()
+            rows = db.execute(
+                "SELECT id, out_dir, status FROM sessions WHERE person_id = ?", (person_id,)
+            ).fetchall()
+            if any(row["status"] in UNFINISHED for row in rows):
+                raise PersonBusy(
+                    f"{person['name']} has a session still recording or being analysed: "
+                    "delete them once it has finished"
+                )
+            db.execute("DELETE FROM sessions WHERE person_id = ?", (person_id,))
+            db.execute("DELETE FROM people WHERE id = ?", (person_id,))
+        for row in rows:
+            self._remove_folder(row["id"], Path(row["out_dir"]))
+        return [row["id"] for row in rows]
+
+    def _remove_folder(self, session_id: str, out_dir: Path) -> None:
+        """Remove a deleted session's folder; only ever one inside the sessions folder."""
+        root = self.sessions_dir.resolve()
+        for folder in {self.session_dir(session_id), out_dir}:
+            try:
+                resolved = folder.resolve()
+            except OSError:
+                continue
+            if resolved.parent != root or not resolved.is_dir():
+                continue
+            shutil.rmtree(resolved, ignore_errors=True)
+            if resolved.exists():
+                log.warning("the folder of deleted session %s could not be removed", session_id)
+
+    def timed_tests(self, person_id: str) -> list[dict[str, Any]]:
+        """A person's timed tests, oldest first: `session_id`, `created_at`, `timed`,
+        `time_s`, `uncertainty_s`, `reason`, `population`, `scale_source`."""
+
+        def rows_of(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            if not _has_table(db, "timed_tests") or not _has_person_column(db):
+                return []
+            rows = db.execute(
+                "SELECT t.*, s.created_at FROM timed_tests AS t JOIN sessions AS s"
+                " ON s.id = t.session_id WHERE s.person_id = ?"
+                " ORDER BY s.created_at, s.rowid",
+                (person_id,),
+            ).fetchall()
+            return [{**dict(row), "timed": bool(row["timed"])} for row in rows]
+
+        return self._read(rows_of)
 
     @staticmethod
     def _checkins(db: sqlite3.Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -436,6 +715,89 @@ def _missing_words(missing: list[str]) -> str:
     return (
         f"The server stopped before this session was finished: {listed} {verbs[0]} not "
         f"completed and {verbs[1]} not offered."
+    )
+
+
+def _has_table(db: sqlite3.Connection, name: str) -> bool:
+    return db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).fetchone() is not None
+
+
+def _has_person_column(db: sqlite3.Connection) -> bool:
+    return any(row[1] == "person_id" for row in db.execute("PRAGMA table_info(sessions)"))
+
+
+def _sessions_query(db: sqlite3.Connection) -> str:
+    """SELECT sessions with their person's name (`s`); a database not yet migrated (read
+    while the disk is full) reads with no person."""
+    if _has_person_column(db) and _has_table(db, "people"):
+        return ("SELECT s.*, p.name AS person_name FROM sessions AS s"
+                " LEFT JOIN people AS p ON p.id = s.person_id")
+    return "SELECT s.*, NULL AS person_id, NULL AS person_name FROM sessions AS s"
+
+
+def _people(db: sqlite3.Connection, where: str = "", args: tuple[Any, ...] = ()
+            ) -> list[dict[str, Any]]:
+    if not _has_table(db, "people"):
+        return []
+    rows = db.execute(
+        "SELECT p.id, p.name, p.height_cm, p.level, p.notes, p.population, p.created_at,"
+        " COUNT(s.id) AS sessions, MAX(s.created_at) AS last_session_at"
+        " FROM people AS p LEFT JOIN sessions AS s ON s.person_id = p.id"
+        + (f" WHERE {where}" if where else "")
+        + " GROUP BY p.id ORDER BY p.created_at, p.rowid",
+        args,
+    ).fetchall()
+    return [dict(row) for row in rows]
+
+
+def _default_person_id(db: sqlite3.Connection) -> str:
+    """The oldest person's id; "Me" is created first when there is nobody."""
+    row = db.execute("SELECT id FROM people ORDER BY created_at, rowid LIMIT 1").fetchone()
+    if row is not None:
+        return str(row[0])
+    db.execute(
+        "INSERT OR IGNORE INTO people (id, name, name_key, notes, created_at)"
+        " VALUES (?, ?, ?, '', ?)",
+        (new_id(), DEFAULT_PERSON_NAME, DEFAULT_PERSON_NAME.casefold(), utc_now()),
+    )
+    row = db.execute("SELECT id FROM people ORDER BY created_at, rowid LIMIT 1").fetchone()
+    return str(row[0])
+
+
+def _migrate(db: sqlite3.Connection, list_timed_tests: bool) -> None:
+    """Put sessions without a person under the default person, and list the timed tests of
+    finished sessions when the table is new."""
+    db.execute("CREATE INDEX IF NOT EXISTS sessions_person ON sessions (person_id)")
+    if db.execute("SELECT 1 FROM sessions WHERE person_id IS NULL LIMIT 1").fetchone():
+        person_id = _default_person_id(db)
+        db.execute("UPDATE sessions SET person_id = ? WHERE person_id IS NULL", (person_id,))
+    if list_timed_tests:
+        done = db.execute(
+            "SELECT id FROM sessions WHERE status = 'done' AND summary_json LIKE '%timed_test%'"
+        ).fetchall()
+        for row in done:
+            _store_timed_test(db, str(row[0]))
+
+
+def _store_timed_test(db: sqlite3.Connection, session_id: str) -> None:
+    """Write (or clear) the `timed_tests` row of a finished session from its summary."""
+    row = db.execute("SELECT summary_json FROM sessions WHERE id = ?", (session_id,)).fetchone()
+    try:
+        data = json.loads(row[0]) if row is not None and row[0] else None
+    except ValueError:
+        data = None
+    stored = data.get("timed_test") if isinstance(data, dict) else None
+    if not isinstance(stored, dict):
+        db.execute("DELETE FROM timed_tests WHERE session_id = ?", (session_id,))
+        return
+    result = TimedTestResult.from_json(stored)
+    db.execute(
+        "INSERT OR REPLACE INTO timed_tests (session_id, timed, time_s, uncertainty_s, reason,"
+        " population, scale_source) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (session_id, int(result.timed and result.time_s is not None), result.time_s,
+         result.uncertainty_s, result.reason, result.population, result.scale_source),
     )
 
 

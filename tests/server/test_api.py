@@ -73,7 +73,13 @@ def test_every_json_route_declares_its_body(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     for path, operations in paths.items():
         for method, operation in operations.items():
-            ok = operation["responses"].get("200") or operation["responses"]["202"]
+            responses = operation["responses"]
+            error = responses["default"]["content"]["application/json"]["schema"]
+            assert error == {"$ref": "#/components/schemas/ErrorBody"}, (method, path)
+            if "204" in responses:
+                assert "content" not in responses["204"], (method, path)
+                continue
+            ok = responses.get("200") or responses.get("201") or responses["202"]
             content = ok["content"]
             if path.endswith("/files/{name}"):
                 assert {"video/mp4", "text/csv", "text/html"} <= set(content), path

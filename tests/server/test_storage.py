@@ -136,3 +136,32 @@ def test_a_database_from_an_older_version_gains_the_new_columns(tmp_path: Path) 
     assert {"missing", "recoveries"} <= columns
     old = storage.get_session("a" * 32)
     assert old is not None and old["missing"] == [] and old["recoveries"] == 0
+
+
+def test_a_finished_session_with_a_timed_test_is_listed_whichever_way_it_finished(
+    tmp_path: Path,
+) -> None:
+    from posecoach.coach.timed_test import TimedTestResult
+
+    storage = Storage(tmp_path / "db.sqlite", tmp_path)
+    person = storage.create_person("Rita", height_cm=165.0)
+    test = TimedTestResult(timed=True, time_s=5.8, uncertainty_s=0.1, scale_source="height")
+    finished = storage.create_session("upload", "beginner", 165.0, "a.mp4", "analysing",
+                                      person_id=person["id"])
+    storage.update_session(finished["id"], status="done",
+                           summary=SessionSummary(duration_s=9.0, timed_test=test))
+    # A live session the server stopped during: settled on start from its summary.json.
+    crashed = storage.create_session("live", "beginner", 165.0, "camera", "recording",
+                                     person_id=person["id"])
+    stored = SessionSummary(duration_s=8.0, timed_test=TimedTestResult(reason="no still start"))
+    Path(crashed["out_dir"], "summary.json").write_text(json.dumps(stored.to_json()))
+    assert Storage(tmp_path / "db.sqlite", tmp_path).recover() == [crashed["id"]]
+
+    listed = storage.timed_tests(person["id"])
+    assert [(t["session_id"], t["timed"], t["time_s"]) for t in listed] == [
+        (finished["id"], True, 5.8), (crashed["id"], False, None)]
+    assert listed[0]["scale_source"] == "height" and listed[1]["reason"] == "no still start"
+    # Marked done again without a test (a re-analysis): the row goes.
+    storage.update_session(finished["id"], status="done", summary=SessionSummary(duration_s=9.0))
+    assert [t["session_id"] for t in storage.timed_tests(person["id"])] == [crashed["id"]]
+    assert storage.timed_tests(storage.create_person("Sam")["id"]) == []

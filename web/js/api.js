@@ -25,15 +25,18 @@ export async function getJSON(url) {
   return resp.json();
 }
 
-export async function postJSON(url, body) {
-  const resp = await fetch(url, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(body),
-  });
+/** `method` (POST, PATCH, DELETE) with a JSON body (none when `body` is undefined); the JSON answer, or {} for none. */
+export async function sendJSON(method, url, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const resp = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (!resp.ok) throw await readError(resp);
   const text = await resp.text();
   return text ? JSON.parse(text) : {};
+}
+
+export function postJSON(url, body) {
+  return sendJSON("POST", url, body);
 }
 
 /** Upload files as multipart field `files` with progress callbacks (fetch has no upload progress). */

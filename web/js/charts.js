@@ -16,10 +16,14 @@ function niceStep(range, target = 4) {
 }
 
 /**
- * points: [{label: string, y: number|null, flag?: boolean}] in order. Returns an <svg>.
- * format(y) renders tick and point values.
+ * points: [{label: string, y: number|null, flag?: boolean, x?: number, mark?: string}] in order.
+ * Returns an <svg>. format(y) renders tick and point values. With a number `x` on every point
+ * (a time, e.g. milliseconds) spanning at least `xMinSpan`, points are spaced by x instead of
+ * evenly, and labels that would overlap are left out. `mark` writes a word
+ * above a point and rings it. bands: [{from, to, lo, hi, label}] shade lo..hi between the points
+ * at indices `from` and `to`.
  */
-export function lineChart({ title, points, format = (y) => String(y), yMin = 0 }) {
+export function lineChart({ title, points, format = (y) => String(y), yMin = 0, bands = [], xMinSpan = 0 }) {
   const W = 600, H = 250, L = 58, R = 34, T = 14, B = 34;
   const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title, preserveAspectRatio: "xMidYMid meet" });
   svg.append(svgEl("title", {}, title));
@@ -28,14 +32,21 @@ export function lineChart({ title, points, format = (y) => String(y), yMin = 0 }
     svg.append(svgEl("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "no-data" }, "No data yet"));
     return svg;
   }
-  let lo = Math.min(yMin ?? Math.min(...ys), ...ys);
-  let hi = Math.max(...ys);
+  const bandYs = bands.flatMap((b) => [b.lo, b.hi]).filter((v) => typeof v === "number" && Number.isFinite(v));
+  let lo = Math.min(yMin ?? Math.min(...ys), ...ys, ...bandYs);
+  let hi = Math.max(...ys, ...bandYs);
   if (hi - lo < 1e-9) hi = lo + (Math.abs(lo) || 1);
   const step = niceStep(hi - lo);
   lo = Math.floor(lo / step) * step;
   hi = Math.ceil(hi / step) * step;
   const n = points.length;
-  const x = (i) => (n === 1 ? L + (W - L - R) / 2 : L + (i * (W - L - R)) / (n - 1));
+  const xs = points.map((p) => p.x);
+  const byX = xs.every((v) => typeof v === "number" && Number.isFinite(v))
+    && Math.max(...xs) - Math.min(...xs) > Math.max(0, xMinSpan);
+  const x0 = byX ? Math.min(...xs) : 0;
+  const xSpan = byX ? Math.max(...xs) - x0 : 1;
+  const x = (i) => (byX ? L + ((xs[i] - x0) * (W - L - R)) / xSpan
+    : n === 1 ? L + (W - L - R) / 2 : L + (i * (W - L - R)) / (n - 1));
   const y = (v) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B);
 
   const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
@@ -44,11 +55,25 @@ export function lineChart({ title, points, format = (y) => String(y), yMin = 0 }
     svg.append(svgEl("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }));
     svg.append(svgEl("text", { x: L - 8, y: y(v) + 4, "text-anchor": "end", class: "tick" }, v.toFixed(decimals)));
   }
+  for (const b of bands) {
+    if (![b.lo, b.hi].every((v) => typeof v === "number" && Number.isFinite(v))) continue;
+    const left = x(b.from);
+    const rect = svgEl("rect", {
+      x: left, y: y(b.hi), width: Math.max(2, x(b.to) - left), height: Math.max(1, y(b.lo) - y(b.hi)), class: "band",
+    });
+    if (b.label) rect.append(svgEl("title", {}, b.label));
+    svg.append(rect);
+  }
   svg.append(svgEl("line", { x1: L, x2: L, y1: T, y2: H - B, class: "axis" }));
   svg.append(svgEl("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis" }));
   const every = Math.max(1, Math.ceil(n / 6));
+  const LABEL_GAP = 70;
+  let lastLabelX = -Infinity;
   points.forEach((p, i) => {
-    if (i % every === 0 || i === n - 1) {
+    const roomy = byX ? x(i) - lastLabelX >= LABEL_GAP && (i === n - 1 || x(n - 1) - x(i) >= LABEL_GAP)
+      : i % every === 0;
+    if (roomy || i === n - 1) {
+      lastLabelX = x(i);
       const anchor = n > 1 && i === n - 1 ? "end" : n > 1 && i === 0 ? "start" : "middle";
       svg.append(svgEl("text", { x: x(i), y: H - B + 18, "text-anchor": anchor, class: "tick" }, p.label));
     }
@@ -64,7 +89,12 @@ export function lineChart({ title, points, format = (y) => String(y), yMin = 0 }
   points.forEach((p, i) => {
     if (typeof p.y !== "number" || !Number.isFinite(p.y)) return;
     const c = svgEl("circle", { cx: x(i), cy: y(p.y), r: 5, class: p.flag ? "dot pain" : "dot" });
-    c.append(svgEl("title", {}, `${p.label}: ${format(p.y)}`));
+    c.append(svgEl("title", {}, `${p.label}: ${format(p.y)}${p.mark ? ` (${p.mark})` : ""}`));
+    if (p.mark) {
+      svg.append(svgEl("circle", { cx: x(i), cy: y(p.y), r: 10, class: "mark-ring" }));
+      const anchor = x(i) > W - R - 40 ? "end" : x(i) < L + 40 ? "start" : "middle";
+      svg.append(svgEl("text", { x: x(i), y: Math.max(T + 10, y(p.y) - 15), "text-anchor": anchor, class: "mark-label" }, p.mark));
+    }
     svg.append(c);
   });
   return svg;

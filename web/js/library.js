@@ -1,7 +1,8 @@
-// Library page: sessions list, uploads with progress, analysis job polling, compare picker.
+// Library page: one person's sessions, uploads with progress, analysis job polling, compare picker.
 import {
   announce, el, fmtDate, fmtDuration, getJSON, parseDate, showError, uploadFiles,
 } from "./api.js";
+import { loadPeople, personPicker } from "./person.js";
 
 const $ = (id) => document.getElementById(id);
 const body = $("sessions-body");
@@ -9,6 +10,8 @@ const compareBtn = $("compare-btn");
 const compareHint = $("compare-hint");
 const selected = [];
 const POLL_MS = 1000;
+let picker = null; // the person picker, once the people are loaded
+const personId = () => picker?.person()?.id ?? null;
 
 function sourceText(rec) {
   return rec.source_name && rec.source_name !== rec.kind ? `${rec.kind}: ${rec.source_name}` : rec.kind;
@@ -65,8 +68,12 @@ function toggleSelect(id, on) {
 }
 
 async function loadSessions() {
+  const id = personId();
   try {
-    renderSessions(await getJSON("/api/sessions"));
+    const list = await getJSON(id ? `/api/sessions?person_id=${encodeURIComponent(id)}` : "/api/sessions");
+    if (id !== personId()) return; // another person was picked meanwhile
+    renderSessions(list);
+    document.body.dataset.shownPerson = id ?? "";
   } catch (err) {
     showError(`Could not load the sessions: ${err.message}`);
     body.replaceChildren(el("tr", {}, el("td", { colspan: "8", class: "empty" }, "Sessions could not be loaded.")));
@@ -134,7 +141,8 @@ $("upload-form").addEventListener("submit", async (ev) => {
     const level = $("upload-level").value;
     const height = $("upload-height").value.trim();
     localStorage.setItem("posecoach.level", level);
-    const resp = await uploadFiles("/api/uploads", files, (f) => { bar.value = f; }, { level, height_cm: height });
+    const resp = await uploadFiles("/api/uploads", files, (f) => { bar.value = f; },
+      { level, height_cm: height, person_id: personId() });
     const list = $("jobs");
     if (list.querySelector(".empty")) list.replaceChildren();
     for (const job of resp.jobs) {
@@ -163,5 +171,28 @@ const savedLevel = localStorage.getItem("posecoach.level");
 if (savedLevel && [...$("upload-level").options].some((o) => o.value === savedLevel)) $("upload-level").value = savedLevel;
 const savedHeight = localStorage.getItem("posecoach.height");
 if (savedHeight) $("upload-height").value = savedHeight;
-loadSessions();
+
+/** Show `person`'s sessions, file new uploads under them, and use their level and height. */
+function showPerson(person) {
+  const several = (picker?.people.length ?? 0) > 1;
+  $("sessions-heading").textContent = several && person ? `Sessions of ${person.name}` : "Sessions";
+  $("upload-person").hidden = !(several && person);
+  $("upload-person-name").textContent = person?.name ?? "";
+  if (person?.level && [...$("upload-level").options].some((o) => o.value === person.level)) $("upload-level").value = person.level;
+  if (person && typeof person.height_cm === "number") $("upload-height").value = String(Math.round(person.height_cm));
+  selected.length = 0;
+  toggleSelect("", false);
+}
+
+async function main() {
+  const people = await loadPeople();
+  picker = personPicker($("person-pick"), people, {
+    id: "person", label: "Person",
+    onChange: (person) => { showPerson(person); loadSessions(); announce(`Showing the sessions of ${person?.name ?? "everyone"}.`); },
+  });
+  showPerson(picker.person());
+  await loadSessions();
+}
+
+main();
 document.addEventListener("visibilitychange", () => { if (!document.hidden) loadSessions(); });

@@ -3,6 +3,7 @@ import { announce, clearErrors, fmtClock, getJSON, showError, wsURL } from "./ap
 import { clearOverlay, drawOverlay, faultyLines } from "./skeleton.js";
 import { renderCheckin } from "./checkin.js";
 import { buildStatusTiles, resetStatus, setIndicator, showStatus } from "./status.js";
+import { loadPeople, personPicker } from "./person.js";
 
 const params = new URLSearchParams(location.search);
 const MAX_IN_FLIGHT = Math.max(1, Number(params.get("inflight")) || 1); // frames sent, no result yet
@@ -49,6 +50,20 @@ let muted = localStorage.getItem("posecoach.muted") === "1";
 let speakWhere = ["phone", "viewer", "both"].includes(localStorage.getItem("posecoach.speak"))
   ? localStorage.getItem("posecoach.speak") : "phone";
 let s = null; // the running session state
+let people = null; // the person picker: whose session this is
+
+/** The person's level and height, where known, in the set-up form. */
+function usePerson(person) {
+  if (person?.level && [...ui.level.options].some((o) => o.value === person.level)) ui.level.value = person.level;
+  if (person && typeof person.height_cm === "number") ui.height.value = String(Math.round(person.height_cm));
+  updateSuggested();
+}
+
+/** The person picker: whose session this is. */
+async function loadPersonPicker() {
+  people = personPicker($("person-pick"), await loadPeople(), { onChange: usePerson });
+  usePerson(people.person());
+}
 
 // ---------------------------------------------------------------- configuration
 
@@ -114,6 +129,7 @@ function setRunning(running) {
   ui.level.disabled = running;
   ui.height.disabled = running;
   ui.walkSetting.disabled = running;
+  if (people) people.select.disabled = running;
   if (refocus) (running ? ui.stop : ui.start).focus(); // keyboard users keep their place
 }
 
@@ -356,6 +372,7 @@ async function start(mode) {
   if (s && s.running) return;
   clearErrors();
   const { level, height_cm } = levelAndHeight();
+  const personId = people?.person()?.id;
   let stream = null;
   if (mode === "camera") {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
@@ -401,7 +418,10 @@ async function start(mode) {
   s.ws = ws;
   const session = s;
   ws.onopen = () => {
-    ws.send(JSON.stringify({ type: "start", level, height_cm, speak: speakWhere, setting: ui.walkSetting.value }));
+    ws.send(JSON.stringify({
+      type: "start", level, height_cm, speak: speakWhere, setting: ui.walkSetting.value,
+      ...(personId ? { person_id: personId } : {}),
+    }));
     setCue(mode === "source" ? "Using the server camera" : "Walk backwards slowly", "idle");
   };
   ws.onmessage = handleMessage;
@@ -541,5 +561,5 @@ window.addEventListener("beforeunload", () => {
 updateMute();
 setSpeakWhere(speakWhere);
 secureContextNote();
-loadConfig();
+loadConfig().then(loadPersonPicker);
 loadLan();

@@ -4,6 +4,7 @@ import {
 } from "./api.js";
 import { METRIC_ROWS } from "./summary.js";
 import { renderCheckin } from "./checkin.js";
+import { loadPeople } from "./person.js";
 
 const $ = (id) => document.getElementById(id);
 const player = $("player");
@@ -106,6 +107,7 @@ async function main() {
   player.addEventListener("error", () => showError("The annotated clip could not be played (it may still be processing)."));
   renderPlots(id);
   let rec; // SessionDetail: the record, its summary, the summary in sentences, its files
+  const people = loadPeople();
   try {
     rec = await getJSON(`/api/sessions/${encodeURIComponent(id)}`);
   } catch (err) {
@@ -122,7 +124,8 @@ async function main() {
   $("title").textContent = `Session review: ${date ? fmtDate(date) : id}`;
   document.title = `Review ${date ? fmtDate(date) : id} · posecoach`;
   const where = { overground: "overground", treadmill: "on a treadmill" }[s.setting];
-  $("subtitle").textContent = [rec.source_name, `level ${rec.level}`, where, rec.status].filter(Boolean).join(" · ");
+  const who = (await people).length > 1 ? rec.person_name : null; // a home user's own sessions go unnamed
+  $("subtitle").textContent = [who, rec.source_name, `level ${rec.level}`, where, rec.status].filter(Boolean).join(" · ");
   const words = rec.sentences.length ? rec.sentences : ["No summary yet."];
   $("words").replaceChildren(...words.map((w) => el("li", {}, w)));
   renderMetrics(s);

@@ -1,0 +1,135 @@
+"""The live "Timed test" page in headless Chromium against the real posecoach server.
+
+The fake webcam plays the real side-view walk (../shared/data/video/side_walk_1080p60.mp4)
+reversed in time, a stand-in for walking backwards, after 1.5 s of its first frame held still:
+the walker stands on the start line, then walks backwards across the picture. Chromium loops it,
+so each loop is one trial. The test marks the floor lines by clicking the frozen camera frame at
+points 340 px apart at the walker's feet (the walk covers about 425 px), starts the test for a
+chosen person, and waits for a trial with a time; the result must be stored under that person.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import SIDE_CLIP, chromium_context
+from tests.e2e.webcam import read_frames, write_y4m
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+
+FRAME_W, FRAME_H = 640, 360
+HOLD_S = 1.5
+# Frame pixels: the start line through the standing walker's heels (pelvis x about 106), the
+# far line 340 px further along the walk; each line from above the feet to the bottom edge.
+MARKS_PX = [(108, 300), (108, 356), (448, 300), (448, 356)]
+
+
+def held_backward_walk_y4m(src: Path, dest: Path) -> Path:
+    """`src` reversed in time at about 30 fps, its first frame held still for `HOLD_S`."""
+    frames, rate = read_frames(src, FRAME_W, FRAME_H)
+    every = 2 if rate > 45 else 1
+    walk = frames[::every][::-1]
+    fps = rate / every
+    return write_y4m(dest, [walk[0]] * int(round(HOLD_S * fps)) + walk, fps)
+
+
+def _api(server: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    request = urllib.request.Request(
+        server + path,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Origin": server},
+        method="GET" if body is None else "POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def walker_context(tmp_path_factory: pytest.TempPathFactory, shared_data: Path,
+                   playwright_driver: Any):
+    webcam = held_backward_walk_y4m(SIDE_CLIP, tmp_path_factory.mktemp("webcam") / "held.y4m")
+    with chromium_context(
+        playwright_driver, tmp_path_factory.mktemp("chromium-timed"), webcam,
+        timeout_ms=30_000, viewport={"width": 1366, "height": 900}, accept_downloads=False,
+    ) as context:
+        yield context
+
+
+def _click_frame_px(page: Any, selector: str, x_px: float, y_px: float) -> None:
+    box = page.locator(selector).bounding_box()
+    size = page.evaluate(f"() => {{ const c = document.querySelector({selector!r}); "
+                         "return [c.width, c.height]; }")
+    page.mouse.click(box["x"] + x_px * box["width"] / size[0],
+                     box["y"] + y_px * box["height"] / size[1])
+
+
+def test_a_live_trial_is_timed_and_stored_under_the_person(
+    walker_context: Any, server: str, screenshots: Path
+) -> None:
+    other = _api(server, "/api/people", {"name": "Another walker", "height_cm": 160})
+    person = _api(server, "/api/people", {"name": "Timed test walker", "height_cm": 178,
+                                          "population": "community"})
+    page = walker_context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server + "/timed-test")
+    page.wait_for_function(
+        "(id) => [...document.querySelectorAll('#person option')].some(o => o.value === id)",
+        arg=person["id"])
+    page.select_option("#person", person["id"])
+    assert page.input_value("#height") == "178"
+
+    page.click("#camera-on")
+    page.wait_for_function("() => !document.querySelector('#mark').disabled", timeout=60_000)
+    page.click("#mark")
+    page.wait_for_function("() => document.querySelector('#mark-canvas').width === 640")
+    for x, y in MARKS_PX[:3]:
+        _click_frame_px(page, "#mark-canvas", x, y)
+    page.click("#mark-redo")          # a slip: mark again from the first point
+    for x, y in MARKS_PX:
+        _click_frame_px(page, "#mark-canvas", x, y)
+    marks = page.evaluate("() => window.__timedtest.marks")
+    assert [v for point in marks for v in point] == pytest.approx(
+        [v for point in MARKS_PX for v in point], abs=1.0)
+    assert page.text_content("#marking-state") == "Both lines marked."
+    page.screenshot(path=str(screenshots / "timed-test-marks.png"))
+    page.click("#mark-done")
+    assert page.text_content("#scale-state") == "the marked floor lines"
+
+    page.click("#start")
+    page.wait_for_function("() => window.__timedtest.sessionId !== null", timeout=60_000)
+    session_id = page.evaluate("() => window.__timedtest.sessionId")
+    page.wait_for_function("() => window.__timedtest.spoken.includes('Go')", timeout=30_000)
+    assert [w for w in page.evaluate("() => window.__timedtest.spoken") if w in "321"] == [
+        "3", "2", "1"]
+    page.wait_for_function(
+        "() => (window.__timedtest.trials?.trials || []).some(t => t.timed)", timeout=240_000)
+    trial = next(t for t in page.evaluate("() => window.__timedtest.trials.trials") if t["timed"])
+    assert 1.0 < trial["time_s"] < 4.0, trial
+    assert page.locator("#trial-list li[data-timed=true]").count() >= 1
+    page.screenshot(path=str(screenshots / "timed-test-trial.png"))
+    if page.is_visible("#finish") and page.is_enabled("#finish"):
+        page.click("#finish")
+    page.wait_for_function("() => window.__timedtest.finished !== null", timeout=120_000)
+    page.wait_for_selector("#result:not([hidden])")
+    finished = page.evaluate("() => window.__timedtest.finished")
+    final = finished["timed_test"]
+    assert finished["status"] == "done" and final["timed"], final
+    assert final["scale_source"] == "floor_marks"
+    assert page.text_content("#result-time").startswith(f"{final['time_s']:.2f} s")
+    assert page.locator("#interpretation li").count() == len(final["interpretation"]) > 0
+    page.screenshot(path=str(screenshots / "timed-test-result.png"))
+
+    listed = _api(server, f"/api/sessions?person_id={person['id']}")
+    assert [s["id"] for s in listed] == [session_id]
+    assert session_id not in [s["id"] for s in
+                              _api(server, f"/api/sessions?person_id={other['id']}")]
+    tests = _api(server, f"/api/people/{person['id']}/timed-tests")
+    assert [(t["session_id"], t["time_s"]) for t in tests] == [(session_id, final["time_s"])]
+    assert errors == []
+    page.close()
