@@ -144,7 +144,7 @@ class _Library:
         try:
             session = self.storage.create_session(
                 "upload", settings.level, settings.height_cm, Path(outcome.path).name,
-                "analysing", person_id=self.person["id"],
+                "analysing", person_id=self.person["id"], settings=settings,
             )
             shutil.copytree(outcome.out_dir, session["out_dir"], dirs_exist_ok=True,
                             copy_function=_link_or_copy)
@@ -365,7 +365,7 @@ def _seed_library(data_dir: Path, clip: Path, settings: Settings) -> None:
     if storage.list_sessions():
         return
     session = storage.create_session("upload", settings.level, settings.height_cm, clip.name,
-                                     "analysing")
+                                     "analysing", settings=settings)
     console.print(f"analysing the sample clip {escape(clip.name)} into the library...")
     try:
         result = analyze_video(clip, Path(session["out_dir"]), settings)

@@ -57,8 +57,15 @@ def _recover(ctx: ServerContext) -> None:
     are still unusable are recorded as missing, so they are neither listed nor served.
     """
 
+    def settings_of(record: dict) -> Settings:
+        """The settings the session started with, else those of its level and height."""
+        kept = record.get("settings")
+        return kept if isinstance(kept, Settings) else ctx.settings_loader(
+            record["level"], record["height_cm"]
+        )
+
     def finalise(record: dict) -> SessionSummary | None:
-        settings = ctx.settings_loader(record["level"], record["height_cm"])
+        settings = settings_of(record)
         out_dir = Path(record["out_dir"])
         files = SessionFiles(out_dir)
         if not (files.landmarks_partial.is_file() or files.landmarks.is_file()):
@@ -66,7 +73,7 @@ def _recover(ctx: ServerContext) -> None:
         return ctx.engine.recover(out_dir, settings, record["source_name"])
 
     def resume(record: dict) -> bool:
-        settings = ctx.settings_loader(record["level"], record["height_cm"])
+        settings = settings_of(record)
         return ctx.jobs.resume(record, settings) is not None
 
     recovered = ctx.storage.recover(finalise, check=unusable_outputs, resume=resume)

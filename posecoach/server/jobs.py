@@ -112,7 +112,7 @@ class JobManager:
         try:
             session = self.storage.create_session(
                 "upload", settings.level, settings.height_cm, filename, "analysing",
-                person_id=person_id,
+                person_id=person_id, settings=settings,
             )
         except (OutputError, NoSuchPerson):
             clip.unlink(missing_ok=True)

@@ -399,7 +399,7 @@ async def _open_run(
     try:
         session = ctx.storage.create_session(
             "live", settings.level, settings.height_cm, source_name, "recording",
-            person_id=person_id,
+            person_id=person_id, settings=settings,
         )
         out_dir = ctx.storage.session_dir(session["id"])
         coach, recorder = await loop.run_in_executor(

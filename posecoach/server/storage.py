@@ -27,11 +27,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from pydantic import ValidationError
+
 from posecoach.coach.timed_test import POPULATIONS, TimedTestResult
 from posecoach.errors import InputError, OutputError, describe_os_error
 from posecoach.outputs.files import SessionFiles
 from posecoach.outputs.summary import SessionSummary, as_summary
-from posecoach.settings import LEVELS
+from posecoach.settings import LEVELS, Settings
 
 SessionKind = Literal["live", "upload"]
 SessionStatus = Literal["recording", "analysing", "done", "failed", "interrupted"]
@@ -72,7 +74,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     error TEXT,
     missing TEXT,
     recoveries INTEGER NOT NULL DEFAULT 0,
-    person_id TEXT REFERENCES people (id)
+    person_id TEXT REFERENCES people (id),
+    settings_json TEXT
 );
 CREATE INDEX IF NOT EXISTS sessions_created ON sessions (created_at);
 CREATE TABLE IF NOT EXISTS checkins (
@@ -104,6 +107,7 @@ ADDED_COLUMNS = {
     "missing": "TEXT",
     "recoveries": "INTEGER NOT NULL DEFAULT 0",
     "person_id": "TEXT REFERENCES people (id)",
+    "settings_json": "TEXT",
 }
 """Columns newer than the first schema, added to older databases when opened."""
 T = TypeVar("T")
@@ -305,9 +309,11 @@ class Storage:
         source_name: str,
         status: SessionStatus,
         person_id: str | None = None,
+        settings: Settings | None = None,
     ) -> dict[str, Any]:
         """Insert a session of `person_id` (None: the default person) with a new id and an
-        (empty) output folder; return its record.
+        (empty) output folder; return its record. `settings` (the session's own, a timed test's
+        floor marks included) are kept, so a session a stop cut short is finished with them.
 
         Raises `NoSuchPerson` for an id that is not in the library.
         """
@@ -326,9 +332,11 @@ class Storage:
                 owner = person_id if person_id is not None else _default_person_id(db)
                 db.execute(
                     "INSERT INTO sessions (id, kind, created_at, source_name, level, height_cm,"
-                    " status, out_dir, person_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " status, out_dir, person_id, settings_json)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (session_id, kind, utc_now(), source_name, level, height_cm, status,
-                     str(out_dir), owner),
+                     str(out_dir), owner,
+                     None if settings is None else settings.model_dump_json()),
                 )
         except (OutputError, sqlite3.IntegrityError) as exc:
             with suppress(OSError):
@@ -842,7 +850,19 @@ def _record(row: sqlite3.Row, checkin: dict[str, Any] | None) -> dict[str, Any]:
     record["checkin"] = checkin
     record["missing"] = _missing_list(record.get("missing"))
     record["recoveries"] = int(record.get("recoveries") or 0)
+    record["settings"] = _stored_settings(record.pop("settings_json", None))
     return record
+
+
+def _stored_settings(stored: str | None) -> Settings | None:
+    """A session's kept settings; None when none were kept or they no longer validate (a
+    setting renamed since), and the defaults for its level and height then apply."""
+    if not stored:
+        return None
+    try:
+        return Settings.model_validate_json(stored)
+    except ValidationError:
+        return None
 
 
 def _missing_list(stored: str | None) -> list[str]:

@@ -23,8 +23,10 @@ from posecoach.outputs.landmarks_csv import write_landmarks_csv
 from posecoach.server import create_app
 from posecoach.server.engine import clip_plays, engine_available, unusable_outputs
 from posecoach.server.storage import Storage
+from posecoach.settings import Settings, TimedTestSettings
 from tests.conftest import MOCAP, VIDEO, needs_shared_data
 from tests.mocap.projection import load_trial, project_trial
+from tests.mocap.timed_walk import floor_marks, held_trial, project_held, timing_truth
 from tests.server.conftest import SIDE_CLIP, FakeEngine
 from tools.loadtest import ServerProcess
 
@@ -289,3 +291,30 @@ def test_session_with_nothing_usable_is_interrupted_and_offers_nothing(tmp_path:
     assert record["files"] == []
     assert "annotated.mp4" in record["missing"]
     assert served.status_code == 404
+
+
+def test_timed_test_session_cut_short_is_timed_with_its_own_floor_marks(tmp_path: Path) -> None:
+    """A live 3-metre test stopped mid-way is rebuilt with the settings it started with (its
+    floor marks), not the defaults of its level and height, and its time is listed."""
+    held = held_trial(str(MOCAP / "dataset-1_walk-back_active_001.bvh"))
+    series, camera = project_held(held, noise_px=1.0, seed=5)
+    truth = timing_truth(held)
+    assert truth.time_s is not None
+    timed = TimedTestSettings(run=True, floor_marks_px=tuple(floor_marks(held, camera)),
+                              trials=1)
+    settings = Settings(timed_test=timed)
+    data_dir = tmp_path / "data"
+    storage = Storage(data_dir / "posecoach.db", data_dir)
+    session = storage.create_session("live", "beginner", None, "browser camera", "recording",
+                                     settings=settings)
+    assert storage.get_session(session["id"])["settings"] == settings
+    write_landmarks_csv(Path(session["out_dir"]) / "landmarks.csv", series)
+
+    with _open(data_dir) as client:
+        record = client.get(f"/api/sessions/{session['id']}").json()
+        tests = client.get(f"/api/people/{record['person_id']}/timed-tests").json()
+    assert record["status"] == "done"
+    result = record["summary"]["timed_test"]
+    assert result is not None and result["scale_source"] == "floor_marks"
+    assert abs(result["time_s"] - truth.time_s) <= 0.2
+    assert [t["session_id"] for t in tests] == [session["id"]] and tests[0]["timed"]
