@@ -251,7 +251,8 @@ def test_pages_and_static(client: TestClient, done_session: str) -> None:
     web = ROOT / "web"
     for url, name in [("/", "index.html"), ("/library", "library.html"),
                       (f"/review/{done_session}", "review.html"),
-                      ("/compare?a=1&b=2", "compare.html"), ("/progress", "progress.html")]:
+                      ("/compare?a=1&b=2", "compare.html"), ("/progress", "progress.html"),
+                      ("/people", "people.html"), ("/timed-test", "timed-test.html")]:
         response = client.get(url)
         if (web / name).is_file():
             assert response.status_code == 200, url
@@ -265,6 +266,10 @@ def test_pages_and_static(client: TestClient, done_session: str) -> None:
         assert "<title>Progress · posecoach</title>" in page
         assert '<a href="/progress" aria-current="page">' in page
         assert "/static/js/progress.js" in page and "{{" not in page
+        for url, script in [("/people", "people.js"), ("/timed-test", "timedtest.js")]:
+            page = client.get(url).text
+            assert f"/static/js/{script}" in page and page.count("<nav") == 1, url
+            assert f'<a href="{url}" aria-current="page">' in page, url
     assert client.get("/static/../pyproject.toml").status_code == 404
     assert client.get("/static/nothing-here.js").status_code == 404
 
