@@ -10,7 +10,7 @@ treadmill, where the belt speed is the step length times the cadence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, cast
 
 import numpy as np
@@ -20,7 +20,7 @@ from posecoach.coach.metrics import MetricsSeries
 from posecoach.coach.rolling import quiet_nan_warnings, runs
 from posecoach.coach.setting import WalkSetting, detect_setting, handrail_share
 from posecoach.pose.landmarks import Landmark as L
-from posecoach.pose.landmarks import PoseSeries, X
+from posecoach.pose.landmarks import PoseSeries, V, X, Z
 from posecoach.settings import Settings
 
 Side = Literal["left", "right"]
@@ -65,6 +65,12 @@ class GaitSummary:
 
 
 PEAK_TOP_SHARE = 0.7   # a step's time is the centroid of its peak above this share of the top
+
+# Which foot landed: the landing ankle's depth and visibility against the other ankle's tell
+# whether it is the near or the far foot, and the walker's facing tells which foot is near.
+SIDE_DEPTH_GAP_LEG = 0.3      # a depth gap this large (leg lengths) makes one ankle clearly nearer
+SIDE_VISIBILITY_GAP = 0.2     # so does a visibility gap this large
+SIDE_LABEL_WEIGHT = 0.2       # the pose model's own leg label: little more than a tie-break
 
 
 def _interp_nans(values: np.ndarray) -> np.ndarray:
@@ -140,12 +146,13 @@ def _complete_edge_steps(
 
 def _steps(
     p: np.ndarray, t: np.ndarray, frames: np.ndarray, direction: np.ndarray,
-    walking: np.ndarray, travel_x: np.ndarray, leg_px: float, leg_m: float | None, fps: float,
-    settings: Settings,
+    walking: np.ndarray, travel_x: np.ndarray, facing: np.ndarray, leg_px: float,
+    leg_m: float | None, fps: float, settings: Settings,
 ) -> list[Step]:
     """The steps: peaks of the ankles' horizontal separation while walking (see `analyze_gait`).
 
-    `travel_x` is the image direction of travel per frame (+1 right, -1 left, 0 unknown).
+    `travel_x` is the image direction of travel per frame (+1 right, -1 left, 0 unknown),
+    `facing` the way the walker faces in the image (+1 right, -1 left, 0 unknown).
     """
     gs = settings.gait
     left_x, right_x = p[:, L.LEFT_ANKLE, X], p[:, L.RIGHT_ANKLE, X]
@@ -170,9 +177,12 @@ def _steps(
     step_frames = sorted(peak_at)
 
     steps: list[Step] = []
+    left_evidence: list[float] = []
     for k, i in enumerate(step_frames):
         time_s, length, travel = peak_at[i]
-        ahead_left = left_x[i] * travel > right_x[i] * travel
+        ahead_left = bool(left_x[i] * travel > right_x[i] * travel)
+        evidence = _left_evidence(p[i], ahead_left, int(facing[i]), leg_px)
+        left_evidence.append(evidence)
         step_time = None
         if k > 0:
             prev = step_frames[k - 1]
@@ -182,12 +192,69 @@ def _steps(
         steps.append(Step(
             time_s=float(time_s),
             frame=int(frames[i]),
-            side="left" if ahead_left else "right",
+            side="left" if evidence >= 0 else "right",
             step_length_leg=length,
             step_length_m=length * leg_m if leg_m else None,
             step_time_s=step_time,
         ))
-    return steps
+    return _alternate_sides(steps, left_evidence)
+
+
+def _left_evidence(points: np.ndarray, ahead_left: bool, facing: int, leg_px: float) -> float:
+    """How strongly the landing foot of one step is the left one (> 0) or the right one (< 0).
+
+    In a side view the pose model often swaps the leg labels, most of all on the hidden far
+    leg, so its label counts for little. The landing ankle's depth (z, negative = nearer) and
+    visibility against the other ankle's say whether the near or the far foot landed, and the
+    facing says which foot is near: a walker facing image left shows the camera the left side.
+    """
+    lead, trail = ((L.LEFT_ANKLE, L.RIGHT_ANKLE) if ahead_left
+                   else (L.RIGHT_ANKLE, L.LEFT_ANKLE))
+    evidence = SIDE_LABEL_WEIGHT if ahead_left else -SIDE_LABEL_WEIGHT
+    if facing == 0:
+        return evidence
+    nearer = 0.0
+    depth_gap = (points[trail, Z] - points[lead, Z]) / leg_px
+    if np.isfinite(depth_gap):
+        nearer += float(np.clip(depth_gap / SIDE_DEPTH_GAP_LEG, -1.0, 1.0))
+    visibility_gap = points[lead, V] - points[trail, V]
+    if np.isfinite(visibility_gap):
+        nearer += float(np.clip(visibility_gap / SIDE_VISIBILITY_GAP, -1.0, 1.0))
+    nearer = float(np.clip(nearer, -1.0, 1.0))
+    return evidence + (nearer if facing < 0 else -nearer)
+
+
+def _alternate_sides(steps: list[Step], left_evidence: list[float]) -> list[Step]:
+    """The steps with their sides alternating along each chain of consecutive steps.
+
+    Walking alternates the feet, so within a chain (steps with a step time: close enough in
+    time, same direction) only one choice is open, which foot took the first step; the chain's
+    summed evidence makes it. A gap of about two step times between two steps is a missed step,
+    which keeps the same foot. A single-step chain keeps its own evidence.
+    """
+    intervals = [s.step_time_s for s in steps if s.step_time_s is not None]
+    typical_s = float(np.median(intervals)) if intervals else None
+    chains: list[list[int]] = []
+    parity: list[int] = []
+    for k, step in enumerate(steps):
+        if step.step_time_s is None or not chains or typical_s is None:
+            chains.append([k])
+            parity.append(0)
+            continue
+        chains[-1].append(k)
+        parity.append(parity[k - 1] + max(1, int(round(step.step_time_s / typical_s))))
+    out = list(steps)
+    for chain in chains:
+        if len(chain) < 2:
+            continue
+        signs = [1.0 if parity[k] % 2 == 0 else -1.0 for k in chain]
+        total = sum(sign * left_evidence[k] for sign, k in zip(signs, chain, strict=True))
+        if total == 0:
+            continue
+        for sign, k in zip(signs, chain, strict=True):
+            side: Side = "left" if sign * total > 0 else "right"
+            out[k] = replace(steps[k], side=side)
+    return out
 
 
 def analyze_gait(
@@ -199,7 +266,9 @@ def analyze_gait(
     least `min_walk_s` (a few stray side-view frames in a back-view clip claim no steps).
     A step is a peak of the horizontal ankle separation (in leg lengths), which does not depend
     on the leg labels, at least `min_step_share_of_median` of the median peak's height; the
-    stepping side is the foot further along the direction of travel (the one that lands). The
+    stepping foot is the one further along the direction of travel (the one that lands), told
+    left or right by whether it is the near or the far foot (depth, visibility, facing) more
+    than by the pose model's label, with the sides alternating along each chain of steps. The
     step's time is the middle of the peak's near-flat top (double support), its length the peak
     value. Cadence counts steps per minute from the first to the last step of each chain of
     steps no more than `max_step_time_s` apart.
@@ -229,7 +298,8 @@ def analyze_gait(
     with quiet_nan_warnings():
         pelvis_x = np.nanmean(p[:, [L.LEFT_HIP, L.RIGHT_HIP], X], axis=1)
 
-    steps = _steps(p, t, frames, direction, walking, travel_x, leg_px, leg_m, fps, settings)
+    steps = _steps(p, t, frames, direction, walking, travel_x, facing, leg_px, leg_m, fps,
+                   settings)
     intervals = [s.step_time_s for s in steps if s.step_time_s is not None]
     cadence = (60.0 * len(intervals) / sum(intervals)
                if len(steps) >= 3 and intervals and sum(intervals) > 0 else None)

@@ -261,7 +261,30 @@ def _symmetry_words(summary: SessionSummary) -> list[str]:
             out.append(
                 f"Left and right steps differ in {what}: symmetry {value:.2f} (1.00 is even)."
             )
+    missing = _symmetry_missing(summary)
+    if missing:
+        out.append(missing)
     return out
+
+
+def _symmetry_missing(summary: SessionSummary) -> str | None:
+    """Why a walk with steps has no left/right symmetry, or None when it has one (or no steps)."""
+    steps = summary.step_list
+    if not summary.steps or not steps:
+        return None
+    if summary.step_length_symmetry is None:
+        if len(steps) < 2:
+            return ("Left/right symmetry was not measured: it needs steps with both feet, "
+                    "and only one step was seen.")
+        sides = {s.side for s in steps}
+        if len(sides) == 1 and None not in sides:
+            return (f"Left/right symmetry was not measured: every step seen was taken with the "
+                    f"{steps[0].side} foot.")
+        return None
+    if summary.step_time_symmetry is None:
+        return ("Left/right step timing was not compared: it needs at least two steps in a row "
+                "with each foot.")
+    return None
 
 
 def _cue_words(cues: Sequence[CueRecord]) -> list[str]:
