@@ -3,7 +3,7 @@ import { announce, clearErrors, fmtClock, getJSON, showError, wsURL } from "./ap
 import { clearOverlay, drawOverlay, faultyLines } from "./skeleton.js";
 import { renderCheckin } from "./checkin.js";
 import { buildStatusTiles, resetStatus, setIndicator, showStatus } from "./status.js";
-import { loadPeople, personPicker } from "./person.js";
+import { HEIGHT_RANGE_TEXT, heightCmOrNull, loadPeople, personPicker } from "./person.js";
 
 const params = new URLSearchParams(location.search);
 const MAX_IN_FLIGHT = Math.max(1, Number(params.get("inflight")) || 1); // frames sent, no result yet
@@ -360,9 +360,8 @@ function tick() {
 // ---------------------------------------------------------------- start / stop
 
 function levelAndHeight() {
-  const h = Number(ui.height.value);
-  const height_cm = ui.height.value && Number.isFinite(h) && h >= 100 && h <= 250 ? h : null;
-  if (ui.height.value && height_cm === null) showError("Height ignored: enter a number of centimetres between 100 and 250.");
+  const height_cm = heightCmOrNull(ui.height.value);
+  if (ui.height.value && height_cm === null) showError(`Height ignored: enter a number of centimetres ${HEIGHT_RANGE_TEXT}.`);
   localStorage.setItem("posecoach.level", ui.level.value);
   if (height_cm) localStorage.setItem("posecoach.height", String(height_cm));
   return { level: ui.level.value, height_cm };

@@ -4,7 +4,9 @@
 import {
   announce, clearErrors, el, fmtDate, getJSON, parseDate, sendJSON, showError,
 } from "./api.js";
-import { POPULATIONS, populationLabel, rememberPerson } from "./person.js";
+import {
+  HEIGHT_RANGE_TEXT, POPULATIONS, heightCmOrNull, populationLabel, rememberPerson,
+} from "./person.js";
 
 const $ = (id) => document.getElementById(id);
 const body = $("people-body");
@@ -31,11 +33,11 @@ function render() {
     const last = parseDate(p.last_session_at);
     return el("tr", { "data-person": p.id },
       el("th", { scope: "row" }, p.name),
-      el("td", { class: "num" }, typeof p.height_cm === "number" ? `${Math.round(p.height_cm)} cm` : "–"),
-      el("td", {}, capital(p.level)),
-      el("td", {}, populationLabel(p.population)),
-      el("td", { class: "num" }, String(p.sessions ?? 0)),
-      el("td", {}, last ? fmtDate(last) : "–"),
+      el("td", { class: "num", "data-label": "Height" }, typeof p.height_cm === "number" ? `${Math.round(p.height_cm)} cm` : "–"),
+      el("td", { "data-label": "Level" }, capital(p.level)),
+      el("td", { "data-label": "Population" }, populationLabel(p.population)),
+      el("td", { class: "num", "data-label": "Sessions" }, String(p.sessions ?? 0)),
+      el("td", { class: "when", "data-label": "Last session" }, last ? fmtDate(last) : "–"),
       el("td", { class: "notes" }, p.notes || ""),
       el("td", {}, el("div", { class: "button-row" },
         personLink(p, "/library", "Sessions"),
@@ -87,15 +89,15 @@ function formBody() {
   const name = $("p-name").value.trim();
   if (!name) { showError("Enter a name or a code for the person."); $("p-name").focus(); return null; }
   const raw = $("p-height").value.trim();
-  const h = Number(raw);
-  if (raw && !(Number.isFinite(h) && h >= 100 && h <= 250)) {
-    showError("Enter the height as a number of centimetres between 100 and 250, or leave it empty.");
+  const h = heightCmOrNull(raw);
+  if (raw && h === null) {
+    showError(`Enter the height as a number of centimetres ${HEIGHT_RANGE_TEXT}, or leave it empty.`);
     $("p-height").focus();
     return null;
   }
   return {
     name,
-    height_cm: raw ? h : null,
+    height_cm: h,
     level: $("p-level").value || null,
     notes: $("p-notes").value.trim(),
     population: $("p-population").value || null,

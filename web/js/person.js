@@ -6,6 +6,18 @@ import { el, getJSON, showError } from "./api.js";
 
 const KEY = "posecoach.person";
 
+// A person's height as the server accepts it (posecoach/server/storage.py, settings.py):
+// more than `above` and less than `below` centimetres.
+export const HEIGHT_CM = { above: 50, below: 260 };
+export const HEIGHT_RANGE_TEXT = `between ${HEIGHT_CM.above} and ${HEIGHT_CM.below}`;
+
+/** `text` as centimetres when it is a height the server accepts, else null. */
+export function heightCmOrNull(text) {
+  const raw = String(text ?? "").trim();
+  const h = Number(raw);
+  return raw && Number.isFinite(h) && h > HEIGHT_CM.above && h < HEIGHT_CM.below ? h : null;
+}
+
 // The timed test's populations (posecoach/coach/timed_test.py POPULATIONS): `label` for a
 // choice, `phrase` inside a sentence.
 export const POPULATIONS = [

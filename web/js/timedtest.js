@@ -3,8 +3,10 @@
 // The clock is the server's: a trial starts when the walker leaves a still stance, never at
 // the button or the spoken "go".
 import { announce, clearErrors, el, fileURL, fmtNum, getJSON, isNum, showError, wsURL } from "./api.js";
-import { clearOverlay, containRect, drawOverlay } from "./skeleton.js";
-import { POPULATIONS, loadPeople, personPicker } from "./person.js";
+import { containRect, drawOverlay } from "./skeleton.js";
+import {
+  HEIGHT_RANGE_TEXT, POPULATIONS, heightCmOrNull, loadPeople, personPicker,
+} from "./person.js";
 
 const FRAME_WIDTH = 640;          // frames (and the floor marks) are in pixels of this width
 const JPEG_QUALITY = 0.7;
@@ -63,8 +65,7 @@ function fmtTime(x) {
 // ---------------------------------------------------------------- the walker
 
 function heightCm() {
-  const h = Number(ui.height.value);
-  return ui.height.value && Number.isFinite(h) && h >= 100 && h <= 250 ? h : null;
+  return heightCmOrNull(ui.height.value);
 }
 
 function usePerson(person) {
@@ -202,8 +203,9 @@ function paint() {
   if (!stream) return;
   const last = s && s.last;
   const [w, h] = [ui.video.videoWidth, ui.video.videoHeight];
-  if (last) drawOverlay(ui.overlay, last, w, h);
-  else clearOverlay(ui.overlay);
+  // Sized to the viewer on every frame, with or without a skeleton, so the floor marks stay on
+  // the floor when the layout changes (the test starting or ending, a turned phone).
+  drawOverlay(ui.overlay, last || null, w, h);
   if (marks.length && frame) {
     const ctx = ui.overlay.getContext("2d");
     const dpr = window.devicePixelRatio || 1;
@@ -219,7 +221,7 @@ function paint() {
 function startMessage() {
   const height_cm = heightCm();
   if (ui.height.value && height_cm === null) {
-    showError("Enter the height as a number of centimetres between 100 and 250.");
+    showError(`Enter the height as a number of centimetres ${HEIGHT_RANGE_TEXT}.`);
     return null;
   }
   if (marks.length !== 4 && height_cm === null) {
