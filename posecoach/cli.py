@@ -326,6 +326,8 @@ def serve(
     sample: Annotated[Path | None, typer.Option(help="A clip to analyse into the library first, when the library is empty.")] = None,
     max_upload_mb: Annotated[float | None, typer.Option(help="Largest uploaded file in MB (default 4000; env POSECOACH_MAX_UPLOAD_MB).")] = None,
     max_duration_min: Annotated[float | None, typer.Option(help="Longest uploaded clip in minutes (default 120; env POSECOACH_MAX_DURATION_MIN).")] = None,
+    job_budget_min: Annotated[float | None, typer.Option(help="Least time an upload's analysis may take before it is stopped, in minutes (default 5; env POSECOACH_JOB_BUDGET_MIN).")] = None,
+    job_budget_s_per_frame: Annotated[float | None, typer.Option(help="Seconds an upload's analysis may take per frame when longer than --job-budget-min (default 1; env POSECOACH_JOB_BUDGET_S_PER_FRAME).")] = None,
     lan: Annotated[bool, typer.Option("--lan", help="Let a phone on your network be the camera: HTTPS, a token, and a QR code to scan.")] = False,
     cert: Annotated[Path | None, typer.Option(help="With --lan: your own HTTPS certificate (PEM) instead of posecoach's.")] = None,
     key: Annotated[Path | None, typer.Option(help="With --lan: the private key (PEM) of --cert.")] = None,
@@ -344,7 +346,9 @@ def serve(
                "pass --token SECRET (or set POSECOACH_TOKEN)")
         raise typer.Exit(2)
     try:
-        limits = limits_from_options(max_upload_mb, max_duration_min)
+        limits = limits_from_options(max_upload_mb, max_duration_min,
+                                     job_budget_min=job_budget_min,
+                                     job_budget_s_per_frame=job_budget_s_per_frame)
     except ValueError as exc:
         raise _fail(exc) from None
     if sample is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, FIXTURES, VIDEO
+from tests.conftest import DATA, FIXTURES, VIDEO, needs_shared_data
 
 
 def posecoach(*args: str, timeout: float = 600,
@@ -221,3 +221,52 @@ def test_person_records_each_clip_in_the_library(tmp_path):
                       "--data-dir", str(tmp_path / "elsewhere"))
     assert alone.returncode == 2 and "--data-dir goes with --person" in alone.stderr
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_serve_refuses_a_bad_job_budget_in_plain_words() -> None:
+    proc = posecoach("serve", "--job-budget-min", "0", timeout=120)
+    assert proc.returncode != 0
+    assert "--job-budget-min must be a positive number" in proc.stderr
+    no_traceback(proc)
+    proc = posecoach("serve", timeout=120, env={"POSECOACH_JOB_BUDGET_S_PER_FRAME": "fast"})
+    assert proc.returncode != 0
+    assert "POSECOACH_JOB_BUDGET_S_PER_FRAME must be a number" in proc.stderr
+    no_traceback(proc)
+
+
+@needs_shared_data
+def test_job_budget_set_by_environment_and_option_stops_a_stuck_upload(tmp_path: Path) -> None:
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from posecoach.server import create_app, limits_from_options
+    from posecoach.server.context import ServerLimits
+    from tests.server.conftest import FakeEngine, wait_job
+
+    env = {"POSECOACH_JOB_BUDGET_MIN": "10", "POSECOACH_JOB_BUDGET_S_PER_FRAME": "0.5"}
+    from_env = ServerLimits().with_env(env)
+    assert (from_env.job_budget_min_s, from_env.job_budget_s_per_frame) == (600.0, 0.5)
+    limits = limits_from_options(job_budget_min=0.01, job_budget_s_per_frame=0.001,
+                                 base=from_env)
+    assert (limits.job_budget_min_s, limits.job_budget_s_per_frame) == (0.6, 0.001)
+    release = threading.Event()
+
+    class Stuck(FakeEngine):
+        def analyze_video(self, path, out_dir, settings, progress,  # type: ignore[no-untyped-def]
+                          source_name=None):
+            release.wait(120)
+            return super().analyze_video(path, out_dir, settings, progress)
+
+    app = create_app(tmp_path / "data", engine=Stuck(), limits=limits)
+    clip = VIDEO / "side_walk_1080p60.mp4"
+    try:
+        with TestClient(app) as client, clip.open("rb") as fh:
+            response = client.post("/api/uploads", files=[("files", (clip.name, fh, "video/mp4"))],
+                                   headers={"origin": "http://testserver"})
+            assert response.status_code == 202, response.text
+            job = wait_job(client, response.json()["jobs"][0]["id"], timeout_s=60)
+    finally:
+        release.set()
+    assert job["status"] == "failed"
+    assert "time budget" in job["error"] and "Traceback" not in job["error"]

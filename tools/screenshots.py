@@ -102,6 +102,7 @@ def seed_library(data_dir: Path, mocap: Path) -> dict[str, str]:
 
     storage = Storage(data_dir / "posecoach.db", data_dir)
     ids: dict[str, str] = {}
+    session_ids: list[str] = []
     for seed in PEOPLE:
         person = storage.create_person(seed.name, height_cm=seed.height_cm, level=seed.level,
                                        notes=seed.notes, population=seed.population)
@@ -112,7 +113,22 @@ def seed_library(data_dir: Path, mocap: Path) -> dict[str, str]:
                                             "analysing", person_id=person["id"])
             storage.update_session(record["id"], status="done", summary=summary,
                                    duration_s=summary.duration_s)
+            session_ids.append(record["id"])
+    _spread_dates(data_dir / "posecoach.db", session_ids)
     return ids
+
+
+def _spread_dates(db_path: Path, session_ids: list[str], apart_days: float = 9.0) -> None:
+    """Date the seeded sessions `apart_days` apart, ending today, as a real history would be."""
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    with sqlite3.connect(db_path) as db:
+        for back, session_id in enumerate(reversed(session_ids)):
+            when = now - timedelta(days=apart_days * back)
+            db.execute("UPDATE sessions SET created_at = ? WHERE id = ?",
+                       (when.isoformat(), session_id))
 
 
 def held_backward_walk_y4m(src: Path, dest: Path) -> Path:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
 import os
 import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, is_dataclass
@@ -74,12 +76,109 @@ class SessionFiles:
         return self.out_dir / self.PLOTS
 
 
+@dataclass(frozen=True)
+class Writer:
+    """The process staging a session's files: its id, when it started and on which machine.
+
+    The start time tells a process from a later one given the same id; `start_ticks` is 0 where
+    the system does not say (then only the id is checked).
+    """
+
+    pid: int
+    start_ticks: int
+    host: str
+
+    @classmethod
+    def current(cls) -> Writer:
+        return cls(os.getpid(), _start_ticks(os.getpid()) or 0, _host_tag())
+
+    def tag(self) -> str:
+        return f"{self.pid}-{self.start_ticks}-{self.host}"
+
+    def gone(self) -> bool:
+        """True only when this process has provably ended: on this machine, and its id is free,
+        a zombie's, or now another process's (a different start time). Unknown means running."""
+        if self.host != _host_tag():
+            return False
+        if self.pid == os.getpid():
+            return self.start_ticks != (_start_ticks(self.pid) or 0)
+        stat = _proc_stat(self.pid)
+        if stat is not None:
+            state, ticks = stat
+            return state in ("Z", "X") or (self.start_ticks != 0 and ticks != self.start_ticks)
+        if Path("/proc/self/stat").is_file():
+            return True  # /proc lists every process: this one is not there
+        if os.name != "posix":
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
+
+
+_STAGING_NAME = re.compile(r"^\.partial-(\d+)-(\d+)-([0-9a-f]{8})-[^/]+$")
+
+
+def _host_tag() -> str:
+    """A short fixed tag of this machine's name (an output folder may be on a shared disk)."""
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, start time in clock ticks since boot) of a process from Linux's /proc."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2:].split()
+    try:
+        return fields[0], int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _start_ticks(pid: int) -> int | None:
+    stat = _proc_stat(pid)
+    return stat[1] if stat is not None else None
+
+
+def staging_writer(folder: Path) -> Writer | None:
+    """The process a staging folder's name says is writing it; None for any other name."""
+    match = _STAGING_NAME.match(folder.name)
+    if match is None:
+        return None
+    return Writer(int(match.group(1)), int(match.group(2)), match.group(3))
+
+
+def remove_dead_staging(out_dir: Path) -> list[Path]:
+    """Remove the staging folders in `out_dir` whose writer has provably ended (killed before it
+    could clean up); those of running processes, and any whose writer is unknown, stay."""
+    removed: list[Path] = []
+    try:
+        entries = list(Path(out_dir).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        writer = staging_writer(entry)
+        if writer is None or not entry.is_dir() or entry.is_symlink() or not writer.gone():
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        if not entry.exists():
+            removed.append(entry)
+    return removed
+
+
 class StagedOutputs:
     """A session's new files, written into a hidden folder inside `out_dir` and moved into place
     together by `commit` once every one is complete.
 
     Until then the folder's previous results stay as they were: a full disk or a crash part-way
-    leaves them intact (and `discard` removes what was staged).
+    leaves them intact (and `discard` removes what was staged). The folder's name holds the
+    writing process (`Writer`), so the staging folders of a run that was killed are removed by
+    the next one into the same folder, and never those of a run still going.
     """
 
     PREFIX: ClassVar[str] = ".partial-"
@@ -93,7 +192,9 @@ class StagedOutputs:
         self.out_dir = Path(out_dir)
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            self.folder = Path(tempfile.mkdtemp(prefix=self.PREFIX, dir=self.out_dir))
+            remove_dead_staging(self.out_dir)
+            prefix = f"{self.PREFIX}{Writer.current().tag()}-"
+            self.folder = Path(tempfile.mkdtemp(prefix=prefix, dir=self.out_dir))
         except OSError as exc:
             raise OutputError(exc.errno, describe_os_error(exc, self.out_dir)) from exc
         self.files = SessionFiles(self.folder)

@@ -89,6 +89,8 @@ def limits_from_options(
     max_upload_mb: float | None = None,
     max_duration_min: float | None = None,
     base: ServerLimits | None = None,
+    job_budget_min: float | None = None,
+    job_budget_s_per_frame: float | None = None,
 ) -> ServerLimits:
     """`base` (the defaults with the environment applied) with the command-line limits.
 
@@ -98,13 +100,19 @@ def limits_from_options(
     """
     limits = base if base is not None else ServerLimits().with_env()
     for option, value, smallest in (("--max-upload-mb", max_upload_mb, 1e-6),
-                                    ("--max-duration-min", max_duration_min, 0.0)):
+                                    ("--max-duration-min", max_duration_min, 0.0),
+                                    ("--job-budget-min", job_budget_min, 0.0),
+                                    ("--job-budget-s-per-frame", job_budget_s_per_frame, 0.0)):
         if value is not None and not (math.isfinite(value) and value > 0 and value >= smallest):
             raise SettingsError(f"{option} must be a positive number, got {value}")
     if max_upload_mb is not None:
         limits = replace(limits, max_upload_bytes=int(max_upload_mb * 1e6))
     if max_duration_min is not None:
         limits = replace(limits, max_duration_s=max_duration_min * 60.0)
+    if job_budget_min is not None:
+        limits = replace(limits, job_budget_min_s=job_budget_min * 60.0)
+    if job_budget_s_per_frame is not None:
+        limits = replace(limits, job_budget_s_per_frame=job_budget_s_per_frame)
     return limits
 
 

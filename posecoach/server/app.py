@@ -55,6 +55,8 @@ def _recover(ctx: ServerContext) -> None:
     rebuilt from the landmarks it recorded when its summary, report or metrics are missing or
     cut short; every output is then checked (the clip must play to its end) and those that
     are still unusable are recorded as missing, so they are neither listed nor served.
+    Finished sessions are checked too, for files deleted or damaged while the server was
+    stopped (`Storage.recheck_done`).
     """
 
     def settings_of(record: dict) -> Settings:
@@ -79,6 +81,10 @@ def _recover(ctx: ServerContext) -> None:
     recovered = ctx.storage.recover(finalise, check=unusable_outputs, resume=resume)
     if recovered:
         log.warning("settled %d session(s) left unfinished by a previous run", len(recovered))
+    damaged = ctx.storage.recheck_done(check=unusable_outputs)
+    if damaged:
+        log.warning("%d finished session(s) lost output files while the server was stopped",
+                    len(damaged))
 
 
 def create_app(
@@ -103,14 +109,16 @@ def create_app(
     web_dir = packaged_web_dir() if web_dir is None else web_dir
     storage = Storage(db_path or data_dir / "posecoach.db", data_dir)
     engine = engine or DefaultEngine()
-    jobs = JobManager(storage, engine)
+    limits = limits or ServerLimits()
+    jobs = JobManager(storage, engine, budget_min_s=limits.job_budget_min_s,
+                      budget_s_per_frame=limits.job_budget_s_per_frame)
     ctx = ServerContext(
         data_dir=data_dir,
         storage=storage,
         engine=engine,
         jobs=jobs,
         settings_loader=settings_loader or default_settings_loader(config),
-        limits=limits or ServerLimits(),
+        limits=limits,
         source=source,
         web_dir=web_dir,
         token_required=token is not None,

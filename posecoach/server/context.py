@@ -10,6 +10,7 @@ from pathlib import Path
 
 from posecoach.errors import SettingsError
 from posecoach.paths import web_dir as packaged_web_dir
+from posecoach.server.budget import BUDGET_S_PER_FRAME, MIN_BUDGET_S
 from posecoach.server.engine import Engine
 from posecoach.server.jobs import JobManager
 from posecoach.server.storage import Storage
@@ -29,6 +30,10 @@ class ServerLimits:
     max_frame_pixels: int = 3840 * 2160
     max_live_sessions: int = 2
     live_fps: float = 15.0
+    job_budget_min_s: float = MIN_BUDGET_S
+    """The least time an upload's analysis may take before it is stopped."""
+    job_budget_s_per_frame: float = BUDGET_S_PER_FRAME
+    """Time allowed for each frame of an upload, when that adds up to more than the least."""
 
     def __post_init__(self) -> None:
         for name in ("max_upload_bytes", "max_files_per_upload", "max_frame_bytes",
@@ -37,10 +42,14 @@ class ServerLimits:
                 raise SettingsError(f"{name} must be at least 1")
         if not self.max_duration_s > 0 or not 0 < self.live_fps <= 120:
             raise SettingsError("max_duration_s must be positive and live_fps within 0-120")
+        if not self.job_budget_min_s > 0 or not self.job_budget_s_per_frame >= 0:
+            raise SettingsError("job_budget_min_s must be positive and job_budget_s_per_frame "
+                                "at least 0")
 
     def with_env(self, environ: Mapping[str, str] | None = None) -> ServerLimits:
         """These limits with any `POSECOACH_MAX_UPLOAD_MB`, `POSECOACH_MAX_DURATION_MIN`,
-        `POSECOACH_MAX_FILES_PER_UPLOAD` or `POSECOACH_MAX_LIVE_SESSIONS` applied.
+        `POSECOACH_MAX_FILES_PER_UPLOAD`, `POSECOACH_MAX_LIVE_SESSIONS`,
+        `POSECOACH_JOB_BUDGET_MIN` or `POSECOACH_JOB_BUDGET_S_PER_FRAME` applied.
 
         Raises `SettingsError` (a `ValueError`) with the variable's name for a value that is not
         a positive number.
@@ -66,6 +75,8 @@ ENV_LIMITS: tuple[tuple[str, str, float, type], ...] = (
     ("POSECOACH_MAX_DURATION_MIN", "max_duration_s", 60.0, float),
     ("POSECOACH_MAX_FILES_PER_UPLOAD", "max_files_per_upload", 1.0, int),
     ("POSECOACH_MAX_LIVE_SESSIONS", "max_live_sessions", 1.0, int),
+    ("POSECOACH_JOB_BUDGET_MIN", "job_budget_min_s", 60.0, float),
+    ("POSECOACH_JOB_BUDGET_S_PER_FRAME", "job_budget_s_per_frame", 1.0, float),
 )
 
 

@@ -226,13 +226,13 @@ def _stated_end_s(container: Any, stream: Any) -> float | None:
     return None
 
 
-def unusable_outputs(out_dir: Path) -> list[str]:
-    """The output files of a finished session (`SessionFiles.OUTPUTS`) that are missing or
-    incomplete: a clip that does not play, a summary that does not parse, a report or table
-    that is empty or cut short."""
+def unusable_outputs(out_dir: Path, names: Iterable[str] = SessionFiles.OUTPUTS) -> list[str]:
+    """The output files of a finished session (`SessionFiles.OUTPUTS`, or those of `names`)
+    that are missing or incomplete: a clip that does not play, a summary that does not parse,
+    a report or table that is empty or cut short."""
     files = SessionFiles(out_dir)
     problems: list[str] = []
-    for name in SessionFiles.OUTPUTS:
+    for name in names:
         path = out_dir / name
         if not path.is_file():
             problems.append(name)

@@ -95,10 +95,15 @@ CREATE TABLE IF NOT EXISTS timed_tests (
     population TEXT NOT NULL,
     scale_source TEXT
 );
+CREATE TABLE IF NOT EXISTS output_stamps (
+    session_id TEXT PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+    stamps_json TEXT NOT NULL
+);
 """
 
 RecoverFn = Callable[[dict[str, Any]], "SessionSummary | None"]
 CheckFn = Callable[[Path], list[str]]
+CheckNamedFn = Callable[[Path, list[str]], list[str]]
 ResumeFn = Callable[[dict[str, Any]], bool]
 MAX_RESUMES = 1
 """How often an interrupted upload is analysed again from its clip on start; a clip that
@@ -384,6 +389,7 @@ class Storage:
             )
             if status == "done":
                 _store_timed_test(db, session_id)
+                _store_stamps(db, session_id)
 
     def get_session(self, session_id: str) -> dict[str, Any] | None:
         """A session record with its parsed summary and latest check-in, or None."""
@@ -707,6 +713,123 @@ class Storage:
             duration_s=summary.duration_s,
             missing=missing,
         )
+
+
+    def recheck_done(self, check: CheckNamedFn | None = None) -> list[str]:
+        """Record as `missing` the outputs of finished sessions that were deleted or damaged
+        while the server was stopped; return the ids of the sessions that lost one.
+
+        Cheap for every session: each output must be present and non-empty, and `summary.json`
+        must parse. Only the outputs whose size or modification time differ from when the
+        session was finished (or last checked) are given the full `check(out_dir, names)`
+        (the clip must play to its end), which takes a tenth of a second or more a clip. A session
+        finished before stamps were kept is checked cheaply and has its stamps recorded, so
+        later changes are noticed. Names already recorded as missing stay so.
+        """
+        if self.read_only:
+            return []
+        lost: list[str] = []
+        with self._lock:
+            records = self.list_sessions(status="done")
+            known = self._read(_all_stamps)
+            restamped: dict[str, _Stamps] = {}
+            for record in records:
+                out_dir = Path(record["out_dir"])
+                now = _stamps_of(out_dir)
+                before = known.get(record["id"])
+                problems = set(_cheap_problems(out_dir, now))
+                changed = {name for name, stamp in now.items()
+                           if before is not None and before.get(name) != stamp} - problems
+                if changed and check is not None:
+                    problems.update(check(out_dir, sorted(changed)))
+                found = problems - set(record["missing"])
+                try:
+                    if found:
+                        self._mark_damaged(record, sorted(found))
+                        lost.append(record["id"])
+                except OutputError:
+                    break
+                if now != before:
+                    restamped[record["id"]] = now
+            if restamped and not self.read_only:
+                try:
+                    with self._connect() as db:
+                        db.executemany(
+                            "INSERT OR REPLACE INTO output_stamps (session_id, stamps_json)"
+                            " VALUES (?, ?)",
+                            [(sid, json.dumps(stamps)) for sid, stamps in restamped.items()],
+                        )
+                except OutputError:
+                    pass
+        return lost
+
+    def _mark_damaged(self, record: dict[str, Any], names: list[str]) -> None:
+        """Record `names` as missing from a finished session, said in its warnings."""
+        summary = record["summary"]
+        if summary is not None:
+            summary = replace(summary, warnings=(*summary.warnings, _damaged_words(names)))
+        self.update_session(record["id"], summary=summary,
+                            missing=sorted({*record["missing"], *names}))
+
+
+_Stamps = dict[str, list[int]]
+"""An output's name -> [size in bytes, modification time in ns]."""
+
+
+def _stamps_of(out_dir: Path) -> _Stamps:
+    """The size and modification time of each output of a session folder that is present."""
+    stamps: _Stamps = {}
+    for name in SessionFiles.OUTPUTS:
+        try:
+            info = (out_dir / name).stat()
+        except OSError:
+            continue
+        stamps[name] = [info.st_size, info.st_mtime_ns]
+    return stamps
+
+
+def _cheap_problems(out_dir: Path, stamps: _Stamps) -> list[str]:
+    """The outputs that are absent or empty, and the summary when it does not parse."""
+    problems = [name for name in SessionFiles.OUTPUTS if stamps.get(name, [0])[0] <= 0]
+    if SessionFiles.SUMMARY not in problems and _read_summary(out_dir) is None:
+        problems.append(SessionFiles.SUMMARY)
+    return problems
+
+
+def _store_stamps(db: sqlite3.Connection, session_id: str) -> None:
+    """Note the stamps of a session's outputs as it is finished."""
+    row = db.execute("SELECT out_dir FROM sessions WHERE id = ?", (session_id,)).fetchone()
+    if row is None:
+        return
+    db.execute(
+        "INSERT OR REPLACE INTO output_stamps (session_id, stamps_json) VALUES (?, ?)",
+        (session_id, json.dumps(_stamps_of(Path(row[0])))),
+    )
+
+
+def _all_stamps(db: sqlite3.Connection) -> dict[str, _Stamps]:
+    if not _has_table(db, "output_stamps"):
+        return {}
+    stamps: dict[str, _Stamps] = {}
+    for session_id, stored in db.execute("SELECT session_id, stamps_json FROM output_stamps"):
+        try:
+            data = json.loads(stored)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            stamps[str(session_id)] = {str(k): list(v) for k, v in data.items()
+                                       if isinstance(v, list)}
+    return stamps
+
+
+def _damaged_words(names: list[str]) -> str:
+    """The warning a finished session carries about outputs lost since it was finished."""
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+    verbs = ("were", "are") if len(names) > 1 else ("was", "is")
+    return (
+        f"{listed} {verbs[0]} deleted or damaged after this session was finished and "
+        f"{verbs[1]} not offered."
+    )
 
 
 REBUILT_WITH_SUMMARY = frozenset(

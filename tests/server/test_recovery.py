@@ -318,3 +318,75 @@ def test_timed_test_session_cut_short_is_timed_with_its_own_floor_marks(tmp_path
     assert result is not None and result["scale_source"] == "floor_marks"
     assert abs(result["time_s"] - truth.time_s) <= 0.2
     assert [t["session_id"] for t in tests] == [session["id"]] and tests[0]["timed"]
+
+
+# ---------------------------------------------------------------------------- finished sessions
+
+
+def _finished(storage: Storage) -> tuple[str, Path]:
+    """A finished live session with a complete set of outputs (a real clip that plays)."""
+    from posecoach.outputs.summary import SessionSummary
+
+    session = storage.create_session("live", "beginner", None, "browser camera", "recording")
+    out_dir = Path(session["out_dir"])
+    (out_dir / "annotated.mp4").write_bytes(SIDE_CLIP.read_bytes())
+    _landmarks(out_dir)
+    (out_dir / "metrics.csv").write_text("frame,time_s\n0,0.0\n")
+    summary = {"duration_s": 2.0, "warnings": []}
+    (out_dir / "summary.json").write_text(json.dumps(summary))
+    (out_dir / "report.html").write_text("<!doctype html><html></html>")
+    storage.update_session(session["id"], status="done",
+                           summary=SessionSummary.from_json(summary), duration_s=2.0)
+    return session["id"], out_dir
+
+
+def test_finished_session_files_lost_while_stopped_are_not_offered(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    storage = Storage(data_dir / "posecoach.db", data_dir)
+    deleted, cut, garbled, intact, older = (_finished(storage) for _ in range(5))
+    assert clip_plays(cut[1] / "annotated.mp4")
+
+    with _open(data_dir) as client:
+        before = {s["id"]: s for s in client.get("/api/sessions").json()}
+    assert all(before[sid]["missing"] == [] for sid, _ in (deleted, cut, garbled, intact, older))
+    # A session finished by a version that kept no stamps of its outputs.
+    with sqlite3.connect(data_dir / "posecoach.db") as db:
+        db.execute("DELETE FROM output_stamps WHERE session_id = ?", (older[0],))
+
+    # While the server is stopped: a report deleted, a clip cut short (still a large file) and
+    # a summary overwritten.
+    (deleted[1] / "report.html").unlink()
+    data = SIDE_CLIP.read_bytes()
+    (cut[1] / "annotated.mp4").write_bytes(data[: len(data) * 6 // 10])
+    (garbled[1] / "summary.json").write_text('{"duration_s": 2.0, "warn')
+
+    with _open(data_dir) as client:
+        records = {sid: client.get(f"/api/sessions/{sid}").json()
+                   for sid, _ in (deleted, cut, garbled, intact, older)}
+        listed = {s["id"]: s for s in client.get("/api/sessions").json()}
+        clip = client.get(f"/api/sessions/{cut[0]}/files/annotated.mp4")
+        report = client.get(f"/api/sessions/{deleted[0]}/files/report.html")
+    assert records[deleted[0]]["missing"] == ["report.html"]
+    assert records[cut[0]]["missing"] == ["annotated.mp4"]
+    assert records[garbled[0]]["missing"] == ["summary.json"]
+    assert records[intact[0]]["missing"] == [] and records[older[0]]["missing"] == []
+    assert listed[cut[0]]["missing"] == ["annotated.mp4"]
+    assert "annotated.mp4" not in records[cut[0]]["files"]
+    assert "summary.json" not in records[garbled[0]]["files"]
+    assert clip.status_code == 404 and report.status_code == 404
+    for sid, name in ((deleted[0], "report.html"), (cut[0], "annotated.mp4")):
+        record = records[sid]
+        assert record["status"] == "done"
+        warning = next(w for w in record["summary"]["warnings"] if name in w)
+        assert "deleted or damaged" in warning and "not offered" in warning
+
+    # The older session was stamped at that start, so a clip cut short since is found at the
+    # next; nothing else is new, and no warning is repeated.
+    (older[1] / "annotated.mp4").write_bytes(data[: len(data) * 6 // 10])
+    with _open(data_dir) as client:
+        older_again = client.get(f"/api/sessions/{older[0]}").json()
+        cut_again = client.get(f"/api/sessions/{cut[0]}").json()
+        intact_again = client.get(f"/api/sessions/{intact[0]}").json()
+    assert older_again["missing"] == ["annotated.mp4"]
+    assert cut_again["missing"] == ["annotated.mp4"] and intact_again["missing"] == []
+    assert sum("deleted or damaged" in w for w in cut_again["summary"]["warnings"]) == 1
