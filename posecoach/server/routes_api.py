@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
 from posecoach.errors import OutputError
+from posecoach.outputs.clinician_report import CLINICIAN_REPORT
 from posecoach.outputs.files import SessionFiles, atomic_write_text
 from posecoach.outputs.summary import SessionSummary
 from posecoach.outputs.words import summary_in_words
@@ -56,6 +57,7 @@ SESSION_FILES: dict[str, str] = {
     SessionFiles.METRICS: "text/csv; charset=utf-8",
     SessionFiles.SUMMARY: "application/json",
     SessionFiles.REPORT: "text/html; charset=utf-8",
+    CLINICIAN_REPORT: "text/html; charset=utf-8",
 }
 SETUP_GUIDE = (
     "Choose a clear, flat, open space free from obstacles.",

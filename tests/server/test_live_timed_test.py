@@ -184,6 +184,10 @@ def test_a_timed_trial_from_floor_marks_is_stored_under_the_person(
 
     record = client.get(f"/api/sessions/{started['session_id']}").json()
     assert record["summary"]["timed_test"] == final
+    assert "clinician_report.html" in record["files"]
+    report = client.get(f"/api/sessions/{started['session_id']}/files/clinician_report.html")
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert f"{final['time_s']:.2f}" in report.text
     assert storage.get_session(started["session_id"])["person_id"] == person["id"]
     stored = storage.timed_tests(person["id"])
     assert [row["session_id"] for row in stored] == [started["session_id"]]
