@@ -172,6 +172,7 @@ export const SESSION_FILES = [
   { name: "metrics.csv", label: "Metrics per frame (CSV)" },
   { name: "summary.json", label: "Summary (JSON)" },
   { name: "report.html", label: "Report (HTML)" },
+  { name: "clinician_report.html", label: "Clinician report: 3-metre backward walk test (HTML)" },
 ];
 
 export function fileURL(id, name) {

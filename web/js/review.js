@@ -76,8 +76,8 @@ function renderDownloads(id, available = null) {
   const files = available ? SESSION_FILES.filter((f) => available.includes(f.name)) : SESSION_FILES;
   if (!files.length) { $("downloads").replaceChildren(el("li", { class: "empty" }, "No files yet.")); return; }
   $("downloads").replaceChildren(...files.map((f) => el("li", {},
-    el("a", { class: "btn", href: fileURL(id, f.name), download: f.name === "report.html" ? null : `${id}-${f.name}`,
-      target: f.name === "report.html" ? "_blank" : null, rel: "noopener" }, f.label))));
+    el("a", { class: "btn", href: fileURL(id, f.name), download: f.name.endsWith(".html") ? null : `${id}-${f.name}`,
+      target: f.name.endsWith(".html") ? "_blank" : null, rel: "noopener" }, f.label))));
 }
 
 async function renderPlots(id) {
