@@ -11,10 +11,13 @@ Everything runs on the real clips in `../shared/data/video` and is printed as on
 - the live WebSocket: the real app under uvicorn in a subprocess, fed 640x360 JPEGs of a real
   clip at 30 and 60 frames/s by a paced sender; server-side latency per frame (arrival to the
   result being sent) as p50/p95/p99, frames processed and dropped, and the server's peak memory;
+- three live clients at once on one server (`POSECOACH_MAX_LIVE_SESSIONS=3`), each sending at
+  30 frames/s: the results per second each one gets back;
 - peak memory of `posecoach analyze` (a subprocess) on the 139 s clip against a 10 s cut of it;
 - a memory soak: 20 live sessions in a row on one server (quick: 6), its RSS after each, and
   the highest RSS after a later session over the RSS after the second (flat: at most 1.10x);
-- a folder of clips analysed with `--jobs 1` against `--jobs 2`.
+- a folder of clips analysed with `--jobs 1` against `--jobs 2`;
+- the speed targets (`TARGETS`), each with what was measured and whether it is met.
 """
 
 from __future__ import annotations
@@ -53,6 +56,39 @@ SIDE_CLIP = "side_walk_1080p60.mp4"
 SHORT_CLIPS = (SIDE_CLIP, "front_two_walkers.gif")
 LIVE_SIZE = (640, 360)
 LIVE_JPEG_QUALITY = 80
+MULTI_CLIENTS = 3
+MULTI_FPS = 30.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """One speed target: `measured` must be at most (or at least) `limit`."""
+
+    name: str
+    limit: float
+    unit: str
+    at_most: bool
+
+    @property
+    def goal(self) -> str:
+        return f"{'<=' if self.at_most else '>='} {self.limit:g}{self.unit}"
+
+    def met(self, measured: float) -> bool | None:
+        """Whether `measured` meets the target; None when it was not measured."""
+        if not math.isfinite(measured):
+            return None
+        return measured <= self.limit if self.at_most else measured >= self.limit
+
+
+TARGETS = {
+    "model": Target("pose model alone, LiteRT 2 threads, 640 px, tracking: median per frame",
+                    14.0, " ms", at_most=True),
+    "analyze": Target(f"analyze {SIDE_CLIP} against the plain loop", 1.6, "x", at_most=False),
+    "live": Target("live, one client at 30 frames/s: server latency p95", 25.0, " ms",
+                   at_most=True),
+    "multi": Target(f"live, {MULTI_CLIENTS} clients at once at 30 frames/s: results/s of the "
+                    "slowest", 20.0, "/s", at_most=False),
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,6 +160,9 @@ class Throughput:
     analyze_fps: list[float] = field(default_factory=list)
     analyze_loop_fps: list[float] = field(default_factory=list)
     plain_fps: list[float] = field(default_factory=list)
+    # CPU time (every thread) per frame: what a frame costs the cores, whatever else runs
+    analyze_cpu_ms: list[float] = field(default_factory=list)
+    plain_cpu_ms: list[float] = field(default_factory=list)
     error: str | None = None
 
     @property
@@ -170,6 +209,7 @@ class Live:
     rss_mid_kib: float = math.nan
     rss_end_kib: float = math.nan
     rss_peak_kib: float = math.nan
+    server_cpu_s: float = math.nan  # CPU the server used while the frames were sent
     error: str | None = None
     walker_seen: list[tuple[float, bool]] = field(default_factory=list)  # (t, walker) per result
 
@@ -196,6 +236,39 @@ class Live:
         if gap_start is not None:
             longest = max(longest, self.walker_seen[-1][0] - gap_start)
         return longest
+
+
+@dataclass
+class Multi:
+    """Several live clients at once on one server, each paced at `fps`."""
+
+    clients: int
+    fps: float
+    duration_s: float
+    sessions: list[Live] = field(default_factory=list)
+    server_cpu_s: float = math.nan  # CPU the server used while the clients sent frames
+    error: str | None = None
+
+    @property
+    def cpu_ms_per_result(self) -> float:
+        """The server's CPU time per result while frames arrive: what the cores must supply
+        for each frame."""
+        results = sum(s.processed for s in self.sessions if not s.error)
+        return 1000.0 * self.server_cpu_s / results if results else math.nan
+
+    @property
+    def results_per_s(self) -> list[float]:
+        """Results each client got back per second of sending."""
+        return [s.processed / s.duration_s if s.duration_s > 0 and not s.error else math.nan
+                for s in self.sessions]
+
+    @property
+    def slowest(self) -> float:
+        """Results per second of the client that got the fewest; NaN when any failed."""
+        rates = self.results_per_s
+        if self.error or not rates or not all(math.isfinite(r) for r in rates):
+            return math.nan
+        return min(rates)
 
 
 @dataclass
@@ -249,6 +322,7 @@ class BenchReport:
     throughput: list[Throughput] = field(default_factory=list)
     model_input: ModelInput | None = None
     live: list[Live] = field(default_factory=list)
+    multi: Multi | None = None
     live_model_ms: list[float] = field(default_factory=list)
     # "backend, N threads" -> ms per frame of the model alone, one person followed, 640 px
     backend_ms: dict[str, list[float]] = field(default_factory=dict)
@@ -277,7 +351,32 @@ class BenchReport:
         }
         if self.soak is not None:
             data["soak"]["flat_ratio"] = self.soak.flat_ratio
+        if self.multi is not None:
+            data["multi"]["results_per_s"] = self.multi.results_per_s
+            for row, live in zip(data["multi"]["sessions"], self.multi.sessions, strict=True):
+                row.update(p50=live.p(50), p95=live.p(95))
+                del row["latencies_ms"], row["walker_seen"]
+        data["targets"] = [
+            {"target": t.name, "goal": t.goal, "measured": value, "met": t.met(value)}
+            for t, value in target_values(self)
+        ]
         return data
+
+    def throughput_of(self, clip: str) -> Throughput | None:
+        return next((t for t in self.throughput if t.clip == clip and not t.error), None)
+
+
+def target_values(report: BenchReport) -> list[tuple[Target, float]]:
+    """Each target with the figure of `report` it is judged on (NaN when not measured)."""
+    model_ms = report.backend_ms.get("litert, 2 threads", [])
+    side = report.throughput_of(SIDE_CLIP)
+    live30 = next((v for v in report.live if v.fps == 30.0 and not v.error), None)
+    return [
+        (TARGETS["model"], percentile(model_ms, 50)),
+        (TARGETS["analyze"], ratio(side.analyze, side.plain) if side else math.nan),
+        (TARGETS["live"], live30.p(95) if live30 else math.nan),
+        (TARGETS["multi"], report.multi.slowest if report.multi else math.nan),
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,9 +409,11 @@ def build_table(report: BenchReport) -> Table:
         table.add_row("", "", f"analyze {fmt(t.analyze)} fps",
                       f"{fmt_ratio(ratio(t.analyze, t.model))} model only, "
                       f"{fmt_ratio(ratio(t.analyze, t.plain))} plain loop "
-                      f"(frame loop alone {fmt(t.analyze_loop)} fps)")
+                      f"(frame loop alone {fmt(t.analyze_loop)} fps); "
+                      f"CPU {fmt(median(t.analyze_cpu_ms))} ms per frame")
         table.add_row("", "", f"plain loop {fmt(t.plain)} fps",
-                      "OpenCV decode, pose, cv2 skeleton, mp4v writer")
+                      "OpenCV decode, pose, cv2 skeleton, mp4v writer; "
+                      f"CPU {fmt(median(t.plain_cpu_ms))} ms per frame")
         table.add_section()
 
     m = report.model_input
@@ -331,11 +432,13 @@ def build_table(report: BenchReport) -> Table:
         if live.error:
             table.add_row("live", subject, "failed", live.error)
             continue
+        cpu_ms = (1000.0 * live.server_cpu_s / live.processed if live.processed
+                  else math.nan)
         table.add_row(
             "live", subject,
             f"p50 {fmt(live.p(50))} / p95 {fmt(live.p(95))} / p99 {fmt(live.p(99))} ms",
             f"{live.sent} sent, {live.processed} processed, {live.dropped} dropped "
-            f"(server-side, arrival to result sent)",
+            f"(server-side, arrival to result sent); server CPU {fmt(cpu_ms)} ms per result",
         )
         table.add_row(
             "live", f"the walker followed, clip looped, at {live.fps:.0f} frames/s",
@@ -366,7 +469,19 @@ def build_table(report: BenchReport) -> Table:
             f"{fmt(mib(live.rss_mid_kib), 0)} half-way, {fmt(mib(live.rss_end_kib), 0)} at the end"
             + (" (quick: shorter than 2 minutes)" if report.quick else ""),
         )
-    if report.live:
+    multi = report.multi
+    if multi is not None:
+        subject = (f"{multi.clients} clients at once, each {LIVE_SIZE[0]}x{LIVE_SIZE[1]} JPEG at "
+                   f"{multi.fps:.0f} frames/s for {multi.duration_s:.0f} s")
+        if multi.error:
+            table.add_row("live", subject, "failed", multi.error)
+        else:
+            rates = " / ".join(fmt(r) for r in multi.results_per_s)
+            p95s = " / ".join(fmt(s.p(95)) for s in multi.sessions)
+            table.add_row("live", subject, f"{rates} results/s",
+                          f"per client; server latency p95 {p95s} ms; server CPU "
+                          f"{fmt(multi.cpu_ms_per_result)} ms per result")
+    if report.live or multi is not None:
         table.add_section()
 
     base = report.memory[0] if report.memory else None
@@ -410,6 +525,13 @@ def build_table(report: BenchReport) -> Table:
             note = (f"{fmt_ratio(ratio(first.seconds, b.seconds))} speed-up over --jobs "
                     f"{first.jobs}" + (f"; {note}" if note else ""))
         table.add_row("batch", subject, f"{b.seconds:.1f} s", note)
+    table.add_section()
+    for target, value in target_values(report):
+        met = target.met(value)
+        verdict = "not measured" if met is None else ("met" if met else "NOT met")
+        unit = target.unit.strip()
+        shown = fmt(value, 2 if unit == "x" else 1, target.unit)
+        table.add_row("target", target.name, shown, f"{target.goal}: {verdict}")
     for note in report.notes:
         table.add_row("note", "", "", note)
     return table
@@ -440,8 +562,9 @@ def _model_only(frames: list[Any], settings: Any) -> tuple[float, list[list[np.n
     return len(frames) / elapsed, people
 
 
-def _analyze_once(clip: Path, out_dir: Path, settings: Any) -> tuple[float, float, int]:
-    """(end-to-end frames/s, frame-loop frames/s, frames) of one `analyze_video`."""
+def _analyze_once(clip: Path, out_dir: Path, settings: Any) -> tuple[float, float, int, float]:
+    """(end-to-end frames/s, frame-loop frames/s, frames, CPU ms per frame) of one
+    `analyze_video`."""
     from posecoach.pipeline.offline import analyze_video
 
     marks: list[float] = []
@@ -455,25 +578,25 @@ def _analyze_once(clip: Path, out_dir: Path, settings: Any) -> tuple[float, floa
             marks[1] = time.perf_counter()
 
     shutil.rmtree(out_dir, ignore_errors=True)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = analyze_video(clip, out_dir, settings, progress=progress)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     frames = int(result.summary.frames or 0)
     loop = (frames - 1) / (marks[1] - marks[0]) if len(marks) == 2 else math.nan
-    return frames / elapsed, loop, frames
+    return frames / elapsed, loop, frames, 1000.0 * cpu / max(frames, 1)
 
 
-def plain_loop(clip: Path, out_path: Path, settings: Any) -> tuple[float, int]:
+def plain_loop(clip: Path, out_path: Path, settings: Any) -> tuple[float, int, float]:
     """The baseline: OpenCV decode -> pose -> cv2 skeleton -> cv2.VideoWriter (mp4v), one thread.
 
-    Returns (frames/s including the model load, frames).
+    Returns (frames/s including the model load, frames, CPU ms per frame).
     """
     import cv2
 
     from posecoach.pose.estimator import PoseEstimator
     from posecoach.pose.landmarks import SKELETON_EDGES
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     cap = cv2.VideoCapture(str(clip))
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
     writer = None
@@ -505,7 +628,8 @@ def plain_loop(clip: Path, out_path: Path, settings: Any) -> tuple[float, int]:
             cap.release()
             if writer is not None:
                 writer.release()
-    return frames / (time.perf_counter() - start), frames
+    cpu_ms = 1000.0 * (time.process_time() - cpu) / max(frames, 1)
+    return frames / (time.perf_counter() - start), frames, cpu_ms
 
 
 def _medians_from_people(people: list[list[np.ndarray]], frames: list[Any],
@@ -577,12 +701,14 @@ def measure_throughput(
                 if rep == 0 and clip.name == model_input_clip:
                     model_input = _compare_model_input(clip, frames, people, settings, side)
                 del people
-                e2e, loop, _ = _analyze_once(clip, out / "analyze" / clip.stem, settings)
+                e2e, loop, _, cpu_ms = _analyze_once(clip, out / "analyze" / clip.stem, settings)
                 row.analyze_fps.append(e2e)
                 row.analyze_loop_fps.append(loop)
+                row.analyze_cpu_ms.append(cpu_ms)
                 (out / "plain").mkdir(parents=True, exist_ok=True)
-                plain, _ = plain_loop(clip, out / "plain" / f"{clip.stem}.mp4", settings)
+                plain, _, cpu_ms = plain_loop(clip, out / "plain" / f"{clip.stem}.mp4", settings)
                 row.plain_fps.append(plain)
+                row.plain_cpu_ms.append(cpu_ms)
             del frames
         except Exception as exc:  # noqa: BLE001 - one clip must not stop the benchmark
             row.error = f"{type(exc).__name__}: {exc}"
@@ -758,14 +884,25 @@ def serve_app(port: int, data_dir: str, config: str | None = None) -> None:
     """Run the real app under uvicorn (in a child process of the benchmark).
 
     Each result carries `server_ms`: the time from the frame's arrival on the WebSocket to its
-    result being handed to the event loop for sending.
+    result being handed to the event loop for sending. The limits come from the environment
+    (`POSECOACH_MAX_LIVE_SESSIONS` and the like), as for `posecoach serve`.
     """
     import uvicorn
 
-    from posecoach.server import create_app
-    app = create_app(Path(data_dir), config=Path(config) if config else None)
+    from posecoach.server import create_app, limits_from_options
+    app = create_app(Path(data_dir), config=Path(config) if config else None,
+                     limits=limits_from_options())
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning",
                 ws_max_size=16 * 1024 * 1024)
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) a process has used so far, from /proc/PID/stat."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return math.nan
 
 
 def _proc_status(pid: int, key: str) -> float:
@@ -787,8 +924,12 @@ def live_jpegs(clip: Path, size: tuple[int, int] = LIVE_SIZE, limit: int = 300) 
 
 
 async def live_session(url: str, jpegs: list[bytes], fps: float, duration_s: float,
-                       on_started: Callable[[], None] | None = None) -> Live:
-    """Send `duration_s` of frames at `fps`, paced by the clock, and collect the results."""
+                       on_started: Callable[[], None] | None = None,
+                       on_sent: Callable[[], None] | None = None) -> Live:
+    """Send `duration_s` of frames at `fps`, paced by the clock, and collect the results.
+
+    `on_started` is called once the session has started, `on_sent` once the last frame is sent
+    (before the session is stopped and its outputs written)."""
     import websockets
 
     stats = Live(fps=fps, duration_s=duration_s)
@@ -826,6 +967,8 @@ async def live_session(url: str, jpegs: list[bytes], fps: float, duration_s: flo
                 await asyncio.sleep(delay)
             await ws.send(jpegs[k % len(jpegs)])
             stats.sent += 1
+        if on_sent is not None:
+            on_sent()
         await ws.send(json.dumps({"type": "stop"}))
         finished = await asyncio.wait_for(receiver, timeout=300)
     stats.processed = int(finished.get("frames", len(stats.latencies_ms)))
@@ -921,16 +1064,26 @@ def measure_live(clip: Path, out: Path, quick: bool, log: Callable[[str], None])
 
             sampler = threading.Thread(target=sample, daemon=True)
 
-            def started(rss: list[float] = samples, thread: threading.Thread = sampler) -> None:
+            cpu: list[float] = []
+
+            def started(rss: list[float] = samples, thread: threading.Thread = sampler,
+                        cpu: list[float] = cpu) -> None:
                 rss.append(_proc_status(server.pid, "VmRSS"))
+                cpu.append(_proc_cpu_s(server.pid))
                 thread.start()
+
+            def sent(cpu: list[float] = cpu) -> None:
+                cpu.append(_proc_cpu_s(server.pid))
 
             try:
                 stats = run_in_own_loop(live_session(
-                    f"ws://127.0.0.1:{port}/ws/live", jpegs, fps, duration, on_started=started
+                    f"ws://127.0.0.1:{port}/ws/live", jpegs, fps, duration, on_started=started,
+                    on_sent=sent,
                 ))
             except Exception as exc:  # noqa: BLE001 - reported in the table
                 stats = Live(fps=fps, duration_s=duration, error=f"{type(exc).__name__}: {exc}")
+            if len(cpu) == 2:
+                stats.server_cpu_s = cpu[1] - cpu[0]
             sampling.set()
             if sampler.is_alive():
                 sampler.join()
@@ -943,6 +1096,58 @@ def measure_live(clip: Path, out: Path, quick: bool, log: Callable[[str], None])
     finally:
         stop_process(server)
     return results
+
+
+def measure_multi(clip: Path, out: Path, quick: bool, log: Callable[[str], None],
+                  clients: int = MULTI_CLIENTS, fps: float = MULTI_FPS,
+                  duration_s: float | None = None) -> Multi:
+    """`clients` live sessions at once on one server that allows that many, each sending at
+    `fps` for `duration_s` (30 s; quick: 10 s): the results per second each gets back."""
+    duration_s = duration_s or (10.0 if quick else 30.0)
+    multi = Multi(clients, fps, duration_s)
+    data_dir = out / "multi-data"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    port = free_port()
+    code = f"from benchmarks.bench import serve_app; serve_app({port}, {str(data_dir)!r})"
+    env = {**os.environ, "POSECOACH_MAX_LIVE_SESSIONS": str(clients)}
+    server = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, env=env,
+                              stderr=open(out / "multi-server.log", "w"))  # noqa: SIM115
+    try:
+        _wait_for_server(port, server)
+        jpegs = live_jpegs(clip)
+        url = f"ws://127.0.0.1:{port}/ws/live"
+        log(f"live: {clients} clients at once, {duration_s:.0f} s at {fps:.0f} frames/s each")
+
+        started: list[float] = []
+        sent: list[float] = []
+
+        async def together() -> list[Live | BaseException]:
+            return await asyncio.gather(
+                *(live_session(url, jpegs, fps, duration_s,
+                               on_started=lambda: started.append(_proc_cpu_s(server.pid)),
+                               on_sent=lambda: sent.append(_proc_cpu_s(server.pid)))
+                  for _ in range(clients)),
+                return_exceptions=True)
+
+        outcomes = run_in_own_loop(together())
+        if started and sent:
+            # from the first session started to the last frame sent: the outputs each session
+            # writes when it stops are not part of serving frames
+            multi.server_cpu_s = max(sent) - min(started)
+        for k, outcome in enumerate(outcomes):
+            if isinstance(outcome, BaseException):
+                multi.sessions.append(Live(fps=fps, duration_s=duration_s,
+                                           error=f"client {k + 1}: {type(outcome).__name__}: "
+                                           f"{outcome}"))
+                multi.error = multi.error or multi.sessions[-1].error
+            else:
+                multi.sessions.append(outcome)
+    except Exception as exc:  # noqa: BLE001 - reported in the table
+        multi.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        stop_process(server)
+    return multi
 
 
 def measure_soak(clip: Path, out: Path, quick: bool, log: Callable[[str], None],
@@ -1002,7 +1207,7 @@ def run_benchmarks(
     quick: bool = False,
     data_dir: Path = DATA_DIR,
     console: Console | None = None,
-    parts: Sequence[str] = ("throughput", "live", "memory", "soak", "batch"),
+    parts: Sequence[str] = ("throughput", "live", "multi", "memory", "soak", "batch"),
 ) -> BenchReport:
     """Run the benchmark, print the table, and write `results.json` into `out`."""
     from posecoach.settings import load_settings
@@ -1031,6 +1236,8 @@ def run_benchmarks(
         log("pose model: each backend alone, side by side")
         report.backend_ms = backend_model_ms(live_jpegs(data_dir / SIDE_CLIP), settings)
         report.live = measure_live(data_dir / SIDE_CLIP, out, quick, log)
+    if "multi" in parts:
+        report.multi = measure_multi(data_dir / SIDE_CLIP, out, quick, log)
     if "memory" in parts:
         report.memory = measure_memory(data_dir, out, quick, log)
     if "soak" in parts:

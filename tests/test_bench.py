@@ -15,15 +15,19 @@ import pytest
 from rich.console import Console
 
 from benchmarks.bench import (
+    SIDE_CLIP,
+    TARGETS,
     Batch,
     BenchReport,
     Live,
     Memory,
     ModelInput,
+    Multi,
     Soak,
     Throughput,
     build_table,
     cut_clip,
+    measure_multi,
     measure_soak,
     median,
     percentile,
@@ -165,3 +169,45 @@ def test_the_soak_measures_the_server_after_each_session(tmp_path):
     assert soak.rss_start_kib < max(soak.rss_after_kib)  # the model loaded on the first session
     assert math.isfinite(soak.flat_ratio)
     assert len(logged) == 4 and "after the 2nd session" in logged[-1]
+
+
+def test_targets_are_judged_side_by_side():
+    report = BenchReport(quick=True, repeats=1)
+    report.backend_ms = {"litert, 2 threads": [12.0, 13.0, 30.0]}
+    report.throughput = [Throughput(SIDE_CLIP, analyze_fps=[48.0], plain_fps=[30.0])]
+    report.live = [Live(30.0, 20.0, latencies_ms=[20.0] * 90 + [40.0] * 10),
+                   Live(60.0, 10.0, latencies_ms=[5.0])]
+    report.multi = Multi(3, 30.0, 10.0, sessions=[
+        Live(30.0, 10.0, processed=250), Live(30.0, 10.0, processed=190),
+        Live(30.0, 10.0, processed=300)])
+    assert report.multi.results_per_s == [25.0, 19.0, 30.0]
+    assert report.multi.slowest == 19.0
+
+    text = _render(report)
+    assert "25.0 / 19.0 / 30.0 results/s" in text
+    assert "13.0 ms" in text and "<= 14 ms: met" in text
+    assert "1.60x" in text and ">= 1.6x: met" in text
+    assert "<= 25 ms: NOT met" in text            # p95 of the 30 frames/s session
+    assert "19.0/s" in text and ">= 20/s: NOT met" in text
+    judged = {row["goal"]: row["met"] for row in report.to_json()["targets"]}
+    assert judged == {TARGETS["model"].goal: True, TARGETS["analyze"].goal: True,
+                      TARGETS["live"].goal: False, TARGETS["multi"].goal: False}
+
+    empty = _render(BenchReport(quick=True, repeats=1))
+    assert empty.count("not measured") == len(TARGETS)
+    failed = Multi(3, 30.0, 10.0, sessions=[Live(30.0, 10.0, processed=300),
+                                            Live(30.0, 10.0, error="client 2: OSError: gone")])
+    assert math.isnan(failed.slowest)
+
+
+def test_three_clients_at_once_each_get_results(tmp_path):
+    logged: list[str] = []
+    multi = measure_multi(VIDEO / "side_walk_1080p60.mp4", tmp_path, quick=True,
+                          log=logged.append, clients=3, fps=10.0, duration_s=2.0)
+    assert multi.error is None, multi.error
+    assert len(multi.sessions) == 3
+    # a server allowing only the default number of sessions would refuse the third client
+    assert all(s.processed > 0 and s.error is None for s in multi.sessions)
+    assert all(rate > 0 for rate in multi.results_per_s)
+    assert multi.server_cpu_s > 0 and multi.cpu_ms_per_result > 0
+    assert logged and "3 clients at once" in logged[0]

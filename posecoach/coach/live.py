@@ -21,6 +21,7 @@ from posecoach.coach.setting import SettingTracker, WalkSetting
 from posecoach.coach.setup_check import SetupChecker, SetupReport, image_brightness
 from posecoach.coach.smoothing import LiveSmoother
 from posecoach.outputs.files import to_jsonable
+from posecoach.pose.backend import CoreShare
 from posecoach.pose.estimator import PoseEstimator
 from posecoach.pose.landmarks import PoseFrame, PoseSeries
 from posecoach.pose.timeline import MAX_FPS
@@ -80,10 +81,12 @@ class LiveCoach:
         gait_every_s: float = 0.2,
         num_poses: int | None = None,
         check_setup: bool = False,
+        share: CoreShare | None = None,
     ) -> None:
         self.settings = settings
         self._estimator = estimator
         self._num_poses = num_poses
+        self._share = share
         self._owns_estimator = estimator is None
         self.tracker = WalkerTracker(settings.tracking.lost_after_s)
         self.smoother = LiveSmoother(settings)
@@ -109,7 +112,8 @@ class LiveCoach:
     @property
     def estimator(self) -> PoseEstimator:
         if self._estimator is None:
-            self._estimator = PoseEstimator(self.settings, num_poses=self._num_poses)
+            self._estimator = PoseEstimator(self.settings, num_poses=self._num_poses,
+                                            share=self._share)
         return self._estimator
 
     def load_model(self) -> None:

@@ -45,6 +45,20 @@ def rotate_upright(image: np.ndarray, rotation_deg: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k=rotation_deg // 90))
 
 
+def to_rgb(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """A decoded frame scaled (area averaging) and converted to RGB on the calling thread.
+
+    One thread: the decoder and the pose model keep the other cores busy, and libswscale's own
+    threads cost about half as much CPU again for the same picture.
+    """
+    try:
+        out = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA",
+                             threads=1)
+    except TypeError:  # an older PyAV without the option scales on one thread anyway
+        out = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
+    return out.to_ndarray()
+
+
 class _Stop(Exception):
     """Raised inside a worker when its consumer has gone away."""
 
@@ -98,9 +112,7 @@ class _DecodeWorker:
                     has_pts = frame.pts is not None and frame.time_base is not None
                     t = self.clock.time_of(frame.pts * frame.time_base if has_pts else None)
                     last_t = t
-                    rgb = frame.reformat(
-                        width=fw, height=fh, format="rgb24", interpolation="AREA"
-                    ).to_ndarray()
+                    rgb = to_rgb(frame, fw, fh)
                     image = rotate_upright(rgb, rot)
                     if not image.flags.c_contiguous:
                         image = np.ascontiguousarray(image)

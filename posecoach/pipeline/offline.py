@@ -164,8 +164,8 @@ def _scale_people(people: list[np.ndarray], sx: float, sy: float) -> list[np.nda
 class _CoachWorker:
     """Runs the live coach and the recorder on their own thread, one frame behind the model.
 
-    MediaPipe releases the GIL while it infers, so the coach's Python work for frame i
-    overlaps the model's work on frame i+1.
+    The pose model releases the GIL while it infers, so the coach's Python work for frame i
+    overlaps the model's work on frame i+1; decoding and encoding run on threads of their own.
     """
 
     def __init__(self, coach: LiveCoach, recorder: SessionRecorder,
@@ -242,11 +242,13 @@ def analyze_video(
     )
     worker: _CoachWorker | None = None
     try:
-        model = coach.estimator
-        worker = _CoachWorker(coach, recorder, frame_size)
         with VideoReader(path, max_side_px=pose_input_side(settings),
                          max_gap_s=settings.timing.max_gap_s) as reader:
-            for frame in reader:
+            # the first frames decode while the model loads
+            frames = iter(reader)
+            model = coach.estimator
+            worker = _CoachWorker(coach, recorder, frame_size)
+            for frame in frames:
                 worker.put(frame, model.detect(frame.image, frame.time_s))
                 if progress is not None:
                     progress(reader.frames_read, total)

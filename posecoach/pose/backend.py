@@ -9,6 +9,7 @@ Both use the same two models, so their landmarks agree closely.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Protocol
 
 import numpy as np
@@ -41,6 +42,41 @@ def cpu_count() -> int:
 def resolve_threads(threads: int | None) -> int:
     """Threads for the model: 0 or None means every core."""
     return cpu_count() if not threads or threads <= 0 else int(threads)
+
+
+class CoreShare:
+    """The cores shared out among pose models running at once.
+
+    Live sessions on one server each run their own model; every model of a share runs on
+    `threads // models` threads (at least one), so a session alone uses every thread it was
+    given and three at once do not fight over the same cores. The count is read on each frame,
+    so a session's model speeds up again when the others end.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._models = 0
+
+    @property
+    def models(self) -> int:
+        """Models sharing the cores now."""
+        return self._models
+
+    def join(self) -> None:
+        with self._lock:
+            self._models += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._models = max(0, self._models - 1)
+
+    def threads_each(self, threads: int) -> int:
+        """Threads for one model of the share, out of `threads` for all of them."""
+        return max(1, threads // max(1, self._models))
+
+
+LIVE_CORES = CoreShare()
+"""The share of the live sessions of this process."""
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray | None:

@@ -10,6 +10,7 @@ Choosing the walker among them is `posecoach.pose.tracker`'s job.
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from posecoach.errors import SettingsError
 from posecoach.pose.backend import (
     BACKENDS,
     MIN_TORSO_SHARE,
+    CoreShare,
     PoseBackend,
     as_rgb,
     distinct_people,
@@ -30,12 +32,17 @@ __all__ = ["MIN_TORSO_SHARE", "PoseEstimator", "distinct_people", "plausible_bod
 
 
 class PoseEstimator:
-    """Runs the pose model on RGB frames and returns every person's landmarks in pixels."""
+    """Runs the pose model on RGB frames and returns every person's landmarks in pixels.
+
+    With `share` and threads left to every core (`threads` and `settings.pose.threads` 0), the
+    model takes part in that share of the cores while it is open: alone it uses them all, with
+    others each gets its part (the LiteRT backend; MediaPipe runs on one thread).
+    """
 
     def __init__(
         self, settings: Settings, model: str | None = None, num_poses: int | None = None,
         people_check_s: float | None = None, backend: str | None = None,
-        threads: int | None = None,
+        threads: int | None = None, share: CoreShare | None = None,
     ) -> None:
         pose = settings.pose
         self.backend = backend or pose.backend
@@ -45,7 +52,9 @@ class PoseEstimator:
         self.num_poses = num_poses or pose.num_poses
         check_s = pose.people_check_s if people_check_s is None else people_check_s
         self.people_check_s = check_s if self.num_poses > 1 else 0.0
-        self.threads = resolve_threads(pose.threads if threads is None else threads)
+        wanted = pose.threads if threads is None else threads
+        self.threads = resolve_threads(wanted)
+        self._share = share if share is not None and wanted <= 0 else None
         self._had_person = False
         name = model or pose.model
         self._backend: PoseBackend
@@ -60,12 +69,20 @@ class PoseEstimator:
             from posecoach.pose.model import litert_model_paths
 
             detector_path, self.model_path = litert_model_paths(name)
+            share_now, total = self._share, self.threads
             self._backend = LiteRTPose(
                 detector_path, self.model_path, self.threads, num_poses=self.num_poses,
                 people_check_s=self.people_check_s,
                 min_detection=pose.min_detection_confidence,
                 min_tracking=pose.min_tracking_confidence,
+                threads_now=(None if share_now is None
+                             else lambda: share_now.threads_each(total)),
             )
+        # leaves the share when closed, or when dropped without being closed
+        self._leave_share: weakref.finalize | None = None
+        if self._share is not None:
+            self._share.join()
+            self._leave_share = weakref.finalize(self, self._share.leave)
 
     @property
     def crowded(self) -> bool:
@@ -91,6 +108,8 @@ class PoseEstimator:
         return people
 
     def close(self) -> None:
+        if self._leave_share is not None:
+            self._leave_share()  # a finalizer runs once, however often close is called
         self._backend.close()
 
     def __enter__(self) -> PoseEstimator:

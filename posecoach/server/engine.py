@@ -119,10 +119,13 @@ class DefaultEngine:
             raise InputError(str(exc)) from exc
 
     def live_coach(self, settings: Settings) -> LiveCoachLike:
-        """A per-session live coach (pose model, causal smoothing, rules)."""
+        """A per-session live coach (pose model, causal smoothing, rules); the sessions running
+        at once share the cores."""
         from posecoach.coach.live import LiveCoach
+        from posecoach.pose.backend import LIVE_CORES
 
-        return LiveCoach(settings, num_poses=settings.pose.live_num_poses, check_setup=True)
+        return LiveCoach(settings, num_poses=settings.pose.live_num_poses, check_setup=True,
+                         share=LIVE_CORES)
 
     def recorder(
         self, out_dir: Path, settings: Settings, fps: float, source_name: str

@@ -10,6 +10,7 @@ once (`crowded`) it runs on every frame with fewer than `num_poses` people, as M
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,14 +63,21 @@ class LiteRTPose:
 
     `min_tracking` is how much (intersection over union) a detection must overlap a followed
     person's region to be that person; `min_presence` the presence a person needs to be kept.
+    `threads_now`, when given, says on each frame how many of `num_threads` the landmark model
+    may use (cores shared with other models running at once); a landmark model is loaded for
+    each thread count asked for.
     """
 
     def __init__(self, detector_path: Path, landmark_path: Path, num_threads: int,
                  num_poses: int = 1, people_check_s: float = 0.5, min_detection: float = 0.5,
                  min_tracking: float = 0.5, min_presence: float = MIN_PRESENCE,
-                 smooth: bool = True) -> None:
+                 smooth: bool = True, threads_now: Callable[[], int] | None = None) -> None:
         self._detector = PersonDetector(detector_path, num_threads, min_detection)
-        self._landmarker = Landmarker(landmark_path, num_threads)
+        self._landmark_path = landmark_path
+        self._threads_now = threads_now
+        self.threads = max(1, num_threads)
+        self._landmarkers = {self.threads: Landmarker(landmark_path, self.threads)}
+        self._landmarker = self._landmarkers[self.threads]
         self.num_poses = max(1, num_poses)
         self.people_check_s = people_check_s
         self.min_tracking = min_tracking
@@ -87,6 +95,7 @@ class LiteRTPose:
             # regions are in the previous frame's pixels: a new frame size starts afresh
             self._frame_shape = image_rgb.shape[:2]
             self._tracks = []
+        self._landmarker = self._landmarker_now()
         tracks = list(self._tracks)
         due = self.num_poses > 1 and (self.crowded or time_s >= self._next_check_s)
         if not tracks or (due and len(tracks) < self.num_poses):
@@ -103,6 +112,15 @@ class LiteRTPose:
         if not self.crowded and self.num_poses > 1 and distinct_people(people) > 1:
             self.crowded = True
         return people
+
+    def _landmarker_now(self) -> Landmarker:
+        """The landmark model for the threads this frame may use."""
+        if self._threads_now is None:
+            return self._landmarker
+        threads = min(self.threads, max(1, self._threads_now()))
+        if threads not in self._landmarkers:
+            self._landmarkers[threads] = Landmarker(self._landmark_path, threads)
+        return self._landmarkers[threads]
 
     def _with_detections(self, image_rgb: np.ndarray, tracks: list[_Track]) -> list[_Track]:
         """The followed people plus newcomers the detector finds, up to `num_poses`.
@@ -153,3 +171,5 @@ class LiteRTPose:
 
     def close(self) -> None:
         self._tracks = []
+        self._landmarker = self._landmarkers[self.threads]
+        self._landmarkers = {self.threads: self._landmarker}
