@@ -7,6 +7,8 @@ import pytest
 
 from posecoach.coach.smoothing import LiveSmoother, clean, smooth_offline
 from posecoach.pose.landmarks import LEG_PAIRS, NUM_LANDMARKS, Landmark, PoseFrame, PoseSeries
+from tests.conftest import MOCAP, needs_shared_data
+from tests.mocap.projection import CameraSide, load_trial, project_trial
 from tests.synthetic import make_walk, swap_legs, with_points
 
 L = Landmark
@@ -206,3 +208,71 @@ def test_live_smoother_gates_low_visibility(settings):
     assert np.isnan(out.points[L.NOSE, :3]).all()
     assert out.points[L.NOSE, 3] == pytest.approx(0.1)
     assert np.isfinite(out.points[L.LEFT_HIP, :3]).all()
+
+
+# Side-view mocap trials with the leg labels swapped twice a second, as BlazePose does in side
+# views. Each case is one where repairing a swap against the previous frames alone kept the
+# wrong labels for a large part of the trial.
+SWAPS_PER_S = 2.0
+MOCAP_SWAP_CASES = [
+    ("dataset-1_walk-back_chimpira_001.bvh", "right", 3, 1),
+    ("dataset-1_walk-back_chimpira_001.bvh", "right", 5, 2),
+    ("dataset-1_walk-back_masculinity_001.bvh", "right", 5, 0),
+    ("dataset-1_walk-back_not-confident_001.bvh", "right", 3, 1),
+    ("dataset-1_walk-back_old_001.bvh", "right", 3, 1),
+    ("dataset-1_walk-back_sad_001.bvh", "left", 3, 2),
+    ("dataset-1_walk_old_001.bvh", "left", 5, 1),
+    ("dataset-1_walk_tired_001.bvh", "right", 3, 2),
+]
+
+
+def _mocap_with_swaps(name: str, side: CameraSide, swap_frames: int, seed: int,
+                      xy_only: bool) -> tuple[PoseSeries, PoseSeries, float]:
+    """(truth, with swapped leg labels, leg length px) of a side-view mocap trial.
+
+    `xy_only` swaps only x and y, keeping depth and visibility with the label.
+    """
+    trial = load_trial(MOCAP / name)
+    swaps = int(SWAPS_PER_S * len(trial) / trial.fps)
+    kw = {"noise_px": 2.0, "far_visibility": 0.8, "seed": seed}
+    truth, _ = project_trial(trial, side, **kw)
+    swapped, _ = project_trial(trial, side, swaps=swaps, swap_frames=swap_frames, **kw)
+    if xy_only:
+        pts = truth.points.copy()
+        pts[..., :2] = swapped.points[..., :2]
+        swapped = with_points(swapped, pts)
+    p = truth.points
+    leg_px = float(np.median(np.hypot(*(p[:, L.LEFT_HIP, :2] - p[:, L.LEFT_ANKLE, :2]).T)))
+    return truth, swapped, leg_px
+
+
+def _share_labelled_right(points: np.ndarray, truth: PoseSeries, leg_px: float) -> float:
+    """Share of the frames with the feet apart whose leg landmarks sit nearer the true labels."""
+    left = [a for a, _ in LEG_PAIRS]
+    right = [b for _, b in LEG_PAIRS]
+    got, want = points[:, :, :2], truth.points[:, :, :2]
+
+    def misfit(a: list[int], b: list[int]) -> np.ndarray:
+        return (np.linalg.norm(got[:, left] - want[:, a], axis=2).sum(axis=1)
+                + np.linalg.norm(got[:, right] - want[:, b], axis=2).sum(axis=1))
+
+    apart = np.abs(want[:, L.LEFT_ANKLE, 0] - want[:, L.RIGHT_ANKLE, 0]) > 0.15 * leg_px
+    return float((misfit(left, right) <= misfit(right, left))[apart].mean())
+
+
+@needs_shared_data
+@pytest.mark.parametrize("xy_only", [False, True], ids=["whole", "xy-only"])
+@pytest.mark.parametrize(("name", "side", "swap_frames", "seed"), MOCAP_SWAP_CASES)
+def test_missed_swaps_do_not_persist_offline(settings, name, side, swap_frames, seed, xy_only):
+    truth, swapped, leg_px = _mocap_with_swaps(name, side, swap_frames, seed, xy_only)
+    assert _share_labelled_right(swapped.points, truth, leg_px) < 0.9
+    out = smooth_offline(swapped, settings)
+    assert _share_labelled_right(out.points, truth, leg_px) >= 0.95
+
+
+@needs_shared_data
+@pytest.mark.parametrize(("name", "side", "swap_frames", "seed"), MOCAP_SWAP_CASES)
+def test_missed_swaps_do_not_persist_live(settings, name, side, swap_frames, seed):
+    truth, swapped, leg_px = _mocap_with_swaps(name, side, swap_frames, seed, xy_only=False)
+    out = _feed(LiveSmoother(settings), swapped)
+    assert _share_labelled_right(out, truth, leg_px) >= 0.95

@@ -31,16 +31,10 @@ _LEG_RIGHT = np.array([b for _, b in LEG_PAIRS], dtype=int)
 _SWAP_INDEX = np.arange(NUM_LANDMARKS)
 _SWAP_INDEX[_LEG_LEFT] = _LEG_RIGHT
 _SWAP_INDEX[_LEG_RIGHT] = _LEG_LEFT
-# current and predicted leg landmarks compared by `_should_swap`: kept labels, then swapped
-_SWAP_CURRENT = np.concatenate([_LEG_LEFT, _LEG_RIGHT, _LEG_LEFT, _LEG_RIGHT])
-_SWAP_PREDICTED = np.concatenate([_LEG_LEFT, _LEG_RIGHT, _LEG_RIGHT, _LEG_LEFT])
 _TORSO_LEFT = [Landmark.LEFT_SHOULDER, Landmark.LEFT_HIP]
 _TORSO_RIGHT = [Landmark.RIGHT_SHOULDER, Landmark.RIGHT_HIP]
 
-_SWAP_MAX_RATIO = 0.5          # swapped labels must fit at least twice as well
-_SWAP_MIN_GAIN_TORSO = 0.03    # and gain this share of a torso length per landmark
-_TRACK_MAX_AGE_S = 0.5         # a leg landmark unseen for longer is no reference
-_TRACK_MAX_EXTRAPOLATION_S = 0.1
+_TRACK_MAX_AGE_S = 0.5         # a previous frame older than this is no reference
 
 
 # The helpers below compare against NaN and compute 0 / 0 where landmarks are missing; their
@@ -61,77 +55,129 @@ def _torso_px(points: np.ndarray) -> float:
     return float(np.hypot(*(sh - hip)))
 
 
-class _LegTracker:
-    """Predicts where each leg landmark should be now, from the last accepted frames.
+_SWAP_SIGMA_TORSO = 0.05       # expected prediction error of a leg landmark, share of a torso
+_SWAP_MIN_SIGMA_PX = 1.0
+_SWAP_MAX_COST = 25.0          # one landmark's cost is capped (squared errors in sigmas)
+_SWAP_FRAME_COST = 2.0         # cost of each frame whose labels are swapped against the model's
+_SWAP_START_COST = 100.0       # cost of swapping the labels of the first frame seen
+_SWAP_MAX_VELOCITY_DT_S = 0.2  # longer frame intervals predict without velocity
+# decoder states: (labels of the previous frame swapped, labels of this frame swapped)
+_STATES = ((0, 0), (0, 1), (1, 0), (1, 1))
 
-    A constant-velocity prediction tells the two legs apart even where they cross in side
-    view: there the positions coincide but the swinging foot moves and the standing one does not.
+
+def _leg_xy(points: np.ndarray) -> np.ndarray:
+    """(2, 8, 2): the leg landmarks' x, y as labelled, then with left and right exchanged."""
+    kept = points[np.concatenate([_LEG_LEFT, _LEG_RIGHT]), :2]
+    half = len(_LEG_LEFT)
+    return np.stack([kept, np.concatenate([kept[half:], kept[:half]])])
+
+
+def _transition_costs(prev2: np.ndarray, prev: np.ndarray, cur: np.ndarray,
+                      velocity_ratio: float, sigma_px: float) -> np.ndarray:
+    """(2, 2, 2) cost of labelling choices (a, b, c) for the frames before last, last and this.
+
+    The cost measures how far this frame's leg landmarks (choice c) lie from a constant-velocity
+    prediction from the two frames before (choices a, b), in units of `sigma_px`, squared and
+    capped per landmark so that one wild landmark cannot decide alone. A landmark missing from
+    the last frame costs nothing; one missing from the frame before last is predicted without
+    velocity. `velocity_ratio` is this frame interval over the previous one (NaN: no velocity).
+    """
+    p2 = prev2[:, None, None]                      # a
+    p1 = prev[None, :, None]                       # b
+    c = cur[None, None, :]                         # c
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd coordinates give inf: capped
+        step = (p1 - p2) * velocity_ratio
+        pred = p1 + np.where(np.isfinite(step), step, 0.0)
+        err = ((c - pred) / sigma_px) ** 2
+    per_landmark = np.minimum(err.sum(axis=-1), _SWAP_MAX_COST)
+    return np.where(np.isfinite(per_landmark), per_landmark, 0.0).sum(axis=-1)
+
+
+class _SwapDecoder:
+    """Chooses, frame by frame, whether the leg labels are swapped, by least total cost.
+
+    Every labelling of the clip so far has a cost: the misfit of each frame's legs against a
+    constant-velocity prediction from the two frames before (`_transition_costs`), plus
+    `_SWAP_FRAME_COST` for each frame it labels against the pose model. The decoder keeps the
+    cheapest labelling ending in each of the four choices for the last two frames (Viterbi).
+
+    The misfit tells the legs apart wherever they are apart or move differently; the per-frame
+    cost makes the model's own labels win in the long run. So a swap the misfit cannot see (it
+    begins while the legs pass each other) is not carried on for the rest of the clip: keeping
+    the wrong labels costs more with every frame, and the labelling that follows the model
+    again soon becomes the cheaper one.
     """
 
     def __init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
-        self.pos = np.full((NUM_LANDMARKS, 2), np.nan)
-        self.vel = np.zeros((NUM_LANDMARKS, 2))
-        self.time_s = np.full(NUM_LANDMARKS, np.nan)
+        self.cost = np.array([0.0, _SWAP_START_COST, np.inf, np.inf])
+        self.history: list[np.ndarray] = []   # best previous state for each state, per frame
+        self.prev2 = np.full((2, 2 * len(_LEG_LEFT), 2), np.nan)
+        self.prev = np.full((2, 2 * len(_LEG_LEFT), 2), np.nan)
+        self.prev_time_s = np.nan
+        self.prev_dt_s = np.nan
+        self.sigma_px = np.nan
+        self.started = False
 
-    def predict(self, time_s: float) -> np.ndarray:
-        age_s = time_s - self.time_s
-        fresh = age_s <= _TRACK_MAX_AGE_S
-        # a landmark never seen (NaN age) is not moved; the clip bounds any infinite age
-        step_s = np.clip(np.where(np.isnan(age_s), 0.0, age_s), 0.0,
-                         _TRACK_MAX_EXTRAPOLATION_S)
-        pred = self.pos + self.vel * step_s[:, None]
-        pred[~fresh] = np.nan
-        return pred
+    def step(self, points: np.ndarray, time_s: float, keep_history: bool) -> bool:
+        """Take one gated (33, 4) frame; returns whether its labels are best swapped now."""
+        cur = _leg_xy(points)
+        torso = _torso_px(points)
+        if math.isfinite(torso):
+            self.sigma_px = max(_SWAP_SIGMA_TORSO * torso, _SWAP_MIN_SIGMA_PX)
+        sigma = self.sigma_px if math.isfinite(self.sigma_px) else 10.0 * _SWAP_MIN_SIGMA_PX
+        dt = time_s - self.prev_time_s
+        ratio = (dt / self.prev_dt_s
+                 if 0 < dt <= _SWAP_MAX_VELOCITY_DT_S and 0 < self.prev_dt_s
+                 <= _SWAP_MAX_VELOCITY_DT_S else np.nan)
+        if not self.started:
+            # the first frame showing a leg sets which leg is which
+            self.started = bool(np.isfinite(cur).any())
+            new_cost = np.array([0.0, _SWAP_START_COST, np.inf, np.inf])
+            back = np.zeros(4, dtype=int)
+        else:
+            prev1 = self.prev if dt <= _TRACK_MAX_AGE_S else np.full_like(self.prev, np.nan)
+            trans = _transition_costs(self.prev2, prev1, cur, ratio, sigma)
+            new_cost = np.empty(4)
+            back = np.empty(4, dtype=int)
+            for s, (b, c) in enumerate(_STATES):
+                # predecessors (a, b): states 0 + b and 2 + b
+                options = [self.cost[a * 2 + b] + trans[a, b, c] for a in (0, 1)]
+                best = int(np.argmin(options))
+                back[s] = best * 2 + b
+                new_cost[s] = options[best] + c * _SWAP_FRAME_COST
+            new_cost -= new_cost[np.isfinite(new_cost)].min()
+        self.cost = new_cost
+        if keep_history:
+            self.history.append(back)
+        self.prev2, self.prev = self.prev, cur
+        self.prev_dt_s = dt if math.isfinite(dt) else np.nan
+        self.prev_time_s = time_s
+        return bool(_STATES[int(np.argmin(self.cost))][1])
 
-    def update(self, xy: np.ndarray, time_s: float) -> None:
-        seen = np.isfinite(xy).all(axis=1)
-        dt = time_s - self.time_s
-        recent = seen & np.isfinite(self.pos).all(axis=1) & (dt > 0) & (dt <= 0.2)
-        self.vel[seen] = 0.0
-        self.vel[recent] = (xy[recent] - self.pos[recent]) / dt[recent, None]
-        self.pos[seen] = xy[seen]
-        self.time_s[seen] = time_s
-
-
-def _should_swap(points: np.ndarray, predicted: np.ndarray) -> bool:
-    """Whether swapping the leg labels of `points` fits the predicted positions clearly better.
-
-    A left/right pair counts where both its current and both its predicted landmarks are known;
-    the fit is the summed distance of the current landmarks from the predicted ones.
-    """
-    cur = points[:, :2]
-    cur_ok = np.isfinite(cur).all(axis=1)
-    pred_ok = np.isfinite(predicted).all(axis=1)
-    refs_ok = pred_ok[_LEG_LEFT] & pred_ok[_LEG_RIGHT]
-    ok_l = cur_ok[_LEG_LEFT] & refs_ok
-    ok_r = cur_ok[_LEG_RIGHT] & refs_ok
-    n = int(ok_l.sum() + ok_r.sum())
-    if n == 0:
-        return False
-    # rows: left to predicted left, right to right, left to right, right to left
-    d = (cur[_SWAP_CURRENT] - predicted[_SWAP_PREDICTED]).reshape(4, len(_LEG_LEFT), 2)
-    with np.errstate(over="ignore", invalid="ignore"):  # absurd coordinates give inf: no swap
-        dist = np.sqrt(np.add.reduce(d * d, axis=2))
-    kept_l, kept_r, swapped_l, swapped_r = np.where(
-        [ok_l, ok_r, ok_l, ok_r], dist, 0.0).sum(axis=1).tolist()
-    keep = kept_l + kept_r
-    swap = swapped_l + swapped_r
-    torso = _torso_px(points)
-    min_gain = _SWAP_MIN_GAIN_TORSO * torso * n if math.isfinite(torso) else 0.0
-    return bool(swap < _SWAP_MAX_RATIO * keep and keep - swap > min_gain)
+    def best_path(self) -> np.ndarray:
+        """Whether each frame's labels are swapped, on the cheapest labelling of the whole clip."""
+        n = len(self.history)
+        swapped = np.zeros(n, dtype=bool)
+        if n == 0:
+            return swapped
+        state = int(np.argmin(self.cost))
+        for i in range(n - 1, -1, -1):
+            swapped[i] = bool(_STATES[state][1])
+            state = int(self.history[i][state])
+        return swapped
 
 
 def _fix_swaps(points: np.ndarray, time_s: np.ndarray) -> np.ndarray:
-    """Repair left/right leg label swaps frame by frame (in place on `points`, returned)."""
-    tracker = _LegTracker()
+    """Repair left/right leg label swaps over the whole clip (in place on `points`, returned)."""
+    decoder = _SwapDecoder()
     with np.errstate(invalid="ignore"):
         for i in range(points.shape[0]):
-            if _should_swap(points[i], tracker.predict(float(time_s[i]))):
-                points[i] = points[i, _SWAP_INDEX]
-            tracker.update(points[i, :, :2], float(time_s[i]))
+            decoder.step(points[i], float(time_s[i]), keep_history=True)
+    swapped = decoder.best_path()
+    points[swapped] = points[swapped][:, _SWAP_INDEX]
     return points
 
 
@@ -226,8 +272,9 @@ class LiveSmoother:
     The One Euro filter measures speed in leg lengths per second (the leg length is estimated
     as frames arrive), so `live_beta` means the same at any resolution and distance. A landmark
     missing for longer than `max_gap_s` restarts its filter; a frame with nobody passes as NaN.
-    Leg swaps are judged against the previous frames after repair but before filtering, since
-    the filtered positions lag behind a fast-swinging foot.
+    Leg swaps are judged on the unfiltered frames, since the filtered positions lag behind a
+    fast-swinging foot; each frame gets the labels of the cheapest labelling so far
+    (`_SwapDecoder`), so a wrongly kept swap is undone after a few frames.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -240,7 +287,7 @@ class LiveSmoother:
 
     def reset(self) -> None:
         """Forget all history (a new walker or a new clip)."""
-        self._tracker = _LegTracker()
+        self._decoder = _SwapDecoder()
         self._value = np.full((NUM_LANDMARKS, 3), np.nan)
         self._deriv = np.zeros((NUM_LANDMARKS, 3))
         self._last_s = np.full(NUM_LANDMARKS, np.nan)
@@ -267,7 +314,7 @@ class LiveSmoother:
         sm = self.settings.smoothing
         t = float(frame.time_s)
         pts = _gate(frame.points, sm.min_visibility)
-        if _should_swap(pts, self._tracker.predict(t)):
+        if self._decoder.step(pts, t, keep_history=False):
             pts = pts[_SWAP_INDEX]
         out = pts.copy()
         seen = np.isfinite(pts[:, :3]).all(axis=1)
@@ -293,7 +340,6 @@ class LiveSmoother:
             out[seen, :3] = self._value[seen]
             out[same_time, :3] = self._value[same_time]
         out[~seen, :3] = np.nan
-        self._tracker.update(pts[:, :2], t)
         return PoseFrame(frame.index, frame.time_s, frame.width, frame.height, out)
 
 
