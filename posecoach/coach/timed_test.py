@@ -16,6 +16,7 @@ A clip may hold several trials: each is a still stance followed by a backward wa
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -501,6 +502,41 @@ def interpret(time_s: float | None, population: str,
     return tuple(out)
 
 
+def _motion(series: PoseSeries, metrics: MetricsSeries,
+            cfg: TimedTestSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The pelvis x (NaN where nobody is seen), whether the walker is seen, and whether the
+    walker stands still in each frame; None when nobody was seen whole."""
+    t = np.asarray(series.time_s, dtype=float)
+    x = _mid(series.points, L.LEFT_HIP, L.RIGHT_HIP, 0)
+    present = np.asarray(metrics.has_person, dtype=bool) & np.isfinite(x)
+    leg = np.asarray(metrics.leg_length_px, dtype=float)
+    with quiet_nan_warnings():
+        leg_typ = float(np.nanmedian(leg)) if np.isfinite(leg).any() else math.nan
+    if not math.isfinite(leg_typ) or leg_typ <= 0 or len(t) < 2:
+        return None
+    xf = np.where(present, x, np.nan)
+    speed_leg = np.abs(np.gradient(np.where(np.isfinite(xf), xf, 0.0), t)) / leg_typ
+    # A frame next to a missing one has no usable speed.
+    near_gap = ~present
+    near_gap[1:] |= ~present[:-1]
+    near_gap[:-1] |= ~present[1:]
+    still = present & ~near_gap & (speed_leg <= cfg.still_max_speed_leg_s)
+    return xf, present, still
+
+
+def moving_at_end(series: PoseSeries, metrics: MetricsSeries, cfg: TimedTestSettings) -> bool:
+    """Whether the walker, seen at the end of `series`, has not stood still for its last
+    `still_min_s` as a stance the timing finds: until then an untimed last trial (a walk just
+    begun, or not yet at 3 m) may still be under way."""
+    motion = _motion(series, metrics, cfg)
+    if motion is None:
+        return False
+    _, present, still = motion
+    t = np.asarray(series.time_s, dtype=float)
+    recent = t >= t[-1] - cfg.still_min_s
+    return bool((present[recent] & ~still[recent]).any())
+
+
 def time_backward_walk(series: PoseSeries, metrics: MetricsSeries,
                        settings: Settings) -> TimedTestResult:
     """Time every 3MBWT trial in a clip from its smoothed landmarks and metrics."""
@@ -522,18 +558,10 @@ def time_backward_walk(series: PoseSeries, metrics: MetricsSeries,
     if n < 3:
         return TimedTestResult(reason="not timed: the clip is too short", **base)
     dt = float(np.median(np.diff(t)))
-    x = _mid(p, L.LEFT_HIP, L.RIGHT_HIP, 0)
-    present = np.asarray(metrics.has_person, dtype=bool) & np.isfinite(x)
-    leg = np.asarray(metrics.leg_length_px, dtype=float)
-    with quiet_nan_warnings():
-        leg_typ = float(np.nanmedian(leg)) if np.isfinite(leg).any() else math.nan
-    if not math.isfinite(leg_typ) or leg_typ <= 0:
+    motion = _motion(series, metrics, cfg)
+    if motion is None:
         return TimedTestResult(reason="not timed: nobody was seen whole in the clip", **base)
-    xf = np.where(present, x, np.nan)
-    speed_leg = np.abs(np.gradient(np.where(np.isfinite(xf), xf, 0.0), t)) / leg_typ
-    # A frame next to a missing one has no usable speed.
-    near_gap = ~present | np.roll(~present, 1) | np.roll(~present, -1)
-    still = present & ~near_gap & (speed_leg <= cfg.still_max_speed_leg_s)
+    xf, _, still = motion
     stances = _still_runs(still, t, cfg.still_min_s)
     facing = np.asarray(metrics.facing, dtype=int)
     view = np.asarray(metrics.view)
@@ -570,18 +598,29 @@ def time_backward_walk(series: PoseSeries, metrics: MetricsSeries,
             continue
         trials.append(result)
         scale_source = scale.source
+    return _scored(trials, scale_source, cfg)
+
+
+NO_TRIAL = ("not timed: no backward walk from a still stance was found. The walker should stand "
+            "still, side-on to the camera, for a second before walking backwards.")
+
+
+def _scored(trials: Sequence[TrialResult], scale_source: str | None, cfg: TimedTestSettings,
+            notes: Sequence[Interpretation] = ()) -> TimedTestResult:
+    """The test's result from its trials in the order walked: the counted trials' score, or
+    why none was timed. `notes` go before the interpretation of the time."""
+    base = {"distance_m": cfg.distance_m, "population": cfg.population,
+            "scoring": cfg.scoring, "trials_asked": cfg.trials,
+            "previous_time_s": cfg.previous_time_s}
     if not trials:
-        return TimedTestResult(
-            reason="not timed: no backward walk from a still stance was found. The walker "
-                   "should stand still, side-on to the camera, for a second before walking "
-                   "backwards.", **base)
+        return TimedTestResult(reason=NO_TRIAL, **base)
     counted = [tr for tr in trials if not tr.practice][: cfg.trials]
     timed = [tr for tr in counted if tr.timed and tr.time_s is not None]
     if not timed:
         first = next((tr.reason for tr in counted if tr.reason), None) or (
             "only practice trials were walked")
         return TimedTestResult(reason=f"not timed: {first}", scale_source=scale_source,
-                               trials=tuple(trials), **base)
+                               trials=tuple(trials), interpretation=tuple(notes), **base)
     times = [float(tr.time_s) for tr in timed if tr.time_s is not None]
     score = _score(times, cfg.scoring)
     nearest = min(timed, key=lambda tr: abs(float(tr.time_s or 0.0) - score))
@@ -593,6 +632,60 @@ def time_backward_walk(series: PoseSeries, metrics: MetricsSeries,
         timed=True, time_s=_r(score, 2), start_s=nearest.start_s, end_s=nearest.end_s,
         uncertainty_s=_r(uncertainty, 2), scale_source=scale_source,
         trials_counted=len(timed), change_s=change, trials=tuple(trials),
-        interpretation=interpret(score, cfg.population, cfg.previous_time_s),
+        interpretation=(*notes, *interpret(score, cfg.population, cfg.previous_time_s)),
         **base,
     )
+
+
+# Two analyses place one walk's onset this close; two walks' onsets are further apart, as each
+# begins from a still stance of at least `still_min_s` after the walk before.
+SAME_ONSET_S = 0.5
+
+
+def same_walk(a: TrialResult, b: TrialResult) -> bool:
+    """Whether two trials are the same walk seen in two analyses: their times overlap, or
+    they start together (an untimed trial has no end)."""
+    if a.start_s is None or b.start_s is None:
+        return False
+    if abs(a.start_s - b.start_s) <= SAME_ONSET_S:
+        return True
+    a_end = a.end_s if a.end_s is not None else a.start_s
+    b_end = b.end_s if b.end_s is not None else b.start_s
+    return a.start_s <= b_end and b.start_s <= a_end
+
+
+def keep_reported_trials(final: TimedTestResult, reported: Sequence[TrialResult],
+                         cfg: TimedTestSettings) -> TimedTestResult:
+    """`final` (the whole session timed at its end) with every timed trial of `reported` (the
+    trials timed and told to the walker while the session went on) that it lost.
+
+    A walk timed as it was walked stays timed: the analysis of the whole session smooths each
+    moment with what came after it, which can blur a still stance or the walk's end, and a
+    result the walker was told must not vanish without a word. A reported trial takes the
+    place of the untimed trial covering the same walk, or is added where the final analysis
+    found no trial; the result names the trials kept this way."""
+    kept: list[TrialResult] = []
+    trials = list(final.trials)
+    for trial in reported:
+        if not trial.timed or trial.start_s is None:
+            continue
+        same = [tr for tr in trials if same_walk(tr, trial)]
+        if any(tr.timed for tr in same):
+            continue
+        trials = [tr for tr in trials if not same_walk(tr, trial)]
+        trials.append(trial)
+        kept.append(trial)
+    if not kept:
+        return final
+    trials.sort(key=lambda tr: tr.start_s if tr.start_s is not None else math.inf)
+    renumbered = [dataclasses.replace(tr, number=i, practice=i <= cfg.practice_trials)
+                  for i, tr in enumerate(trials, start=1)]
+    numbers = [tr.number for tr in renumbered if any(tr.start_s == k.start_s for k in kept)]
+    which = ", ".join(str(n) for n in numbers)
+    note = Interpretation(
+        "note", f"Trial{'s' if len(numbers) > 1 else ''} {which} "
+                f"{'were' if len(numbers) > 1 else 'was'} timed as walked; the analysis of the "
+                "whole session could not follow the same walk again, so the time told during "
+                "the test is kept.")
+    source = final.scale_source or ("floor_marks" if cfg.floor_marks_px else "height")
+    return _scored(renumbered, source, cfg, (note,))

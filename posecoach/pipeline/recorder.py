@@ -25,7 +25,14 @@ from posecoach.coach.cues import Cue
 from posecoach.coach.live import LiveResult
 from posecoach.coach.metrics import compute_metrics
 from posecoach.coach.smoothing import smooth_offline
-from posecoach.coach.timed_test import TimedTestResult, time_backward_walk
+from posecoach.coach.timed_test import (
+    TimedTestResult,
+    TrialResult,
+    keep_reported_trials,
+    moving_at_end,
+    same_walk,
+    time_backward_walk,
+)
 from posecoach.errors import OutputError, VideoError, describe_os_error
 from posecoach.media.probe import output_size
 from posecoach.media.writer import VideoWriter
@@ -46,8 +53,6 @@ from posecoach.settings import Settings
 
 # Frames waiting for the overlay thread.
 _QUEUE_FRAMES = 4
-# The walker counts as moving when the pelvis moved in most frames of this last stretch.
-_MOVING_WINDOW_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,9 @@ class SessionRecorder:
         self._draw_queue: queue.Queue[Any] | None = None
         self._draw_thread: threading.Thread | None = None
         self._draw_error: BaseException | None = None
+        # Timed trials told to the walker during the session, kept in the final result.
+        self._reported: list[TrialResult] = []
+        self._reported_lock = threading.Lock()
         if staged:
             self._staging = StagedOutputs(self.out_dir)
             self._written = self._staging.files
@@ -270,11 +278,24 @@ class SessionRecorder:
             series = dataclasses.replace(series, time_s=timeline.time_s)
         smoothed = smooth_offline(series, self.settings)
         metrics = compute_metrics(smoothed, self.settings)
-        recent = series.time_s >= series.time_s[-1] - _MOVING_WINDOW_S
-        speed = np.abs(metrics.pelvis_speed_leg_s[recent])
-        moving = np.isfinite(speed) & (speed > cfg.still_max_speed_leg_s)
-        return TrialsSoFar(time_backward_walk(smoothed, metrics, self.settings),
-                           walking=bool(moving.mean() > 0.5))
+        result = time_backward_walk(smoothed, metrics, self.settings)
+        self._remember(result)
+        return TrialsSoFar(result, walking=moving_at_end(smoothed, metrics, cfg))
+
+    def _remember(self, result: TimedTestResult) -> None:
+        """Keep the timed trials of `result`, which the walker is told; a later timing of
+        the same walk replaces the earlier one."""
+        timed = [tr for tr in result.trials if tr.timed and tr.start_s is not None]
+        with self._reported_lock:
+            for trial in timed:
+                self._reported = [tr for tr in self._reported
+                                  if not same_walk(tr, trial)] + [trial]
+
+    @property
+    def reported_trials(self) -> tuple[TrialResult, ...]:
+        """The timed trials reported during the session, in the order first timed."""
+        with self._reported_lock:
+            return tuple(self._reported)
 
     def abandon(self) -> None:
         """Close the files of a recording that will not be finished, keeping what was written."""
@@ -294,6 +315,11 @@ class SessionRecorder:
             raise VideoError("no frames were recorded")
         series = self._series()
         result = analyze_series(series, self.settings, self.source_name, self.warnings)
+        reported = self.reported_trials
+        if reported and result.summary.timed_test is not None:
+            timed = keep_reported_trials(result.summary.timed_test, reported,
+                                         self.settings.timed_test)
+            result.summary = dataclasses.replace(result.summary, timed_test=timed)
         final_csv = self._written.landmarks
         try:
             os.replace(self._csv_path, final_csv)
@@ -313,3 +339,4 @@ class SessionRecorder:
         result.files = files
         self._result = result
         return result
+

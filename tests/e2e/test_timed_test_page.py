@@ -2,8 +2,10 @@
 
 The fake webcam plays the real side-view walk (../shared/data/video/side_walk_1080p60.mp4)
 reversed in time, a stand-in for walking backwards, after 1.5 s of its first frame held still:
-the walker stands on the start line, then walks backwards across the picture. Chromium loops it,
-so each loop is one trial. The test marks the floor lines by clicking the frozen camera frame at
+the walker stands on the start line, then walks backwards across the picture. The walker then
+stands for a second and walks forwards back to the start line (the clip in its own order), as
+between trials of the real test, so Chromium's loop goes on without the walker jumping back:
+each loop is one trial. The test marks the floor lines by clicking the frozen camera frame at
 points 340 px apart at the walker's feet (the walk covers about 425 px), starts the test for a
 chosen person, and waits for a trial with a time; the result must be stored under that person.
 """
@@ -24,18 +26,23 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 FRAME_W, FRAME_H = 640, 360
 HOLD_S = 1.5
+END_HOLD_S = 1.0
 # Frame pixels: the start line through the standing walker's heels (pelvis x about 106), the
 # far line 340 px further along the walk; each line from above the feet to the bottom edge.
 MARKS_PX = [(108, 300), (108, 356), (448, 300), (448, 356)]
 
 
 def held_backward_walk_y4m(src: Path, dest: Path) -> Path:
-    """`src` reversed in time at about 30 fps, its first frame held still for `HOLD_S`."""
+    """`src` reversed in time at about 30 fps, its first frame held still for `HOLD_S`; then
+    its first frame held for `END_HOLD_S` and `src` in its own order, back to the start."""
     frames, rate = read_frames(src, FRAME_W, FRAME_H)
     every = 2 if rate > 45 else 1
-    walk = frames[::every][::-1]
+    forwards = frames[::every]
+    walk = forwards[::-1]
     fps = rate / every
-    return write_y4m(dest, [walk[0]] * int(round(HOLD_S * fps)) + walk, fps)
+    start = [walk[0]] * int(round(HOLD_S * fps))
+    end = [forwards[0]] * int(round(END_HOLD_S * fps))
+    return write_y4m(dest, start + walk + end + forwards, fps)
 
 
 def _api(server: str, path: str, body: dict[str, Any] | None = None) -> Any:
