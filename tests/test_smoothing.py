@@ -276,3 +276,66 @@ def test_missed_swaps_do_not_persist_live(settings, name, side, swap_frames, see
     truth, swapped, leg_px = _mocap_with_swaps(name, side, swap_frames, seed, xy_only=False)
     out = _feed(LiveSmoother(settings), swapped)
     assert _share_labelled_right(out, truth, leg_px) >= 0.95
+
+
+def _pelvis_xy(points: np.ndarray) -> np.ndarray:
+    return (points[:, L.LEFT_HIP, :2] + points[:, L.RIGHT_HIP, :2]) / 2
+
+
+def _looped_walk(name: str, fps: float | None, jitter_s: float, shift_px: float,
+                 seed: int) -> tuple[PoseSeries, PoseSeries, float]:
+    """(noisy, truth, jump time s) of a mocap walk that stands 1.5 s, walks, then starts over.
+
+    The second take begins where a looped video would (`shift_px` 0: the walker jumps back to
+    the start) or shifted by `shift_px` (the tracker taking another person). With `fps`, the
+    frames are taken at that rate with uniform timing jitter of +-`jitter_s`, as a loaded live
+    server delivers them.
+    """
+    from tests.mocap.timed_walk import held_trial
+
+    held = held_trial(str(MOCAP / name))
+    truth, _ = project_trial(held, "left")
+    noisy, _ = project_trial(held, "left", noise_px=2.0, seed=seed)
+    take_n = len(held)
+    truth_pts = np.concatenate([truth.points, truth.points])
+    noisy_pts = np.concatenate([noisy.points, noisy.points])
+    truth_pts[take_n:, :, 0] += shift_px
+    noisy_pts[take_n:, :, 0] += shift_px
+    index = np.arange(2 * take_n)
+    if fps is not None:
+        rng = np.random.default_rng(seed)
+        wanted_s = np.arange(0.0, 2 * take_n / held.fps, 1.0 / fps)
+        wanted_s += rng.uniform(-jitter_s, jitter_s, wanted_s.shape)
+        index = np.unique(np.clip(np.round(wanted_s * held.fps).astype(int), 0, 2 * take_n - 1))
+    time_s = index / held.fps
+    make = lambda pts: PoseSeries(time_s, pts[index], truth.width, truth.height)  # noqa: E731
+    return make(noisy_pts), make(truth_pts), take_n / held.fps
+
+
+# (fps or None for the trial's own rate, jitter s, shift px)
+JUMP_CASES = [
+    (None, 0.0, 0.0),
+    (8.0, 0.03, 0.0),
+    (10.0, 0.02, 0.0),
+    (8.0, 0.03, 300.0),
+    (30.0, 0.005, -200.0),
+]
+
+
+@needs_shared_data
+@pytest.mark.parametrize(("fps", "jitter_s", "shift_px"), JUMP_CASES)
+def test_no_ringing_after_a_jump_of_the_body(settings, fps, jitter_s, shift_px):
+    noisy, truth, jump_s = _looped_walk("dataset-1_walk-back_normal_001.bvh", fps, jitter_s,
+                                        shift_px, seed=3)
+    jump_px = np.hypot(*(_pelvis_xy(truth.points[truth.time_s >= jump_s][:1])
+                         - _pelvis_xy(truth.points[truth.time_s < jump_s][-1:]))[0])
+    assert jump_px > 150.0
+    out = smooth_offline(noisy, settings)
+    err_px = np.hypot(*(_pelvis_xy(out.points) - _pelvis_xy(truth.points)).T)
+    t = out.time_s
+    settled = (t >= jump_s + 0.2) & (t <= jump_s + 1.4)   # standing still again after the jump
+    assert err_px[settled].max() < 5.0
+    still = _pelvis_xy(out.points[settled])
+    assert np.ptp(still, axis=0).max() < 6.0
+    before = (t >= 0.2) & (t <= 1.4)
+    assert np.ptp(_pelvis_xy(out.points[before]), axis=0).max() < 6.0

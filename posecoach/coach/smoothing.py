@@ -233,31 +233,121 @@ def clean(series: PoseSeries, settings: Settings) -> PoseSeries:
     )
 
 
+_MAX_CUTOFF_PER_FPS = 0.3       # the cutoff stays at most this share of the frame rate
+_JUMP_SLACK_LEG = 0.15          # pelvis movement between two frames that is never a jump
+_JUMP_MAX_SPEED_LEG_S = 2.5     # pelvis speed no walker reaches, leg lengths per second
+_MIN_LEG_PER_HEIGHT = 0.3       # jumps are judged against legs at least this share of the frame
+                                # height: legs measured on a half-seen body come out too short
+_GAP_FRAME_INTERVALS = 4.0      # a frame interval this many times the usual one is a gap
+_UNEVEN_INTERVAL_SHARE = 0.1    # intervals off the usual one by more than this share are uneven
+
+
 def butter_lowpass(cutoff_hz: float, fps: float, order: int) -> tuple[np.ndarray, np.ndarray]:
-    """Butterworth low-pass coefficients; the cutoff is kept below Nyquist for low frame rates."""
-    cutoff_hz = min(cutoff_hz, 0.45 * fps)
+    """Butterworth low-pass coefficients.
+
+    The cutoff is kept well below Nyquist: at low frame rates a cutoff near it makes a filter
+    that rings at every step in the signal.
+    """
+    cutoff_hz = min(cutoff_hz, _MAX_CUTOFF_PER_FPS * fps)
     b, a = butter(order, cutoff_hz / (fps / 2.0), btype="low")
     return b, a
+
+
+def _scale_px(points: np.ndarray, height: int) -> float:
+    """Typical leg length of the clip in pixels (from the torso, else the frame, when unseen)."""
+    with np.errstate(invalid="ignore"):
+        legs = leg_length_px(points)
+    legs = legs[np.isfinite(legs) & (legs > 0)]
+    if legs.size:
+        return float(np.median(legs))
+    torsos = np.array([_torso_px(p) for p in points])
+    torsos = torsos[np.isfinite(torsos) & (torsos > 0)]
+    if torsos.size:
+        return LEG_PER_TORSO * float(np.median(torsos))
+    return 0.3 * height
+
+
+def filter_segments(series: PoseSeries, max_gap_s: float) -> list[tuple[int, int]]:
+    """[start, stop) frame ranges that are filtered separately.
+
+    A range ends where the frames are further apart than `max_gap_s` or a few usual frame
+    intervals, and where the pelvis moves further than any walker can in the time between the
+    frames (relative to the leg length): a looped video, or the tracker taking another person.
+    Filtering across such a break would smear it over the frames around it.
+    """
+    time_s = series.time_s
+    n = len(time_s)
+    if n < 2:
+        return [(0, n)]
+    dt_s = median_frame_interval_s(time_s)
+    gap_s = min(max_gap_s, _GAP_FRAME_INTERVALS * dt_s) if dt_s > 0 else max_gap_s
+    breaks = set((np.flatnonzero(np.diff(time_s) > gap_s) + 1).tolist())
+    pts = series.points
+    with np.errstate(invalid="ignore"):
+        pelvis = nanmean_pair(pts[:, Landmark.LEFT_HIP, :2], pts[:, Landmark.RIGHT_HIP, :2])
+    seen = np.flatnonzero(np.isfinite(pelvis).all(axis=1))
+    if seen.size > 1:
+        leg_px = max(_scale_px(pts, series.height), _MIN_LEG_PER_HEIGHT * series.height)
+        moved_px = np.hypot(*(pelvis[seen[1:]] - pelvis[seen[:-1]]).T)
+        apart_s = np.maximum(time_s[seen[1:]] - time_s[seen[:-1]], 0.0)
+        limit_px = leg_px * (_JUMP_SLACK_LEG + _JUMP_MAX_SPEED_LEG_S * apart_s)
+        breaks.update(seen[1:][moved_px > limit_px].tolist())
+    edges = [0, *sorted(breaks), n]
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def _lowpass_run(values: np.ndarray, time_s: np.ndarray, cutoff_hz: float,
+                 order: int) -> np.ndarray:
+    """Zero-phase low-pass of one gap-free run (k, c) of samples at times `time_s`.
+
+    Unevenly spaced samples are resampled to their median interval, filtered and read back at
+    their own times, so the filter's cutoff means the same in seconds throughout. A run too
+    short for the filter's padding is returned as it is.
+    """
+    dt_s = median_frame_interval_s(time_s)
+    if dt_s <= 0:
+        return values
+    b, a = butter_lowpass(cutoff_hz, 1.0 / dt_s, order)
+    padlen = 3 * max(len(a), len(b))
+    intervals = np.diff(time_s)
+    if np.all(np.abs(intervals - dt_s) <= _UNEVEN_INTERVAL_SHARE * dt_s):
+        if len(values) <= padlen:
+            return values
+        return filtfilt(b, a, values, axis=0)
+    k = int(round((time_s[-1] - time_s[0]) / dt_s)) + 1
+    if k <= padlen or np.any(intervals <= 0):
+        return values
+    grid_s = np.linspace(time_s[0], time_s[-1], k)
+    even = np.stack([np.interp(grid_s, time_s, values[:, c]) for c in range(values.shape[1])],
+                    axis=1)
+    smooth = filtfilt(b, a, even, axis=0)
+    return np.stack([np.interp(time_s, grid_s, smooth[:, c]) for c in range(values.shape[1])],
+                    axis=1)
 
 
 def smooth_offline(series: PoseSeries, settings: Settings) -> PoseSeries:
     """Clean, then low-pass every landmark's x, y, z with a zero-phase Butterworth filter.
 
-    Each run of finite samples is filtered on its own; runs shorter than the filter's padding
-    are left as cleaned. The input series is not modified.
+    The clip is filtered in segments split at long gaps and at jumps of the body
+    (`filter_segments`), and within them each run of finite samples on its own, at the run's
+    own frame rate; runs shorter than the filter's padding are left as cleaned. The input
+    series is not modified.
     """
     out = clean(series, settings)
-    fps = series.fps
-    if fps <= 0 or len(out) < 2:
+    if series.fps <= 0 or len(out) < 2:
         return out
     sm = settings.smoothing
-    b, a = butter_lowpass(sm.offline_cutoff_hz, fps, sm.offline_order)
-    padlen = 3 * max(len(a), len(b))
-    for lm in range(NUM_LANDMARKS):
-        for start, stop, finite in runs(np.isfinite(out.points[:, lm, :3]).all(axis=1)):
-            if finite and stop - start > padlen:
-                seg = out.points[start:stop, lm, :3]
-                out.points[start:stop, lm, :3] = filtfilt(b, a, seg, axis=0)
+    time_s = out.time_s
+    for seg_start, seg_stop in filter_segments(out, settings.timing.max_gap_s):
+        seg = out.points[seg_start:seg_stop]
+        for lm in range(NUM_LANDMARKS):
+            finite_lm = np.isfinite(seg[:, lm, :3]).all(axis=1)
+            for start, stop, finite in runs(finite_lm):
+                if finite and stop - start > 1:
+                    a, b = seg_start + start, seg_start + stop
+                    out.points[a:b, lm, :3] = _lowpass_run(
+                        out.points[a:b, lm, :3], time_s[a:b], sm.offline_cutoff_hz,
+                        sm.offline_order)
     return out
 
 
@@ -343,4 +433,4 @@ class LiveSmoother:
         return PoseFrame(frame.index, frame.time_s, frame.width, frame.height, out)
 
 
-__all__ = ["LiveSmoother", "butter_lowpass", "clean", "smooth_offline"]
+__all__ = ["LiveSmoother", "butter_lowpass", "clean", "filter_segments", "smooth_offline"]
