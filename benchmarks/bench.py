@@ -596,12 +596,14 @@ def plain_loop(clip: Path, out_path: Path, settings: Any) -> tuple[float, int, f
     from posecoach.pose.estimator import PoseEstimator
     from posecoach.pose.landmarks import SKELETON_EDGES
 
+    opencv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
     start, cpu = time.perf_counter(), time.process_time()
-    cap = cv2.VideoCapture(str(clip))
+    cap = cv2.VideoCapture(str(clip), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
     writer = None
     frames = 0
-    with PoseEstimator(settings) as est:
+    with PoseEstimator(settings, threads=1) as est:
         try:
             while True:
                 ok, bgr = cap.read()
@@ -628,6 +630,7 @@ def plain_loop(clip: Path, out_path: Path, settings: Any) -> tuple[float, int, f
             cap.release()
             if writer is not None:
                 writer.release()
+            cv2.setNumThreads(opencv_threads)
     cpu_ms = 1000.0 * (time.process_time() - cpu) / max(frames, 1)
     return frames / (time.perf_counter() - start), frames, cpu_ms
 
