@@ -178,3 +178,22 @@ export const SESSION_FILES = [
 export function fileURL(id, name) {
   return `/api/sessions/${encodeURIComponent(id)}/files/${name}`;
 }
+
+/** The camera's stream, or null once the page says why it could not start. `note` is added to
+ * the no-access message; `facingMode` picks the phone's front ("user") or back camera. */
+export async function openCamera({ note = "", facingMode = null } = {}) {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    showError(`This browser gives no camera access here. Camera access needs HTTPS or localhost${note}.`);
+    return null;
+  }
+  const video = { width: { ideal: 1280 }, height: { ideal: 720 } };
+  if (facingMode) video.facingMode = facingMode;
+  try {
+    return await navigator.mediaDevices.getUserMedia({ video, audio: false });
+  } catch (err) {
+    const why = err && err.name === "NotAllowedError" ? "camera permission was refused"
+      : err && err.name === "NotFoundError" ? "no camera was found" : (err && err.message) || String(err);
+    showError(`Cannot start the camera: ${why}.`);
+    return null;
+  }
+}

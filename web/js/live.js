@@ -1,5 +1,5 @@
 // Live coaching page: camera -> JPEG frames over WS /ws/live -> results -> overlay, cues, speech.
-import { announce, clearErrors, fmtClock, getJSON, showError, wsURL } from "./api.js";
+import { announce, clearErrors, fmtClock, getJSON, openCamera, showError, wsURL } from "./api.js";
 import { clearOverlay, drawOverlay, faultyLines } from "./skeleton.js";
 import { renderCheckin } from "./checkin.js";
 import { buildStatusTiles, resetStatus, setIndicator, showStatus } from "./status.js";
@@ -374,20 +374,8 @@ async function start(mode) {
   const personId = people?.person()?.id;
   let stream = null;
   if (mode === "camera") {
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      showError("This browser gives no camera access here. Camera access needs HTTPS or localhost (see the note above).");
-      return;
-    }
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({
-        video: { width: { ideal: 1280 }, height: { ideal: 720 }, facingMode: "user" }, audio: false,
-      });
-    } catch (err) {
-      const why = err && err.name === "NotAllowedError" ? "camera permission was refused"
-        : err && err.name === "NotFoundError" ? "no camera was found" : (err && err.message) || String(err);
-      showError(`Cannot start the camera: ${why}.`);
-      return;
-    }
+    stream = await openCamera({ note: " (see the note above)", facingMode: "user" });
+    if (!stream) return;
     ui.video.srcObject = stream;
     ui.video.hidden = false;
     ui.sourceFrame.hidden = true;

@@ -2,7 +2,9 @@
 // started with "test": "3m-backward") -> the skeleton, each trial's time, the final result.
 // The clock is the server's: a trial starts when the walker leaves a still stance, never at
 // the button or the spoken "go".
-import { announce, clearErrors, el, fileURL, fmtNum, getJSON, isNum, showError, wsURL } from "./api.js";
+import {
+  announce, clearErrors, el, fileURL, fmtNum, getJSON, isNum, openCamera, showError, wsURL,
+} from "./api.js";
 import { containRect, drawOverlay } from "./skeleton.js";
 import {
   HEIGHT_RANGE_TEXT, POPULATIONS, heightCmOrNull, loadPeople, personPicker,
@@ -91,20 +93,8 @@ function showScale() {
 
 async function cameraOn() {
   clearErrors();
-  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    showError("This browser gives no camera access here. Camera access needs HTTPS or localhost.");
-    return;
-  }
-  try {
-    stream = await navigator.mediaDevices.getUserMedia({
-      video: { width: { ideal: 1280 }, height: { ideal: 720 } }, audio: false,
-    });
-  } catch (err) {
-    const why = err && err.name === "NotAllowedError" ? "camera permission was refused"
-      : err && err.name === "NotFoundError" ? "no camera was found" : (err && err.message) || String(err);
-    showError(`Cannot start the camera: ${why}.`);
-    return;
-  }
+  stream = await openCamera();
+  if (!stream) return;
   ui.video.srcObject = stream;
   ui.placeholder.hidden = true;
   try { await ui.video.play(); } catch (_) { /* autoplay of a muted stream is allowed */ }
