@@ -44,12 +44,13 @@ def nan_to_zero(values: np.ndarray) -> np.ndarray:
 def nanmean_pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Elementwise mean of two arrays ignoring NaN: the one present, NaN if neither is.
 
-    The same numbers as `np.nanmean(np.stack([a, b]), axis=0)` at a fraction of the cost. Call
-    under `np.errstate(invalid="ignore")`: where both are NaN it divides 0 by 0.
+    The same numbers as `np.nanmean(np.stack([a, b]), axis=0)` at a fraction of the cost, and
+    without its warning where both are NaN.
     """
     a_nan, b_nan = np.isnan(a), np.isnan(b)
     total = np.where(a_nan, 0.0, a) + np.where(b_nan, 0.0, b)
-    return total / (2.0 - a_nan - b_nan)
+    with np.errstate(invalid="ignore"):
+        return total / (2.0 - a_nan - b_nan)
 
 
 def runs(labels: np.ndarray | list[Any]) -> list[tuple[int, int, Any]]:
