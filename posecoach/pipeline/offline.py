@@ -71,6 +71,28 @@ class AnalysisResult:
     files: dict[str, Path] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class MeasuredSeries:
+    """A series with safe times, smoothed over the whole clip, and its per-frame metrics."""
+
+    series: PoseSeries
+    smoothed: PoseSeries
+    metrics: MetricsSeries
+    warnings: list[str]
+
+
+def measure_series(series: PoseSeries, settings: Settings, label: str = "the clip"
+                   ) -> MeasuredSeries:
+    """Safe times (`posecoach.pose.timeline`; what was changed is in `warnings`), zero-phase
+    smoothing and the metrics: what every whole-clip analysis starts from."""
+    timeline = safe_timeline(series.time_s, max_gap_s=settings.timing.max_gap_s, label=label)
+    if not np.array_equal(timeline.time_s, series.time_s):
+        series = dataclasses.replace(series, time_s=timeline.time_s)
+    smoothed = smooth_offline(series, settings)
+    return MeasuredSeries(series, smoothed, compute_metrics(smoothed, settings),
+                          list(timeline.warnings))
+
+
 def analyze_series(
     series: PoseSeries,
     settings: Settings,
@@ -82,16 +104,11 @@ def analyze_series(
     The times are first made safe (`posecoach.pose.timeline`): from the first frame, at a
     camera's frame rate, breaks shortened; what was changed is added to the warnings.
     """
-    timeline = safe_timeline(series.time_s, max_gap_s=settings.timing.max_gap_s,
-                             label=source or "the clip")
-    if not np.array_equal(timeline.time_s, series.time_s):
-        series = dataclasses.replace(series, time_s=timeline.time_s)
-    warnings = [*(warnings or []), *timeline.warnings]
-    smoothed = smooth_offline(series, settings)
-    metrics = compute_metrics(smoothed, settings)
+    measured = measure_series(series, settings, label=source or "the clip")
+    series, smoothed, metrics = measured.series, measured.smoothed, measured.metrics
+    warnings = [*(warnings or []), *measured.warnings]
     gait = analyze_gait(smoothed, metrics, settings)
     cues = evaluate_rules(list(metrics.rows()), gait.steps, settings)
-    warnings = list(warnings or [])
     if not metrics.has_person.any():
         warnings.append("Nobody was found in the video.")
     summary = build_summary(series, metrics, gait, cues, settings, source, warnings)

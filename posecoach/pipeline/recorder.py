@@ -23,8 +23,6 @@ import numpy as np
 
 from posecoach.coach.cues import Cue
 from posecoach.coach.live import LiveResult
-from posecoach.coach.metrics import compute_metrics
-from posecoach.coach.smoothing import smooth_offline
 from posecoach.coach.timed_test import (
     TimedTestResult,
     TrialResult,
@@ -44,11 +42,11 @@ from posecoach.pipeline.handoff import hand_over
 from posecoach.pipeline.offline import (
     AnalysisResult,
     analyze_series,
+    measure_series,
     write_outputs,
     write_outputs_into,
 )
 from posecoach.pose.landmarks import PoseSeries
-from posecoach.pose.timeline import safe_timeline
 from posecoach.settings import Settings
 
 # Frames waiting for the overlay thread.
@@ -272,15 +270,11 @@ class SessionRecorder:
                 reason="not timed: nothing has been recorded yet", distance_m=cfg.distance_m,
                 population=cfg.population, scoring=cfg.scoring, trials_asked=cfg.trials,
             ), walking=False)
-        series = self._series()
-        timeline = safe_timeline(series.time_s, max_gap_s=self.settings.timing.max_gap_s)
-        if not np.array_equal(timeline.time_s, series.time_s):
-            series = dataclasses.replace(series, time_s=timeline.time_s)
-        smoothed = smooth_offline(series, self.settings)
-        metrics = compute_metrics(smoothed, self.settings)
-        result = time_backward_walk(smoothed, metrics, self.settings)
+        measured = measure_series(self._series(), self.settings)
+        result = time_backward_walk(measured.smoothed, measured.metrics, self.settings)
         self._remember(result)
-        return TrialsSoFar(result, walking=moving_at_end(smoothed, metrics, cfg))
+        return TrialsSoFar(result,
+                           walking=moving_at_end(measured.smoothed, measured.metrics, cfg))
 
     def _remember(self, result: TimedTestResult) -> None:
         """Keep the timed trials of `result`, which the walker is told; a later timing of
