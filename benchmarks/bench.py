@@ -892,9 +892,10 @@ def serve_app(port: int, data_dir: str, config: str | None = None) -> None:
     """
     import uvicorn
 
-    from posecoach.server import create_app, limits_from_options
+    from posecoach.server import create_app, limits_from_options, settle_heap
     app = create_app(Path(data_dir), config=Path(config) if config else None,
                      limits=limits_from_options())
+    settle_heap()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning",
                 ws_max_size=16 * 1024 * 1024)
 
@@ -981,8 +982,8 @@ async def live_session(url: str, jpegs: list[bytes], fps: float, duration_s: flo
 
 def live_model_ms(jpegs: list[bytes], settings: Any, frames: int = 300) -> list[float]:
     """Milliseconds per frame of JPEG decode and the one-person model: the live path's floor."""
+    from posecoach.media.jpeg import decode_jpeg
     from posecoach.pose.estimator import PoseEstimator
-    from posecoach.server.live_run import decode_jpeg
 
     with PoseEstimator(settings, num_poses=settings.pose.live_num_poses) as model:
         model.detect(decode_jpeg(jpegs[0]), 0.0)
@@ -998,8 +999,8 @@ def backend_model_ms(jpegs: list[bytes], settings: Any,
                      frames: int = 300) -> dict[str, list[float]]:
     """Milliseconds per frame of each pose backend alone, side by side on the same decoded
     frames: MediaPipe (one thread, its graph's own) and LiteRT with 1 and 2 threads."""
+    from posecoach.media.jpeg import decode_jpeg
     from posecoach.pose.estimator import PoseEstimator
-    from posecoach.server.live_run import decode_jpeg
 
     images = [decode_jpeg(j) for j in jpegs]
     runs = [("mediapipe", 1), ("litert", 1), ("litert", 2)]

@@ -42,6 +42,7 @@ class OutputSettings(_Strict):
         "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"
     ] = "ultrafast"
     crf: int = Field(26, ge=0, le=51)
+    recording_backlog_mb: int = Field(96, ge=8, le=4096)
 
 
 class TrackingSettings(_Strict):

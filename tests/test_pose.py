@@ -121,7 +121,7 @@ def test_estimator_finds_a_walker_who_jumps_across_the_frame_at_once():
     """The side-walk clip looped, 640 px at 10 frames/s: when it restarts the walker jumps from
     one edge to the other, and the model, following him from frame to frame, must find him on
     the first frame after the jump, not one frame later."""
-    from posecoach.server.live_run import decode_jpeg
+    from posecoach.media.jpeg import decode_jpeg
     from tools.loadtest import jpeg_frames
 
     frames = [decode_jpeg(f) for f in jpeg_frames(VIDEO / "side_walk_1080p60.mp4", every=6,

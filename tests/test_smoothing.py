@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posecoach.coach.smoothing import LiveSmoother, clean, smooth_offline
+from posecoach.coach.smoothing import LiveSmoother, clean, filter_segments, smooth_offline
 from posecoach.pose.landmarks import LEG_PAIRS, NUM_LANDMARKS, Landmark, PoseFrame, PoseSeries
-from tests.conftest import MOCAP, needs_shared_data
+from tests.conftest import MOCAP, needs_shared_data, shared_names
 from tests.mocap.projection import CameraSide, load_trial, project_trial
 from tests.synthetic import make_walk, swap_legs, with_points
 
@@ -339,3 +339,61 @@ def test_no_ringing_after_a_jump_of_the_body(settings, fps, jitter_s, shift_px):
     assert np.ptp(still, axis=0).max() < 6.0
     before = (t >= 0.2) & (t <= 1.4)
     assert np.ptp(_pelvis_xy(out.points[before]), axis=0).max() < 6.0
+
+
+# (trial, fps, jitter s, shift px): a looped walk, or one taken over by a walker elsewhere
+LIVE_JUMP_CASES = [
+    ("dataset-1_walk-back_normal_001.bvh", 30.0, 0.005, 0.0),
+    ("dataset-1_walk-back_normal_001.bvh", 8.0, 0.03, -500.0),
+    ("dataset-1_walk-back_old_001.bvh", 30.0, 0.005, -500.0),
+    ("dataset-1_walk-back_old_001.bvh", 8.0, 0.03, 0.0),
+    ("dataset-1_walk-back_active_001.bvh", 30.0, 0.005, 300.0),
+    ("dataset-1_walk-back_active_001.bvh", 8.0, 0.03, 300.0),
+]
+
+
+@needs_shared_data
+@pytest.mark.parametrize(("name", "fps", "jitter_s", "shift_px"), LIVE_JUMP_CASES)
+def test_live_smoother_restarts_at_a_jump_of_the_body(settings, name, fps, jitter_s, shift_px):
+    noisy, truth, jump_s = _looped_walk(name, fps, jitter_s, shift_px, seed=3)
+    t = truth.time_s
+    pelvis = _pelvis_xy(truth.points)
+    assert np.hypot(*(pelvis[t >= jump_s][0] - pelvis[t < jump_s][-1])) > 500.0
+    smoother = LiveSmoother(settings)
+    out = _feed(smoother, noisy)
+    assert smoother.body_jumps == 1
+    err_px = np.hypot(*(_pelvis_xy(out) - pelvis).T)
+    after = (t >= jump_s + 0.1) & (t <= jump_s + 1.0)   # standing still after the jump
+    assert after.sum() >= 7
+    assert err_px[after].max() < 5.0
+    # every landmark starts again at the raw frame after the jump, not between the two bodies
+    first = int(np.argmax(t >= jump_s))
+    seen = np.isfinite(out[first, :, :3]).all(axis=1)
+    np.testing.assert_allclose(out[first, seen, :2], noisy.points[first, seen, :2])
+
+
+@needs_shared_data
+@pytest.mark.parametrize(("fps", "jitter_s"), [(None, 0.0), (8.0, 0.03)])
+def test_walking_is_never_taken_for_a_jump(settings, fps, jitter_s):
+    restarts = 0
+    trials = 0
+    for name in shared_names(MOCAP, "*.bvh"):
+        trial = load_trial(MOCAP / name)
+        for side in ("left", "right"):
+            series, _ = project_trial(trial, side, noise_px=2.0, far_visibility=0.8, seed=1,
+                                      swaps=int(SWAPS_PER_S * len(trial) / trial.fps))
+            if fps is not None:
+                rng = np.random.default_rng(5)
+                wanted_s = np.arange(0.0, series.time_s[-1], 1.0 / fps)
+                wanted_s += rng.uniform(-jitter_s, jitter_s, wanted_s.shape)
+                index = np.unique(np.clip(np.round(wanted_s * trial.fps).astype(int), 0,
+                                          len(series) - 1))
+                series = PoseSeries(series.time_s[index], series.points[index], series.width,
+                                    series.height)
+            smoother = LiveSmoother(settings)
+            _feed(smoother, series)
+            restarts += smoother.body_jumps
+            trials += 1
+            assert filter_segments(series, settings.timing.max_gap_s) == [(0, len(series))]
+    assert trials >= 16
+    assert restarts == 0

@@ -55,6 +55,60 @@ def _torso_px(points: np.ndarray) -> float:
     return float(np.hypot(*(sh - hip)))
 
 
+_JUMP_SLACK_LEG = 0.15          # pelvis movement between two frames that is never a jump
+_JUMP_MAX_SPEED_LEG_S = 2.5     # pelvis speed no walker reaches, leg lengths per second
+_MIN_LEG_PER_HEIGHT = 0.3       # jumps are judged against legs at least this share of the frame
+                                # height: legs measured on a half-seen body come out too short
+
+
+def _pelvis_px(points: np.ndarray) -> np.ndarray:
+    """(..., 2) hip midpoint of (..., 33, 4) points (one hip when only one is seen)."""
+    return nanmean_pair(points[..., Landmark.LEFT_HIP, :2], points[..., Landmark.RIGHT_HIP, :2])
+
+
+def _body_jumped(moved_px: np.ndarray | float, apart_s: np.ndarray | float, leg_px: float,
+                height: int) -> np.ndarray:
+    """Whether the pelvis moving `moved_px` in `apart_s` seconds is a jump of the body.
+
+    A jump is faster than any walker moves: further than `_JUMP_SLACK_LEG` leg lengths plus
+    `_JUMP_MAX_SPEED_LEG_S` leg lengths per second between the two frames (a looped video, the
+    walker re-entering elsewhere, the tracker taking another person). The leg length counts as
+    at least `_MIN_LEG_PER_HEIGHT` of the frame `height`.
+    """
+    judge_px = _MIN_LEG_PER_HEIGHT * height
+    if math.isfinite(leg_px):
+        judge_px = max(leg_px, judge_px)
+    limit_px = judge_px * (_JUMP_SLACK_LEG + _JUMP_MAX_SPEED_LEG_S * np.maximum(apart_s, 0.0))
+    return np.asarray(moved_px) > limit_px
+
+
+def _scale_px(points: np.ndarray, height: int) -> float:
+    """Typical leg length of the clip in pixels (from the torso, else the frame, when unseen)."""
+    with np.errstate(invalid="ignore"):
+        legs = leg_length_px(points)
+    legs = legs[np.isfinite(legs) & (legs > 0)]
+    if legs.size:
+        return float(np.median(legs))
+    torsos = np.array([_torso_px(p) for p in points])
+    torsos = torsos[np.isfinite(torsos) & (torsos > 0)]
+    if torsos.size:
+        return LEG_PER_TORSO * float(np.median(torsos))
+    return 0.3 * height
+
+
+def _jump_starts(points: np.ndarray, time_s: np.ndarray, height: int) -> list[int]:
+    """Frames where the body has jumped since the previous frame with a seen pelvis."""
+    with np.errstate(invalid="ignore"):
+        pelvis = _pelvis_px(points)
+    seen = np.flatnonzero(np.isfinite(pelvis).all(axis=1))
+    if seen.size < 2:
+        return []
+    moved_px = np.hypot(*(pelvis[seen[1:]] - pelvis[seen[:-1]]).T)
+    apart_s = time_s[seen[1:]] - time_s[seen[:-1]]
+    jumped = _body_jumped(moved_px, apart_s, _scale_px(points, height), height)
+    return seen[1:][jumped].tolist()
+
+
 _SWAP_SIGMA_TORSO = 0.05       # expected prediction error of a leg landmark, share of a torso
 _SWAP_MIN_SIGMA_PX = 1.0
 _SWAP_MAX_COST = 25.0          # one landmark's cost is capped (squared errors in sigmas)
@@ -170,14 +224,21 @@ class _SwapDecoder:
         return swapped
 
 
-def _fix_swaps(points: np.ndarray, time_s: np.ndarray) -> np.ndarray:
-    """Repair left/right leg label swaps over the whole clip (in place on `points`, returned)."""
-    decoder = _SwapDecoder()
-    with np.errstate(invalid="ignore"):
-        for i in range(points.shape[0]):
-            decoder.step(points[i], float(time_s[i]), keep_history=True)
-    swapped = decoder.best_path()
-    points[swapped] = points[swapped][:, _SWAP_INDEX]
+def _fix_swaps(points: np.ndarray, time_s: np.ndarray, height: int) -> np.ndarray:
+    """Repair left/right leg label swaps (in place on `points`, returned).
+
+    Each stretch between jumps of the body (`_jump_starts`) is repaired on its own: the legs
+    after a jump are not predicted from a body somewhere else.
+    """
+    edges = [0, *_jump_starts(points, time_s, height), points.shape[0]]
+    for start, stop in zip(edges[:-1], edges[1:], strict=True):
+        decoder = _SwapDecoder()
+        with np.errstate(invalid="ignore"):
+            for i in range(start, stop):
+                decoder.step(points[i], float(time_s[i]), keep_history=True)
+        swapped = np.zeros(points.shape[0], dtype=bool)
+        swapped[start:stop] = decoder.best_path()
+        points[swapped] = points[swapped][:, _SWAP_INDEX]
     return points
 
 
@@ -222,7 +283,7 @@ def clean(series: PoseSeries, settings: Settings) -> PoseSeries:
     sm = settings.smoothing
     with np.errstate(invalid="ignore"):
         points = _gate(series.points, sm.min_visibility)
-    points = _fix_swaps(points, series.time_s)
+    points = _fix_swaps(points, series.time_s, series.height)
     points = _bridge_gaps(points, series.time_s, sm.max_gap_s)
     return PoseSeries(
         time_s=series.time_s.copy(),
@@ -234,10 +295,6 @@ def clean(series: PoseSeries, settings: Settings) -> PoseSeries:
 
 
 _MAX_CUTOFF_PER_FPS = 0.3       # the cutoff stays at most this share of the frame rate
-_JUMP_SLACK_LEG = 0.15          # pelvis movement between two frames that is never a jump
-_JUMP_MAX_SPEED_LEG_S = 2.5     # pelvis speed no walker reaches, leg lengths per second
-_MIN_LEG_PER_HEIGHT = 0.3       # jumps are judged against legs at least this share of the frame
-                                # height: legs measured on a half-seen body come out too short
 _GAP_FRAME_INTERVALS = 4.0      # a frame interval this many times the usual one is a gap
 _UNEVEN_INTERVAL_SHARE = 0.1    # intervals off the usual one by more than this share are uneven
 
@@ -251,20 +308,6 @@ def butter_lowpass(cutoff_hz: float, fps: float, order: int) -> tuple[np.ndarray
     cutoff_hz = min(cutoff_hz, _MAX_CUTOFF_PER_FPS * fps)
     b, a = butter(order, cutoff_hz / (fps / 2.0), btype="low")
     return b, a
-
-
-def _scale_px(points: np.ndarray, height: int) -> float:
-    """Typical leg length of the clip in pixels (from the torso, else the frame, when unseen)."""
-    with np.errstate(invalid="ignore"):
-        legs = leg_length_px(points)
-    legs = legs[np.isfinite(legs) & (legs > 0)]
-    if legs.size:
-        return float(np.median(legs))
-    torsos = np.array([_torso_px(p) for p in points])
-    torsos = torsos[np.isfinite(torsos) & (torsos > 0)]
-    if torsos.size:
-        return LEG_PER_TORSO * float(np.median(torsos))
-    return 0.3 * height
 
 
 def filter_segments(series: PoseSeries, max_gap_s: float) -> list[tuple[int, int]]:
@@ -282,16 +325,7 @@ def filter_segments(series: PoseSeries, max_gap_s: float) -> list[tuple[int, int
     dt_s = median_frame_interval_s(time_s)
     gap_s = min(max_gap_s, _GAP_FRAME_INTERVALS * dt_s) if dt_s > 0 else max_gap_s
     breaks = set((np.flatnonzero(np.diff(time_s) > gap_s) + 1).tolist())
-    pts = series.points
-    with np.errstate(invalid="ignore"):
-        pelvis = nanmean_pair(pts[:, Landmark.LEFT_HIP, :2], pts[:, Landmark.RIGHT_HIP, :2])
-    seen = np.flatnonzero(np.isfinite(pelvis).all(axis=1))
-    if seen.size > 1:
-        leg_px = max(_scale_px(pts, series.height), _MIN_LEG_PER_HEIGHT * series.height)
-        moved_px = np.hypot(*(pelvis[seen[1:]] - pelvis[seen[:-1]]).T)
-        apart_s = np.maximum(time_s[seen[1:]] - time_s[seen[:-1]], 0.0)
-        limit_px = leg_px * (_JUMP_SLACK_LEG + _JUMP_MAX_SPEED_LEG_S * apart_s)
-        breaks.update(seen[1:][moved_px > limit_px].tolist())
+    breaks.update(_jump_starts(series.points, time_s, series.height))
     edges = [0, *sorted(breaks), n]
     return [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
 
@@ -365,6 +399,13 @@ class LiveSmoother:
     Leg swaps are judged on the unfiltered frames, since the filtered positions lag behind a
     fast-swinging foot; each frame gets the labels of the cheapest labelling so far
     (`_SwapDecoder`), so a wrongly kept swap is undone after a few frames.
+
+    A jump of the body since the last frame with a seen pelvis, judged as the offline
+    smoothing splits its segments (`_body_jumped`: the walker re-entering elsewhere, a looped
+    video, the tracker taking another person), restarts everything but the leg-length scale:
+    every landmark's filter starts again at its new raw position with zero speed and the leg
+    labels are judged afresh, so the skeleton does not drag across the frame from where the
+    body was. `body_jumps` counts these restarts.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -377,11 +418,31 @@ class LiveSmoother:
 
     def reset(self) -> None:
         """Forget all history (a new walker or a new clip)."""
+        self._restart()
+        self._scale_px = np.nan
+        self._pelvis_px = np.full(2, np.nan)
+        self._pelvis_s = np.nan
+        self.body_jumps = 0
+
+    def _restart(self) -> None:
+        """Forget the filters' state and the leg labels, keeping the leg-length scale."""
         self._decoder = _SwapDecoder()
         self._value = np.full((NUM_LANDMARKS, 3), np.nan)
         self._deriv = np.zeros((NUM_LANDMARKS, 3))
         self._last_s = np.full(NUM_LANDMARKS, np.nan)
-        self._scale_px = np.nan
+
+    def _check_jump(self, points: np.ndarray, time_s: float, height: int) -> None:
+        """Restart when the pelvis of gated `points` has jumped since it was last seen."""
+        pelvis = _pelvis_px(points)
+        if not np.isfinite(pelvis).all():
+            return
+        if np.isfinite(self._pelvis_px).all():
+            moved_px = float(np.hypot(*(pelvis - self._pelvis_px)))
+            if _body_jumped(moved_px, time_s - self._pelvis_s, self._scale_px, height):
+                self._restart()
+                self.body_jumps += 1
+        self._pelvis_px = pelvis
+        self._pelvis_s = time_s
 
     def _update_scale(self, points: np.ndarray, height: int) -> float:
         leg = float(leg_length_px(points))
@@ -404,6 +465,7 @@ class LiveSmoother:
         sm = self.settings.smoothing
         t = float(frame.time_s)
         pts = _gate(frame.points, sm.min_visibility)
+        self._check_jump(pts, t, frame.height)
         if self._decoder.step(pts, t, keep_history=False):
             pts = pts[_SWAP_INDEX]
         out = pts.copy()

@@ -12,8 +12,8 @@ import csv
 import dataclasses
 import math
 import os
-import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,13 +32,14 @@ from posecoach.coach.timed_test import (
     time_backward_walk,
 )
 from posecoach.errors import OutputError, VideoError, describe_os_error
+from posecoach.media.jpeg import decode_jpeg
 from posecoach.media.probe import output_size
 from posecoach.media.writer import VideoWriter
 from posecoach.outputs.files import SessionFiles, StagedOutputs
 from posecoach.outputs.landmarks_csv import HEADER as LANDMARK_HEADER
 from posecoach.outputs.landmarks_csv import format_row
 from posecoach.outputs.overlay import Overlay
-from posecoach.pipeline.handoff import hand_over
+from posecoach.pipeline.backlog import Backlog
 from posecoach.pipeline.offline import (
     AnalysisResult,
     analyze_series,
@@ -49,8 +50,10 @@ from posecoach.pipeline.offline import (
 from posecoach.pose.landmarks import PoseSeries
 from posecoach.settings import Settings
 
-# Frames waiting for the overlay thread.
+# Frames waiting for the overlay thread, unless its drawing may be deferred.
 _QUEUE_FRAMES = 4
+# How often a deferred overlay thread looks again whether it may draw.
+_DEFER_POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,12 @@ class SessionRecorder:
     With `threaded=True` the overlay is drawn and the frame handed to the encoder on a
     background thread (a bounded queue of a few frames), so `add` returns in well under a
     millisecond; the caller must not change the image after handing it over.
+
+    With `defer_drawing` (live sessions) the overlay thread draws nothing while
+    `defer_drawing()` is true (several sessions share the cores, and the walkers' feedback
+    comes first): the frames wait in a backlog, as their JPEGs when given, until it holds half
+    of `[output] recording_backlog_mb`, the sessions thin out, or `finish` catches up. Frames
+    still waiting when the process dies are missing from the clip; their landmarks are not.
     """
 
     def __init__(
@@ -91,6 +100,7 @@ class SessionRecorder:
         draw: bool = True,
         threaded: bool = True,
         staged: bool = False,
+        defer_drawing: Callable[[], bool] | None = None,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.paths = SessionFiles(self.out_dir)
@@ -99,7 +109,9 @@ class SessionRecorder:
         self.source_name = source_name
         self.fragmented = fragmented
         self.overlay = Overlay(settings) if draw else None
-        self.threaded = threaded
+        self.defer_drawing = defer_drawing
+        self.threaded = threaded or defer_drawing is not None
+        self._closing = threading.Event()
         self.warnings: list[str] = []
         self._writer: VideoWriter | None = None
         self._staging: StagedOutputs | None = None
@@ -111,7 +123,7 @@ class SessionRecorder:
         self._size: tuple[int, int] | None = None
         self._clip_size: tuple[int, int] = (0, 0)
         self._result: AnalysisResult | None = None
-        self._draw_queue: queue.Queue[Any] | None = None
+        self._draw_queue: Backlog[Any] | None = None
         self._draw_thread: threading.Thread | None = None
         self._draw_error: BaseException | None = None
         # Timed trials told to the walker during the session, kept in the final result.
@@ -147,18 +159,24 @@ class SessionRecorder:
         self._csv = csv.writer(self._csv_file, lineterminator="\n")
         self._csv.writerow(LANDMARK_HEADER)
         if self.threaded:
-            self._draw_queue = queue.Queue(maxsize=_QUEUE_FRAMES)
+            if self.defer_drawing is not None:
+                budget = out.recording_backlog_mb * 2**20
+            else:
+                budget = _QUEUE_FRAMES * width * height * 3
+            self._draw_queue = Backlog(budget)
             self._draw_thread = threading.Thread(
                 target=self._draw_loop, name="posecoach-overlay", daemon=True
             )
             self._draw_thread.start()
 
-    def add(self, image_rgb: np.ndarray, time_s: float, result: LiveResult) -> None:
+    def add(self, image_rgb: np.ndarray, time_s: float, result: LiveResult,
+            jpeg: bytes | None = None) -> None:
         """Append one frame: record its landmarks and write it, annotated, to the clip.
 
         The landmarks are in pixels of `result.raw`'s frame size; `image_rgb` may be that frame
         or a smaller copy of it. The overlay is drawn in place on `image_rgb` when it already
-        has the clip's size.
+        has the clip's size. `jpeg`, the JPEG `image_rgb` was decoded from, lets a recorder
+        whose drawing may be deferred keep the frame compressed until it is drawn.
         """
         if self._result is not None:
             raise RuntimeError("the session is already finished")
@@ -181,17 +199,22 @@ class SessionRecorder:
         except OSError as exc:
             raise OutputError(exc.errno, describe_os_error(exc, self._csv_path)) from exc
         cue = result.active_cues[0] if result.active_cues else None
-        item = (image_rgb, time_s - self._times[0], result.frame, result.metrics, cue,
+        picture: np.ndarray | bytes = image_rgb
+        if self.defer_drawing is not None and jpeg is not None:
+            picture = jpeg
+        item = (picture, time_s - self._times[0], result.frame, result.metrics, cue,
                 list(result.new_steps))
         if self._draw_queue is None:
             self._draw(*item)
             return
-        if not hand_over(self._draw_queue, item, self._draw_thread):
+        nbytes = len(picture) if isinstance(picture, bytes) else picture.nbytes
+        if not self._draw_queue.put(item, nbytes, self._draw_thread):
             raise self._draw_error or VideoError("the annotated clip stopped")
 
-    def _draw(self, image_rgb: np.ndarray, clip_time_s: float, frame: Any, metrics: Any,
+    def _draw(self, picture: np.ndarray | bytes, clip_time_s: float, frame: Any, metrics: Any,
               cue: Cue | None, steps: list[Any]) -> None:
         """Scale the frame to the clip's size if needed, draw the overlay, and encode it."""
+        image_rgb = decode_jpeg(picture) if isinstance(picture, bytes) else picture
         clip = image_rgb
         if (clip.shape[1], clip.shape[0]) != self._clip_size:
             clip = cv2.resize(image_rgb, self._clip_size, interpolation=cv2.INTER_AREA)
@@ -203,7 +226,7 @@ class SessionRecorder:
     def _draw_loop(self) -> None:
         assert self._draw_queue is not None
         while True:
-            item = self._draw_queue.get()
+            item = self._next_to_draw()
             if item is None:
                 return
             if self._draw_error is not None:
@@ -213,6 +236,16 @@ class SessionRecorder:
             except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
                 self._draw_error = exc
 
+    def _next_to_draw(self) -> Any:
+        """The next frame to draw, once drawing is not deferred or cannot wait any longer."""
+        backlog = self._draw_queue
+        assert backlog is not None
+        defer = self.defer_drawing
+        while (defer is not None and not self._closing.is_set()
+               and backlog.bytes < backlog.max_bytes // 2 and defer()):
+            self._closing.wait(_DEFER_POLL_S)
+        return backlog.get()
+
     @property
     def frames(self) -> int:
         """Frames recorded so far."""
@@ -221,7 +254,8 @@ class SessionRecorder:
     def _stop_drawing(self) -> None:
         if self._draw_thread is None or self._draw_queue is None:
             return
-        hand_over(self._draw_queue, None, self._draw_thread)
+        self._closing.set()
+        self._draw_queue.put(None, 0, self._draw_thread)
         self._draw_thread.join()
         self._draw_thread = None
 

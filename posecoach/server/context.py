@@ -114,3 +114,7 @@ class ServerContext:
         """Give back a live-session slot."""
         with self._live_lock:
             self._live_count = max(0, self._live_count - 1)
+
+    def several_live_sessions(self) -> bool:
+        """Whether more than one live session runs now (they share the cores)."""
+        return self._live_count > 1

@@ -47,7 +47,8 @@ class AnalysisLike(Protocol):
 class RecorderLike(Protocol):
     """What the server needs from `posecoach.pipeline.recorder.SessionRecorder`."""
 
-    def add(self, image_rgb: np.ndarray, time_s: float, result: Any) -> None: ...
+    def add(self, image_rgb: np.ndarray, time_s: float, result: Any,
+            jpeg: bytes | None = None) -> None: ...
 
     def finish(self) -> AnalysisLike: ...
 
@@ -69,7 +70,8 @@ class Engine(Protocol):
     def live_coach(self, settings: Settings) -> LiveCoachLike: ...
 
     def recorder(
-        self, out_dir: Path, settings: Settings, fps: float, source_name: str
+        self, out_dir: Path, settings: Settings, fps: float, source_name: str,
+        defer_drawing: Callable[[], bool] | None = None,
     ) -> RecorderLike: ...
 
     def camera_reader(self, source: str) -> Iterable[Any]: ...
@@ -128,12 +130,16 @@ class DefaultEngine:
                          share=LIVE_CORES)
 
     def recorder(
-        self, out_dir: Path, settings: Settings, fps: float, source_name: str
+        self, out_dir: Path, settings: Settings, fps: float, source_name: str,
+        defer_drawing: Callable[[], bool] | None = None,
     ) -> RecorderLike:
-        """A recorder writing the annotated clip and the session outputs."""
+        """A recorder writing the annotated clip and the session outputs; while
+        `defer_drawing()` is true the clip's drawing waits, so the walker's feedback gets the
+        cores."""
         from posecoach.pipeline.recorder import SessionRecorder
 
-        return SessionRecorder(out_dir, settings, fps, source_name, fragmented=True)
+        return SessionRecorder(out_dir, settings, fps, source_name, fragmented=True,
+                               defer_drawing=defer_drawing)
 
     def camera_reader(self, source: str) -> Iterable[Any]:
         """Frames from a server-side camera index, file or stream URL."""

@@ -18,7 +18,6 @@ import functools
 import gc
 import logging
 import queue
-import struct
 import sys
 import threading
 import time
@@ -76,49 +75,6 @@ class LatestSlot:
             self._cond.notify_all()
 
 
-def jpeg_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from a JPEG's frame header, or None when `data` is not a JPEG."""
-    if len(data) < 4 or data[:3] != b"\xff\xd8\xff":
-        return None
-    pos = 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker == 0xFF:
-            pos += 1
-            continue
-        if marker in (0x01, *range(0xD0, 0xD8)):
-            pos += 2
-            continue
-        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
-        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE,
-                      0xCF):
-            if pos + 9 > len(data):
-                return None
-            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
-            return (width, height) if width and height else None
-        pos += 2 + length
-    return None
-
-
-_IMREAD_RGB: int | None = getattr(cv2, "IMREAD_COLOR_RGB", None)  # OpenCV 4.10 and later
-
-
-def decode_jpeg(data: bytes) -> np.ndarray:
-    """An RGB image from JPEG bytes; `InputError` when it does not decode."""
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    if _IMREAD_RGB is not None:  # decoded straight to RGB: no second pass over the pixels
-        rgb = cv2.imdecode(buffer, _IMREAD_RGB)
-        if rgb is None:
-            raise InputError("the frame could not be decoded as a JPEG image")
-        return rgb
-    bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise InputError("the frame could not be decoded as a JPEG image")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
 def encode_preview(image_rgb: np.ndarray) -> str:
     """A base64 JPEG of the frame, at most `PREVIEW_MAX_SIDE_PX` on its long side."""
     height, width = image_rgb.shape[:2]
@@ -142,6 +98,7 @@ class FrameIn:
     error: str | None = None
     preview: bool = False
     arrived: float | None = None  # time.monotonic() when the frame reached the server
+    jpeg: bytes | None = None  # the JPEG `image` was decoded from, kept for the recording
 
 
 @dataclass
@@ -154,6 +111,7 @@ class _Detected:
     people: Any = None
     preview: str | None = None
     error: str | None = None
+    jpeg: bytes | None = None
 
 
 class LiveRun:
@@ -233,7 +191,9 @@ class LiveRun:
             self._last_t = time_s
             preview = encode_preview(image) if item.preview else None
             people = self.coach.detect(image, time_s)
-            return _Detected(item, image, time_s, people, preview)
+            # a frame scaled to the session's size is recorded from its pixels, not its JPEG
+            jpeg = item.jpeg if image is item.image else None
+            return _Detected(item, image, time_s, people, preview, jpeg=jpeg)
         except InputError as exc:
             return _Detected(item, error=user_message(exc))
         except Exception:
@@ -254,12 +214,13 @@ class LiveRun:
                 log.exception("live frame failed in session %s", self.session_id)
                 self._send({"type": "error", "message": "the frame could not be processed"})
 
-    def _record_frame(self, image: np.ndarray, time_s: float, result: Any) -> None:
+    def _record_frame(self, image: np.ndarray, time_s: float, result: Any,
+                      jpeg: bytes | None) -> None:
         """Append to the recording; once it fails (a full disk), say so once and coach on."""
         if self.recording_error is not None:
             return
         try:
-            self.recorder.add(image, time_s, result)
+            self.recorder.add(image, time_s, result, jpeg=jpeg)
         except Exception as exc:
             if isinstance(exc, PosecoachError):
                 message = user_message(exc)
@@ -277,7 +238,7 @@ class LiveRun:
         assert done.image is not None
         height, width = done.image.shape[:2]
         result = self.coach.process_people(done.people, done.time_s, width, height)
-        self._record_frame(done.image, done.time_s, result)
+        self._record_frame(done.image, done.time_s, result, done.jpeg)
         if done.preview is not None:
             self._send({"type": "frame", "seq": self.seq, "jpeg": done.preview})
         payload = {"type": "result", "seq": self.seq, "dropped": self._dropped()}

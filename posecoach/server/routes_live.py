@@ -17,11 +17,12 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from posecoach.coach.timed_test import POPULATIONS, FloorMarks
 from posecoach.errors import OutputError
+from posecoach.media.jpeg import decode_jpeg, jpeg_size
 from posecoach.outputs.files import to_jsonable
 from posecoach.server.broadcast import DEFAULT_SPEAK, LiveHub, live_hub, speak_choice
 from posecoach.server.context import ServerContext
 from posecoach.server.engine import InputError
-from posecoach.server.live_run import FrameIn, LatestSlot, LiveRun, decode_jpeg, jpeg_size
+from posecoach.server.live_run import FrameIn, LatestSlot, LiveRun
 from posecoach.server.storage import NoSuchPerson
 from posecoach.settings import Settings, SettingsError
 
@@ -353,7 +354,7 @@ def _jpeg_frames(slot: LatestSlot) -> Any:
         while (item := slot.take()) is not None:
             data, time_s, arrived = item
             try:
-                yield FrameIn(decode_jpeg(data), time_s, arrived=arrived)
+                yield FrameIn(decode_jpeg(data), time_s, arrived=arrived, jpeg=data)
             except InputError as exc:
                 yield FrameIn(None, time_s, str(exc))
 
@@ -369,7 +370,8 @@ def _coach_and_recorder(
         load_model = getattr(coach, "load_model", None)
         if load_model is not None:
             load_model()
-        recorder = ctx.engine.recorder(out_dir, settings, fps, source_name)
+        recorder = ctx.engine.recorder(out_dir, settings, fps, source_name,
+                                       defer_drawing=ctx.several_live_sessions)
     except BaseException:
         close = getattr(coach, "close", None)
         if close is not None:

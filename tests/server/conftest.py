@@ -115,7 +115,8 @@ class FakeRecorder:
         self.out_dir = out_dir
         self.times: list[float] = []
 
-    def add(self, image_rgb: np.ndarray, time_s: float, result: Any) -> None:
+    def add(self, image_rgb: np.ndarray, time_s: float, result: Any,
+            jpeg: bytes | None = None) -> None:
         with (self.out_dir / "annotated.mp4").open("ab") as fh:
             fh.write(b"frame")
         self.times.append(time_s)
@@ -151,7 +152,8 @@ class FakeEngine(DefaultEngine):
         self.coaches.append(coach)
         return coach
 
-    def recorder(self, out_dir: Path, settings: Settings, fps: float, source_name: str) -> Any:
+    def recorder(self, out_dir: Path, settings: Settings, fps: float, source_name: str,
+                 defer_drawing: Any = None) -> Any:
         return FakeRecorder(out_dir)
 
     def plots(self, out_dir: Path, settings: Settings) -> dict[str, str]:

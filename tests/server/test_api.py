@@ -393,3 +393,28 @@ def test_a_failed_upload_offers_none_of_its_partial_files(tmp_path: Path) -> Non
         served = client.get(f"/api/sessions/{job['session_id']}/files/annotated.mp4")
     assert record["status"] == "failed" and record["files"] == []
     assert served.status_code == 404
+
+
+def test_settle_heap_sets_the_start_up_heap_aside_from_collection() -> None:
+    """In a fresh interpreter (freezing is for the whole process): after `settle_heap` the
+    start-up objects and the modules a live session needs are frozen, and a full collection
+    then walks only what came after."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, sys\n"
+        "from posecoach.server import settle_heap, SESSION_MODULES\n"
+        "assert gc.get_freeze_count() == 0\n"
+        "settle_heap()\n"
+        "assert all(m in sys.modules for m in SESSION_MODULES)\n"
+        "frozen = gc.get_freeze_count()\n"
+        "tracked = len(gc.get_objects())\n"
+        "print(frozen, tracked)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    frozen, tracked = (int(v) for v in out.stdout.split())
+    assert frozen > 50_000
+    assert tracked < frozen / 10

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from posecoach.media.jpeg import jpeg_size
 from posecoach.server import create_app
-from posecoach.server.live_run import jpeg_size
 from tests.server.conftest import FAST_LIMITS, ORIGIN, FakeEngine, receive_until, synthetic_jpeg
 
 
@@ -27,8 +27,9 @@ def wait_status(client: TestClient, session_id: str, status: str, timeout_s: flo
 
 def start(ws, **extra) -> str:
     ws.send_text(json.dumps({"type": "start", "level": "beginner", "height_cm": 175, **extra}))
-    started, _ = receive_until(ws, "started")
-    return started["session_id"]
+    reply = ws.receive_json()
+    assert reply["type"] == "started", f"the session did not start: {reply}"
+    return reply["session_id"]
 
 
 def test_start_frames_stop(client: TestClient, data_dir: Path) -> None:
@@ -221,8 +222,8 @@ def _longest_gap_s(results: list[dict]) -> float:
 def test_looping_clip_never_loses_the_walker_in_view(real_client: TestClient) -> None:
     """The side-walk clip looped: the walker reappears at the other edge each time round. The
     model sees one person in every frame, so no stretch of results is without the walker."""
+    from posecoach.media.jpeg import decode_jpeg
     from posecoach.pose.estimator import PoseEstimator
-    from posecoach.server.live_run import decode_jpeg
     from posecoach.settings import load_settings
     from tests.server.conftest import clip_jpegs, needs_engine
 
@@ -287,8 +288,9 @@ def test_a_finished_session_keeps_no_coach_model_or_recorder(tmp_path: Path) -> 
             self.refs += [weakref.ref(coach), weakref.ref(coach.estimator)]
             return coach
 
-        def recorder(self, out_dir, settings, fps, source_name):
-            recorder = super().recorder(out_dir, settings, fps, source_name)
+        def recorder(self, out_dir, settings, fps, source_name, defer_drawing=None):
+            recorder = super().recorder(out_dir, settings, fps, source_name,
+                                        defer_drawing=defer_drawing)
             self.refs.append(weakref.ref(recorder))
             return recorder
 

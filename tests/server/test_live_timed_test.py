@@ -77,8 +77,10 @@ class MocapEngine(FakeEngine):
         self.settings.append(settings)
         return LiveCoach(settings, estimator=MocapPeople(), check_setup=True)  # type: ignore[arg-type]
 
-    def recorder(self, out_dir: Path, settings: Settings, fps: float, source_name: str) -> Any:
-        return DefaultEngine.recorder(self, out_dir, settings, fps, source_name)
+    def recorder(self, out_dir: Path, settings: Settings, fps: float, source_name: str,
+                 defer_drawing: Any = None) -> Any:
+        return DefaultEngine.recorder(self, out_dir, settings, fps, source_name,
+                                      defer_drawing=defer_drawing)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,179 @@
+"""Frames waiting to be drawn: the byte-bounded backlog, and a live recorder whose drawing waits
+while sessions share the cores yet keeps every frame of a real clip."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from posecoach.pipeline.backlog import Backlog
+from tests.conftest import VIDEO, needs_shared_data
+
+
+def _consumer(stop: threading.Event) -> threading.Thread:
+    thread = threading.Thread(target=stop.wait, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_backlog_is_first_in_first_out_and_counts_bytes():
+    stop = threading.Event()
+    consumer = _consumer(stop)
+    backlog: Backlog[str] = Backlog(100)
+    try:
+        assert backlog.put("a", 30, consumer)
+        assert backlog.put("b", 50, consumer)
+        assert backlog.bytes == 80 and len(backlog) == 2
+        assert backlog.get() == "a"
+        assert backlog.bytes == 50
+        assert backlog.get() == "b"
+        assert backlog.bytes == 0 and backlog.peak_bytes == 80 and backlog.peak_items == 2
+    finally:
+        stop.set()
+
+
+def test_backlog_over_budget_waits_for_the_consumer():
+    backlog: Backlog[int] = Backlog(100)
+    taken: list[int | None] = []
+    ready = threading.Event()
+
+    def consume() -> None:
+        ready.wait()
+        while (item := backlog.get()) is not None:
+            taken.append(item)
+
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    assert backlog.put(1, 60, consumer)
+    put_done = threading.Event()
+
+    def producer() -> None:
+        backlog.put(2, 60, consumer)  # over budget: waits until item 1 is taken
+        put_done.set()
+
+    threading.Thread(target=producer, daemon=True).start()
+    assert not put_done.wait(0.3)
+    assert len(backlog) == 1
+    ready.set()
+    assert put_done.wait(5)
+    assert backlog.put(None, 0, consumer)
+    consumer.join(5)
+    assert taken == [1, 2]
+    assert backlog.peak_bytes <= 100
+
+
+def test_an_item_bigger_than_the_budget_is_taken_when_the_backlog_is_empty():
+    stop = threading.Event()
+    consumer = _consumer(stop)
+    backlog: Backlog[str] = Backlog(10)
+    try:
+        assert backlog.put("big", 1000, consumer)
+        assert backlog.get() == "big"
+    finally:
+        stop.set()
+
+
+def test_backlog_gives_up_once_the_consumer_has_stopped():
+    consumer = threading.Thread(target=lambda: None)
+    consumer.start()
+    consumer.join()
+    backlog: Backlog[int] = Backlog(10)
+    assert not backlog.put(1, 5, consumer)
+    assert not backlog.put(2, 5, None)
+    assert len(backlog) == 0
+
+
+def _real_jpegs(count: int) -> list[bytes]:
+    """640x360 JPEGs of every fourth frame of the side-view clip, as a phone would send."""
+    jpegs: list[bytes] = []
+    with av.open(str(VIDEO / "side_walk_1080p60.mp4")) as container:
+        for k, frame in enumerate(container.decode(video=0)):
+            if k % 4:
+                continue
+            small = cv2.resize(frame.to_ndarray(format="bgr24"), (640, 360),
+                               interpolation=cv2.INTER_AREA)
+            jpegs.append(cv2.imencode(".jpg", small)[1].tobytes())
+            if len(jpegs) == count:
+                break
+    return jpegs
+
+
+def _clip_frames(path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+@pytest.mark.parametrize("deferred", [True, False], ids=["sessions-share-cores", "alone"])
+@needs_shared_data
+def test_live_recorder_keeps_every_frame_of_a_real_clip(tmp_path, deferred):
+    """A live session's recorder given each frame with its JPEG: while drawing is deferred
+    nothing is drawn until the session finishes, and either way the clip holds every frame,
+    drawn from the JPEGs (the decoded arrays are blacked out after hand-over), at the
+    session's size."""
+    from posecoach.coach.live import LiveCoach
+    from posecoach.media.jpeg import decode_jpeg
+    from posecoach.pipeline.recorder import SessionRecorder
+    from posecoach.settings import load_settings
+
+    settings = load_settings()
+    jpegs = _real_jpegs(24)
+    coach = LiveCoach(settings)
+    recorder = SessionRecorder(tmp_path, settings, 15.0, "live", fragmented=True,
+                               defer_drawing=lambda: deferred)
+    try:
+        for k, data in enumerate(jpegs):
+            image = decode_jpeg(data)
+            time_s = k / 15.0
+            result = coach.process(image, time_s)
+            recorder.add(image, time_s, result, jpeg=data)
+            image[:] = 0  # the recording must draw from the JPEG, not these pixels
+        drawn_before_finish = recorder._writer.frames_written
+        result = recorder.finish()
+    finally:
+        coach.close()
+    if deferred:
+        assert drawn_before_finish == 0
+    assert result.summary.frames == len(jpegs)
+    frames = _clip_frames(tmp_path / "annotated.mp4")
+    assert len(frames) == len(jpegs)
+    assert frames[0].shape == (360, 640, 3)
+    assert float(np.mean([f.mean() for f in frames])) > 40.0
+
+
+@needs_shared_data
+def test_deferred_drawing_catches_up_when_the_backlog_is_half_full(tmp_path):
+    """Drawing waits while sessions share the cores, but not beyond half the backlog's
+    budget: a recording longer than that does not hold every frame in memory."""
+    from posecoach.coach.live import LiveCoach
+    from posecoach.media.jpeg import decode_jpeg
+    from posecoach.pipeline.recorder import SessionRecorder
+    from posecoach.settings import load_settings
+
+    settings = load_settings()
+    settings = settings.model_copy(update={
+        "output": settings.output.model_copy(update={"recording_backlog_mb": 8})})
+    jpegs = _real_jpegs(12)
+    big = jpegs[0] + bytes(500_000)  # a valid JPEG with trailing bytes: ~0.5 MB a frame
+    coach = LiveCoach(settings)
+    recorder = SessionRecorder(tmp_path, settings, 15.0, "live", fragmented=True,
+                               defer_drawing=lambda: True)
+    try:
+        for k in range(12):
+            image = decode_jpeg(big)
+            time_s = k / 15.0
+            recorder.add(image, time_s, coach.process(image, time_s), jpeg=big)
+        # 6 MB wait: more than half the budget, so drawing has begun before the finish
+        deadline = time.monotonic() + 20.0
+        while recorder._writer.frames_written == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert recorder._writer.frames_written > 0
+        assert recorder._draw_queue.peak_bytes <= 8 * 2**20
+        recorder.finish()
+    finally:
+        coach.close()
+    assert len(_clip_frames(tmp_path / "annotated.mp4")) == 12
