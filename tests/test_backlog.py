@@ -112,9 +112,9 @@ def _clip_frames(path) -> list[np.ndarray]:
 @needs_shared_data
 def test_live_recorder_keeps_every_frame_of_a_real_clip(tmp_path, deferred):
     """A live session's recorder given each frame with its JPEG: while drawing is deferred
-    nothing is drawn until the session finishes, and either way the clip holds every frame,
-    drawn from the JPEGs (the decoded arrays are blacked out after hand-over), at the
-    session's size."""
+    nothing is drawn until the session finishes, and the frames are drawn from the JPEGs (the
+    decoded arrays are blacked out after hand-over); either way the clip holds every frame at
+    the session's size."""
     from posecoach.coach.live import LiveCoach
     from posecoach.media.jpeg import decode_jpeg
     from posecoach.pipeline.recorder import SessionRecorder
@@ -131,7 +131,8 @@ def test_live_recorder_keeps_every_frame_of_a_real_clip(tmp_path, deferred):
             time_s = k / 15.0
             result = coach.process(image, time_s)
             recorder.add(image, time_s, result, jpeg=data)
-            image[:] = 0  # the recording must draw from the JPEG, not these pixels
+            if deferred:
+                image[:] = 0  # a deferred frame is drawn from its JPEG, not these pixels
         drawn_before_finish = recorder._writer.frames_written
         result = recorder.finish()
     finally:

@@ -176,7 +176,7 @@ class SessionRecorder:
         The landmarks are in pixels of `result.raw`'s frame size; `image_rgb` may be that frame
         or a smaller copy of it. The overlay is drawn in place on `image_rgb` when it already
         has the clip's size. `jpeg`, the JPEG `image_rgb` was decoded from, lets a recorder
-        whose drawing may be deferred keep the frame compressed until it is drawn.
+        whose drawing is deferred now keep the frame compressed until it is drawn.
         """
         if self._result is not None:
             raise RuntimeError("the session is already finished")
@@ -200,8 +200,8 @@ class SessionRecorder:
             raise OutputError(exc.errno, describe_os_error(exc, self._csv_path)) from exc
         cue = result.active_cues[0] if result.active_cues else None
         picture: np.ndarray | bytes = image_rgb
-        if self.defer_drawing is not None and jpeg is not None:
-            picture = jpeg
+        if jpeg is not None and self.defer_drawing is not None and self.defer_drawing():
+            picture = jpeg  # it may wait long: compressed, and decoded again when drawn
         item = (picture, time_s - self._times[0], result.frame, result.metrics, cue,
                 list(result.new_steps))
         if self._draw_queue is None:
