@@ -247,6 +247,8 @@ class Multi:
     duration_s: float
     sessions: list[Live] = field(default_factory=list)
     server_cpu_s: float = math.nan  # CPU the server used while the clients sent frames
+    client_cpu_s: float = math.nan  # CPU the clients (this process) used meanwhile
+    window_s: float = math.nan  # from the first session started to the last frame sent
     error: str | None = None
 
     @property
@@ -255,6 +257,10 @@ class Multi:
         for each frame."""
         results = sum(s.processed for s in self.sessions if not s.error)
         return 1000.0 * self.server_cpu_s / results if results else math.nan
+
+    def cores_used(self, cpu_s: float) -> float:
+        """CPU seconds over the sending window: how many cores' worth were used."""
+        return cpu_s / self.window_s if self.window_s > 0 else math.nan
 
     @property
     def results_per_s(self) -> list[float]:
@@ -480,7 +486,10 @@ def build_table(report: BenchReport) -> Table:
             p95s = " / ".join(fmt(s.p(95)) for s in multi.sessions)
             table.add_row("live", subject, f"{rates} results/s",
                           f"per client; server latency p95 {p95s} ms; server CPU "
-                          f"{fmt(multi.cpu_ms_per_result)} ms per result")
+                          f"{fmt(multi.cpu_ms_per_result)} ms per result; of the 2 cores' "
+                          f"time the server used {fmt(multi.cores_used(multi.server_cpu_s), 2)} "
+                          f"cores and the clients (this process) "
+                          f"{fmt(multi.cores_used(multi.client_cpu_s), 2)}")
     if report.live or multi is not None:
         table.add_section()
 
@@ -1123,14 +1132,17 @@ def measure_multi(clip: Path, out: Path, quick: bool, log: Callable[[str], None]
         url = f"ws://127.0.0.1:{port}/ws/live"
         log(f"live: {clients} clients at once, {duration_s:.0f} s at {fps:.0f} frames/s each")
 
-        started: list[float] = []
-        sent: list[float] = []
+        started: list[tuple[float, float, float]] = []
+        sent: list[tuple[float, float, float]] = []
+
+        def cpu_now() -> tuple[float, float, float]:
+            return _proc_cpu_s(server.pid), time.process_time(), time.perf_counter()
 
         async def together() -> list[Live | BaseException]:
             return await asyncio.gather(
                 *(live_session(url, jpegs, fps, duration_s,
-                               on_started=lambda: started.append(_proc_cpu_s(server.pid)),
-                               on_sent=lambda: sent.append(_proc_cpu_s(server.pid)))
+                               on_started=lambda: started.append(cpu_now()),
+                               on_sent=lambda: sent.append(cpu_now()))
                   for _ in range(clients)),
                 return_exceptions=True)
 
@@ -1138,7 +1150,10 @@ def measure_multi(clip: Path, out: Path, quick: bool, log: Callable[[str], None]
         if started and sent:
             # from the first session started to the last frame sent: the outputs each session
             # writes when it stops are not part of serving frames
-            multi.server_cpu_s = max(sent) - min(started)
+            first, last = min(started), max(sent)
+            multi.server_cpu_s = last[0] - first[0]
+            multi.client_cpu_s = last[1] - first[1]
+            multi.window_s = last[2] - first[2]
         for k, outcome in enumerate(outcomes):
             if isinstance(outcome, BaseException):
                 multi.sessions.append(Live(fps=fps, duration_s=duration_s,
