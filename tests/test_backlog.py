@@ -1,5 +1,5 @@
-"""Frames waiting to be drawn: the byte-bounded backlog, and a live recorder whose drawing waits
-while sessions share the cores yet keeps every frame of a real clip."""
+"""Frames waiting to be drawn: the byte-bounded backlog, the spool file, and a live recorder whose
+drawing waits while sessions share the cores yet keeps every frame of a real clip."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from posecoach.pipeline.backlog import Backlog
+from posecoach.errors import OutputError
+from posecoach.pipeline.backlog import Backlog, FrameSpool
 from tests.conftest import VIDEO, needs_shared_data
 
 
@@ -134,11 +135,17 @@ def test_live_recorder_keeps_every_frame_of_a_real_clip(tmp_path, deferred):
             if deferred:
                 image[:] = 0  # a deferred frame is drawn from its JPEG, not these pixels
         drawn_before_finish = recorder._writer.frames_written
+        spool = tmp_path / "frames-waiting.mjpeg"
+        spooled_bytes = spool.stat().st_size if spool.exists() else 0
         result = recorder.finish()
     finally:
         coach.close()
     if deferred:
         assert drawn_before_finish == 0
+        assert spooled_bytes == sum(len(j) for j in jpegs)
+    else:
+        assert spooled_bytes == 0
+    assert not spool.exists()  # removed once every frame is drawn
     assert result.summary.frames == len(jpegs)
     frames = _clip_frames(tmp_path / "annotated.mp4")
     assert len(frames) == len(jpegs)
@@ -148,8 +155,8 @@ def test_live_recorder_keeps_every_frame_of_a_real_clip(tmp_path, deferred):
 
 @needs_shared_data
 def test_deferred_drawing_catches_up_when_the_backlog_is_half_full(tmp_path):
-    """Drawing waits while sessions share the cores, but not beyond half the backlog's
-    budget: a recording longer than that does not hold every frame in memory."""
+    """Frames given as pixels wait in memory while drawing is deferred, but not beyond half
+    the backlog's budget: a recording longer than that does not hold every frame in memory."""
     from posecoach.coach.live import LiveCoach
     from posecoach.media.jpeg import decode_jpeg
     from posecoach.pipeline.recorder import SessionRecorder
@@ -158,17 +165,16 @@ def test_deferred_drawing_catches_up_when_the_backlog_is_half_full(tmp_path):
     settings = load_settings()
     settings = settings.model_copy(update={
         "output": settings.output.model_copy(update={"recording_backlog_mb": 8})})
-    jpegs = _real_jpegs(12)
-    big = jpegs[0] + bytes(500_000)  # a valid JPEG with trailing bytes: ~0.5 MB a frame
+    image0 = decode_jpeg(_real_jpegs(1)[0])  # 640x360 pixels: 0.69 MB a frame
     coach = LiveCoach(settings)
     recorder = SessionRecorder(tmp_path, settings, 15.0, "live", fragmented=True,
                                defer_drawing=lambda: True)
     try:
-        for k in range(12):
-            image = decode_jpeg(big)
+        for k in range(9):
+            image = image0.copy()
             time_s = k / 15.0
-            recorder.add(image, time_s, coach.process(image, time_s), jpeg=big)
-        # 6 MB wait: more than half the budget, so drawing has begun before the finish
+            recorder.add(image, time_s, coach.process(image, time_s))
+        # 6.2 MB wait: more than half the budget, so drawing has begun before the finish
         deadline = time.monotonic() + 20.0
         while recorder._writer.frames_written == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -177,4 +183,56 @@ def test_deferred_drawing_catches_up_when_the_backlog_is_half_full(tmp_path):
         recorder.finish()
     finally:
         coach.close()
-    assert len(_clip_frames(tmp_path / "annotated.mp4")) == 12
+    assert len(_clip_frames(tmp_path / "annotated.mp4")) == 9
+
+
+def test_spool_reads_back_each_frame_and_is_a_stream_of_the_frames(tmp_path):
+    spool = FrameSpool(tmp_path / "waiting.mjpeg")
+    frames = [bytes([k]) * (1000 + 37 * k) for k in range(5)]
+    places = [spool.append(f) for f in frames]
+    assert [spool.read(p) for p in reversed(places)] == frames[::-1]
+    assert (tmp_path / "waiting.mjpeg").read_bytes() == b"".join(frames)
+    spool.close(keep=True)
+    assert (tmp_path / "waiting.mjpeg").exists()
+    spool.close()
+    assert not (tmp_path / "waiting.mjpeg").exists()
+
+
+def test_spool_that_cannot_be_written_says_so(tmp_path):
+    spool = FrameSpool(tmp_path / "no such folder" / "waiting.mjpeg")
+    with pytest.raises(OutputError, match="waiting.mjpeg"):
+        spool.append(b"jpeg")
+
+
+@needs_shared_data
+def test_deferred_drawing_resumes_when_the_sessions_thin_out(tmp_path):
+    """The drawing waits while several sessions run and starts again, before the finish, once
+    this session is alone; the spool then empties into the clip."""
+    from posecoach.coach.live import LiveCoach
+    from posecoach.media.jpeg import decode_jpeg
+    from posecoach.pipeline.recorder import SessionRecorder
+    from posecoach.settings import load_settings
+
+    settings = load_settings()
+    jpegs = _real_jpegs(10)
+    several = threading.Event()
+    several.set()
+    coach = LiveCoach(settings)
+    recorder = SessionRecorder(tmp_path, settings, 15.0, "live", fragmented=True,
+                               defer_drawing=several.is_set)
+    try:
+        for k, data in enumerate(jpegs):
+            image = decode_jpeg(data)
+            recorder.add(image, k / 15.0, coach.process(image, k / 15.0), jpeg=data)
+        time.sleep(0.3)
+        assert recorder._writer.frames_written == 0
+        several.clear()
+        deadline = time.monotonic() + 20.0
+        while recorder._writer.frames_written < len(jpegs) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert recorder._writer.frames_written == len(jpegs)
+        recorder.finish()
+    finally:
+        coach.close()
+    assert len(_clip_frames(tmp_path / "annotated.mp4")) == len(jpegs)
+    assert not (tmp_path / "frames-waiting.mjpeg").exists()

@@ -39,7 +39,7 @@ from posecoach.outputs.files import SessionFiles, StagedOutputs
 from posecoach.outputs.landmarks_csv import HEADER as LANDMARK_HEADER
 from posecoach.outputs.landmarks_csv import format_row
 from posecoach.outputs.overlay import Overlay
-from posecoach.pipeline.backlog import Backlog
+from posecoach.pipeline.backlog import Backlog, FrameSpool, Spooled
 from posecoach.pipeline.offline import (
     AnalysisResult,
     analyze_series,
@@ -52,8 +52,12 @@ from posecoach.settings import Settings
 
 # Frames waiting for the overlay thread, unless its drawing may be deferred.
 _QUEUE_FRAMES = 4
+# What a frame waiting in the spool holds in memory (its place and its overlay), roughly.
+_SPOOLED_BYTES = 2048
 # How often a deferred overlay thread looks again whether it may draw.
 _DEFER_POLL_S = 0.1
+# Frames whose drawing was deferred wait here, beside the clip, until drawn.
+WAITING_FRAMES = "frames-waiting.mjpeg"
 
 
 @dataclass(frozen=True)
@@ -85,9 +89,10 @@ class SessionRecorder:
 
     With `defer_drawing` (live sessions) the overlay thread draws nothing while
     `defer_drawing()` is true (several sessions share the cores, and the walkers' feedback
-    comes first): the frames wait in a backlog, as their JPEGs when given, until it holds half
-    of `[output] recording_backlog_mb`, the sessions thin out, or `finish` catches up. Frames
-    still waiting when the process dies are missing from the clip; their landmarks are not.
+    comes first) until the sessions thin out or `finish` catches up. Frames given with their
+    JPEG then wait in `WAITING_FRAMES` beside the clip (removed once all are drawn; left, as a
+    playable MJPEG stream, if the process dies first); frames given as pixels wait in memory,
+    and are drawn once they fill half of `[output] recording_backlog_mb`.
     """
 
     def __init__(
@@ -112,6 +117,7 @@ class SessionRecorder:
         self.defer_drawing = defer_drawing
         self.threaded = threaded or defer_drawing is not None
         self._closing = threading.Event()
+        self._spool = FrameSpool(self.out_dir / WAITING_FRAMES) if defer_drawing else None
         self.warnings: list[str] = []
         self._writer: VideoWriter | None = None
         self._staging: StagedOutputs | None = None
@@ -199,22 +205,28 @@ class SessionRecorder:
         except OSError as exc:
             raise OutputError(exc.errno, describe_os_error(exc, self._csv_path)) from exc
         cue = result.active_cues[0] if result.active_cues else None
-        picture: np.ndarray | bytes = image_rgb
-        if jpeg is not None and self.defer_drawing is not None and self.defer_drawing():
-            picture = jpeg  # it may wait long: compressed, and decoded again when drawn
+        picture: np.ndarray | Spooled = image_rgb
+        nbytes = image_rgb.nbytes
+        if (jpeg is not None and self._spool is not None and self.defer_drawing is not None
+                and self.defer_drawing()):
+            picture = self._spool.append(jpeg)  # it may wait long: on disk, as it came
+            nbytes = _SPOOLED_BYTES
         item = (picture, time_s - self._times[0], result.frame, result.metrics, cue,
                 list(result.new_steps))
         if self._draw_queue is None:
             self._draw(*item)
             return
-        nbytes = len(picture) if isinstance(picture, bytes) else picture.nbytes
         if not self._draw_queue.put(item, nbytes, self._draw_thread):
             raise self._draw_error or VideoError("the annotated clip stopped")
 
-    def _draw(self, picture: np.ndarray | bytes, clip_time_s: float, frame: Any, metrics: Any,
+    def _draw(self, picture: np.ndarray | Spooled, clip_time_s: float, frame: Any, metrics: Any,
               cue: Cue | None, steps: list[Any]) -> None:
         """Scale the frame to the clip's size if needed, draw the overlay, and encode it."""
-        image_rgb = decode_jpeg(picture) if isinstance(picture, bytes) else picture
+        if isinstance(picture, Spooled):
+            assert self._spool is not None
+            image_rgb = decode_jpeg(self._spool.read(picture))
+        else:
+            image_rgb = picture
         clip = image_rgb
         if (clip.shape[1], clip.shape[0]) != self._clip_size:
             clip = cv2.resize(image_rgb, self._clip_size, interpolation=cv2.INTER_AREA)
@@ -277,6 +289,9 @@ class SessionRecorder:
             except OSError as exc:
                 errors.append(describe_os_error(exc, self._csv_path))
             self._csv_file = None
+        if self._spool is not None:
+            # every waiting frame is in the clip now, unless drawing failed
+            self._spool.close(keep=bool(errors))
         if errors:
             raise OutputError(0, "; ".join(errors))
 
