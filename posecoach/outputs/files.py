@@ -258,6 +258,14 @@ def atomic_write_text(path: Path | str, text: str) -> Path:
 
 def _clean(value: Any) -> Any:
     """JSON-safe: NaN and inf become null, numpy scalars become Python numbers."""
+    # the plain types first: a live result holds about 170 values, most of them floats
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is int or kind is str or kind is bool or value is None:
+        return value
+    if kind is list:
+        return [_clean(v) for v in value]
     if is_dataclass(value) and not isinstance(value, type):
         value = asdict(value)
     if isinstance(value, dict):
