@@ -16,26 +16,25 @@ from posecoach.pipeline.backlog import Backlog, FrameSpool
 from tests.conftest import VIDEO, needs_shared_data
 
 
-def _consumer(stop: threading.Event) -> threading.Thread:
+@pytest.fixture
+def consumer():
+    """A consumer thread that stays alive for the test."""
+    stop = threading.Event()
     thread = threading.Thread(target=stop.wait, daemon=True)
     thread.start()
-    return thread
+    yield thread
+    stop.set()
 
 
-def test_backlog_is_first_in_first_out_and_counts_bytes():
-    stop = threading.Event()
-    consumer = _consumer(stop)
+def test_backlog_is_first_in_first_out_and_counts_bytes(consumer):
     backlog: Backlog[str] = Backlog(100)
-    try:
-        assert backlog.put("a", 30, consumer)
-        assert backlog.put("b", 50, consumer)
-        assert backlog.bytes == 80 and len(backlog) == 2
-        assert backlog.get() == "a"
-        assert backlog.bytes == 50
-        assert backlog.get() == "b"
-        assert backlog.bytes == 0 and backlog.peak_bytes == 80 and backlog.peak_items == 2
-    finally:
-        stop.set()
+    assert backlog.put("a", 30, consumer)
+    assert backlog.put("b", 50, consumer)
+    assert backlog.bytes == 80 and len(backlog) == 2
+    assert backlog.get() == "a"
+    assert backlog.bytes == 50
+    assert backlog.get() == "b"
+    assert backlog.bytes == 0 and backlog.peak_bytes == 80 and backlog.peak_items == 2
 
 
 def test_backlog_over_budget_waits_for_the_consumer():
@@ -68,15 +67,10 @@ def test_backlog_over_budget_waits_for_the_consumer():
     assert backlog.peak_bytes <= 100
 
 
-def test_an_item_bigger_than_the_budget_is_taken_when_the_backlog_is_empty():
-    stop = threading.Event()
-    consumer = _consumer(stop)
+def test_an_item_bigger_than_the_budget_is_taken_when_the_backlog_is_empty(consumer):
     backlog: Backlog[str] = Backlog(10)
-    try:
-        assert backlog.put("big", 1000, consumer)
-        assert backlog.get() == "big"
-    finally:
-        stop.set()
+    assert backlog.put("big", 1000, consumer)
+    assert backlog.get() == "big"
 
 
 def test_backlog_gives_up_once_the_consumer_has_stopped():
