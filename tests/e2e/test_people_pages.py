@@ -9,6 +9,7 @@ one person the picker stays hidden; deleting a person asks for their name first.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.request
 from collections.abc import Iterator
@@ -87,22 +88,34 @@ def two_people(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         yield seeded
 
 
-@pytest.fixture(scope="module")
-def one_person(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    """A home user's library: two sessions, nobody ever picked."""
+@contextlib.contextmanager
+def home_library(data_dir: Path, clips: list[tuple[str, str]]) -> Iterator[Seeded]:
+    """A running server whose library holds one analysed upload per (mocap trial, clip name),
+    all under the default person, nobody ever picked."""
     from posecoach.server.storage import Storage
 
-    data_dir = tmp_path_factory.mktemp("home-data")
     storage = Storage(data_dir / "posecoach.db", data_dir)
     seeded = Seeded("", data_dir, sessions={"home": []})
-    for bvh in ("dataset-1_walk_normal_001.bvh", "dataset-1_walk_tired_001.bvh"):
-        summary = _summary(bvh, False, None, None)
-        record = storage.create_session("upload", "beginner", None, bvh, "analysing")
+    summaries: dict[str, Any] = {}
+    for bvh, clip_name in clips:
+        if bvh not in summaries:
+            summaries[bvh] = _summary(bvh, False, None, None)
+        summary = summaries[bvh]
+        record = storage.create_session("upload", "beginner", None, clip_name, "analysing")
         storage.update_session(record["id"], status="done", summary=summary,
                                duration_s=summary.duration_s)
         seeded.sessions["home"].append(record["id"])
     with running_server(data_dir) as running:
         seeded.base = running.base
+        yield seeded
+
+
+@pytest.fixture(scope="module")
+def one_person(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    """A home user's library: two sessions, nobody ever picked."""
+    with home_library(tmp_path_factory.mktemp("home-data"),
+                      [(bvh, bvh) for bvh in ("dataset-1_walk_normal_001.bvh",
+                                              "dataset-1_walk_tired_001.bvh")]) as seeded:
         yield seeded
 
 

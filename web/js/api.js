@@ -197,3 +197,24 @@ export async function openCamera({ note = "", facingMode = null } = {}) {
     return null;
   }
 }
+
+/** The recording's WebSocket to `path`, kept as `session.ws`. `onOpen(ws)` sends the start message.
+ * When the socket closes while `session` is still `current()`: a drop during the recording says so
+ * (what was recorded is kept) and `onLost()` ends the page's recording; a close the page asked for
+ * runs `session.onFinished`. */
+export function openRecordingSocket(path, session, { current, onOpen, onMessage, onLost }) {
+  const ws = new WebSocket(wsURL(path));
+  ws.binaryType = "arraybuffer";
+  session.ws = ws;
+  ws.onopen = () => onOpen(ws);
+  ws.onmessage = onMessage;
+  ws.onerror = () => { /* onclose reports */ };
+  ws.onclose = () => {
+    if (session !== current()) return;
+    if (session.running && !session.stopping) {
+      showError("The connection to posecoach was lost. The recording so far is kept.");
+      onLost();
+    } else if (session.onFinished) session.onFinished();
+  };
+  return ws;
+}

@@ -8,6 +8,18 @@ function svgEl(tag, attrs = {}, text = null) {
   return n;
 }
 
+const TICK_FONT_PX = 12;
+let measureCtx = null;
+
+/** The width of an x-axis label in chart units (the tick font is 12 units high). */
+function labelWidth(text) {
+  if (!measureCtx) measureCtx = document.createElement("canvas").getContext("2d");
+  if (!measureCtx) return text.length * TICK_FONT_PX * 0.62;
+  const family = getComputedStyle(document.body).fontFamily || "sans-serif";
+  measureCtx.font = `${TICK_FONT_PX}px ${family}`;
+  return measureCtx.measureText(text).width;
+}
+
 function niceStep(range, target = 4) {
   const raw = range / target;
   const mag = 10 ** Math.floor(Math.log10(raw));
@@ -19,7 +31,8 @@ function niceStep(range, target = 4) {
  * points: [{label: string, y: number|null, flag?: boolean, x?: number, mark?: string}] in order.
  * Returns an <svg>. format(y) renders tick and point values. With a number `x` on every point
  * (a time, e.g. milliseconds) spanning at least `xMinSpan`, points are spaced by x instead of
- * evenly, and labels that would overlap are left out. `mark` writes a word
+ * evenly. Every point is drawn; x-axis labels that would overlap a neighbour are left out, the first
+ * and last kept. `mark` writes a word
  * above a point and rings it. bands: [{from, to, lo, hi, label}] shade lo..hi between the points
  * at indices `from` and `to`.
  */
@@ -66,18 +79,24 @@ export function lineChart({ title, points, format = (y) => String(y), yMin = 0, 
   }
   svg.append(svgEl("line", { x1: L, x2: L, y1: T, y2: H - B, class: "axis" }));
   svg.append(svgEl("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis" }));
-  const every = Math.max(1, Math.ceil(n / 6));
-  const LABEL_GAP = 70;
-  let lastLabelX = -Infinity;
-  points.forEach((p, i) => {
-    const roomy = byX ? x(i) - lastLabelX >= LABEL_GAP && (i === n - 1 || x(n - 1) - x(i) >= LABEL_GAP)
-      : i % every === 0;
-    if (roomy || i === n - 1) {
-      lastLabelX = x(i);
-      const anchor = n > 1 && i === n - 1 ? "end" : n > 1 && i === 0 ? "start" : "middle";
-      svg.append(svgEl("text", { x: x(i), y: H - B + 18, "text-anchor": anchor, class: "tick" }, p.label));
-    }
+  const LABEL_GAP = 12;
+  const spans = points.map((p, i) => {
+    const anchor = n > 1 && i === n - 1 ? "end" : n > 1 && i === 0 ? "start" : "middle";
+    const w = p.label ? labelWidth(String(p.label)) : 0;
+    const left = anchor === "start" ? x(i) : anchor === "end" ? x(i) - w : x(i) - w / 2;
+    return { anchor, left, right: left + w };
   });
+  const apart = (a, b) => a.right + LABEL_GAP <= b.left || b.right + LABEL_GAP <= a.left;
+  const shown = [];
+  points.forEach((p, i) => {
+    if (!p.label) return;
+    if (shown.length && !apart(spans[shown[shown.length - 1]], spans[i])) return;
+    if (i < n - 1 && !apart(spans[i], spans[n - 1])) return;
+    shown.push(i);
+  });
+  for (const i of shown) {
+    svg.append(svgEl("text", { x: x(i), y: H - B + 18, "text-anchor": spans[i].anchor, class: "tick" }, points[i].label));
+  }
   let d = "";
   let pen = false;
   points.forEach((p, i) => {

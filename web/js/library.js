@@ -42,12 +42,12 @@ function renderSessions(list) {
     const p = pain(rec);
     return el("tr", { "data-session": id },
       el("td", {}, box),
-      el("td", {}, date),
-      el("td", {}, sourceText(rec)),
+      el("td", { class: "col-date" }, date),
+      el("td", { class: "col-source" }, sourceText(rec)),
       el("td", {}, el("span", { class: "badge", "data-status": status }, status)),
-      el("td", {}, p ?? "–"),
+      el("td", { class: "col-checkin" }, p ?? "–"),
       el("td", { class: "num" }, fmtDuration(rec.duration_s)),
-      el("td", {}, rec.summary?.direction ?? "–"),
+      el("td", { class: "col-direction" }, rec.summary?.direction ?? "–"),
       el("td", {}, el("a", { href: `/review/${encodeURIComponent(id)}`, "aria-label": `Review session from ${date}` }, "Review")),
     );
   });

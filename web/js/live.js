@@ -1,5 +1,5 @@
 // Live coaching page: camera -> JPEG frames over WS /ws/live -> results -> overlay, cues, speech.
-import { announce, clearErrors, fmtClock, getJSON, openCamera, showError, wsURL } from "./api.js";
+import { announce, clearErrors, fmtClock, getJSON, openCamera, openRecordingSocket, showError } from "./api.js";
 import { clearOverlay, drawOverlay, faultyLines } from "./skeleton.js";
 import { renderCheckin } from "./checkin.js";
 import { buildStatusTiles, resetStatus, setIndicator, showStatus } from "./status.js";
@@ -400,26 +400,18 @@ async function start(mode) {
   setCue("Connecting…", "idle");
   speak("Starting. Walk backwards slowly, and keep your head up.");
 
-  const ws = new WebSocket(wsURL(mode === "source" ? "/ws/source" : "/ws/live"));
-  ws.binaryType = "arraybuffer";
-  s.ws = ws;
-  const session = s;
-  ws.onopen = () => {
-    ws.send(JSON.stringify({
-      type: "start", level, height_cm, speak: speakWhere, setting: ui.walkSetting.value,
-      ...(personId ? { person_id: personId } : {}),
-    }));
-    setCue(mode === "source" ? "Using the server camera" : "Walk backwards slowly", "idle");
-  };
-  ws.onmessage = handleMessage;
-  ws.onerror = () => { /* onclose reports */ };
-  ws.onclose = () => {
-    if (session !== s) return;
-    if (s.running && !s.stopping) {
-      showError("The connection to posecoach was lost. The recording so far is kept.");
-      finishUI();
-    } else if (s.onFinished) s.onFinished();
-  };
+  openRecordingSocket(mode === "source" ? "/ws/source" : "/ws/live", s, {
+    current: () => s,
+    onOpen: (ws) => {
+      ws.send(JSON.stringify({
+        type: "start", level, height_cm, speak: speakWhere, setting: ui.walkSetting.value,
+        ...(personId ? { person_id: personId } : {}),
+      }));
+      setCue(mode === "source" ? "Using the server camera" : "Walk backwards slowly", "idle");
+    },
+    onMessage: handleMessage,
+    onLost: finishUI,
+  });
   s.timer = setInterval(tick, 250);
 }
 

@@ -3,7 +3,7 @@
 // The clock is the server's: a trial starts when the walker leaves a still stance, never at
 // the button or the spoken "go".
 import {
-  announce, clearErrors, el, fileURL, fmtNum, getJSON, isNum, openCamera, showError, wsURL,
+  announce, clearErrors, el, fileURL, fmtNum, getJSON, isNum, openCamera, openRecordingSocket, showError,
 } from "./api.js";
 import { containRect, drawOverlay } from "./skeleton.js";
 import {
@@ -255,19 +255,9 @@ function start() {
   debug.trials = null;
   setRunning(true);
   say("Connecting…", "idle", "");
-  const ws = new WebSocket(wsURL("/ws/live"));
-  ws.binaryType = "arraybuffer";
-  s.ws = ws;
-  const session = s;
-  ws.onopen = () => ws.send(JSON.stringify(msg));
-  ws.onmessage = handleMessage;
-  ws.onclose = () => {
-    if (session !== s) return;
-    if (s.running && !s.stopping) {
-      showError("The connection to posecoach was lost. The recording so far is kept.");
-      endUI();
-    } else if (s.onFinished) s.onFinished();
-  };
+  openRecordingSocket("/ws/live", s, {
+    current: () => s, onOpen: (ws) => ws.send(JSON.stringify(msg)), onMessage: handleMessage, onLost: endUI,
+  });
   s.watchdog = setInterval(() => {
     if (s && s.inFlight > 0 && performance.now() - s.lastSent > STALL_MS) { s.inFlight = 0; pump(); }
   }, 500);
