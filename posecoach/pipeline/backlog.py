@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import BinaryIO, Generic, TypeVar
 
 from posecoach.errors import OutputError, describe_os_error
+from posecoach.pipeline.handoff import POLL_S
 
 T = TypeVar("T")
-
-POLL_S = 0.5
 
 
 class Backlog(Generic[T]):

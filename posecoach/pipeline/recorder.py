@@ -207,8 +207,7 @@ class SessionRecorder:
         cue = result.active_cues[0] if result.active_cues else None
         picture: np.ndarray | Spooled = image_rgb
         nbytes = image_rgb.nbytes
-        if (jpeg is not None and self._spool is not None and self.defer_drawing is not None
-                and self.defer_drawing()):
+        if jpeg is not None and self._spool is not None and self._drawing_deferred():
             picture = self._spool.append(jpeg)  # it may wait long: on disk, as it came
             nbytes = _SPOOLED_BYTES
         item = (picture, time_s - self._times[0], result.frame, result.metrics, cue,
@@ -252,11 +251,14 @@ class SessionRecorder:
         """The next frame to draw, once drawing is not deferred or cannot wait any longer."""
         backlog = self._draw_queue
         assert backlog is not None
-        defer = self.defer_drawing
-        while (defer is not None and not self._closing.is_set()
-               and backlog.bytes < backlog.max_bytes // 2 and defer()):
+        while (not self._closing.is_set() and backlog.bytes < backlog.max_bytes // 2
+               and self._drawing_deferred()):
             self._closing.wait(_DEFER_POLL_S)
         return backlog.get()
+
+    def _drawing_deferred(self) -> bool:
+        """Whether drawing waits now (several live sessions share the cores)."""
+        return self.defer_drawing is not None and self.defer_drawing()
 
     @property
     def frames(self) -> int:
