@@ -26,9 +26,14 @@ from posecoach.settings import LEVELS, Settings, load_settings
 if TYPE_CHECKING:
     from posecoach.outputs.summary import SessionSummary
     from posecoach.pipeline.batch import FileOutcome
+    from posecoach.server.lock import LibraryLock
     from posecoach.server.storage import Storage
 
 DEFAULT_DATA_DIR = Path("posecoach-data")
+LIBRARY_IN_USE_EXIT = 3
+"""The exit code when another program holds the library (`posecoach serve` or `--person`)."""
+PERSON_LOCK_WAIT_S = 5.0
+"""How long `analyze --person` waits for a library another program is writing."""
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -124,10 +129,12 @@ def _timed_test_overrides(test: str | None, floor_marks: str | None, population:
 class _Library:
     """The library `analyze --person` records into: its storage and the person."""
 
-    def __init__(self, storage: Storage, person: dict[str, Any], data_dir: Path) -> None:
+    def __init__(self, storage: Storage, person: dict[str, Any], data_dir: Path,
+                 lock: LibraryLock) -> None:
         self.storage = storage
         self.person = person
         self.data_dir = data_dir
+        self.lock = lock
 
     def last_test_time_s(self) -> float | None:
         """The person's latest timed 3-metre backward walk, for the change since then."""
@@ -173,10 +180,18 @@ def _link_or_copy(src: str, dest: str) -> None:
 
 def _open_library(name: str, data_dir: Path, height_cm: float | None, level: str | None,
                   population: str | None) -> _Library:
-    """The library at `data_dir` and the person called `name`, added when new; exits with a
-    plain message when it cannot be used."""
+    """The library at `data_dir`, locked for this command (as a server locks it), and the
+    person called `name`, added when new; exits with a plain message when it cannot be used
+    (another program holding it for longer than `PERSON_LOCK_WAIT_S` is named)."""
+    from posecoach.server.lock import LibraryInUse, lock_library
     from posecoach.server.storage import Storage
 
+    try:
+        lock = lock_library(data_dir, "posecoach analyze --person", PERSON_LOCK_WAIT_S)
+    except LibraryInUse as exc:
+        raise _fail(exc, LIBRARY_IN_USE_EXIT) from None
+    except PosecoachError as exc:
+        raise _fail(exc) from None
     try:
         storage = Storage(data_dir / "posecoach.db", data_dir)
         person = storage.find_person(name)
@@ -185,8 +200,9 @@ def _open_library(name: str, data_dir: Path, height_cm: float | None, level: str
             console.print(f"added {escape(person['name'])} to the library in "
                           f"{escape(str(data_dir))}")
     except (PosecoachError, OSError) as exc:
+        lock.release()
         raise _fail(exc) from None
-    return _Library(storage, person, data_dir)
+    return _Library(storage, person, data_dir, lock)
 
 
 def _print_timed_test(summary: SessionSummary) -> None:
@@ -211,6 +227,7 @@ def _print_summary(summary: SessionSummary) -> None:
 
 @app.command()
 def analyze(
+    ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Videos, landmark CSV files, or folders.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (one sub-folder per input).")] = Path("out"),
     level: Annotated[str | None, typer.Option(help=f"Rule preset: {', '.join(LEVELS)}.")] = None,
@@ -248,6 +265,7 @@ def analyze(
     if person is not None:
         library = _open_library(person, data_dir or DEFAULT_DATA_DIR, height_cm, level,
                                 population)
+        ctx.call_on_close(library.lock.release)
         height_cm = height_cm if height_cm is not None else library.person["height_cm"]
         level = level or library.person["level"]
         if "timed_test" in extra:
@@ -334,7 +352,8 @@ def serve(
     new_cert: Annotated[bool, typer.Option("--new-cert", help="With --lan: make a new certificate (phones warn once more).")] = False,
 ) -> None:
     """Start the local web UI for live coaching, uploads, review and progress."""
-    from posecoach.server import is_loopback, limits_from_options, run_server
+    from posecoach.server import SERVE_WHAT, is_loopback, limits_from_options, run_server
+    from posecoach.server.lock import LibraryInUse, lock_library
 
     settings = _settings(config, None, None)
     host = host or ("0.0.0.0" if lan else "127.0.0.1")
@@ -351,13 +370,22 @@ def serve(
                                      job_budget_s_per_frame=job_budget_s_per_frame)
     except ValueError as exc:
         raise _fail(exc) from None
+    try:
+        lock = lock_library(data_dir, SERVE_WHAT)
+    except LibraryInUse as exc:
+        raise _fail(exc, LIBRARY_IN_USE_EXIT) from None
+    except PosecoachError as exc:
+        raise _fail(exc) from None
     if sample is not None:
         _seed_library(data_dir, sample, settings)
     try:
         run_server(host=host, port=port, source=source, data_dir=data_dir, config=config,
-                   token=token, limits=limits, lan=lan, cert=cert, key=key, new_cert=new_cert)
-    except (ValueError, OSError) as exc:
+                   token=token, limits=limits, lan=lan, cert=cert, key=key, new_cert=new_cert,
+                   library_lock=lock)
+    except (PosecoachError, ValueError, OSError) as exc:
         raise _fail(exc) from None
+    finally:
+        lock.release()
 
 
 def _seed_library(data_dir: Path, clip: Path, settings: Settings) -> None:

@@ -17,6 +17,7 @@ from posecoach.errors import SettingsError
 from posecoach.server.app import create_app
 from posecoach.server.auth import LOOPBACK_NAMES, token_query
 from posecoach.server.context import ServerLimits
+from posecoach.server.lock import LibraryLock, lock_library
 from posecoach.server.tls import (
     Certificate,
     LanAccess,
@@ -148,8 +149,13 @@ def run_server(
     cert: Path | None = None,
     key: Path | None = None,
     new_cert: bool = False,
+    library_lock: LibraryLock | None = None,
 ) -> None:
     """Serve the web UI with uvicorn until interrupted.
+
+    The library in `data_dir` is locked first (`library_lock`, when the caller took it, else
+    here), before anything in it is read: a second server on the same library raises
+    `LibraryInUse` naming the first and changes nothing.
 
     With `lan`, phones can be the camera: HTTPS with posecoach's own certificate (made once in
     `data_dir/tls/`, again with `new_cert`) or the user's `cert` and `key`, a token (generated
@@ -161,8 +167,6 @@ def run_server(
     environment variables applied are used (see `ServerLimits.with_env`). Raises `SettingsError`
     for a missing token, bad limits and bad settings. The token never reaches the access log.
     """
-    import uvicorn
-
     from posecoach.settings import load_settings
 
     if token is not None and not token.strip():
@@ -179,6 +183,26 @@ def run_server(
         )
     load_settings(config)
     limits = limits if limits is not None else ServerLimits().with_env()
+    lock = library_lock if library_lock is not None else lock_library(data_dir, SERVE_WHAT)
+    try:
+        _serve(host, port, source, Path(data_dir), config, token, limits, lan=lan, cert=cert,
+               key=key, new_cert=new_cert)
+    finally:
+        lock.release()
+
+
+SERVE_WHAT = "posecoach serve"
+"""What the lock file of a served library says holds it."""
+
+
+def _serve(
+    host: str, port: int, source: str | None, data_dir: Path, config: Path | None,
+    token: str | None, limits: ServerLimits, *, lan: bool, cert: Path | None,
+    key: Path | None, new_cert: bool,
+) -> None:
+    """`run_server` once the library is locked."""
+    import uvicorn
+
     allowed_hosts = None if token is not None else LOOPBACK_NAMES | {host.lower()}
     app = create_app(
         Path(data_dir),
