@@ -144,3 +144,53 @@ def test_the_server_refuses_pixel_bombs_within_1_gb(bombs: dict[str, Path],
         assert "million pixels a picture" in answer["detail"], answer
     assert peak < MEMORY_LIMIT_BYTES, f"server peak {peak / 1e6:.0f} MB"
     assert alive and sessions == []
+
+
+BIG_BODY_BYTES = 600 * 1000**2
+CHUNK = b" " * 1_000_000
+
+
+def send_large_json(base: str, path: str, declare_length: bool) -> tuple[int, str, int]:
+    """POST a 600 MB JSON body to `path`, a megabyte at a time from a generator (the test
+    never holds it), as far as the server reads it; its status, its answer and the bytes
+    sent before it answered or closed."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(base)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=60)
+    conn.putrequest("POST", path)
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("Origin", base)
+    if declare_length:
+        conn.putheader("Content-Length", str(BIG_BODY_BYTES))
+    else:
+        conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    sent = 0
+    head = b'{"name": "x", "notes": "'
+    try:
+        for i in range(BIG_BODY_BYTES // len(CHUNK)):
+            data = head + CHUNK[len(head):] if i == 0 else CHUNK
+            conn.send(b"%x\r\n%s\r\n" % (len(data), data) if not declare_length else data)
+            sent += len(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    response = conn.getresponse()
+    answer = response.read().decode()
+    conn.close()
+    return response.status, answer, sent
+
+
+@pytest.mark.parametrize("declare_length", [False, True], ids=["chunked", "content-length"])
+def test_a_600_mb_body_is_refused_while_read(tmp_path: Path, declare_length: bool) -> None:
+    with ServerProcess(tmp_path / "data") as server:
+        assert server.proc is not None
+        status, answer, sent = send_large_json(server.base, "/api/people", declare_length)
+        peak = peak_rss_bytes(server.proc.pid)
+        people = server.get_json("/api/people")
+    assert status == 413, answer
+    assert "too large" in json.loads(answer)["detail"]
+    assert sent < BIG_BODY_BYTES, "the server read the body to its end"
+    assert peak < MEMORY_LIMIT_BYTES, f"server peak {peak / 1e6:.0f} MB"
+    assert all(p["name"] != "x" for p in people)
