@@ -33,6 +33,7 @@ from posecoach.coach.timed_test import TimedTestResult
 from posecoach.errors import OutputError, PosecoachError, user_message
 from posecoach.pipeline.handoff import hand_over
 from posecoach.server.engine import InputError
+from posecoach.server.retry import retry_in_background
 from posecoach.server.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -260,17 +261,22 @@ class LiveRun:
 
     def _record(self, **fields: Any) -> None:
         """Store the outcome; a database that cannot be written leaves the session to recovery."""
-        try:
+        def write() -> None:
             self.storage.update_session(self.session_id, **fields)
+
+        try:
+            write()
         except OutputError as exc:
             log.error("the outcome of session %s could not be saved: %s", self.session_id, exc)
             self._send({
                 "type": "error",
-                "message": f"{user_message(exc)}. This session is added to the history when "
-                "the server next starts with free space.",
+                "message": f"{user_message(exc)}. This session is added to the history as "
+                "soon as there is free space.",
             })
-        except Exception:  # noqa: BLE001 - the next start settles a session left 'recording'
+            retry_in_background(write, f"the outcome of session {self.session_id}")
+        except Exception:  # noqa: BLE001 - saved later, or settled by the next start
             log.exception("could not record the outcome of session %s", self.session_id)
+            retry_in_background(write, f"the outcome of session {self.session_id}")
 
     def _finalise(self) -> dict[str, Any]:
         if self._finished is not None:
