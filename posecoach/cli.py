@@ -353,6 +353,7 @@ def serve(
 ) -> None:
     """Start the local web UI for live coaching, uploads, review and progress."""
     from posecoach.server import SERVE_WHAT, is_loopback, limits_from_options, run_server
+    from posecoach.server.auth import check_token_strength
     from posecoach.server.lock import LibraryInUse, lock_library
 
     settings = _settings(config, None, None)
@@ -365,6 +366,8 @@ def serve(
                "pass --token SECRET (or set POSECOACH_TOKEN)")
         raise typer.Exit(2)
     try:
+        if token is not None:
+            check_token_strength(token)
         limits = limits_from_options(max_upload_mb, max_duration_min,
                                      job_budget_min=job_budget_min,
                                      job_budget_s_per_frame=job_budget_s_per_frame)

@@ -15,7 +15,7 @@ from typing import Any
 
 from posecoach.errors import SettingsError
 from posecoach.server.app import create_app
-from posecoach.server.auth import LOOPBACK_NAMES, token_query
+from posecoach.server.auth import LOOPBACK_NAMES, check_token_strength, token_query
 from posecoach.server.context import ServerLimits
 from posecoach.server.lock import LibraryLock, lock_library
 from posecoach.server.tls import (
@@ -128,8 +128,10 @@ def uvicorn_log_config() -> dict[str, Any]:
     config.setdefault("filters", {})["redact_token"] = {
         "()": "posecoach.server.auth.TokenRedactingFilter"
     }
+    config["filters"]["refusals"] = {"()": "posecoach.server.auth.RefusalLogFilter"}
     for handler in config["handlers"].values():
         handler.setdefault("filters", []).append("redact_token")
+    config["handlers"]["access"]["filters"].insert(0, "refusals")
     config["loggers"]["posecoach"] = {
         "handlers": ["default"], "level": "INFO", "propagate": False
     }
@@ -169,8 +171,8 @@ def run_server(
     """
     from posecoach.settings import load_settings
 
-    if token is not None and not token.strip():
-        raise SettingsError("the access token must not be empty")
+    if token is not None:
+        check_token_strength(token)
     if not lan and (cert is not None or key is not None or new_cert):
         raise SettingsError("--cert, --key and --new-cert go with --lan")
     if lan and token is None:

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, quote, unquote_to_bytes, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from posecoach.errors import SettingsError
 
 COOKIE = "posecoach_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -49,6 +56,126 @@ class TokenRedactingFilter(logging.Filter):
         return True
 
 
+MIN_TOKEN_CHARS = 12
+MIN_TOKEN_BITS = 64.0
+"""A token must be at least this hard to guess: 64 bits take centuries at the rate the server
+lets one address guess."""
+
+
+def token_bits(token: str) -> float:
+    """A rough count of the bits a guesser must cover: length times the bits of the kinds of
+    characters used (digits, lower case, upper case, others), capped by its distinct
+    characters (`aaaaaaaaaaaaaaaa` is weak, however long); a repeated piece counts once
+    (`passwordpassword` is `password`)."""
+    kinds = [(str.isdigit, 10), (str.islower, 26), (str.isupper, 26)]
+    alphabet = sum(size for test, size in kinds if any(test(ch) for ch in token))
+    if any(not (ch.isdigit() or ch.islower() or ch.isupper()) for ch in token):
+        alphabet += 33
+    alphabet = min(alphabet, max(2, 4 * len(set(token))))
+    return _period(token) * math.log2(max(alphabet, 2))
+
+
+def _period(text: str) -> int:
+    """The length of the shortest piece `text` repeats ("abcabcabc" -> 3)."""
+    for size in range(1, len(text) // 2 + 1):
+        if len(text) % size == 0 and text[:size] * (len(text) // size) == text:
+            return size
+    return len(text)
+
+
+def check_token_strength(token: str) -> None:
+    """Refuse a `--token` that can be guessed: short, or of few kinds or few distinct
+    characters. Raises `SettingsError` with a strong example."""
+    if not token.strip():
+        raise SettingsError("the access token must not be empty")
+    if len(token) < MIN_TOKEN_CHARS or token_bits(token) < MIN_TOKEN_BITS:
+        raise SettingsError(
+            f"the access token is too easy to guess: use at least {MIN_TOKEN_CHARS} random "
+            "letters, digits and signs (about 16 is good), for example --token "
+            f"{secrets.token_urlsafe(16)}, or leave --token out with --lan to get one made"
+        )
+
+
+class GuessLimiter:
+    """Wrong tokens from one client address lock it out for a while, longer each time.
+
+    The first `free_tries` wrong tokens cost nothing; each one after locks the address out for
+    `base_s`, doubling up to `max_s`. While locked out, every request of that address that
+    presents a token is refused unchecked (429), so guessing cannot go faster than the lockout
+    allows, and a right answer cannot be told from a wrong one. A right token clears the
+    address. At most `max_addresses` are remembered (the oldest forgotten first), so a flood
+    of addresses cannot fill the memory.
+    """
+
+    def __init__(self, free_tries: int = 5, base_s: float = 1.0, max_s: float = 300.0,
+                 max_addresses: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.free_tries = free_tries
+        self.base_s = base_s
+        self.max_s = max_s
+        self.max_addresses = max_addresses
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._failures: OrderedDict[str, tuple[int, float]] = OrderedDict()
+
+    def wait_s(self, address: str) -> float:
+        """Seconds `address` is still locked out (0 when it may try)."""
+        with self._lock:
+            failures, until = self._failures.get(address, (0, 0.0))
+        return max(0.0, until - self.clock())
+
+    def failed(self, address: str) -> None:
+        """Count a wrong token from `address`."""
+        with self._lock:
+            failures, _ = self._failures.pop(address, (0, 0.0))
+            failures += 1
+            over = failures - self.free_tries
+            lockout = 0.0 if over <= 0 else min(self.max_s, self.base_s * 2 ** (over - 1))
+            self._failures[address] = (failures, self.clock() + lockout)
+            while len(self._failures) > self.max_addresses:
+                self._failures.popitem(last=False)
+
+    def succeeded(self, address: str) -> None:
+        """A right token: the address starts afresh."""
+        with self._lock:
+            self._failures.pop(address, None)
+
+
+class RefusalLogFilter(logging.Filter):
+    """Keeps refused requests (401, 403, 429) from flooding the access log: at most `burst`
+    lines per `window_s`; the rest are counted and summed up in the next line let through."""
+
+    REFUSED = frozenset({401, 403, 429})
+
+    def __init__(self, burst: int = 10, window_s: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.burst = burst
+        self.window_s = window_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._window_start = -math.inf
+        self._shown = 0
+        self._hidden = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if not (len(args) == 5 and args[4] in self.REFUSED):
+            return True
+        with self._lock:
+            now = self.clock()
+            if now - self._window_start >= self.window_s:
+                self._window_start, self._shown = now, 0
+            if self._shown >= self.burst:
+                self._hidden += 1
+                return False
+            self._shown += 1
+            hidden, self._hidden = self._hidden, 0
+        if hidden:
+            record.msg = f"{record.msg} (and {hidden} more refused requests not logged)"
+        return True
+
+
 def origin_allowed(origin: str | None, host: str | None) -> bool:
     """True when there is no Origin header or it names the host the request was sent to."""
     if not origin:
@@ -80,9 +207,11 @@ class AccessMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, token: str | None, allowed_hosts: frozenset[str] | None = None
+        self, app: ASGIApp, token: str | None, allowed_hosts: frozenset[str] | None = None,
+        guesses: GuessLimiter | None = None,
     ) -> None:
         self.app = app
+        self.guesses = guesses or GuessLimiter()
         self.token = token
         self._token_bytes = None if token is None else token.encode("utf-8")
         self.allowed_hosts = (
@@ -127,7 +256,18 @@ class AccessMiddleware:
         from_query = False
         if self._token_bytes is not None:
             presented, from_query = self._presented(scope, headers)
-            if presented is None or not secrets.compare_digest(presented, self._token_bytes):
+            address = (scope.get("client") or ("unknown",))[0]
+            wait_s = self.guesses.wait_s(address) if presented is not None else 0.0
+            if wait_s > 0:
+                await self._reject(scope, receive, send, 429,
+                                   f"too many wrong tokens from this address: try again in "
+                                   f"{math.ceil(wait_s)} s")
+                return
+            if presented is not None and secrets.compare_digest(presented, self._token_bytes):
+                self.guesses.succeeded(address)
+            else:
+                if presented is not None:
+                    self.guesses.failed(address)
                 await self._reject(
                     scope,
                     receive,
