@@ -35,7 +35,8 @@ from hypothesis import strategies as st
 from posecoach.frame_rate import is_camera_rate
 from posecoach.media.timeline import MAX_GAP_S, MIN_STEP_S
 from posecoach.outputs.landmarks_csv import write_landmarks_csv
-from posecoach.pipeline.offline import analyze_landmarks_file, analyze_series
+from posecoach.outputs.results import analyze_series
+from posecoach.pipeline.offline import analyze_landmarks_file
 from posecoach.pose.landmarks import PoseSeries
 from posecoach.server import ServerLimits, create_app
 from posecoach.settings import load_settings
