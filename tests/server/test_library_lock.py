@@ -19,7 +19,6 @@ from posecoach.cli import LIBRARY_IN_USE_EXIT, app
 from posecoach.server.lock import LOCK_NAME, LibraryInUse, lock_library
 from posecoach.server.storage import Storage
 from tests.conftest import VIDEO, needs_shared_data
-from tests.server.conftest import needs_engine
 from tools.loadtest import ServerProcess, jpeg_frames
 from tools.shared_data import REPO_ROOT
 
@@ -135,7 +134,6 @@ def _next(ws: Any, kind: str) -> dict[str, Any]:
             return message
 
 
-@needs_engine
 @needs_shared_data
 @pytest.mark.video
 def test_a_live_session_records_through_a_second_server(tmp_path: Path) -> None:
