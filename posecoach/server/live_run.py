@@ -288,6 +288,8 @@ class LiveRun:
         except Exception:  # noqa: BLE001 - closing the model must not block finalising
             log.exception("closing the live coach failed")
         self._release()
+        if self.seq == 0 and self._discard():
+            return self._finished_empty()
         try:
             result = self.recorder.finish()
         except Exception as exc:
@@ -312,6 +314,24 @@ class LiveRun:
             timed = getattr(summary, "timed_test", None)
             if timed is not None:
                 self._finished["timed_test"] = timed.to_json()
+        return self._finished
+
+    def _discard(self) -> bool:
+        """Drop a session no frame reached (a start, then a drop or a stop): nothing is kept,
+        so starts cannot fill the library with empty sessions. False when it must be kept."""
+        abandon = getattr(self.recorder, "abandon", None)
+        try:
+            if abandon is not None:
+                abandon()
+            return self.storage.discard_session(self.session_id)
+        except Exception:  # noqa: BLE001 - then it is finalised (as failed) like any other
+            log.exception("the empty session %s could not be removed", self.session_id)
+            return False
+
+    def _finished_empty(self) -> dict[str, Any]:
+        self._finished = {"type": "finished", "session_id": self.session_id,
+                          "status": "failed",
+                          "error": "no frame arrived, so nothing was recorded or kept"}
         return self._finished
 
     def _release(self) -> None:

@@ -567,6 +567,19 @@ class Storage:
             self._remove_folder(row["id"], Path(row["out_dir"]))
         return [row["id"] for row in rows]
 
+    def discard_session(self, session_id: str) -> bool:
+        """Remove a live session that recorded nothing (started, then no frame came): its row
+        and its folder, so a start and a drop leave no trace in the library. Only a session
+        still 'recording' is removed; True when it was."""
+        with self._lock, self._connect() as db:
+            row = db.execute("SELECT out_dir FROM sessions WHERE id = ? AND status = ?",
+                             (session_id, "recording")).fetchone()
+            if row is None:
+                return False
+            db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+        self._remove_folder(session_id, Path(row["out_dir"]))
+        return True
+
     def _remove_folder(self, session_id: str, out_dir: Path) -> None:
         """Remove a deleted session's folder; only ever one inside the sessions folder."""
         root = self.sessions_dir.resolve()
