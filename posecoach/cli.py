@@ -101,7 +101,7 @@ def _timed_test_overrides(test: str | None, floor_marks: str | None, population:
     from posecoach.coach.timed_test import POPULATIONS, FloorMarks
 
     if test is None:
-        if floor_marks or population or previous_time_s is not None:
+        if floor_marks is not None or population or previous_time_s is not None:
             _error("--floor-marks, --population and --previous-time-s go with --test 3m-backward")
             raise typer.Exit(2)
         return {}
@@ -109,7 +109,7 @@ def _timed_test_overrides(test: str | None, floor_marks: str | None, population:
         _error(f"unknown test {test!r}: choose {', '.join(TESTS)}")
         raise typer.Exit(2)
     section: dict[str, Any] = {"run": True}
-    if floor_marks:
+    if floor_marks is not None:
         try:
             marks = FloorMarks.parse(floor_marks)
         except PosecoachError as exc:
@@ -186,6 +186,12 @@ def _open_library(name: str, data_dir: Path, height_cm: float | None, level: str
     from posecoach.server.lock import LibraryInUse, lock_library
     from posecoach.server.storage import Storage
 
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        _error("--person is not valid text: the name reached posecoach as bytes that are not "
+               "UTF-8 (set your terminal to UTF-8, or type the name again)")
+        raise typer.Exit(2) from None
     try:
         lock = lock_library(data_dir, "posecoach analyze --person", PERSON_LOCK_WAIT_S)
     except LibraryInUse as exc:

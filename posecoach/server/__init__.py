@@ -88,6 +88,10 @@ def _lan_access(
     return LanAccess(url=url, token=token, self_signed=certificate.self_signed), certificate
 
 
+LARGEST_OPTION = 1e9
+"""The largest value a limit option takes (1e9 MB is a petabyte, 1e9 minutes 1900 years)."""
+
+
 def limits_from_options(
     max_upload_mb: float | None = None,
     max_duration_min: float | None = None,
@@ -108,6 +112,9 @@ def limits_from_options(
                                     ("--job-budget-s-per-frame", job_budget_s_per_frame, 0.0)):
         if value is not None and not (math.isfinite(value) and value > 0 and value >= smallest):
             raise SettingsError(f"{option} must be a positive number, got {value}")
+        if value is not None and value > LARGEST_OPTION:
+            raise SettingsError(f"{option} is too large ({value:g}): at most "
+                                f"{LARGEST_OPTION:g} (already no practical limit)")
     if max_upload_mb is not None:
         limits = replace(limits, max_upload_bytes=int(max_upload_mb * 1e6))
     if max_duration_min is not None:

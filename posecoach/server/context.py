@@ -68,9 +68,15 @@ class ServerLimits:
                 raise SettingsError(f"{var} must be a number, got {text!r}") from None
             if not value > 0 or value == float("inf"):
                 raise SettingsError(f"{var} must be a positive number, got {text!r}")
+            if value > LARGEST_LIMIT:
+                raise SettingsError(f"{var} is too large ({text}): at most {LARGEST_LIMIT:g} "
+                                    "(already no practical limit)")
             changes[name] = kind(value * scale)
         return replace(self, **changes) if changes else self
 
+
+LARGEST_LIMIT = 1e9
+"""The largest value a `POSECOACH_MAX_*` or `POSECOACH_JOB_*` variable takes."""
 
 ENV_LIMITS: tuple[tuple[str, str, float, type], ...] = (
     ("POSECOACH_MAX_UPLOAD_MB", "max_upload_bytes", 1e6, int),
