@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from http.cookies import SimpleCookie
-from urllib.parse import parse_qs, quote, unquote_to_bytes, urlsplit
+from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,7 +24,11 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
-_TOKEN_IN_QUERY = re.compile(r"(?i)([?&]token=)[^&#\s\"']*")
+# `token=` after ?, & or ;, its letters or its = possibly percent-encoded (`%74oken=`,
+# `token%3D`): any spelling a server or a proxy might read as the token is redacted.
+_TOKEN_IN_QUERY = re.compile(
+    r"(?i)([?&;](?:t|%74)(?:o|%6f)(?:k|%6b)(?:e|%65)(?:n|%6e)(?:=|%3d))[^&;#\s\"']*"
+)
 REDACTED = "[redacted]"
 
 
@@ -37,6 +41,23 @@ def token_query(token: str) -> str:
     return "?token=" + quote(token, safe="")
 
 
+def query_token(query_string: bytes) -> bytes | None:
+    """The token of a query string, as the client's bytes: only a parameter spelled exactly
+    `token=` counts (never `%74oken=`, `token%3D...` or `;token=`); percent-escapes and `+`
+    in its value are decoded as in a form."""
+    for part in query_string.split(b"&"):
+        key, sep, value = part.partition(b"=")
+        if key == b"token" and sep and value:
+            return unquote_to_bytes(value.replace(b"+", b" "))
+    return None
+
+
+def without_token(query_string: bytes) -> bytes:
+    """The query string less its `token=` parameter."""
+    return b"&".join(p for p in query_string.split(b"&")
+                     if p and p.partition(b"=")[0] != b"token")
+
+
 def redact_token(text: str) -> str:
     """`text` with the value of any `token=` query parameter replaced."""
     return _TOKEN_IN_QUERY.sub(lambda m: m.group(1) + REDACTED, text)
@@ -46,13 +67,11 @@ class TokenRedactingFilter(logging.Filter):
     """Rewrites log records (uvicorn's access and WebSocket lines) so no token is written."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and "token=" in record.msg.lower():
+        if isinstance(record.msg, str):
             record.msg = redact_token(record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                redact_token(arg) if isinstance(arg, str) and "token=" in arg.lower() else arg
-                for arg in record.args
-            )
+            record.args = tuple(redact_token(arg) if isinstance(arg, str) else arg
+                                for arg in record.args)
         return True
 
 
@@ -176,6 +195,29 @@ class RefusalLogFilter(logging.Filter):
         return True
 
 
+def _no_referrer(send: Send) -> Send:
+    """`send` with `Referrer-Policy: no-referrer` on every response: no address of this
+    server (a token in it, a session id) reaches another site through a link or a resource."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = dict(message)
+            message["headers"] = [*message.get("headers", []),
+                                  (b"referrer-policy", b"no-referrer")]
+        await send(message)
+
+    return wrapped
+
+
+PAGE_PREFIXES_NOT = ("/api/", "/static/", "/ws/")
+
+
+def _is_page_load(scope: Scope) -> bool:
+    """A browser opening a page (GET of anything but the API, static files or sockets)."""
+    path = scope.get("path", "/")
+    return scope.get("method") == "GET" and not path.startswith(PAGE_PREFIXES_NOT)
+
+
 def origin_allowed(origin: str | None, host: str | None) -> bool:
     """True when there is no Origin header or it names the host the request was sent to."""
     if not origin:
@@ -226,9 +268,9 @@ class AccessMiddleware:
         auth = headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
             return auth[7:].strip().encode("latin-1"), False
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), encoding="latin-1")
-        if query.get("token"):
-            return query["token"][0].encode("latin-1"), True
+        query = query_token(scope.get("query_string", b""))
+        if query:
+            return query, True
         cookie = SimpleCookie()
         try:
             cookie.load(headers.get("cookie", ""))
@@ -243,6 +285,8 @@ class AccessMiddleware:
             return
         headers = _headers(scope)
         is_ws = scope["type"] == "websocket"
+        if not is_ws:
+            send = _no_referrer(send)
         if self.allowed_hosts is not None and host_name(headers.get("host")) not in (
             self.allowed_hosts
         ):
@@ -277,23 +321,44 @@ class AccessMiddleware:
                     "started (it ends in ?token=...)",
                 )
                 return
-        if from_query and not is_ws:
-            await self.app(scope, receive, self._with_cookie(send))
+        if from_query and not is_ws and _is_page_load(scope):
+            await self._clean_address(scope, send)
+        elif from_query and not is_ws:
+            await self.app(scope, receive, self._with_cookie(scope, send))
         else:
             await self.app(scope, receive, send)
 
-    def _with_cookie(self, send: Send) -> Send:
+    def _cookie(self, scope: Scope) -> tuple[bytes, bytes]:
         assert self.token is not None
         value = f"{COOKIE}={quote(self.token, safe='')}; Path=/; HttpOnly; SameSite=Strict"
+        if scope.get("scheme") == "https":
+            value += "; Secure"
+        return b"set-cookie", value.encode("ascii")
+
+    def _with_cookie(self, scope: Scope, send: Send) -> Send:
+        cookie = self._cookie(scope)
 
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = dict(message)
-                cookie = (b"set-cookie", value.encode("ascii"))
                 message["headers"] = [*message.get("headers", []), cookie]
             await send(message)
 
         return wrapped
+
+    async def _clean_address(self, scope: Scope, send: Send) -> None:
+        """A page opened with `?token=`: the cookie is set and the browser sent to the same
+        address without the token, so it leaves the address bar, the history and bookmarks."""
+        rest = without_token(scope.get("query_string", b""))
+        location = quote(scope.get("path", "/"), safe="/") + ("?" if rest else "")
+        await send({
+            "type": "http.response.start",
+            "status": 303,
+            "headers": [(b"location", location.encode("latin-1") + rest),
+                        (b"cache-control", b"no-store"), (b"content-length", b"0"),
+                        self._cookie(scope)],
+        })
+        await send({"type": "http.response.body", "body": b""})
 
     @staticmethod
     async def _reject(

@@ -123,8 +123,8 @@ def test_other_interfaces_need_a_token(tmp_path: Path, captured: CapturedRun, ho
     with TestClient(captured.app, base_url="http://192.168.1.20:8000") as client:
         assert client.get("/api/sessions").status_code == 401
         assert client.get("/api/sessions?token=wrong").status_code == 401
-        ok = client.get("/?token=s3cret-Tok3n-for-tests")
-        assert ok.status_code == 200
+        ok = client.get("/?token=s3cret-Tok3n-for-tests", follow_redirects=False)
+        assert ok.status_code == 303 and ok.headers["location"] == "/"
         cookie = ok.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
         assert client.get("/api/sessions").status_code == 200  # the cookie now carries it
@@ -575,8 +575,8 @@ def test_a_token_with_any_character_works(
         assert client.get("/api/sessions?token=pass%E2%82%ACwort-K9x-strong").status_code == 401
         assert client.get("/api/sessions?token=pass%80word-K9x-strong").status_code == 401
         assert client.get(f"/api/sessions?token={encoded}").status_code == 200
-        page = client.get(f"/?token={encoded}")
-        assert page.status_code == 200
+        page = client.get(f"/?token={encoded}", follow_redirects=False)
+        assert page.status_code == 303
         assert f"posecoach_token={encoded};" in page.headers["set-cookie"]
         assert client.get("/api/sessions").status_code == 200  # the cookie carries it
         client.cookies.clear()

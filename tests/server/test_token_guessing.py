@@ -113,3 +113,46 @@ def test_refused_requests_cannot_flood_the_access_log() -> None:
     record = access(429)
     assert refusals.filter(record)
     assert "2990 more refused requests not logged" in record.getMessage()
+
+
+# ---------------------------------------------------------------- the token in addresses
+
+
+@pytest.mark.parametrize("query", ["%74oken=" + TOKEN, "token%3D" + TOKEN, "x=1;token=" + TOKEN,
+                                   "TOKEN=" + TOKEN, "%74%6F%6B%65%6E=" + TOKEN])
+def test_only_token_spelled_plainly_is_the_token(tmp_path: Path, query: str) -> None:
+    app = create_app(tmp_path, engine=FakeEngine(), limits=FAST_LIMITS, token=TOKEN)
+    with TestClient(app) as client:
+        assert client.get(f"/api/sessions?{query}").status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/api/sessions?%74oken=SECRET&x=1",
+                                  "/api/sessions?token%3DSECRET",
+                                  "/api/sessions?x=1;token=SECRET",
+                                  "/api/sessions?%74%6f%6B%65%6e%3dSECRET&x=1",
+                                  "/api/sessions?token=SECRET"])
+def test_every_spelling_of_the_token_is_redacted_from_the_log(path: str) -> None:
+    from posecoach.server.auth import TokenRedactingFilter
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
+                               '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", path, "1.1", 401), None)
+    assert TokenRedactingFilter().filter(record)
+    assert "SECRET" not in record.getMessage() and "[redacted]" in record.getMessage()
+
+
+def test_a_page_opened_with_the_token_loses_it_from_the_address(tmp_path: Path) -> None:
+    app = create_app(tmp_path, engine=FakeEngine(), limits=FAST_LIMITS, token=TOKEN)
+    with TestClient(app, base_url="https://192.168.1.20:8443") as client:
+        opened = client.get(f"/library?x=1&token={TOKEN}", follow_redirects=False)
+        assert opened.status_code == 303 and opened.headers["location"] == "/library?x=1"
+        cookie = opened.headers["set-cookie"]
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        page = client.get("/library?x=1")
+        assert page.status_code == 200 and page.headers["referrer-policy"] == "no-referrer"
+        api = client.get(f"/api/config?token={TOKEN}")
+        assert api.status_code == 200, "scripts that ask the API with ?token= are answered"
+    with TestClient(app, base_url="http://127.0.0.1:8000") as plain:
+        opened = plain.get(f"/?token={TOKEN}", follow_redirects=False)
+        assert "Secure" not in opened.headers["set-cookie"], "plain HTTP keeps the cookie"
+        assert plain.get("/api/sessions").headers["referrer-policy"] == "no-referrer"
