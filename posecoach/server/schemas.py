@@ -312,9 +312,6 @@ class ConfigBody(BaseModel):
 
 # ---------------------------------------------------------------------------- phone and viewer
 
-SpeakWhere = Literal["phone", "viewer", "both"]
-
-
 class LanInfo(BaseModel):
     """`GET /api/lan`: how a phone reaches this server (`posecoach serve --lan`)."""
 
@@ -322,14 +319,3 @@ class LanInfo(BaseModel):
     phone_url: str | None = Field(description="the live page's address with the token (QR code)")
     viewer_url: str | None = Field(description="the viewer page's address with the token")
     self_signed: bool = Field(description="true when phones warn once about the certificate")
-
-
-class LiveSessionItem(BaseModel):
-    """One running session from a browser camera, which a viewer can watch."""
-
-    session_id: str
-    level: str
-    source_name: str
-    started_at: str
-    speak: SpeakWhere = Field(description="where its cues are spoken")
-    viewers: int = Field(ge=0)
