@@ -11,10 +11,10 @@ import json
 import math
 from collections import deque
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, get_type_hints
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, create_model
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from posecoach.coach.cues import Cue
@@ -57,6 +57,24 @@ class SetupBody(SetupReport):
         return cls(**{f.name: getattr(report, f.name) for f in fields(report)})
 
 
+def _nan_as_null(cls: type) -> type[BaseModel]:
+    """The dataclass `cls` as the pages get it: a float field that is NaN (not measured)
+    arrives as null, so the pages' schema says "number or null". Built from `cls`'s own
+    declaration, and read from an instance's attributes."""
+    hints = get_type_hints(cls)
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        cls.__name__,
+        __config__=ConfigDict(from_attributes=True, frozen=True),
+        __doc__=cls.__doc__,
+        **{f.name: (hints[f.name] | None if hints[f.name] is float else hints[f.name], ...)
+           for f in fields(cls)},
+    )
+
+
+MetricsBody = _nan_as_null(FrameMetrics)
+StepBody = _nan_as_null(Step)
+
+
 class LiveResultBody(BaseModel):
     """What the pages draw and speak from after one frame. Landmarks are [x, y, visibility],
     x and y shares (0..1) of the frame's width and height; NaN values are sent as null."""
@@ -67,12 +85,13 @@ class LiveResultBody(BaseModel):
     width: int = Field(description="the frame's width, pixels")
     height: int = Field(description="the frame's height, pixels")
     person: bool = Field(description="the walker was seen in this frame")
-    landmarks: list[tuple[float, float, float]] | None = Field(
+    landmarks: list[tuple[float | None, float | None, float | None]] | None = Field(
         description="the 33 smoothed landmarks; null when nobody was seen")
-    metrics: FrameMetrics
+    metrics: MetricsBody  # type: ignore[valid-type]
     cues: list[LiveCue] = Field(description="the active cues, most urgent first")
     new_cues: list[LiveCue] = Field(description="the cues that start now: speak these")
-    steps: list[Step] = Field(description="the steps confirmed since the previous result")
+    steps: list[StepBody] = Field(  # type: ignore[valid-type]
+        description="the steps confirmed since the previous result")
     setting: WalkSetting = Field(description="overground or treadmill, as measured or stated")
     on_rails: bool = Field(description="on a treadmill, holding the handrails")
     setup: SetupBody | None = Field(
