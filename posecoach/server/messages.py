@@ -304,10 +304,6 @@ ViewerOut = Annotated[
     | ErrorMessage | PongMessage,
     Field(discriminator="type"),
 ]
-ServerMessage = (StartedMessage | ResultMessage | FrameMessage | TrialsMessage | FinishedMessage
-                 | SpeakMessage | ErrorMessage | PongMessage | SessionsMessage | WatchingMessage)
-
-
 def dumps(message: BaseModel) -> str:
     """A message's JSON text: NaN and infinity as null."""
     return message.model_dump_json()
