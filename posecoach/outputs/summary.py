@@ -21,6 +21,7 @@ from pydantic.dataclasses import dataclass
 from posecoach.coach.cues import Severity
 from posecoach.coach.gait import EventKind, Side
 from posecoach.coach.timed_test import TimedTestResult
+from posecoach.frame_rate import DEFAULT_FPS
 from posecoach.pose.landmarks import median_frame_interval_s
 from posecoach.records import RECORD_CONFIG, Number, Record, Records
 
@@ -192,7 +193,7 @@ def _frame_durations(time_s: np.ndarray) -> np.ndarray:
     if len(time_s) == 0:
         return np.zeros(0)
     if len(time_s) == 1:
-        return np.ones(1) / 30.0
+        return np.ones(1) / DEFAULT_FPS
     return np.append(np.diff(time_s), median_frame_interval_s(time_s))
 
 
