@@ -14,10 +14,11 @@ import json
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
+    AllowInfNan,
     BaseModel,
     ConfigDict,
     Field,
-    StrictFloat,
+    Strict,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -32,7 +33,8 @@ SPEAK_CHOICES: tuple[str, ...] = get_args(SpeakWhere)
 TEST_3M_BACKWARD = "3m-backward"
 MIN_FPS = 1
 MAX_FPS = 60
-JsonNumber = StrictFloat  # a JSON number (an integer reads as a float); not text, not true
+# A finite JSON number (an integer reads as a float); not text, not true, not 1e999.
+JsonNumber = Annotated[float, Strict(), AllowInfNan(False)]
 
 
 def _absent_if_none(value: Any) -> bool:

@@ -50,6 +50,7 @@ def test_a_recording_page_s_messages_are_read(sent: dict[str, Any], expected: An
         ({"level": "beginner"}, "a message needs a type"),
         ({"type": "start", "height_cm": "tall"}, "height_cm: input should be a valid number"),
         ({"type": "start", "height_cm": True}, "height_cm: input should be a valid number"),
+        ({"type": "start", "height_cm": float("inf")}, "height_cm: input should be a finite"),
         ({"type": "start", "fps": 240}, "fps: input should be less than or equal to 60"),
         ({"type": "start", "speak": "tv"}, "speak: input should be 'phone', 'viewer' or 'both'"),
         ({"type": "start", "setting": "pool"}, "setting: input should be"),
