@@ -79,7 +79,7 @@ class LiveResultBody(BaseModel):
     """What the pages draw and speak from after one frame. Landmarks are [x, y, visibility],
     x and y shares (0..1) of the frame's width and height; NaN values are sent as null."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=False)
+    model_config = ConfigDict(frozen=True)
 
     t: float = Field(description="the frame's time, seconds from the session's start")
     width: int = Field(description="the frame's width, pixels")
