@@ -162,18 +162,39 @@ def _bounded_options(max_pixels: int) -> dict[str, str]:
     return {"max_pixels": str(int(max_pixels))}
 
 
-def open_bounded(path: str | os.PathLike[str], max_pixels: int = MAX_VIDEO_PIXELS) -> Any:
+# Decoders that can decode a picture at 1/2, 1/4 or 1/8 of its size (FFmpeg's `lowres`), and
+# the most halvings each takes.
+LOWRES_CODECS = {"mjpeg": 3, "jpeg2000": 3}
+
+
+def open_bounded(path: str | os.PathLike[str], max_pixels: int = MAX_VIDEO_PIXELS,
+                 max_side_px: int | None = None) -> Any:
     """Open a file with PyAV so that no picture larger than `max_pixels` is ever decoded.
 
     FFmpeg's own guard (`max_pixels`) is set both for the look at the streams that opening
     does and for the decoder of every video stream: a larger picture fails to decode instead
-    of taking memory. Raises what `av.open` raises.
+    of taking memory. With `max_side_px`, a decoder that can decode at a fraction of the size
+    (`LOWRES_CODECS`) decodes straight to the smallest fraction whose long side is still at
+    least `max_side_px`. Raises what `av.open` raises.
     """
     options = _bounded_options(max_pixels)
     container = av.open(str(path), mode="r", options=options)
     for stream in container.streams.video:
-        stream.codec_context.options = dict(options)
+        ctx = stream.codec_context
+        ctx.options = {**options, **_lowres_option(ctx.name, int(ctx.width or 0),
+                                                   int(ctx.height or 0), max_side_px)}
     return container
+
+
+def _lowres_option(codec: str, width: int, height: int,
+                   max_side_px: int | None) -> dict[str, str]:
+    """FFmpeg's `lowres` for decoding a `codec` picture no larger than needed, or nothing."""
+    halvings = 0
+    if max_side_px and codec in LOWRES_CODECS:
+        while (halvings < LOWRES_CODECS[codec]
+               and max(width, height) >> (halvings + 1) >= max_side_px):
+            halvings += 1
+    return {"lowres": str(halvings)} if halvings else {}
 
 
 def check_pixel_count(name: str, width: int, height: int,

@@ -98,7 +98,7 @@ class _DecodeWorker:
         count = 0
         last_t = -math.inf
         try:
-            container = open_bounded(self.path)
+            container = open_bounded(self.path, max_side_px=max(self.size))
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             rot = self.info.rotation_deg
