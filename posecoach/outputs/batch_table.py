@@ -40,7 +40,6 @@ class BatchRow(BaseModel):
 
     file: str = Field(title="File")
     status: Status = Field(title="Status")
-    reason: str | None = Field(default=None, title="Reason")
     person: str | None = Field(default=None, title="Person")
     duration_s: float | None = Field(default=None, title="Duration (s)")
     direction: str | None = Field(default=None, title="Direction")
@@ -59,6 +58,7 @@ class BatchRow(BaseModel):
     test_time_s: float | None = Field(default=None, title="3 m backward walk (s)")
     cues: int | None = Field(default=None, title="Cues")
     warnings: int | None = Field(default=None, title="Warnings")
+    reason: str | None = Field(default=None, title="Why not analysed")
     report: str | None = Field(default=None, title="Report")
 
     @classmethod
@@ -159,8 +159,9 @@ thead th button { all: unset; cursor: pointer; font-weight: 600; white-space: no
 thead th button:focus-visible { outline: 2px solid #0072B2; }
 thead th[aria-sort=ascending] button::after { content: " \\25B2"; }
 thead th[aria-sort=descending] button::after { content: " \\25BC"; }
-th.file, td.file { position: sticky; left: 0; background: #FFFFFF; max-width: 14em;
-  overflow: hidden; text-overflow: ellipsis; border-right: 1px solid #E1E4E8; }
+th.file, td.file { position: sticky; left: 0; background: #FFFFFF; min-width: 15em;
+  max-width: 22em; white-space: normal; overflow-wrap: anywhere;
+  border-right: 1px solid #E1E4E8; }
 thead th.file { background: #EEF2F6; z-index: 1; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.reason { white-space: normal; min-width: 16em; color: #8A1C0F; }
@@ -171,7 +172,7 @@ a { color: #0550AE; }
 @media (max-width: 600px) {
   main { padding: 12px 8px 32px; }
   h1 { font-size: 1.25rem; }
-  th.file, td.file { max-width: 9em; }
+  th.file, td.file { min-width: 7.5em; max-width: 9em; }
 }
 """
 
@@ -216,13 +217,15 @@ def _row_html(row: BatchRow) -> str:
         kind = "num" if name in NUMERIC else name
         if name == "report":
             inner = (f'<a href="{_e(quote(value))}">report</a>' if value else "")
-        elif name == "file" and row.report:
-            inner = f'<a href="{_e(quote(row.report))}">{_e(value)}</a>'
+        elif name == "file":
+            label = _e(PurePosixPath(value).name or value)
+            inner = f'<a href="{_e(quote(row.report))}">{label}</a>' if row.report else label
         elif name == "status":
             inner = f'<span class="status-{_e(value)}">{_e(value)}</span>'
         else:
             inner = _e(_shown(name, value))
-        title = f' title="{_e(value)}"' if name == "file" else ""
+        tip = value if name == "file" else row.reason if name == "status" else None
+        title = f' title="{_e(tip)}"' if tip else ""
         cells.append(f'<td class="{kind}" data-value="{_e(value)}"{title}>{inner}</td>')
     return "<tr>" + "".join(cells) + "</tr>"
 
