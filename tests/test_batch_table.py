@@ -23,22 +23,26 @@ from posecoach.outputs.batch_table import (
 from posecoach.outputs.landmarks_csv import write_landmarks_csv
 from posecoach.outputs.summary import SessionSummary
 from posecoach.pipeline.offline import analyze_landmarks_file
+from posecoach.settings import Settings
 from tests.conftest import MOCAP, needs_shared_data
 from tests.mocap.projection import load_trial, project_trial
 
 pytestmark = needs_shared_data
 
-HOSTILE = '<script>alert("x")</script>&"walk".mp4'
+# A file name may hold markup (never a slash): it must show as text and run nothing.
+HOSTILE = '<img src=x onerror=alert("x")><script>&"walk".mp4'
 
 
-@pytest.fixture(scope="module")
-def analysed_rows(tmp_path_factory, settings) -> tuple[Path, list[BatchRow]]:
-    """Two real analyses in one output folder, then a failed and a skipped input."""
-    root = tmp_path_factory.mktemp("table")
+TRIALS = {"walk #1 100%": "dataset-1_walk-back_normal_001.bvh",
+          "active": "dataset-1_walk-back_active_001.bvh"}
+
+
+def table_rows(root: Path, settings: Settings) -> tuple[Path, list[BatchRow]]:
+    """Real analyses of projected motion capture in `root`/out, then a failed input whose name
+    is markup and a skipped one: the output folder and the rows of its table."""
     out = root / "out"
     rows = []
-    for trial, folder in (("dataset-1_walk-back_normal_001.bvh", "walk #1 100%"),
-                          ("dataset-1_walk-back_active_001.bvh", "active")):
+    for folder, trial in TRIALS.items():
         series, _ = project_trial(load_trial(MOCAP / trial), noise_px=2.0, far_visibility=0.6)
         csv_path = write_landmarks_csv(root / f"{folder}.csv", series)
         result = analyze_landmarks_file(csv_path, out / folder, settings)
@@ -49,6 +53,11 @@ def analysed_rows(tmp_path_factory, settings) -> tuple[Path, list[BatchRow]]:
     rows.append(BatchRow(file="clips/notes.txt", status="skipped",
                          reason="not a video or landmarks CSV file", person="Ana"))
     return out, rows
+
+
+@pytest.fixture(scope="module")
+def analysed_rows(tmp_path_factory, settings) -> tuple[Path, list[BatchRow]]:
+    return table_rows(tmp_path_factory.mktemp("table"), settings)
 
 
 def test_a_done_row_carries_the_summary_numbers(analysed_rows) -> None:
@@ -95,7 +104,8 @@ def test_a_second_write_replaces_the_table_whole(analysed_rows) -> None:
 @pytest.mark.parametrize(
     ("fragment", "present"),
     [
-        ('<script>alert("x")', False),           # the file name is text, never markup
+        ("<img src=x", False),                    # the file name is text, never markup
+        ('<script>&"walk"', False),
         (html.escape(HOSTILE, quote=True), True),
         ('href="walk%20%231%20100%25/report.html"', True),   # a relative link, URL-quoted
         ('href="active/report.html"', True),

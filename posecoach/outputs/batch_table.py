@@ -214,7 +214,7 @@ def _row_html(row: BatchRow) -> str:
     cells = []
     for name in COLUMNS:
         value = getattr(row, name)
-        kind = "num" if name in NUMERIC else name
+        kind = f"{name} num" if name in NUMERIC else name
         if name == "report":
             inner = (f'<a href="{_e(quote(value))}">report</a>' if value else "")
         elif name == "file":
