@@ -282,6 +282,7 @@ def analyze(
         analyze_one,
         batch_rows,
         collect_inputs,
+        is_folder,
         output_folders,
         skipped_inputs,
     )
@@ -316,7 +317,7 @@ def analyze(
         _error(str(problem))
     folders = output_folders(files, out)
     jobs_list = [(str(p), str(folder)) for p, folder in zip(files, folders, strict=True)]
-    as_table = len(paths) > 1 or any(p.is_dir() for p in paths)
+    as_table = len(paths) > 1 or any(is_folder(p) for p in paths)
     outcomes: list[FileOutcome] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())

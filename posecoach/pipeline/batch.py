@@ -154,6 +154,14 @@ def collect_inputs(paths: Iterable[Path], out_root: Path | None = None,
     return list(unique.values()), problems
 
 
+def is_folder(path: Path) -> bool:
+    """Whether `path` is a folder; False where it cannot be looked at (a name too long, say)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 def _files_in(folder: Path) -> Iterator[Path]:
     """The files anywhere in `folder`, hidden ones left out."""
     return (p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
@@ -165,7 +173,7 @@ def skipped_inputs(paths: Iterable[Path], out_root: Path | None = None) -> list[
     outside = _outside(out_root)
     skipped: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        if is_folder(path):
             skipped.extend(p for p in sorted(_files_in(path)) if not _analysable(p) and outside(p))
     return skipped
 
