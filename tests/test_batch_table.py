@@ -111,6 +111,7 @@ def test_a_second_write_replaces_the_table_whole(analysed_rows) -> None:
         ('href="active/report.html"', True),
         ("http://", False), ("https://", False),  # nothing fetched
         ('data-type="number"', True),
+        ('<span class="why">not a video or landmarks CSV file</span>', True),  # why, in words
     ],
 )
 def test_index_page_escapes_names_and_links_each_report(analysed_rows, fragment, present) -> None:
@@ -118,3 +119,12 @@ def test_index_page_escapes_names_and_links_each_report(analysed_rows, fragment,
     page = batch_index_html(rows, title=f"posecoach: {HOSTILE}")
     assert (fragment in page) is present
     assert page.count("<script>") == 1, "only the page's own sorting script"
+
+
+def test_index_page_leaves_out_the_person_column_when_no_row_has_one(analysed_rows) -> None:
+    _, rows = analysed_rows
+    with_person = batch_index_html(rows)
+    without = batch_index_html([row.model_copy(update={"person": None}) for row in rows])
+    assert 'th scope="col" class="person"' in with_person
+    assert 'class="person"' not in without
+    assert without.count("<tr>") == with_person.count("<tr>") == len(rows) + 1

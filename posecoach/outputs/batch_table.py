@@ -164,7 +164,8 @@ th.file, td.file { position: sticky; left: 0; background: #FFFFFF; min-width: 15
   border-right: 1px solid #E1E4E8; }
 thead th.file { background: #EEF2F6; z-index: 1; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.reason { white-space: normal; min-width: 16em; color: #8A1C0F; }
+td.status { white-space: normal; min-width: 15em; max-width: 20em; }
+td.status .why { display: block; font-size: 0.85rem; color: #6E3A00; overflow-wrap: break-word; }
 .status-done { color: #1A7F37; font-weight: 600; }
 .status-failed { color: #CF222E; font-weight: 600; }
 .status-skipped { color: #57606A; font-weight: 600; }
@@ -173,6 +174,7 @@ a { color: #0550AE; }
   main { padding: 12px 8px 32px; }
   h1 { font-size: 1.25rem; }
   th.file, td.file { min-width: 7.5em; max-width: 9em; }
+  td.status { min-width: 10em; max-width: 11em; }
 }
 """
 
@@ -210,9 +212,16 @@ def _shown(name: str, value: object) -> str:
     return _cell(value)
 
 
-def _row_html(row: BatchRow) -> str:
+def _page_columns(rows: Sequence[BatchRow]) -> tuple[str, ...]:
+    """The page's columns: the table's, less the reason (shown under the status) and the
+    person when no row has one."""
+    hidden = {"reason"} | ({"person"} if all(row.person is None for row in rows) else set())
+    return tuple(name for name in COLUMNS if name not in hidden)
+
+
+def _row_html(row: BatchRow, columns: Sequence[str]) -> str:
     cells = []
-    for name in COLUMNS:
+    for name in columns:
         value = getattr(row, name)
         kind = f"{name} num" if name in NUMERIC else name
         if name == "report":
@@ -222,27 +231,29 @@ def _row_html(row: BatchRow) -> str:
             inner = f'<a href="{_e(quote(row.report))}">{label}</a>' if row.report else label
         elif name == "status":
             inner = f'<span class="status-{_e(value)}">{_e(value)}</span>'
+            if row.reason:
+                inner += f'<span class="why">{_e(row.reason)}</span>'
         else:
             inner = _e(_shown(name, value))
-        tip = value if name == "file" else row.reason if name == "status" else None
-        title = f' title="{_e(tip)}"' if tip else ""
+        title = f' title="{_e(value)}"' if name == "file" else ""
         cells.append(f'<td class="{kind}" data-value="{_e(value)}"{title}>{inner}</td>')
     return "<tr>" + "".join(cells) + "</tr>"
 
 
 def batch_index_html(rows: Sequence[BatchRow], title: str = "posecoach batch") -> str:
     """index.html's content: the rows as a table sortable by any column."""
+    columns = _page_columns(rows)
     heads = []
-    for name, field in BatchRow.model_fields.items():
+    for name in columns:
         kind = "number" if name in NUMERIC else "text"
         heads.append(
             f'<th scope="col" class="{name}" data-type="{kind}" title="{name}">'
-            f'<button type="button">{_e(field.title)}</button></th>'
+            f'<button type="button">{_e(BatchRow.model_fields[name].title)}</button></th>'
         )
     done = sum(row.status == "done" for row in rows)
     failed = sum(row.status == "failed" for row in rows)
     skipped = sum(row.status == "skipped" for row in rows)
-    body = "\n".join(_row_html(row) for row in rows)
+    body = "\n".join(_row_html(row, columns) for row in rows)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
