@@ -363,10 +363,11 @@ def analyze(
     for row in rows[len(jobs_list):]:
         _print_row(row, out, json_output)
     failed = sum(row.status == "failed" for row in rows)
+    table_lost = False
     if as_table and rows:
         table = _write_table(out, rows, paths)
         if table is None:
-            failed += 1
+            table_lost = True
         elif json_output:
             console.print(f"table: {escape(shown_text(str(table.csv)))}, "
                           f"{escape(shown_text(str(table.index)))}")
@@ -375,7 +376,7 @@ def analyze(
     if len(outcomes) > 1 or failed:
         done = sum(row.status == "done" for row in rows)
         console.print(f"{done} analysed, {failed} failed")
-    if failed:
+    if failed or table_lost:
         raise typer.Exit(1)
 
 

@@ -187,3 +187,24 @@ def test_cli_same_stem_inputs_get_folders_of_their_own(inputs, tmp_path, jobs):
     assert again.exit_code == 0, again.output
     assert sorted(p.name for p in out.iterdir()) == [
         "batch.csv", "index.html", "walk", "walk.csv"], "a re-run lands in place"
+
+
+def test_a_table_that_cannot_be_written_is_reported_and_the_results_still_print(inputs,
+                                                                                 tmp_path):
+    from typer.testing import CliRunner
+
+    from posecoach.cli import app as cli_app
+
+    out = tmp_path / "out"
+    (out / "batch.csv").mkdir(parents=True)  # a folder where the table should go
+
+    result = CliRunner().invoke(cli_app, ["analyze", str(inputs[0]), str(inputs[1]),
+                                          "--out", str(out)])
+
+    assert result.exit_code == 1, result.output
+    assert "the table of results was not written" in result.stderr
+    assert "Traceback" not in result.output
+    statuses = [line.split("\t")[0] for line in result.stdout.splitlines()]
+    assert statuses == ["done", "done"], "every file's result, and no table line"
+    assert "2 analysed, 0 failed" in result.stderr
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
