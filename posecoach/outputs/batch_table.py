@@ -14,7 +14,7 @@ import html
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
@@ -111,7 +111,7 @@ def report_link(out_root: Path, out_dir: Path) -> str | None:
     if not report.is_file():
         return None
     try:
-        return PurePosixPath(report.relative_to(out_root)).as_posix()
+        return report.relative_to(out_root).as_posix()
     except ValueError:
         return report.as_posix()
 
@@ -227,7 +227,7 @@ def _row_html(row: BatchRow, columns: Sequence[str]) -> str:
         if name == "report":
             inner = (f'<a href="{_e(quote(value))}">report</a>' if value else "")
         elif name == "file":
-            label = _e(PurePosixPath(value).name or value)
+            label = _e(Path(value).name or value)
             inner = f'<a href="{_e(quote(row.report))}">{label}</a>' if row.report else label
         elif name == "status":
             inner = f'<span class="status-{_e(value)}">{_e(value)}</span>'
