@@ -271,13 +271,28 @@ def test_a_deeply_nested_message_is_refused_with_a_close_code(client: TestClient
 
 
 @pytest.mark.video
-def test_a_finished_session_keeps_no_coach_model_or_recorder(tmp_path: Path) -> None:
-    """After a real session ends, its coach, pose model and recorder are all freed."""
+def test_a_finished_session_keeps_no_coach_model_or_recorder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a real session ends, its coach, pose model and recorder are all freed, even while
+    something still holds the session's run (the pool thread that finalised it may not have let
+    go of it yet when the client reads "finished"): the run lets go of them as it finalises."""
     import gc
     import weakref
 
+    from posecoach.server import routes_live
     from posecoach.server.engine import DefaultEngine
+    from posecoach.server.live_run import LiveRun
     from tests.server.conftest import clip_jpegs
+
+    runs: list[LiveRun] = []
+
+    class HeldRun(LiveRun):
+        def __init__(self, **kwargs) -> None:
+            super().__init__(**kwargs)
+            runs.append(self)
+
+    monkeypatch.setattr(routes_live, "LiveRun", HeldRun)
 
     class WatchedEngine(DefaultEngine):
         def __init__(self) -> None:
@@ -307,7 +322,7 @@ def test_a_finished_session_keeps_no_coach_model_or_recorder(tmp_path: Path) -> 
                 ws.send_text(json.dumps({"type": "stop"}))
                 finished, _ = receive_until(ws, "finished")
             assert finished["status"] == "done" and finished["frames"] == len(frames)
-        assert len(engine.refs) == 6
+        assert len(engine.refs) == 6 and len(runs) == 2
         gc.collect()
         alive = [ref() for ref in engine.refs if ref() is not None]
         assert not alive, f"still held after the sessions ended: {alive}"
