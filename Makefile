@@ -43,9 +43,11 @@ $(TEST_STAMP): pyproject.toml
 $(LITERT_MODEL): $(STAMP)
 	$(PY) -m posecoach.pose.model
 
-# The mediapipe backend's bundle, made from the same weights (needs mediapipe: the test venv).
+# The mediapipe backend's bundle, made from the same weights where the test venv has mediapipe
+# (Python 3.12 and earlier).
 $(MODEL): $(TEST_STAMP) $(LITERT_MODEL)
-	$(TPY) -m posecoach.pose.model $(MODEL)
+	if $(TPY) -c "import importlib.util as u, sys; sys.exit(u.find_spec('mediapipe') is None)"; then \
+	  $(TPY) -m posecoach.pose.model $(MODEL); fi
 
 setup: $(STAMP) $(LITERT_MODEL)
 
@@ -63,10 +65,13 @@ test-default: $(LITERT_MODEL)
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# `make run LAN=1`: a phone on the network is the camera (HTTPS, a token and a QR code)
+LAN ?=
+WHERE := $(if $(LAN),--lan,--host $(HOST))
 
 # The web UI, with the sample clip analysed into an empty library first.
 run: setup
-	$(VENV)/bin/posecoach serve --host $(HOST) --port $(PORT) --sample $(SAMPLE)
+	$(VENV)/bin/posecoach serve $(WHERE) --port $(PORT) --sample $(SAMPLE)
 
 # Analyse the sample clip on the command line and print the summary.
 analyze: setup
