@@ -20,11 +20,11 @@ from posecoach.coach.rules import RuleEngine
 from posecoach.coach.setting import SettingTracker, WalkSetting
 from posecoach.coach.setup_check import SetupChecker, SetupReport, image_brightness
 from posecoach.coach.smoothing import LiveSmoother
-from posecoach.outputs.files import to_jsonable
+from posecoach.frame_rate import MAX_FPS
+from posecoach.jsonable import to_jsonable
 from posecoach.pose.backend import CoreShare
 from posecoach.pose.estimator import PoseEstimator
 from posecoach.pose.landmarks import PoseFrame, PoseSeries
-from posecoach.pose.timeline import MAX_FPS
 from posecoach.pose.tracker import WalkerTracker
 from posecoach.settings import Settings
 

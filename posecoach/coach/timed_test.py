@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -353,16 +353,6 @@ def _crossing(t: np.ndarray, d: np.ndarray, k: int, level: float) -> float:
         return float(t[k])
     f = (level - d[k - 1]) / (d[k] - d[k - 1])
     return float(t[k - 1] + min(max(f, 0.0), 1.0) * (t[k] - t[k - 1]))
-
-
-@dataclass
-class _Attempt:
-    start: int                 # first frame of the stance
-    stance: slice              # frames the baseline and the scale are measured over
-    onset: int                 # first frame after the still stance
-    stop: int                  # the frame the attempt ends on (exclusive of the next one)
-    result: TrialResult | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _still_runs(still: np.ndarray, t: np.ndarray, min_s: float) -> list[tuple[int, int]]:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from posecoach.coach.timed_test import TimedTestResult
-from posecoach.outputs.files import to_jsonable
+from posecoach.frame_rate import DEFAULT_FPS
+from posecoach.jsonable import to_jsonable
 from posecoach.pose.landmarks import median_frame_interval_s
 
 if TYPE_CHECKING:
@@ -375,7 +376,7 @@ def _frame_durations(time_s: np.ndarray) -> np.ndarray:
     if len(time_s) == 0:
         return np.zeros(0)
     if len(time_s) == 1:
-        return np.ones(1) / 30.0
+        return np.ones(1) / DEFAULT_FPS
     return np.append(np.diff(time_s), median_frame_interval_s(time_s))
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from posecoach.coach.timed_test import TimedTestResult
 from posecoach.errors import OutputError, PosecoachError, user_message
-from posecoach.pipeline.handoff import hand_over
+from posecoach.media.handoff import hand_over
 from posecoach.server.engine import InputError
 from posecoach.server.storage import Storage
 

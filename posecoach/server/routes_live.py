@@ -17,8 +17,8 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from posecoach.coach.timed_test import POPULATIONS, FloorMarks
 from posecoach.errors import OutputError
+from posecoach.jsonable import to_jsonable
 from posecoach.media.jpeg import decode_jpeg, jpeg_size
-from posecoach.outputs.files import to_jsonable
 from posecoach.server.broadcast import DEFAULT_SPEAK, LiveHub, live_hub, speak_choice
 from posecoach.server.context import ServerContext
 from posecoach.server.engine import InputError

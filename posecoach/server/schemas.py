@@ -420,6 +420,8 @@ class ConfigBody(BaseModel):
     source: bool = Field(description="true when the server has its own camera or stream")
     limits: LimitsBody
     rules: list[RuleBody] = Field(default_factory=_rules)
+    height_cm_between: tuple[float, float] = Field(
+        description="a walker's height in centimetres lies strictly between these two")
 
 
 # ---------------------------------------------------------------------------- phone and viewer

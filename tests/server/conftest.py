@@ -17,18 +17,13 @@ from fastapi.testclient import TestClient
 
 from posecoach.outputs.summary import SessionSummary
 from posecoach.server import ServerLimits, create_app
-from posecoach.server.engine import DefaultEngine, InputError, engine_available
+from posecoach.server.engine import DefaultEngine, InputError
 from posecoach.settings import Settings
 from tests.conftest import VIDEO
 from tools.loadtest import jpeg_frames
 
 SIDE_CLIP = VIDEO / "side_walk_1080p60.mp4"
 ORIGIN = "http://testserver"
-
-needs_engine = pytest.mark.skipif(
-    not engine_available(),
-    reason="needs the pose engine (posecoach.coach.live, pipeline, pose and media)",
-)
 
 
 class CapturedRun:
