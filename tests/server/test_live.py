@@ -324,3 +324,48 @@ def test_a_finished_session_keeps_no_coach_model_or_recorder(
         gc.collect()
         alive = [ref() for ref in engine.refs if ref() is not None]
         assert not alive, f"still held after the sessions ended: {alive}"
+
+
+@pytest.mark.video
+def test_ctrl_c_finishes_the_session_being_recorded(tmp_path: Path) -> None:
+    """Ctrl+C on `posecoach serve` ends a live session as Stop would: the client's socket is
+    closed, the server exits cleanly, and the session is saved as done with all its outputs
+    (what the README promises)."""
+    import signal
+    import sqlite3
+
+    from tests.conftest import VIDEO
+    from tools.loadtest import ClientStats, ServerProcess, jpeg_frames, live_client
+
+    frames = jpeg_frames(VIDEO / "side_walk_1080p60.mp4", limit=60, width=640)
+    data_dir = tmp_path / "data"
+    server = ServerProcess(data_dir).start()
+    assert server.proc is not None
+    interrupted: list[int] = []
+
+    def ctrl_c_after_some_results(stats: ClientStats) -> None:
+        if not interrupted and stats.results >= 20:
+            interrupted.append(stats.results)
+            server.proc.send_signal(signal.SIGINT)
+
+    try:
+        stats = live_client(server.ws_base, frames, seconds=60.0, fps=15.0, stop=False,
+                            on_result=ctrl_c_after_some_results)
+        exit_code = server.proc.wait(timeout=120)
+    finally:
+        server.stop()
+    assert interrupted, f"the session never got going: {stats.errors}\n{server.log_tail()}"
+    assert stats.errors, "the client must have seen its socket closed"
+    assert stats.finished is None
+    assert exit_code == 0, server.log_tail()
+    assert "Traceback" not in server.log_tail(20_000)
+    with sqlite3.connect(data_dir / "posecoach.db") as db:
+        (status,) = db.execute(
+            "SELECT status FROM sessions WHERE id = ?", (stats.session_id,)
+        ).fetchone()
+    assert status == "done", server.log_tail()
+    session_dir = data_dir / "sessions" / str(stats.session_id)
+    for name in ("annotated.mp4", "landmarks.csv", "summary.json", "report.html"):
+        assert (session_dir / name).stat().st_size > 0, name
+    summary = json.loads((session_dir / "summary.json").read_text())
+    assert summary["frames"] >= interrupted[0]
