@@ -318,6 +318,7 @@ def analyze(
     folders = output_folders(files, out)
     jobs_list = [(str(p), str(folder)) for p, folder in zip(files, folders, strict=True)]
     as_table = len(paths) > 1 or any(is_folder(p) for p in paths)
+    walker = library.person["name"] if library is not None else None  # as the library spells it
     outcomes: list[FileOutcome] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
@@ -341,10 +342,10 @@ def analyze(
                     bar.advance(task)
     except KeyboardInterrupt:
         if as_table:  # the files finished so far keep their rows; the others are "skipped"
-            _write_table(out, batch_rows(jobs_list, outcomes, out, problems, (), person), paths)
+            _write_table(out, batch_rows(jobs_list, outcomes, out, problems, (), walker), paths)
         raise
     rows = batch_rows(jobs_list, outcomes, out, problems,
-                      skipped_inputs(paths, out) if as_table else (), person)
+                      skipped_inputs(paths, out) if as_table else (), walker)
     by_path = {outcome.path: outcome for outcome in outcomes}
     for (path, _), row in zip(jobs_list, rows, strict=False):
         outcome = by_path[path]

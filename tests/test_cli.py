@@ -249,6 +249,7 @@ def test_landmarks_csv_reanalysis_matches_the_video_analysis(analysed, tmp_path)
 def test_person_records_each_clip_in_the_library(tmp_path):
     """`--person` adds the clip as a session of that person; their height and last test
     carry over to the next analysis, and without --person no library is touched."""
+    from posecoach.outputs.batch_table import BatchRow
     from posecoach.outputs.landmarks_csv import write_landmarks_csv
     from posecoach.server.storage import Storage
     from tests.conftest import MOCAP
@@ -268,8 +269,10 @@ def test_person_records_each_clip_in_the_library(tmp_path):
     no_traceback(first)
     assert "recorded as a session of Ana Ruiz" in first.stderr
     # Same person (any case), no height given: the person's height scales the test.
-    second = posecoach(*run, "--out", str(tmp_path / "two"), "--person", "ana ruiz")
+    second = posecoach(*run, "--out", str(tmp_path / "two"), "--person", "ana ruiz", "--json")
     assert second.returncode == 0, second.stderr
+    row = BatchRow.model_validate_json(second.stdout)
+    assert row.person == "Ana Ruiz", "the person as the library spells the name"
 
     storage = Storage(library / "posecoach.db", library)
     (person,) = storage.list_people()
@@ -285,6 +288,7 @@ def test_person_records_each_clip_in_the_library(tmp_path):
     assert all(t["timed"] and t["population"] == "parkinsons" for t in tests)
     again = json.loads((tmp_path / "two" / "walk" / "summary.json").read_text())["timed_test"]
     assert again["previous_time_s"] == pytest.approx(tests[0]["time_s"])
+    assert row.test_time_s == pytest.approx(tests[1]["time_s"]) and row.status == "done"
     assert newer["height_cm"] == pytest.approx(height_cm, 0.01)
 
     alone = posecoach("analyze", str(csv_path), "--out", str(tmp_path / "three"),
