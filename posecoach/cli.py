@@ -248,12 +248,12 @@ def analyze(
     if person is not None:
         library = _open_library(person, data_dir or DEFAULT_DATA_DIR, height_cm, level,
                                 population)
-        height_cm = height_cm if height_cm is not None else library.person["height_cm"]
-        level = level or library.person["level"]
+        height_cm = height_cm if height_cm is not None else library.person.height_cm
+        level = level or library.person.level
         if "timed_test" in extra:
             section = extra["timed_test"]
-            if library.person["population"] and population is None:
-                section["population"] = library.person["population"]
+            if library.person.population and population is None:
+                section["population"] = library.person.population
             last_s = library.last_test_time_s()
             if last_s is not None and previous_time_s is None:
                 section["previous_time_s"] = last_s
