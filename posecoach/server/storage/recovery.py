@@ -218,9 +218,13 @@ def finish_clip_from_spool(out_dir: Path, settings: Settings) -> int:
 
     The frames already in the clip (up to its last complete fragment) are kept as they are;
     the waiting JPEGs are decoded, drawn with the skeleton of their recorded landmarks by the
-    session's overlay, and encoded after them. Waiting frames are matched to the last
-    recorded landmark rows after the clip's end (all of them when the clip has none).
+    session's overlay, and encoded after them. When the clip has no frame, the waiting frames
+    are the session's from its start, matched to the landmark rows in order (frames past the
+    last row the stop left in the table are kept undrawn); otherwise the last waiting frames
+    are matched to the rows after the clip's end.
     """
+    import cv2
+
     from posecoach.media.probe import output_size
     from posecoach.media.writer import VideoWriter
     from posecoach.outputs.landmarks_csv import read_landmarks_csv
@@ -239,15 +243,14 @@ def finish_clip_from_spool(out_dir: Path, settings: Settings) -> int:
     last_drawn_s = drawn[-1][1] if drawn else -np.inf
     rows = [i for i in range(len(times)) if times[i] > last_drawn_s + 1e-6]
     if drawn:
+        # the tail of the waiting frames is what was not drawn yet
         waiting = waiting[-len(rows):] if rows else []
         rows = rows[-len(waiting):] if waiting else []
-    else:
-        count = min(len(rows), len(waiting))
-        waiting, rows = waiting[:count], rows[:count]
     height, width = (drawn[0][0] if drawn else waiting[0]).shape[:2]
     if not drawn:
         width, height = output_size(width, height, settings.output.annotated_max_side_px)
     fps = series.fps if series.fps and np.isfinite(series.fps) and series.fps > 0 else 30.0
+    step_s = 1.0 / fps
     overlay = Overlay(settings)
     temporary = files.annotated.with_name(f".rebuilding-{files.annotated.name}")
     writer = VideoWriter(temporary, fps, width, height, crf=settings.output.crf,
@@ -255,16 +258,21 @@ def finish_clip_from_spool(out_dir: Path, settings: Settings) -> int:
     try:
         for image, time_s in drawn:
             writer.write(image, time_s)
-        for image, row in zip(waiting, rows, strict=True):
+        time_s = drawn[-1][1] if drawn else -step_s
+        for index, image in enumerate(waiting):
             if (image.shape[1], image.shape[0]) != (width, height):
-                import cv2
-
                 image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-            frame = PoseFrame(index=int(series.frame_index[row]), time_s=float(times[row]),
-                              width=series.width, height=series.height,
-                              points=np.asarray(series.points[row], dtype=np.float64))
-            overlay.draw(image, frame, None, None)
-            writer.write(image, float(times[row]))
+            if index < len(rows):
+                row = rows[index]
+                time_s = float(times[row])
+                frame = PoseFrame(index=int(series.frame_index[row]), time_s=time_s,
+                                  width=series.width, height=series.height,
+                                  points=np.asarray(series.points[row], dtype=np.float64))
+                overlay.draw(image, frame, None, None)
+            else:
+                # a frame whose landmarks the stop cut from the table: kept, undrawn
+                time_s += step_s
+            writer.write(image, time_s)
     except BaseException:
         writer.close()
         temporary.unlink(missing_ok=True)
@@ -273,8 +281,8 @@ def finish_clip_from_spool(out_dir: Path, settings: Settings) -> int:
     temporary.replace(files.annotated)
     spool.unlink(missing_ok=True)
     log.warning("the clip of %s was finished from %d waiting frame(s)", out_dir.name,
-                len(rows))
-    return len(rows)
+                len(waiting))
+    return len(waiting)
 
 
 def _decoded_frames(path: Path) -> list[tuple[np.ndarray, float]]:
