@@ -68,11 +68,11 @@ class UnsupportedMedia(InputError):
     """An uploaded file that is not a video posecoach can read."""
 
 
-class Busy(PosecoachError):
+class Busy(OutputError):
     """The library is held by another writer for longer than a request may wait."""
 
     def __init__(self, message: str = "The library is busy; try again in a moment.") -> None:
-        super().__init__(message)
+        super().__init__(errno.EBUSY, message)
 
 
 _ERRNO_PREFIX = re.compile(r"\[Errno -?\d+\]\s*")

@@ -78,7 +78,8 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PosecoachError)
     async def ours(request: Request, exc: PosecoachError) -> JSONResponse:
         status = status_of(exc)
-        if status >= 500:
+        if status >= 500 and not isinstance(exc, OutputError | Busy):
+            # a full disk, a read-only folder or a lock is logged once where it is found
             log.error("%s %s failed: %s", request.method, request.url.path, user_message(exc))
         headers = {"Retry-After": str(RETRY_AFTER_S)} if isinstance(exc, Busy) else None
         return error_body(status, user_message(exc), headers)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from posecoach.errors import Busy, OutputError, PosecoachError, user_message
+from posecoach.errors import OutputError, PosecoachError, user_message
 from posecoach.server.budget import (
     BUDGET_S_PER_FRAME,
     MIN_BUDGET_S,
@@ -114,7 +114,7 @@ class JobManager:
                 "upload", settings.level, settings.height_cm, filename, "analysing",
                 person_id=person_id, settings=settings,
             )
-        except (OutputError, Busy, NoSuchPerson):
+        except (OutputError, NoSuchPerson):
             clip.unlink(missing_ok=True)
             raise
         out_dir = session.out_dir

@@ -259,7 +259,7 @@ async def upload(request: Request) -> UploadAccepted:
             problems.append(NoSuchPerson(f"{item.filename}: {exc}"))
             item.path.unlink(missing_ok=True)
             submitted = ctx.jobs.rejected(item.filename, str(exc))
-        except (OutputError, Busy) as exc:
+        except OutputError as exc:
             problems.append(_same_kind(exc, f"{item.filename}: {exc}"))
             submitted = ctx.jobs.rejected(item.filename, str(exc))
         jobs.append(JobBody.model_validate(submitted.to_json()))
@@ -271,10 +271,10 @@ async def upload(request: Request) -> UploadAccepted:
 
 def _same_kind(exc: PosecoachError, message: str) -> PosecoachError:
     """An error of the same kind (and so the same status) as `exc`, saying `message`."""
-    if isinstance(exc, OutputError):
-        return OutputError(exc.errno, message)
     if isinstance(exc, Busy):
         return Busy(message)
+    if isinstance(exc, OutputError):
+        return OutputError(exc.errno, message)
     return type(exc)(message)
 
 

@@ -78,7 +78,7 @@ def test_plots_are_written_by_the_analysis_and_served_from_disk(
     assert plots_file.is_file(), "plots drawn for an older session are kept"
 
     lost = storage.create_session("upload", "beginner", None, "lost.mp4", "done")
-    assert real_client.get(f"/api/sessions/{lost['id']}/plots").json() == {}
+    assert real_client.get(f"/api/sessions/{lost.id}/plots").json() == {}
 
 
 def test_real_live_session(real_client: TestClient) -> None:

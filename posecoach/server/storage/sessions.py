@@ -119,7 +119,7 @@ class Sessions(People):
                      str(out_dir), owner,
                      None if settings is None else settings.model_dump_json()),
                 )
-        except (OutputError, Busy, sqlite3.IntegrityError) as exc:
+        except (OutputError, sqlite3.IntegrityError) as exc:
             with suppress(OSError):
                 out_dir.rmdir()
             if isinstance(exc, sqlite3.IntegrityError):
