@@ -116,6 +116,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         jobs.shutdown()
+        storage.wait_for_pending(timeout_s=5.0)  # a session's end a lock held back
 
     app = FastAPI(
         title="posecoach",

@@ -20,6 +20,7 @@ import re
 import shutil
 import sqlite3
 import threading
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -334,9 +335,10 @@ def default_person_id(db: sqlite3.Connection) -> str:
 
 
 def _migrate(db: sqlite3.Connection, list_timed_tests: bool) -> None:
-    """Put sessions without a person under the default person, and list the timed tests of
-    finished sessions when the table is new."""
+    """Put sessions without a person under the default person, list the timed tests of
+    finished sessions when the table is new, and store names in NFC (as they are now kept)."""
     db.execute("CREATE INDEX IF NOT EXISTS sessions_person ON sessions (person_id)")
+    _compose_names(db)
     if db.execute("SELECT 1 FROM sessions WHERE person_id IS NULL LIMIT 1").fetchone():
         person_id = default_person_id(db)
         db.execute("UPDATE sessions SET person_id = ? WHERE person_id IS NULL", (person_id,))
@@ -346,6 +348,22 @@ def _migrate(db: sqlite3.Connection, list_timed_tests: bool) -> None:
         ).fetchall()
         for row in done:
             store_timed_test(db, str(row[0]))
+
+
+def _compose_names(db: sqlite3.Connection) -> None:
+    """Store people's names in Unicode NFC, as names are now kept, so a name typed with
+    composed accents finds a person added with decomposed ones. A name whose composed form
+    another person already has is left as it is."""
+    for person_id, name in db.execute("SELECT id, name FROM people").fetchall():
+        composed = unicodedata.normalize("NFC", name)
+        if composed == name:
+            continue
+        try:
+            db.execute("UPDATE people SET name = ?, name_key = ? WHERE id = ?",
+                       (composed, composed.casefold(), person_id))
+        except sqlite3.IntegrityError:
+            log.warning("two people are called %r once accents are composed: both kept",
+                        composed)
 
 
 def store_timed_test(db: sqlite3.Connection, session_id: str) -> None:

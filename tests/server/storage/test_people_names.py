@@ -3,6 +3,7 @@ or direction-changing characters."""
 
 from __future__ import annotations
 
+import sqlite3
 import unicodedata
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from posecoach.server import create_app
+from posecoach.server.storage import PersonExists, Storage
 from tests.server.conftest import FAST_LIMITS, ORIGIN, FakeEngine
 
 WRITE = {"origin": ORIGIN}
@@ -66,3 +68,17 @@ def test_invisible_and_direction_characters_are_refused(
     renamed = client.patch(f"/api/people/{person['id']}", json={"name": name}, headers=WRITE)
     assert renamed.status_code == 422, what
     assert client.get(f"/api/people/{person['id']}").json()["name"] == "Ana"
+
+
+def test_a_name_stored_decomposed_by_an_older_version_is_found_composed(tmp_path: Path) -> None:
+    storage = Storage(tmp_path / "posecoach.db", tmp_path)
+    storage.create_person("Ana")
+    with sqlite3.connect(tmp_path / "posecoach.db") as db:  # as an older version stored it
+        db.execute("INSERT INTO people (id, name, name_key, notes, created_at)"
+                   " VALUES (?, ?, ?, '', '2025-01-01T00:00:00+00:00')",
+                   ("f" * 32, JOSE_NFD, JOSE_NFD.casefold()))
+    reopened = Storage(tmp_path / "posecoach.db", tmp_path)
+    found = reopened.find_person(JOSE_NFC)
+    assert found is not None and found.id == "f" * 32 and found.name == JOSE_NFC
+    with pytest.raises(PersonExists):
+        reopened.create_person(JOSE_NFC)
