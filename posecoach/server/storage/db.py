@@ -115,6 +115,10 @@ Stamps = dict[str, list[int]]
 """An output's name -> [size in bytes, modification time in ns]."""
 
 
+class LibraryDamaged(OutputError):
+    """The library file is not an SQLite database, or its pages are corrupt."""
+
+
 def new_id() -> str:
     """A fresh session or job id (uuid4, hex)."""
     return uuid.uuid4().hex
@@ -152,6 +156,11 @@ class Database:
         try:
             with self._connect():
                 pass
+        except LibraryDamaged:
+            raise
+        except Busy:
+            log.warning("%s is locked by another writer: it is set up at the next write",
+                        self.db_path)
         except OutputError as exc:
             if not self.read_only:
                 log.warning("%s; serving the session history read-only", exc)
@@ -252,8 +261,8 @@ class Database:
             return OutputError(errno.EROFS, f"cannot write to {folder}: read-only")
         return self._unwritable(exc)
 
-    def _damaged_error(self, exc: sqlite3.Error) -> OutputError:
-        return OutputError(
+    def _damaged_error(self, exc: sqlite3.Error) -> LibraryDamaged:
+        return LibraryDamaged(
             errno.EIO,
             f"the library file {self.db_path} is damaged or is not a posecoach library "
             f"({exc}): move it aside (posecoach then starts a new one) or restore a copy",
