@@ -10,7 +10,6 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from posecoach import __version__
 from posecoach.outputs.files import SessionFiles
 from posecoach.outputs.summary import SessionSummary
 from posecoach.paths import web_dir as packaged_web_dir
@@ -22,6 +21,7 @@ from posecoach.server.errors import add_error_handlers
 from posecoach.server.jobs import JobManager
 from posecoach.server.storage import SessionRecord, Storage
 from posecoach.settings import Settings, load_settings
+from posecoach.version import __version__
 
 log = logging.getLogger(__name__)
 

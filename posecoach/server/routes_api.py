@@ -22,11 +22,11 @@ from posecoach.errors import (
     PosecoachError,
     UnsupportedMedia,
 )
+from posecoach.media.timeline import clip_length_s
 from posecoach.outputs.clinician_report import CLINICIAN_REPORT
 from posecoach.outputs.files import SessionFiles, atomic_write_text
 from posecoach.outputs.summary import SessionSummary
 from posecoach.outputs.words import summary_in_words
-from posecoach.pose.timeline import clip_length_s
 from posecoach.server.context import ServerContext
 from posecoach.server.errors import status_of
 from posecoach.server.progression import suggest_next, timed_test_history
@@ -52,7 +52,7 @@ from posecoach.server.schemas import (
 )
 from posecoach.server.storage import KEEP, NoSuchPerson, SessionRecord, same_name
 from posecoach.server.uploads import receive_files
-from posecoach.settings import LEVELS, Settings
+from posecoach.settings import LEVELS, MAX_HEIGHT_CM, MIN_HEIGHT_CM, Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(
@@ -548,6 +548,7 @@ def config(request: Request) -> ConfigBody:
         default_level=default.level,
         suggested_minutes=minutes,
         setup_guide=list(SETUP_GUIDE),
+        height_cm_between=(MIN_HEIGHT_CM, MAX_HEIGHT_CM),
         source=ctx.source is not None,
         limits=LimitsBody(
             max_upload_bytes=limits.max_upload_bytes,

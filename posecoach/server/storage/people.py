@@ -19,11 +19,9 @@ from posecoach.coach.timed_test import POPULATIONS
 from posecoach.errors import Conflict, InputError, NotFound
 from posecoach.server.storage.db import Database, has_table, new_id, utc_now, valid_id
 from posecoach.server.storage.records import UNFINISHED, Person
-from posecoach.settings import LEVELS
+from posecoach.settings import LEVELS, MAX_HEIGHT_CM, MIN_HEIGHT_CM
 
 MAX_NAME_CHARS = 80
-MIN_HEIGHT_CM, MAX_HEIGHT_CM = 50.0, 260.0
-"""A person's height is within these bounds (exclusive), as the settings accept it."""
 log = logging.getLogger(__name__)
 
 
