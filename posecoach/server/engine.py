@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -180,13 +181,18 @@ class DefaultEngine:
         if defer_drawing is None:
             return SessionRecorder(out_dir, settings, fps, source_name, fragmented=True)
 
+        made: list[weakref.ref[SessionRecorder]] = []  # weak: no cycle keeps it alive
+
         def note(text: str) -> None:
-            recorder.warnings.append(text)  # said in the session's summary
+            recorder = made[0]() if made else None
+            if recorder is not None:
+                recorder.warnings.append(text)  # said in the session's summary
 
         guarded = spool_guard(defer_drawing, out_dir / WAITING_FRAMES,
                               self.spool_budget_bytes, note)
         recorder = SessionRecorder(out_dir, settings, fps, source_name, fragmented=True,
                                    defer_drawing=guarded)
+        made.append(weakref.ref(recorder))
         return recorder
 
     def camera_reader(self, source: str) -> Iterable[Any]:
