@@ -35,7 +35,7 @@ from posecoach.pipeline.offline import analyze_series
 from posecoach.pose.landmarks import Landmark as L
 from posecoach.pose.landmarks import PoseSeries
 from posecoach.server.progression import suggest_next
-from posecoach.server.storage import CheckIn, SessionRecord
+from posecoach.server.storage import SessionRecord, StoredCheckIn
 from posecoach.settings import Settings, load_settings
 from tests.conftest import FIXTURES, MOCAP, VIDEO, needs_shared_data, shared_names
 from tests.mocap.projection import CameraSide, load_trial, project_trial, walk_axis
@@ -242,7 +242,7 @@ def test_setting_tracker_follows_the_last_seconds_only():
 def _session(day: int, pain: str = "none", score: int = 0, **summary: object
              ) -> SessionRecord:
     good = {"upright_share": 0.9, "head_up_share": 0.85, "cues": [], "duration_s": 600.0}
-    checkin = CheckIn(pain=pain, score=score, created_at=f"2025-01-{day:02d}T11:00:00+00:00")
+    checkin = StoredCheckIn(pain=pain, score=score, created_at=f"2025-01-{day:02d}T11:00:00+00:00")
     return finished_session(day, SessionSummary.from_json({**good, **summary}), checkin)
 
 

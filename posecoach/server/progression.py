@@ -22,7 +22,7 @@ from typing import Literal
 
 from posecoach.coach.timed_test import MDC, POPULATIONS
 from posecoach.outputs.summary import SessionSummary
-from posecoach.server.storage import CheckIn, SessionRecord, TimedTestRow
+from posecoach.server.storage import SessionRecord, StoredCheckIn, TimedTestRow
 from posecoach.settings import LEVELS, Settings
 
 Action = Literal["progress", "hold", "ease_off"]
@@ -59,7 +59,7 @@ class NextStep:
     reasons: tuple[str, ...]
 
 
-def _body_problem(checkin: CheckIn | None) -> str | None:
+def _body_problem(checkin: StoredCheckIn | None) -> str | None:
     if checkin is None:
         return "no pain check-in"
     if checkin.pain == "pain":
@@ -107,7 +107,7 @@ def _held_rails_while_good(done: Sequence[SessionRecord], settings: Settings) ->
     return True
 
 
-def _newest_checkin(done: Sequence[SessionRecord]) -> CheckIn | None:
+def _newest_checkin(done: Sequence[SessionRecord]) -> StoredCheckIn | None:
     """The check-in given last, on any session (ties go to the later session)."""
     dated = [(s.checkin.created_at, i, s.checkin) for i, s in enumerate(done) if s.checkin]
     return max(dated, key=lambda item: item[:2])[2] if dated else None

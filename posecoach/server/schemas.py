@@ -26,8 +26,8 @@ from posecoach.server.storage import (
     SessionKind,
     SessionStatus,
 )
-from posecoach.server.storage import CheckIn as StoredCheckIn
 from posecoach.server.storage import Person as Person
+from posecoach.server.storage import StoredCheckIn as StoredCheckIn
 from posecoach.server.storage.records import SCORE_MAX, SCORE_MIN, Level, Population
 
 Action = Literal["progress", "hold", "ease_off"]

@@ -20,7 +20,7 @@ from posecoach.coach.metrics import FrameMetrics
 from posecoach.outputs.summary import SessionSummary
 from posecoach.server import ServerLimits, create_app
 from posecoach.server.engine import DefaultEngine, InputError
-from posecoach.server.storage import CheckIn, SessionRecord
+from posecoach.server.storage import SessionRecord, StoredCheckIn
 from posecoach.settings import Settings
 from tests.conftest import VIDEO
 from tools.loadtest import jpeg_frames
@@ -214,7 +214,7 @@ def receive_until(ws: Any, kind: str, limit: int = 10_000) -> tuple[dict[str, An
 def finished_session(
     day: int,
     summary: SessionSummary,
-    checkin: CheckIn | None,
+    checkin: StoredCheckIn | None,
     duration_s: float | None = None,
 ) -> SessionRecord:
     """A finished session's record as the library hands it out, on day `day` of January."""

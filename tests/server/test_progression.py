@@ -8,7 +8,7 @@ import pytest
 
 from posecoach.outputs.summary import SessionSummary
 from posecoach.server.progression import suggest_next
-from posecoach.server.storage import CheckIn, SessionRecord
+from posecoach.server.storage import SessionRecord, StoredCheckIn
 from posecoach.settings import load_settings
 from tests.server.conftest import finished_session
 
@@ -22,7 +22,7 @@ def session(
     duration_s: float = 180.0,
     **summary: Any,
 ) -> SessionRecord:
-    checkin = None if pain is None else CheckIn(pain=pain, score=score,
+    checkin = None if pain is None else StoredCheckIn(pain=pain, score=score,
                                                 created_at=f"2025-01-{day:02d}T11:00:00+00:00")
     return finished_session(
         day, SessionSummary.from_json({**GOOD, "duration_s": duration_s, **summary}), checkin,

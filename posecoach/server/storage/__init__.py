@@ -34,12 +34,12 @@ from posecoach.server.storage.people import (
 )
 from posecoach.server.storage.records import (
     UNFINISHED,
-    CheckIn,
     Pain,
     Person,
     SessionKind,
     SessionRecord,
     SessionStatus,
+    StoredCheckIn,
     TimedTestRow,
 )
 from posecoach.server.storage.recovery import (
@@ -71,7 +71,7 @@ __all__ = [
     "SCHEMA",
     "UNFINISHED",
     "WAITING_FRAMES",
-    "CheckIn",
+    "StoredCheckIn",
     "NoSuchPerson",
     "Pain",
     "Person",

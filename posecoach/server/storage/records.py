@@ -1,6 +1,6 @@
 """The records the library hands out: one declaration each, typed, never dicts read by key.
 
-`Person` and `CheckIn` are served as they are by the JSON API (their JSON is the API's); a
+`Person` and `StoredCheckIn` are served as they are by the JSON API (their JSON is the API's); a
 `SessionRecord` carries the parsed summary and kept settings, which the routes shape into
 their list and detail bodies.
 """
@@ -43,7 +43,7 @@ class Person(BaseModel):
     last_session_at: str | None = Field(description="when their latest session was created")
 
 
-class CheckIn(BaseModel):
+class StoredCheckIn(BaseModel):
     """A check-in as stored: the latest one given for a session counts."""
 
     model_config = ConfigDict(frozen=True)
@@ -77,7 +77,7 @@ class SessionRecord:
     recoveries: int
     person_id: str | None
     person_name: str | None
-    checkin: CheckIn | None
+    checkin: StoredCheckIn | None
     settings: Settings | None
 
 

@@ -34,11 +34,11 @@ from posecoach.server.storage.db import (
 )
 from posecoach.server.storage.people import NoSuchPerson, People
 from posecoach.server.storage.records import (
-    CheckIn,
     Pain,
     SessionKind,
     SessionRecord,
     SessionStatus,
+    StoredCheckIn,
     TimedTestRow,
 )
 from posecoach.settings import Settings
@@ -259,9 +259,9 @@ class Sessions(People):
 
         return self._read(rows_of)
 
-    def add_checkin(self, session_id: str, pain: Pain, score: int) -> CheckIn:
+    def add_checkin(self, session_id: str, pain: Pain, score: int) -> StoredCheckIn:
         """Store a check-in for a session; the latest one counts."""
-        checkin = CheckIn(pain=pain, score=score, created_at=utc_now())
+        checkin = StoredCheckIn(pain=pain, score=score, created_at=utc_now())
         with self._connect() as db:
             db.execute(
                 "INSERT INTO checkins (session_id, pain, score, created_at) VALUES (?, ?, ?, ?)",
@@ -299,7 +299,7 @@ class Sessions(People):
         return self._read(rows_of)
 
 
-def _checkins(db: sqlite3.Connection, ids: list[str]) -> dict[str, CheckIn]:
+def _checkins(db: sqlite3.Connection, ids: list[str]) -> dict[str, StoredCheckIn]:
     """The latest check-in of each of the sessions `ids` that has one."""
     if not ids:
         return {}
@@ -310,7 +310,7 @@ def _checkins(db: sqlite3.Connection, ids: list[str]) -> dict[str, CheckIn]:
     ).fetchall()
     wanted = set(ids)
     return {
-        row["session_id"]: CheckIn(pain=row["pain"], score=row["score"],
+        row["session_id"]: StoredCheckIn(pain=row["pain"], score=row["score"],
                                    created_at=row["created_at"])
         for row in rows
         if row["session_id"] in wanted
@@ -326,7 +326,7 @@ def _sessions_query(db: sqlite3.Connection) -> str:
     return "SELECT s.*, NULL AS person_id, NULL AS person_name FROM sessions AS s"
 
 
-def _record(row: sqlite3.Row, checkin: CheckIn | None) -> SessionRecord:
+def _record(row: sqlite3.Row, checkin: StoredCheckIn | None) -> SessionRecord:
     columns = set(row.keys())
 
     def column(name: str) -> str | float | int | None:
