@@ -104,6 +104,8 @@ LOW_SPACE_BYTES = 1024**2
 """Below this much free space, a disk error from SQLite is taken to mean the disk is full."""
 BUSY_WAIT_S = 2.0
 """How long a write waits for another writer's lock before the request is told to retry."""
+OWN_WRITERS_WAIT_S = 30.0
+"""How long a write waits for this process's earlier writes (each takes milliseconds)."""
 DB_MODE = 0o600
 """The library file is readable by its owner only: it holds people's names and health notes."""
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
@@ -144,6 +146,9 @@ class Database:
         self.data_dir = Path(data_dir)
         self.sessions_dir = self.data_dir / "sessions"
         self._lock = threading.Lock()
+        self._writing = threading.RLock()
+        """One writer of this process at a time, so `busy_wait_s` is spent only on other
+        processes' locks."""
         self._schema_ready = False
         self.read_only = False
         """True while the disk is full: records are read, nothing is written."""
@@ -205,7 +210,7 @@ class Database:
         """A connection for writing; raises `OutputError` when the disk is full, the folder is
         read-only or the file is damaged, and `Busy` while another writer holds it."""
         try:
-            with self._open() as db:
+            with self._one_writer(), self._open() as db:
                 if not self._schema_ready:
                     db.execute("PRAGMA journal_mode=WAL")
                     listed_tests = _has_table(db, "timed_tests")
@@ -222,6 +227,16 @@ class Database:
         if self.read_only:
             self.read_only = False
             log.warning("there is space on the disk again: sessions are saved again")
+
+    @contextmanager
+    def _one_writer(self) -> Iterator[None]:
+        """This process's turn to write; `Busy` when the writers before it take too long."""
+        if not self._writing.acquire(timeout=OWN_WRITERS_WAIT_S):
+            raise Busy()
+        try:
+            yield
+        finally:
+            self._writing.release()
 
     def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         """`query` on a normal connection, or, when the disk is full, on one that needs no
