@@ -35,9 +35,11 @@ from posecoach.pipeline.offline import analyze_series
 from posecoach.pose.landmarks import Landmark as L
 from posecoach.pose.landmarks import PoseSeries
 from posecoach.server.progression import suggest_next
+from posecoach.server.storage import SessionRecord, StoredCheckIn
 from posecoach.settings import Settings, load_settings
 from tests.conftest import FIXTURES, MOCAP, VIDEO, needs_shared_data, shared_names
 from tests.mocap.projection import CameraSide, load_trial, project_trial, walk_axis
+from tests.server.conftest import finished_session
 
 pytestmark = needs_shared_data
 
@@ -237,32 +239,28 @@ def test_setting_tracker_follows_the_last_seconds_only():
     assert settings_seen[-1] == "treadmill"
 
 
-def _session(day: int, **summary: object) -> dict[str, object]:
+def _session(day: int, pain: str = "none", score: int = 0, **summary: object
+             ) -> SessionRecord:
     good = {"upright_share": 0.9, "head_up_share": 0.85, "cues": [], "duration_s": 600.0}
-    return {
-        "created_at": f"2025-01-{day:02d}T10:00:00+00:00",
-        "status": "done",
-        "duration_s": 600.0,
-        "summary": SessionSummary.from_json({**good, **summary}),
-        "checkin": {"pain": "none", "score": 0},
-    }
+    checkin = StoredCheckIn(pain=pain, score=score, created_at=f"2025-01-{day:02d}T11:00:00+00:00")
+    return finished_session(day, SessionSummary.from_json({**good, **summary}), checkin)
 
 
 def test_progression_suggests_letting_go_of_the_rails_after_good_sessions():
     settings = load_settings()
     on_rails = {"setting": "treadmill", "handrail_share": 0.9}
     advice = suggest_next([_session(d, **on_rails) for d in (1, 2, 3)], settings)
-    assert advice["action"] == "progress"
-    assert "letting go" in advice["message"]
+    assert advice.action == "progress"
+    assert "letting go" in advice.message
     # not before several sessions, nor when one of them hurt or was let go already
     assert "letting go" not in suggest_next([_session(d, **on_rails) for d in (1, 2)],
-                                            settings)["message"]
+                                            settings).message
     free = {"setting": "treadmill", "handrail_share": 0.0}
     mixed = [_session(1, **on_rails), _session(2, **free), _session(3, **on_rails)]
-    assert "letting go" not in suggest_next(mixed, settings)["message"]
-    hurt = [_session(d, **on_rails) for d in (1, 2, 3)]
-    hurt[-1]["checkin"] = {"pain": "pain", "score": 5}
-    assert suggest_next(hurt, settings)["action"] == "ease_off"
+    assert "letting go" not in suggest_next(mixed, settings).message
+    hurt = [_session(1, **on_rails), _session(2, **on_rails),
+            _session(3, "pain", 5, **on_rails)]
+    assert suggest_next(hurt, settings).action == "ease_off"
 
 
 def test_words_say_the_setting_and_that_holding_on_is_fine():

@@ -79,7 +79,7 @@ def test_serve_on_a_library_in_use_changes_nothing(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
     after = {k: v for k, v in _snapshot(data_dir).items() if k != LOCK_NAME}
     assert after == {k: v for k, v in before.items() if k != LOCK_NAME}
-    assert storage.get_session(session["id"])["status"] == "recording"
+    assert storage.get_session(session.id).status == "recording"
 
 
 def test_analyze_person_waits_briefly_then_names_the_holder(tmp_path: Path) -> None:

@@ -29,13 +29,13 @@ def _done_session() -> str:
     storage = APP.state.ctx.storage
     record = storage.create_session("live", "beginner", 170.0, "camera", "recording")
     summary = {"duration_s": 60.0, "upright_share": 0.9, "head_up_share": 0.9, "cues": []}
-    out_dir = Path(record["out_dir"])
+    out_dir = Path(record.out_dir)
     (out_dir / "summary.json").write_text(json.dumps(summary))
     (out_dir / "landmarks.csv").write_text("not really landmarks\n")
     (out_dir / "report.html").write_text("<html>no plots</html>")
-    storage.update_session(record["id"], status="done",
+    storage.update_session(record.id, status="done",
                            summary=SessionSummary.from_json(summary), duration_s=60.0)
-    return record["id"]
+    return record.id
 
 
 SESSION_ID = _done_session()
