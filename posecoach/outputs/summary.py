@@ -242,6 +242,7 @@ class SessionSummary:
     frames_with_person: int | None = None
     fps: float | None = None
     direction: str | None = None
+    direction_reason: str | None = None      # why the direction is unknown ("feet out of frame")
     backward_time_s: float | None = None
     forward_time_s: float | None = None
     standing_time_s: float | None = None
@@ -280,6 +281,7 @@ class SessionSummary:
             "frames_with_person": self.frames_with_person,
             "fps": self.fps,
             "direction": self.direction,
+            "direction_reason": self.direction_reason,
             "backward_time_s": self.backward_time_s,
             "forward_time_s": self.forward_time_s,
             "standing_time_s": self.standing_time_s,
@@ -324,6 +326,7 @@ class SessionSummary:
             frames_with_person=_integer(data.get("frames_with_person")),
             fps=_number(data.get("fps")),
             direction=_text(data.get("direction")),
+            direction_reason=_text(data.get("direction_reason")),
             backward_time_s=_number(data.get("backward_time_s")),
             forward_time_s=_number(data.get("forward_time_s")),
             standing_time_s=_number(data.get("standing_time_s")),
@@ -390,6 +393,9 @@ def _column(metrics: MetricsSeries, name: str, dtype: Any) -> np.ndarray:
     return np.asarray(metrics.column(name), dtype=dtype)
 
 
+FEET_OUT_SHARE = 0.3   # feet out of view this share of the side-view walk: no direction from them
+
+
 def _overall_direction(backward_s: float, forward_s: float, unknown_s: float) -> str:
     moving = backward_s + forward_s
     # The direction is only judged where the walker is seen from the side: a back-view clip
@@ -450,6 +456,15 @@ def build_summary(
     else:
         steps = 0 if side.any() else None
     duration = float(series.time_s[-1] - series.time_s[0] + dt[-1]) if len(series) else 0.0
+    overall_direction = _overall_direction(backward_s, forward_s, unknown_s)
+    direction_reason = None
+    feet_out = gait.feet_out_of_view_share
+    if (feet_out is not None and feet_out >= FEET_OUT_SHARE
+            and (gait.setting == "treadmill" or overall_direction in ("mixed", "unknown")
+                 or standing_s > backward_s + forward_s)):
+        # with the pelvis mostly still (a belt, walking in place) the direction comes from the
+        # feet: without them it is not guessed
+        overall_direction, direction_reason = "unknown", "feet out of frame"
     return SessionSummary(
         source=source,
         level=settings.level,
@@ -458,7 +473,8 @@ def build_summary(
         frames=len(series),
         frames_with_person=int(person.sum()),
         fps=_round(series.fps, 2),
-        direction=_overall_direction(backward_s, forward_s, unknown_s),
+        direction=overall_direction,
+        direction_reason=direction_reason,
         backward_time_s=_round(backward_s),
         forward_time_s=_round(forward_s),
         standing_time_s=_round(standing_s),

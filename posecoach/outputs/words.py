@@ -116,6 +116,9 @@ def _direction_words(summary: SessionSummary) -> list[str]:
         extras.append(f"stood still for {format_time(standing)}")
     tail = f"; walked {_join(extras)}" if extras else ""
 
+    if summary.direction_reason == "feet out of frame":
+        return ["The walking direction was not judged: the feet were out of the frame for much "
+                "of the walk. Keep the whole body, feet included, in view."]
     if direction == "backward":
         return [_sentence(f"Walked backwards for {format_time(backward)}{clip}{share}{tail}")]
     if direction == "mixed":
