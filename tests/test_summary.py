@@ -60,6 +60,7 @@ STORED: dict[str, Any] = {
     },
     "warnings": ["The video ends early: analysed the first 135 frames."],
     "timed_test": None,
+    "body_scale": None,
 }
 
 

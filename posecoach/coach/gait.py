@@ -16,6 +16,7 @@ from typing import Literal, cast
 import numpy as np
 from scipy.signal import find_peaks
 
+from posecoach.coach.body_scale import BodyScale, measure_body_scale, metres_per_px
 from posecoach.coach.metrics import MetricsSeries
 from posecoach.coach.metrics import feet_seen as feet_seen_in
 from posecoach.coach.rolling import quiet_nan_warnings, runs
@@ -64,6 +65,7 @@ class GaitSummary:
     setting: WalkSetting = "overground"
     handrail_share: float | None = None     # treadmill: share of the walk holding the rails
     feet_out_of_view_share: float | None = None  # share of the side view without both feet
+    body_scale: BodyScale | None = None     # what a leg length is in metres, and how sure
 
 
 PEAK_TOP_SHARE = 0.7   # a step's time is the centroid of its peak above this share of the top
@@ -115,6 +117,20 @@ def _median_or_none(values: list[float]) -> float | None:
     return float(np.median(vals)) if vals else None
 
 
+def _paired_median(steps: list[Step], values: list[float | None]) -> float | None:
+    """The median of the means of each two consecutive steps (a stride's half), else of the
+    steps.
+
+    Seen from the side, the foot nearer the camera looks further apart when it leads and the
+    far one nearer, by an amount that grows with the walker's distance from the picture's
+    centre; each stride holds one of each, so its mean cancels the two.
+    """
+    pairs = [(a + b) / 2.0 for k, (a, b) in enumerate(zip(values, values[1:], strict=False))
+             if a is not None and b is not None and steps[k + 1].step_time_s is not None]
+    return _median_or_none(pairs) if pairs else _median_or_none(
+        [v for v in values if v is not None])
+
+
 def _symmetry(left: float | None, right: float | None) -> float | None:
     if left is None or right is None or max(left, right) <= 0:
         return None
@@ -158,7 +174,7 @@ def _complete_edge_steps(
 def _steps(
     p: np.ndarray, t: np.ndarray, frames: np.ndarray, direction: np.ndarray,
     walking: np.ndarray, travel_x: np.ndarray, facing: np.ndarray, leg_px: float,
-    leg_m: float | None, fps: float, settings: Settings, feet_seen: np.ndarray,
+    m_per_px: np.ndarray | None, fps: float, settings: Settings, feet_seen: np.ndarray,
 ) -> list[Step]:
     """The steps: peaks of the ankles' horizontal separation while walking (see `analyze_gait`).
 
@@ -216,7 +232,8 @@ def _steps(
             frame=int(frames[i]),
             side="left" if evidence >= 0 else "right",
             step_length_leg=length,
-            step_length_m=length * leg_m if leg_m else None,
+            step_length_m=(length * leg_px * float(m_per_px[i])
+                           if m_per_px is not None else None),
             step_time_s=step_time,
         ))
     return _alternate_sides(steps, left_evidence)
@@ -300,13 +317,14 @@ def analyze_gait(
     n = len(series)
     leg_px_values = metrics.leg_length_px
     leg_px = (float(np.nanmedian(leg_px_values)) if np.isfinite(leg_px_values).any() else None)
-    leg_m = (settings.metrics.leg_length_ratio * settings.height_cm / 100.0
-             if settings.height_cm else None)
     setting = detect_setting(metrics, settings) if len(metrics) == n else "overground"
     empty = GaitSummary([], [], None, None, None, None, None, None, None, None, leg_px,
                         setting, handrail_share(metrics, setting) if len(metrics) == n else None)
     if n < 3 or len(metrics) != n or not leg_px or leg_px <= 0:
         return empty
+    side_view = metrics.has_person & (metrics.view == "side")
+    scale = measure_body_scale(series, side_view, settings)
+    m_per_px = metres_per_px(series, scale, leg_px)
 
     p = series.points
     t = series.time_s
@@ -323,7 +341,7 @@ def analyze_gait(
 
     feet_seen = feet_seen_in(series.points, series.width, series.height,
                              settings.smoothing.min_visibility)
-    steps = _steps(p, t, frames, direction, walking, travel_x, facing, leg_px, leg_m, fps,
+    steps = _steps(p, t, frames, direction, walking, travel_x, facing, leg_px, m_per_px, fps,
                    settings, feet_seen)
     intervals = [s.step_time_s for s in steps if s.step_time_s is not None]
     # the median interval between consecutive steps: the same whichever way the clip plays,
@@ -331,35 +349,39 @@ def analyze_gait(
     median_interval = _median_or_none(intervals)
     cadence = (60.0 / median_interval
                if len(steps) >= 3 and len(intervals) >= 2 and median_interval else None)
-    side_view = metrics.has_person & (metrics.view == "side")
     feet_out = float(np.mean(~feet_seen[side_view])) if side_view.any() else None
 
     events = _events(p, t, frames, pelvis_x, travel_x, direction, walking, leg_px, fps, settings)
 
-    lengths = [s.step_length_leg for s in steps]
     by_side = {
         side: ([s.step_length_leg for s in steps if s.side == side],
                [s.step_time_s for s in steps if s.side == side and s.step_time_s is not None])
         for side in ("left", "right")
     }
-    step_length = _median_or_none(lengths)
+    step_length = _paired_median(steps, [s.step_length_leg for s in steps])
+    step_length_m = _paired_median(steps, [s.step_length_m for s in steps])
     setting = detect_setting(metrics, settings)
+    speed_m: float | None = None
     if setting == "treadmill":
         # the belt's speed: each step moves the belt one step length
         speed_leg = (step_length * cadence / 60.0
                      if step_length is not None and cadence is not None else None)
+        if step_length_m is not None and cadence is not None:
+            speed_m = step_length_m * cadence / 60.0
     else:
         walk_speed = np.abs(speed[walking])
         speed_leg = (float(np.nanmedian(walk_speed)) if np.isfinite(walk_speed).any() else None)
+        if m_per_px is not None and np.isfinite(walk_speed).any():
+            speed_m = float(np.nanmedian(walk_speed * leg_px * m_per_px[walking]))
     return GaitSummary(
         steps=steps,
         events=events,
         cadence_spm=cadence,
         step_length_leg=step_length,
-        step_length_m=step_length * leg_m if step_length is not None and leg_m else None,
+        step_length_m=step_length_m,
         step_time_s=_median_or_none(intervals),
         speed_leg_s=speed_leg,
-        speed_m_s=speed_leg * leg_m if speed_leg is not None and leg_m else None,
+        speed_m_s=speed_m,
         step_length_symmetry=_symmetry(_median_or_none(by_side["left"][0]),
                                        _median_or_none(by_side["right"][0])),
         step_time_symmetry=_symmetry(_median_or_none(by_side["left"][1]),
@@ -368,6 +390,7 @@ def analyze_gait(
         setting=setting,
         handrail_share=handrail_share(metrics, setting),
         feet_out_of_view_share=feet_out,
+        body_scale=scale,
     )
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from posecoach.coach.body_scale import BodyScale
 from posecoach.coach.timed_test import TimedTestResult
 from posecoach.outputs.files import to_jsonable
 from posecoach.pose.landmarks import median_frame_interval_s
@@ -269,6 +270,7 @@ class SessionSummary:
     thresholds: Thresholds | None = None
     warnings: tuple[str, ...] = ()
     timed_test: TimedTestResult | None = None
+    body_scale: BodyScale | None = None      # the one scale of every metre: sources, uncertainty
 
     def to_json(self) -> dict[str, Any]:
         """The summary.json content: JSON types only, NaN and infinity as null."""
@@ -308,6 +310,7 @@ class SessionSummary:
             "thresholds": None if self.thresholds is None else self.thresholds.to_json(),
             "warnings": list(self.warnings),
             "timed_test": None if self.timed_test is None else self.timed_test.to_json(),
+            "body_scale": None if self.body_scale is None else self.body_scale.to_json(),
         })
 
     @classmethod
@@ -361,6 +364,8 @@ class SessionSummary:
             timed_test=(
                 TimedTestResult.from_json(timed_test) if isinstance(timed_test, Mapping) else None
             ),
+            body_scale=(BodyScale.from_json(data["body_scale"])
+                        if isinstance(data.get("body_scale"), Mapping) else None),
         )
 
 
@@ -506,4 +511,5 @@ def build_summary(
         ),
         thresholds=limits,
         warnings=tuple(warnings or ()),
+        body_scale=gait.body_scale if gait.body_scale and gait.body_scale.sources else None,
     )

@@ -145,6 +145,18 @@ class SummaryTimedTest(BaseModel):
     interpretation: list[SummaryInterpretation] = Field(default_factory=list)
 
 
+class SummaryBodyScale(BaseModel):
+    """The one scale of every metre (`posecoach.coach.body_scale.BodyScale`)."""
+
+    height_m: float | None = None
+    leg_m: float | None = None
+    leg_per_height: float | None = None
+    rel_uncertainty: float | None = None
+    sources: list[str] = Field(default_factory=list)
+    leg_per_torso: float | None = None
+    standing_per_torso: float | None = None
+
+
 class SessionSummary(SummaryDigest):
     """A session's `summary.json` (see the README for each key); null where not measured.
 
@@ -173,6 +185,8 @@ class SessionSummary(SummaryDigest):
     warnings: list[str] = Field(default_factory=list)
     timed_test: SummaryTimedTest | None = Field(
         None, description="the 3-metre backward walk test, when it was asked for")
+    direction_reason: str | None = Field(None, description="why the direction is unknown")
+    body_scale: SummaryBodyScale | None = None
 
 
 DIGEST_KEYS: tuple[str, ...] = tuple(SummaryDigest.model_fields)
