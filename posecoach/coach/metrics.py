@@ -69,7 +69,7 @@ class FrameMetrics:
     hip_height_frac: float           # mid-hip height above frame bottom, share of frame height
     fallen: bool
     in_place: bool = False           # feet cycling with the pelvis in place (treadmill)
-    hands_still: bool = False        # both wrists nearly still in the image while the feet cycle
+    hands_still: bool = False        # both hands held still in the room (rails), feet cycling
 
 
 METRIC_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(FrameMetrics))
@@ -545,16 +545,44 @@ def _feet_motion(
     return stance_px_s, cycle_px
 
 
+RAILS_REL_FACTOR = 1.5         # the shoulders move over a held hand this much more than it moves
+RAILS_REL_MARGIN_LEG = 0.02    # ... plus this (leg lengths), above the landmarks' jitter
+TRUNK_STILL_LEG = 0.03         # shoulders moving less than this cannot show a hand held
+RAILS_AWAY_LEG = 0.3           # then a held hand must be this far ahead or behind the hips
+RAILS_HIP_HEIGHT_LEG = 0.3     # ... and within this of hip height
+
+
 def _hands_still(
-    p: np.ndarray, n: int, causal: bool, last_only: bool, max_range_px: np.ndarray,
+    p: np.ndarray, n: int, causal: bool, last_only: bool, leg_px: np.ndarray,
+    max_range_leg: float,
 ) -> np.ndarray:
-    """Both wrists move less than `max_range_px` in the image (x and y) over the window."""
-    still = np.ones(1 if (causal and last_only) else len(p), dtype=bool)
+    """Both hands held on something still in the room (the handrails) over the window.
+
+    A held hand stays still in the image while the shoulders move over it with each stride;
+    an arm that hangs or barely swings moves with the trunk. So each wrist must move less than
+    `max_range_leg` leg lengths in the image (x and y) and move relative to the mid-shoulder
+    clearly more than in the image. Where the shoulders barely move the two cannot be told
+    apart by motion; then the hand must also be away from the body's swing path: well ahead
+    of or behind the hips, near hip height.
+    """
+    rows = slice(len(p) - 1, len(p)) if (causal and last_only) else slice(0, len(p))
+    shoulder = nanmean_pair(p[:, L.LEFT_SHOULDER, :2], p[:, L.RIGHT_SHOULDER, :2])
+    hip = nanmean_pair(p[:, L.LEFT_HIP, :2], p[:, L.RIGHT_HIP, :2])
+    trunk = np.fmax(_window_range(shoulder[:, 0], n, causal, last_only),
+                    _window_range(shoulder[:, 1], n, causal, last_only))
+    trunk_moves = np.isfinite(trunk) & (trunk >= TRUNK_STILL_LEG * leg_px)
+    held = np.ones(len(leg_px), dtype=bool)
     for wrist in (L.LEFT_WRIST, L.RIGHT_WRIST):
-        for axis in (X, Y):
-            spread = _window_range(p[:, wrist, axis], n, causal, last_only)
-            still &= np.isfinite(spread) & (spread < max_range_px)
-    return still
+        room = np.fmax(_window_range(p[:, wrist, X], n, causal, last_only),
+                       _window_range(p[:, wrist, Y], n, causal, last_only))
+        rel = np.fmax(_window_range(p[:, wrist, X] - shoulder[:, 0], n, causal, last_only),
+                      _window_range(p[:, wrist, Y] - shoulder[:, 1], n, causal, last_only))
+        still = np.isfinite(room) & (room < max_range_leg * leg_px)
+        over = rel >= RAILS_REL_FACTOR * room + RAILS_REL_MARGIN_LEG * leg_px
+        away = ((np.abs(p[rows, wrist, X] - hip[rows, 0]) >= RAILS_AWAY_LEG * leg_px)
+                & (np.abs(p[rows, wrist, Y] - hip[rows, 1]) <= RAILS_HIP_HEIGHT_LEG * leg_px))
+        held &= still & np.where(trunk_moves, over, away)
+    return held
 
 
 def _direction(
@@ -672,7 +700,7 @@ def _metric_columns(
     feet_seen_share = np.nanmean(windows(seen.astype(float), n_dir, causal, tail), axis=1)
     stance_px_s = np.where(feet_seen_share >= FEET_SEEN_MIN_SHARE, stance_px_s, np.nan)
     ws = settings.walk_setting
-    hands_still = _hands_still(p, n_dir, causal, tail, ws.hands_still_max_range_leg * leg_px)
+    hands_still = _hands_still(p, n_dir, causal, tail, leg_px, ws.hands_still_max_range_leg)
     in_window = window_sums(
         np.array([facing > 0, facing < 0, side, fb], dtype=float), n_dir, causal, tail) > 0
     off_rel = face_off_px * body_dir / torso_px
