@@ -238,11 +238,11 @@ def build_clinician_html(summary: SessionSummary, metrics: MetricsSeries,
 </section>
 <footer>
 <p>Timed from the video: the clock starts when the pelvis leaves the still stance and stops
-when it has covered {result.distance_m:g} m backwards. The uncertainty combines the frame
-interval, the distance scale and the placing of the start. Two floor marks 3 m apart are the
-recommended distance scale; without them the scale is the walker's height against their
-ear-to-heel height in the still stance, the same body scale as the step lengths. Set-up: heels
-on the start line,
+when it has covered {result.distance_m:g} m backwards. The uncertainty (a 90% interval)
+combines the frame interval, the distance scale and the placing of the start. Two floor marks
+3 m apart are the recommended distance scale; without them the scale is the walker's height
+against their ear-to-heel height in the still stance, the same body scale as the step lengths.
+Set-up: heels on the start line,
 walk backwards "as quickly but safely as possible" (Carter et al. 2019). {_e(NOT_A_DIAGNOSIS)}
 Made by posecoach {generated:%Y-%m-%d %H:%M}.</p>
 </footer>
