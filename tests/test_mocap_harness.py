@@ -32,13 +32,14 @@ STEP_TRIALS = [t for t in shared_names(MOCAP, "*.bvh") if "walk-back_normal" not
 TIMED_TRIALS = [t for t in STEP_TRIALS if "walk-back" in t]
 
 # Measured on this harness (see the module docstring): every set-up has trials whose median
-# step length is more than 3% off; at 0 degrees the errors run from -8% to +3% (a near or far
-# camera sees only part of a walk whose steps vary; the median over trials is -2 to -3%), at
-# 10 degrees to -11%, at 20 degrees to -17% (the picture sees the step shortened by the
-# angle's cosine, which nothing here corrects).
+# step length is more than 3% off, though 12-17 of the 18 are within it: square-on the errors
+# run from -6.0% to +3.9%, at 10 degrees from -3.9% to +5.6%, at 20 degrees from -3.5% to
+# +7.5% (a camera sees a part of a walk whose steps vary, and the walk's angle comes from an
+# assumed 65 degree picture where the harness's is 70).
 STEP_TARGET_MISSED = pytest.mark.xfail(
-    strict=True, reason="median step length is more than 3% off on some trials: measured "
-                        "-8..+3% at 0 deg, -11..+4% at 10 deg, -17..+3% at 20 deg")
+    strict=True, reason="median step length more than 3% off on 1-6 of 18 trials per set-up: "
+                        "measured -6.0..+3.9% at 0 deg, -3.9..+5.6% at 10 deg, "
+                        "-3.5..+7.5% at 20 deg")
 
 
 @cache
@@ -63,13 +64,14 @@ def test_median_step_length_within_3_percent_on_every_trial(distance_m, angle_de
     assert all(r.error is not None and abs(r.error) <= STEP_REL_TOL for r in rows), _table(rows)
 
 
-@pytest.mark.parametrize("leg_scale", LEG_SCALES)
-@pytest.mark.parametrize("distance_m", DISTANCES_M)
-def test_square_on_the_trials_median_step_length_is_within_3_percent(distance_m, leg_scale):
-    """What holds: with the camera square to the walk, across the trials, whatever the leg
-    proportion, the typical trial's step length in metres is within 3%, and every trial has
-    its metres from the height given and its own proportions, with an uncertainty."""
-    rows = _steps(distance_m, 0.0, leg_scale)
+@pytest.mark.parametrize(("distance_m", "angle_deg", "leg_scale"), [
+    pytest.param(d, a, k, id=f"{d:g}m-{a:g}deg-legs{k:g}") for d, a, k in SETUPS])
+def test_the_typical_trial_is_within_3_percent_under_every_set_up(distance_m, angle_deg,
+                                                                   leg_scale):
+    """What holds: under every camera, angle and leg proportion, the median over the trials
+    of their step-length errors is within 3%, and every trial has its metres from the height
+    given and its own proportions, with an uncertainty."""
+    rows = _steps(distance_m, angle_deg, leg_scale)
     errors = [r.error for r in rows]
     assert all(e is not None for e in errors), _table(rows)
     assert abs(float(np.median(errors))) <= STEP_REL_TOL, _table(rows)

@@ -104,7 +104,10 @@ def build(mocap: Path) -> str:
         "stature; the stature is always the height given. walk-back_normal (1.2 m, two steps) "
         "is left out. Step metres, speed and the timed test share one body scale "
         "(posecoach/coach/body_scale.py); floor marks 3 m apart remain the recommended scale "
-        "for the timed test.",
+        "for the timed test. A walk at an angle to the picture is found from the walker's "
+        "size and place in the picture assuming a 65 degree wide picture (the harness's is "
+        "70, so the correction is not tuned to it); the timed test does not correct for the "
+        "angle.",
         "",
     ]
     return "\n".join(head + _steps_section(steps) + _timed_section(timed)) + "\n"

@@ -214,3 +214,60 @@ def metres_per_px(series: PoseSeries, scale: BodyScale, leg_px: float) -> np.nda
     torso = np.interp(idx, idx[ok], torso[ok])
     return scale.leg_m / (scale.leg_per_torso * torso)
 
+
+
+ASSUMED_HFOV_DEG = 65.0        # a phone's or webcam's picture width when nothing says otherwise
+MIN_WALK_ANGLE_DEG = 3.0       # a walk this square to the camera needs no correction
+MAX_WALK_ANGLE_DEG = 35.0      # beyond this it is no side view: not corrected further
+
+
+def walk_direction(series: PoseSeries, m_per_px: np.ndarray,
+                   walking: np.ndarray) -> tuple[float, float] | None:
+    """(cos, sin) of the walk's angle to the picture's plane, or None when square to it.
+
+    The walker's distance from the camera is the focal length times the metres per pixel,
+    and their sideways position the pixels from the picture's centre times it; a line through
+    those positions over the walk is the walk's direction on the floor. The focal length is
+    not known from a picture: a typical `ASSUMED_HFOV_DEG` wide picture is assumed, which for
+    a real 55-80 degree camera puts a 20 degree walk at 17-24 degrees.
+    """
+    ok = walking & np.isfinite(m_per_px)
+    p = series.points
+    with quiet_nan_warnings():
+        hip_x = np.nanmean(p[:, [L.LEFT_HIP, L.RIGHT_HIP], 0], axis=1)
+    ok &= np.isfinite(hip_x)
+    if ok.sum() < MIN_FRAMES:
+        return None
+    focal = (series.width / 2.0) / math.tan(math.radians(ASSUMED_HFOV_DEG) / 2.0)
+    lateral = (hip_x[ok] - series.width / 2.0) * m_per_px[ok]
+    depth = focal * m_per_px[ok]
+    pts = np.stack([lateral - lateral.mean(), depth - depth.mean()], axis=1)
+    _, _, vt = np.linalg.svd(pts, full_matrices=False)
+    cos, sin = float(vt[0, 0]), float(vt[0, 1])
+    if cos < 0:
+        cos, sin = -cos, -sin
+    angle = math.degrees(math.atan2(abs(sin), cos))
+    if angle < MIN_WALK_ANGLE_DEG:
+        return None
+    angle = min(angle, MAX_WALK_ANGLE_DEG)
+    return math.cos(math.radians(angle)), math.copysign(math.sin(math.radians(angle)), sin)
+
+
+def along_walk_factor(series: PoseSeries, direction: tuple[float, float] | None,
+                      frame: int) -> float:
+    """How much of a step along the walk the picture shows at `frame` (1 when square on).
+
+    A step of length s along a walk at angle a to the picture's plane, seen at x pixels from
+    the centre (focal length f), spans s x (cos a - x / f x sin a) in metres at the walker.
+    """
+    if direction is None:
+        return 1.0
+    cos, sin = direction
+    p = series.points[frame]
+    with quiet_nan_warnings():
+        hip_x = float(np.nanmean(p[[L.LEFT_HIP, L.RIGHT_HIP], 0]))
+    if not math.isfinite(hip_x):
+        return cos
+    focal = (series.width / 2.0) / math.tan(math.radians(ASSUMED_HFOV_DEG) / 2.0)
+    factor = cos - (hip_x - series.width / 2.0) / focal * sin
+    return factor if factor > 0.5 else cos

@@ -16,7 +16,13 @@ from typing import Literal, cast
 import numpy as np
 from scipy.signal import find_peaks
 
-from posecoach.coach.body_scale import BodyScale, measure_body_scale, metres_per_px
+from posecoach.coach.body_scale import (
+    BodyScale,
+    along_walk_factor,
+    measure_body_scale,
+    metres_per_px,
+    walk_direction,
+)
 from posecoach.coach.metrics import MetricsSeries
 from posecoach.coach.metrics import feet_seen as feet_seen_in
 from posecoach.coach.rolling import quiet_nan_warnings, runs
@@ -323,8 +329,9 @@ def analyze_gait(
     if n < 3 or len(metrics) != n or not leg_px or leg_px <= 0:
         return empty
     side_view = metrics.has_person & (metrics.view == "side")
-    scale = measure_body_scale(series, side_view, settings)
-    m_per_px = metres_per_px(series, scale, leg_px)
+    # metres need the height given; without it no scale is measured
+    scale = measure_body_scale(series, side_view, settings) if settings.height_cm else None
+    m_per_px = metres_per_px(series, scale, leg_px) if scale is not None else None
 
     p = series.points
     t = series.time_s
@@ -343,6 +350,13 @@ def analyze_gait(
                              settings.smoothing.min_visibility)
     steps = _steps(p, t, frames, direction, walking, travel_x, facing, leg_px, m_per_px, fps,
                    settings, feet_seen)
+    if m_per_px is not None:
+        # a walk at an angle to the picture shows its steps shortened
+        heading = walk_direction(series, m_per_px, walking)
+        index = {int(f): i for i, f in enumerate(frames)}
+        steps = [replace(s, step_length_m=s.step_length_m
+                         / along_walk_factor(series, heading, index[s.frame]))
+                 if s.step_length_m is not None else s for s in steps]
     intervals = [s.step_time_s for s in steps if s.step_time_s is not None]
     # the median interval between consecutive steps: the same whichever way the clip plays,
     # and a missed step or a pause does not pull it
