@@ -17,15 +17,14 @@ same ear-to-heel model. Floor marks 3 m apart remain the recommended scale for t
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from pydantic.dataclasses import dataclass as record
 
 from posecoach.coach.rolling import quiet_nan_warnings, rolling_median, window_len
 from posecoach.pose.landmarks import Landmark as L
 from posecoach.pose.landmarks import PoseSeries, V, Y
+from posecoach.records import RECORD_CONFIG, Real, Record
 from posecoach.settings import Settings
 
 STANDING_PERCENTILE = 90.0     # the tallest frames, robust to a few frames of landmark noise
@@ -43,8 +42,8 @@ SOURCE_LEG = "leg segments in the picture"
 SOURCE_TYPICAL = "typical leg-to-height proportion"
 
 
-@dataclass(frozen=True)
-class BodyScale:
+@record(frozen=True, config=RECORD_CONFIG)
+class BodyScale(Record):
     """The session's body scale: what one leg length is in metres, and how sure that is.
 
     `leg_m` is hip to ankle in metres (None without a height); `leg_per_height` the leg over
@@ -54,36 +53,13 @@ class BodyScale:
     measured): the scale per frame is `leg_m / (leg_per_torso x torso length)`.
     """
 
-    height_m: float | None = None
-    leg_m: float | None = None
-    leg_per_height: float | None = None
-    rel_uncertainty: float | None = None
+    height_m: Real | None = None
+    leg_m: Real | None = None
+    leg_per_height: Real | None = None
+    rel_uncertainty: Real | None = None
     sources: tuple[str, ...] = ()
-    leg_per_torso: float | None = None
-    standing_per_torso: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        def r(value: float | None, digits: int = 4) -> float | None:
-            return None if value is None else round(float(value), digits)
-
-        return {"height_m": r(self.height_m, 3), "leg_m": r(self.leg_m, 3),
-                "leg_per_height": r(self.leg_per_height),
-                "rel_uncertainty": r(self.rel_uncertainty),
-                "sources": list(self.sources), "leg_per_torso": r(self.leg_per_torso),
-                "standing_per_torso": r(self.standing_per_torso)}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> BodyScale:
-        def num(key: str) -> float | None:
-            value = data.get(key)
-            return float(value) if isinstance(value, int | float) else None
-
-        sources = data.get("sources")
-        return cls(height_m=num("height_m"), leg_m=num("leg_m"),
-                   leg_per_height=num("leg_per_height"), rel_uncertainty=num("rel_uncertainty"),
-                   sources=tuple(str(s) for s in sources) if isinstance(sources, list) else (),
-                   leg_per_torso=num("leg_per_torso"),
-                   standing_per_torso=num("standing_per_torso"))
+    leg_per_torso: Real | None = None
+    standing_per_torso: Real | None = None
 
 
 def _mid(p: np.ndarray, a: int, b: int) -> np.ndarray:
