@@ -34,7 +34,7 @@ from tests.mocap.projection import (
     load_trial,
     walk_axis,
 )
-from tests.mocap.timed_walk import hold_first_pose
+from tests.mocap.timed_walk import floor_lines_px, hold_first_pose
 
 L = Landmark
 
@@ -180,16 +180,8 @@ def floor_marks(body: Body, cam: Camera, onset: int, travel: np.ndarray,
                 apart_m: float = 3.0, half_length_m: float = 0.6) -> list[float]:
     """Two floor lines `apart_m` apart along `travel`, across the walk, in the camera's pixels
     (the start line through the heels at frame `onset`)."""
-    across = np.cross(UP, body.axis)
     heels = body.points[onset, [L.LEFT_HEEL, L.RIGHT_HEEL]]
-    start = heels.mean(axis=0)
-    start[1] = float(heels[:, 1].min())
-    out: list[float] = []
-    for centre in (start, start + apart_m * travel):
-        ends = np.stack([centre - half_length_m * across, centre + half_length_m * across])
-        px, py, _ = cam.project(ends)
-        out += [float(px[0]), float(py[0]), float(px[1]), float(py[1])]
-    return out
+    return floor_lines_px(cam, heels, travel, np.cross(UP, body.axis), apart_m, half_length_m)
 
 
 def timed_truth_s(body: Body, onset: int, distance_m: float = 3.0) -> float | None:
