@@ -128,3 +128,19 @@ def test_index_page_leaves_out_the_person_column_when_no_row_has_one(analysed_ro
     assert 'th scope="col" class="person"' in with_person
     assert 'class="person"' not in without
     assert without.count("<tr>") == with_person.count("<tr>") == len(rows) + 1
+
+
+@pytest.mark.parametrize("name", [
+    "=HYPERLINK(\"http://x\",\"y\").mp4", "+1.mp4", "-walk.mp4", "@SUM(A1).mp4", "\tclip.mp4",
+])
+def test_a_name_a_spreadsheet_would_run_is_written_as_text_and_reads_back(tmp_path: Path,
+                                                                          name: str) -> None:
+    row = BatchRow(file=name, status="failed", reason="=cmd|' /C calc'!A0",
+                   trunk_lean_deg_median=-3.5)
+    table = write_batch_table(tmp_path, [row])
+    with table.csv.open(newline="", encoding="utf-8") as fh:
+        cells = list(csv.reader(fh))[1]
+    assert cells[COLUMNS.index("file")] == "'" + name
+    assert cells[COLUMNS.index("reason")].startswith("'=")
+    assert cells[COLUMNS.index("trunk_lean_deg_median")] == "-3.5", "numbers stay numbers"
+    assert read_batch_csv(table.csv) == [row]

@@ -116,8 +116,26 @@ def report_link(out_root: Path, out_dir: Path) -> str | None:
         return report.as_posix()
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting with one of these is a formula to a spreadsheet (a file named
+`=HYPERLINK(...)` would run as one), so such cells are written behind a quote."""
+
+
 def _cell(value: object) -> str:
-    return "" if value is None else str(value)
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return str(value)
+
+
+def _uncell(text: str) -> str | None:
+    """A cell as `_cell` wrote it, back to its value (the quote before a formula removed)."""
+    if text == "":
+        return None
+    if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS):
+        return text[1:]
+    return text
 
 
 def batch_csv_text(rows: Sequence[BatchRow]) -> str:
@@ -134,7 +152,7 @@ def read_batch_csv(path: Path) -> list[BatchRow]:
     """The rows of a batch.csv written by `write_batch_table`."""
     with path.open(newline="", encoding="utf-8") as fh:
         return [
-            BatchRow.model_validate({k: (v if v != "" else None) for k, v in line.items()})
+            BatchRow.model_validate({k: _uncell(v) for k, v in line.items()})
             for line in csv.DictReader(fh)
         ]
 
