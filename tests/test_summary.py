@@ -19,6 +19,7 @@ STORED: dict[str, Any] = {
     "frames_with_person": 135,
     "fps": 59.7,
     "direction": "backward",
+    "direction_reason": None,
     "backward_time_s": 2.261,
     "forward_time_s": 0.0,
     "standing_time_s": 0.0,
@@ -59,6 +60,7 @@ STORED: dict[str, Any] = {
     },
     "warnings": ["The video ends early: analysed the first 135 frames."],
     "timed_test": None,
+    "body_scale": None,
 }
 
 
