@@ -19,7 +19,6 @@ STORED: dict[str, Any] = {
     "frames_with_person": 135,
     "fps": 59.7,
     "direction": "backward",
-    "direction_reason": None,
     "backward_time_s": 2.261,
     "forward_time_s": 0.0,
     "standing_time_s": 0.0,
@@ -60,7 +59,6 @@ STORED: dict[str, Any] = {
     },
     "warnings": ["The video ends early: analysed the first 135 frames."],
     "timed_test": None,
-    "body_scale": None,
 }
 
 
@@ -85,6 +83,17 @@ def test_an_older_summary_with_missing_keys_loads() -> None:
     stored = summary.to_json()
     assert set(stored) == set(STORED)
     assert stored["steps"] is None and stored["gait_events"] == []
+
+
+def test_keys_added_later_are_written_only_when_set() -> None:
+    unset = SessionSummary.from_json(STORED).to_json()
+    assert "direction_reason" not in unset and "body_scale" not in unset
+    told = SessionSummary.from_json({**STORED, "direction": "unknown",
+                                     "direction_reason": "feet out of frame"})
+    stored = told.to_json()
+    assert stored["direction_reason"] == "feet out of frame"
+    assert list(stored).index("direction_reason") == list(stored).index("direction") + 1
+    assert SessionSummary.from_json(stored) == told
 
 
 def test_malformed_values_read_as_missing_and_nan_writes_null() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -142,6 +142,8 @@ class SessionSummary(Record):
     height), angles degrees, shares 0..1, cadence steps per minute. `steps` is None when steps
     could not be judged (no side view), 0 when none were seen in a side view.
     """
+
+    WRITTEN_WHEN_SET: ClassVar[frozenset[str]] = frozenset({"direction_reason", "body_scale"})
 
     source: str = ""
     level: str | None = None
