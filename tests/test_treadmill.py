@@ -136,6 +136,44 @@ def _on_rails(series: PoseSeries) -> PoseSeries:
                       height=series.height)
 
 
+_ARM = [L.LEFT_ELBOW, L.RIGHT_ELBOW, L.LEFT_WRIST, L.RIGHT_WRIST, L.LEFT_PINKY, L.RIGHT_PINKY,
+        L.LEFT_INDEX, L.RIGHT_INDEX, L.LEFT_THUMB, L.RIGHT_THUMB]
+LITTLE_SWING = 0.15
+
+
+def _little_arm_swing(series: PoseSeries) -> PoseSeries:
+    """The same walk with arms that barely swing (an elderly-style walk): elbows, wrists and
+    fingers keep their place relative to the shoulders with 15% of their swing left, so the
+    hands move with the trunk only."""
+    points = series.points.copy()
+    shoulder = (points[:, L.LEFT_SHOULDER, :2] + points[:, L.RIGHT_SHOULDER, :2]) / 2
+    offset = points[:, _ARM, :2] - shoulder[:, None]
+    typical = np.median(offset, axis=0)
+    points[:, _ARM, :2] = shoulder[:, None] + typical + LITTLE_SWING * (offset - typical)
+    return PoseSeries(time_s=series.time_s, points=points, width=series.width,
+                      height=series.height)
+
+
+HANDS = {"free": lambda s: s, "little_arm_swing": _little_arm_swing, "on_rails": _on_rails}
+
+
+@pytest.mark.parametrize("hands", list(HANDS))
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize("name", LONG_TRIALS)
+def test_handrails_by_where_the_hands_are(name, side, hands):
+    """Rails read >= 0.8 and free walking <= 0.2 on every trial on a belt, arms that barely
+    swing (hands nearly still in the picture, moving with the trunk) included."""
+    settings = load_settings()
+    smoothed = smooth_offline(HANDS[hands](projected(name, side, True)), settings)
+    gait = analyze_gait(smoothed, compute_metrics(smoothed, settings), settings)
+    assert gait.setting == "treadmill"
+    assert gait.handrail_share is not None
+    if hands == "on_rails":
+        assert gait.handrail_share >= 0.8
+    else:
+        assert gait.handrail_share <= 0.2
+
+
 def test_hands_on_the_rails_are_seen_and_trunk_still_judged():
     name = LONG_TRIALS[0]
     settings = load_settings()
