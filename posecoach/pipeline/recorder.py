@@ -31,7 +31,7 @@ from posecoach.coach.timed_test import (
     same_walk,
     time_backward_walk,
 )
-from posecoach.errors import OutputError, VideoError, describe_os_error
+from posecoach.errors import OutputError, PosecoachError, VideoError, describe_os_error
 from posecoach.frame_rate import fps_or_default
 from posecoach.media.jpeg import decode_jpeg
 from posecoach.media.probe import output_size
@@ -132,6 +132,7 @@ class SessionRecorder:
         self._draw_queue: Backlog[Any] | None = None
         self._draw_thread: threading.Thread | None = None
         self._draw_error: BaseException | None = None
+        self._stopped_by: PosecoachError | None = None  # the write error that stopped the recording
         # Timed trials told to the walker during the session, kept in the final result.
         self._reported: list[TrialResult] = []
         self._reported_lock = threading.Lock()
@@ -183,9 +184,20 @@ class SessionRecorder:
         or a smaller copy of it. The overlay is drawn in place on `image_rgb` when it already
         has the clip's size. `jpeg`, the JPEG `image_rgb` was decoded from, lets a recorder
         whose drawing is deferred now keep the frame compressed until it is drawn.
+
+        A frame that cannot be written (a full disk) stops the recording: `finish` then raises
+        the same error and leaves what was written as it is, never passed off as complete.
         """
         if self._result is not None:
             raise RuntimeError("the session is already finished")
+        try:
+            self._add(image_rgb, time_s, result, jpeg)
+        except PosecoachError as exc:
+            self._stopped_by = exc
+            raise
+
+    def _add(self, image_rgb: np.ndarray, time_s: float, result: LiveResult,
+             jpeg: bytes | None) -> None:
         if self._draw_error is not None:
             raise self._draw_error
         raw = result.raw
@@ -354,7 +366,10 @@ class SessionRecorder:
         """Close the clip, analyse what was recorded, and write every output."""
         if self._result is not None:
             return self._result
-        self._close_streams()
+        with contextlib.suppress(OutputError) if self._stopped_by else contextlib.nullcontext():
+            self._close_streams()
+        if self._stopped_by is not None:
+            raise self._stopped_by
         self.warnings.extend(warnings or [])
         if not self._times:
             raise VideoError("no frames were recorded")
