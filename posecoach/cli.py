@@ -218,7 +218,7 @@ def analyze(
     config: Annotated[Path | None, typer.Option(help="A TOML configuration file.")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Files analysed in parallel.")] = 1,
     model: Annotated[str | None, typer.Option(help="Pose model: a .task file or a name in models/ (lite, full, heavy) with --pose-backend mediapipe.")] = None,
-    pose_backend: Annotated[str | None, typer.Option("--pose-backend", help="Pose runtime: litert (default) or mediapipe (pip install 'posecoach[mediapipe]').")] = None,
+    pose_backend: Annotated[str | None, typer.Option("--pose-backend", help="Pose runtime: litert (default), openvino, or mediapipe (pip install 'posecoach[mediapipe]').")] = None,
     backend: Annotated[str, typer.Option(help="Batch backend: local, or dask (local cluster).")] = "local",
     dask_address: Annotated[str | None, typer.Option(help="Dask scheduler address for --backend dask.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print each summary as JSON.")] = False,

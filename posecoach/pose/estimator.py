@@ -1,10 +1,11 @@
 """Pose estimation: every person's 33 landmarks in pixels, from whichever backend is chosen.
 
-`PoseEstimator` opens the backend named by `settings.pose.backend` ("litert", the default, or
-"mediapipe"), makes any frame safe to feed it (grayscale, an alpha channel, odd number types, any
-size) and drops detections whose body proportions are not a person's. Both backends follow one
-person while they are alone and look for others every `settings.pose.people_check_s` seconds;
-once a second person is seen they follow up to `num_poses` people for the rest of the clip.
+`PoseEstimator` opens the backend named by `settings.pose.backend` ("litert", the default,
+"openvino" or "mediapipe"), makes any frame safe to feed it (grayscale, an alpha channel, odd
+number types, any size) and drops detections whose body proportions are not a person's. All
+backends follow one person while they are alone and look for others every
+`settings.pose.people_check_s` seconds; once a second person is seen they follow up to
+`num_poses` people for the rest of the clip.
 Choosing the walker among them is `posecoach.pose.tracker`'s job.
 """
 
@@ -36,7 +37,7 @@ class PoseEstimator:
 
     With `share` and threads left to every core (`threads` and `settings.pose.threads` 0), the
     model takes part in that share of the cores while it is open: alone it uses them all, with
-    others each gets its part (the LiteRT backend; MediaPipe runs on one thread).
+    others each gets its part (the LiteRT and OpenVINO backends; MediaPipe runs on one thread).
     """
 
     def __init__(
@@ -65,18 +66,20 @@ class PoseEstimator:
             self.model_path: Path = mp_backend.model_path
             self._backend = mp_backend
         else:
-            from posecoach.pose.blazepose.runtime import LiteRTPose
+            from posecoach.pose.blazepose.runtime import BlazePose
+            from posecoach.pose.blazepose.runtime_io import Runtime
             from posecoach.pose.model import litert_model_paths
 
             detector_path, self.model_path = litert_model_paths(name)
             share_now, total = self._share, self.threads
-            self._backend = LiteRTPose(
+            self._backend = BlazePose(
                 detector_path, self.model_path, self.threads, num_poses=self.num_poses,
                 people_check_s=self.people_check_s,
                 min_detection=pose.min_detection_confidence,
                 min_tracking=pose.min_tracking_confidence,
                 threads_now=(None if share_now is None
                              else lambda: share_now.threads_each(total)),
+                runtime=Runtime("openvino" if self.backend == "openvino" else "litert"),
             )
         # leaves the share when closed, or when dropped without being closed
         self._leave_share: weakref.finalize | None = None
