@@ -491,7 +491,8 @@ def build_table(report: BenchReport) -> Table:
         if live.error or not math.isfinite(live.rss_peak_kib):
             continue
         table.add_row(
-            "memory", f"server during the {live.duration_s:.0f} s session at {live.fps:.0f} fps",
+            "memory", f"server during the {live.duration_s:.0f} s session at {live.fps:.0f} fps"
+            + (f", {live.backend}" if live.backend else ""),
             f"{fmt(mib(live.rss_peak_kib), 0)} MiB peak",
             f"RSS {fmt(mib(live.rss_start_kib), 0)} MiB at the start, "
             f"{fmt(mib(live.rss_mid_kib), 0)} half-way, {fmt(mib(live.rss_end_kib), 0)} at the end"
