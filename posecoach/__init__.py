@@ -27,7 +27,6 @@ The pose model is built from the mediapipe wheel on first use, into the user dat
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from posecoach.errors import (
@@ -39,18 +38,15 @@ from posecoach.errors import (
     SettingsError,
     VideoError,
 )
+from posecoach.version import __version__
 
 if TYPE_CHECKING:
     from posecoach.coach.live import LiveCoach
+    from posecoach.outputs.results import AnalysisResult
     from posecoach.outputs.summary import SessionSummary
-    from posecoach.pipeline.offline import AnalysisResult, analyze_landmarks_file, analyze_video
+    from posecoach.pipeline.offline import analyze_landmarks_file, analyze_video
     from posecoach.pose.estimator import PoseEstimator
     from posecoach.settings import Settings, load_settings
-
-try:
-    __version__ = version("posecoach")
-except PackageNotFoundError:
-    __version__ = "0+unknown"
 
 # Imported on first use, so that `import posecoach` stays fast and does not load mediapipe.
 _LAZY: dict[str, str] = {
@@ -58,7 +54,7 @@ _LAZY: dict[str, str] = {
     "Settings": "posecoach.settings",
     "analyze_video": "posecoach.pipeline.offline",
     "analyze_landmarks_file": "posecoach.pipeline.offline",
-    "AnalysisResult": "posecoach.pipeline.offline",
+    "AnalysisResult": "posecoach.outputs.results",
     "SessionSummary": "posecoach.outputs.summary",
     "PoseEstimator": "posecoach.pose.estimator",
     "LiveCoach": "posecoach.coach.live",

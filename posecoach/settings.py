@@ -17,6 +17,9 @@ from posecoach.errors import SettingsError, os_error_words
 
 View = Literal["side", "front", "back"]
 LEVELS = ("beginner", "intermediate", "advanced")
+# A walker's height must lie strictly between these, in centimetres: the one declaration that
+# settings, the people records, the HTTP bodies and the pages (through /api/config) follow.
+MIN_HEIGHT_CM, MAX_HEIGHT_CM = 50.0, 260.0
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.toml")
 
 
@@ -214,7 +217,7 @@ class Settings(_Strict):
     baseline: BaselineSettings = BaselineSettings()
     session: SessionSettings = SessionSettings()
     timed_test: TimedTestSettings = TimedTestSettings()
-    height_cm: float | None = Field(None, gt=50, lt=260)
+    height_cm: float | None = Field(None, gt=MIN_HEIGHT_CM, lt=MAX_HEIGHT_CM)
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

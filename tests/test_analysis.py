@@ -12,7 +12,7 @@ import pytest
 from posecoach.coach.metrics import METRIC_FIELDS
 from posecoach.outputs.landmarks_csv import HEADER, read_landmarks_csv
 from posecoach.outputs.plots import PLOT_TITLES
-from posecoach.pipeline.offline import analyze_series
+from posecoach.outputs.results import analyze_series
 from posecoach.settings import load_settings
 from tests.conftest import FIXTURES, VIDEO
 

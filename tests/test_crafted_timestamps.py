@@ -32,14 +32,16 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from posecoach.frame_rate import is_camera_rate
+from posecoach.media.timeline import MAX_GAP_S, MIN_STEP_S
 from posecoach.outputs.landmarks_csv import write_landmarks_csv
-from posecoach.pipeline.offline import analyze_landmarks_file, analyze_series
+from posecoach.outputs.results import analyze_series
+from posecoach.pipeline.offline import analyze_landmarks_file
 from posecoach.pose.landmarks import PoseSeries
-from posecoach.pose.timeline import MAX_GAP_S, MIN_STEP_S, is_camera_rate
 from posecoach.server import ServerLimits, create_app
 from posecoach.settings import load_settings
 from tests.conftest import VIDEO, needs_shared_data
-from tests.server.conftest import ORIGIN, needs_engine, wait_job
+from tests.server.conftest import ORIGIN, wait_job
 from tests.synthetic import make_walk
 
 SOURCE_CLIP = VIDEO / "side_walk_1080p60.mp4"
@@ -217,7 +219,6 @@ def _upload(client: TestClient, path: Path) -> tuple[int, dict]:
 
 
 @pytest.mark.video
-@needs_engine
 @needs_shared_data
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc for memory")
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ from posecoach.outputs.files import (
     staging_writer,
 )
 from posecoach.outputs.summary import SessionSummary
-from posecoach.server.engine import clip_plays, engine_available
+from posecoach.server.engine import clip_plays
 from posecoach.server.storage import Storage
 from tests.conftest import VIDEO, needs_shared_data
 from tools.loadtest import ClientStats, ServerProcess, jpeg_frames, live_client
@@ -40,7 +40,6 @@ MAX_LOSS_S = 2.0
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG_CLIP = VIDEO / "back_view_people_139s.mp4"
-needs_engine = pytest.mark.skipif(not engine_available(), reason="needs the pose engine")
 pytestmark = [pytest.mark.video, needs_shared_data]
 
 
@@ -57,7 +56,6 @@ def _decoded_times(path: Path) -> list[float]:
     return times
 
 
-@needs_engine
 def test_kill_9_mid_session_keeps_the_recording_and_recovers(tmp_path: Path) -> None:
     frames = jpeg_frames(SIDE_CLIP, width=640)
     data_dir = tmp_path / "data"
@@ -144,7 +142,6 @@ sys.stdin.read()
 """
 
 
-@needs_engine
 def test_kill_9_mid_analysis_leaves_a_staging_folder_the_next_run_removes(tmp_path: Path) -> None:
     out = tmp_path / "out"
     clip_dir = out / LONG_CLIP.stem

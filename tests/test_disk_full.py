@@ -24,7 +24,6 @@ from typer.testing import CliRunner
 from posecoach.cli import app as cli_app
 from posecoach.outputs.files import OutputError, atomic_write_json, atomic_write_text
 from posecoach.server import create_app
-from posecoach.server.engine import engine_available
 from tests.conftest import FIXTURES, needs_shared_data
 from tests.diskfull import fill_disk
 from tests.server.conftest import clip_jpegs, receive_until
@@ -136,7 +135,6 @@ def test_cli_analyze_onto_a_full_tmpfs(small_disk: Path, tmp_path: Path) -> None
 
 @needs_clip
 @pytest.mark.video
-@pytest.mark.skipif(not engine_available(), reason="needs the pose engine")
 def test_live_session_on_a_full_disk_keeps_what_was_recorded(
     small_disk: Path, tmp_path: Path
 ) -> None:

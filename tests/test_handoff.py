@@ -6,7 +6,7 @@ import queue
 import threading
 import time
 
-from posecoach.pipeline.handoff import hand_over
+from posecoach.media.handoff import hand_over
 
 
 def test_item_is_queued_while_the_consumer_runs():

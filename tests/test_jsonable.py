@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from posecoach.outputs.files import to_jsonable
+from posecoach.jsonable import to_jsonable
 
 
 @dataclass

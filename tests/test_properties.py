@@ -28,7 +28,7 @@ from posecoach.outputs.landmarks_csv import (
     read_landmarks_csv,
     write_landmarks_csv,
 )
-from posecoach.pipeline.offline import analyze_series
+from posecoach.outputs.results import analyze_series
 from posecoach.pose.landmarks import NUM_LANDMARKS, PoseFrame, PoseSeries
 from posecoach.settings import load_settings
 from tests.synthetic import make_walk

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from posecoach.coach import analysis
 from posecoach.coach.live import LiveCoach
 from posecoach.coach.metrics import compute_metrics
 from posecoach.coach.smoothing import smooth_offline
@@ -24,7 +25,6 @@ from posecoach.coach.timed_test import (
     keep_reported_trials,
     time_backward_walk,
 )
-from posecoach.pipeline import offline
 from posecoach.pipeline.recorder import SessionRecorder
 from posecoach.pose.landmarks import PoseSeries
 from posecoach.settings import Settings, load_settings
@@ -136,7 +136,7 @@ def test_the_recorder_keeps_a_trial_timed_during_the_session(
     def finds_nothing(*_: object) -> TimedTestResult:
         return TimedTestResult(reason=NO_TRIAL)
 
-    monkeypatch.setattr(offline, "time_backward_walk", finds_nothing)
+    monkeypatch.setattr(analysis, "time_backward_walk", finds_nothing)
     summary = recorder.finish().summary
     final = summary.timed_test
     assert final is not None and final.timed, final

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from posecoach.settings import SettingsError, load_settings
+from posecoach.coach.rules import RULE_IDS, RULES
+from posecoach.settings import RulesSettings, SettingsError, load_settings
 
 
 def test_defaults_load_and_have_every_rule():
     s = load_settings()
     assert s.level == "beginner"
-    for rule in ("trunk_upright", "head_up", "look_back", "step_length", "in_frame", "fall",
-                 "camera_view", "good_form"):
-        assert getattr(s.rules, rule).guidance, rule
+    assert set(RulesSettings.model_fields) == set(RULE_IDS)
+    for rule in RULES:
+        section = getattr(s.rules, rule.id)
+        assert isinstance(section, rule.settings_type), rule.id
+        assert section.guidance, rule.id
     assert s.rules.fall.priority < s.rules.trunk_upright.priority
 
 

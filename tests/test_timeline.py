@@ -18,15 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from posecoach.pose.timeline import (
-    DEFAULT_FPS,
-    MAX_FPS,
+from posecoach.frame_rate import DEFAULT_FPS, MAX_FPS, MIN_FPS, is_camera_rate
+from posecoach.media.timeline import (
     MAX_GAP_S,
-    MIN_FPS,
     MIN_STEP_S,
     FrameClock,
     clip_length_s,
-    is_camera_rate,
     safe_timeline,
 )
 

@@ -81,7 +81,7 @@ PEOPLE = (
 
 def _summary(mocap: Path, clip: Clip, seed: PersonSeed) -> Any:
     """A SessionSummary of one mocap trial seen from the side and analysed offline."""
-    from posecoach.pipeline.offline import analyze_series
+    from posecoach.outputs.results import analyze_series
     from posecoach.settings import load_settings
     from tests.mocap.projection import load_trial, project_trial
     from tests.mocap.timed_walk import held_trial, project_held

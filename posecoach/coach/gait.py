@@ -19,6 +19,7 @@ from scipy.signal import find_peaks
 from posecoach.coach.metrics import MetricsSeries
 from posecoach.coach.rolling import quiet_nan_warnings, runs
 from posecoach.coach.setting import WalkSetting, detect_setting, handrail_share
+from posecoach.frame_rate import fps_or_default
 from posecoach.pose.landmarks import Landmark as L
 from posecoach.pose.landmarks import PoseSeries, V, X, Z
 from posecoach.settings import Settings
@@ -287,7 +288,7 @@ def analyze_gait(
 
     p = series.points
     t = series.time_s
-    fps = series.fps if series.fps > 0 else 30.0
+    fps = fps_or_default(series.fps)
     frames = series.frame_index if series.frame_index is not None else np.arange(n)
     direction = metrics.direction
     walking = _walking(metrics, t, fps, gs.min_walk_s)

@@ -7,26 +7,95 @@ window, steps as they are confirmed, and the rule engine with its persistence an
 
 from __future__ import annotations
 
+import json
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, get_type_hints
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, computed_field, create_model
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from posecoach.coach.cues import Cue
 from posecoach.coach.gait import Step, analyze_gait
 from posecoach.coach.metrics import FrameMetrics, MetricsSeries, compute_metrics
-from posecoach.coach.rules import RuleEngine
+from posecoach.coach.rules import RULES_BY_ID, RuleEngine
 from posecoach.coach.setting import SettingTracker, WalkSetting
 from posecoach.coach.setup_check import SetupChecker, SetupReport, image_brightness
 from posecoach.coach.smoothing import LiveSmoother
-from posecoach.outputs.files import to_jsonable
+from posecoach.frame_rate import MAX_FPS
 from posecoach.pose.backend import CoreShare
 from posecoach.pose.estimator import PoseEstimator
 from posecoach.pose.landmarks import PoseFrame, PoseSeries
-from posecoach.pose.timeline import MAX_FPS
 from posecoach.pose.tracker import WalkerTracker
 from posecoach.settings import Settings
+
+
+@pydantic_dataclass
+class LiveCue(Cue):
+    """A cue as the pages get it: `praise` is true for a praise rule's cue (good form), which
+    the pages show as good news rather than as a fault."""
+
+    praise: bool = False
+
+    @classmethod
+    def of(cls, cue: Cue) -> LiveCue:
+        rule = RULES_BY_ID.get(cue.rule)
+        return cls(**asdict(cue), praise=rule is not None and rule.praise)
+
+
+@pydantic_dataclass(frozen=True)
+class SetupBody(SetupReport):
+    """The start-up check as the pages get it, with its verdict and the line to show."""
+
+    passed = computed_field(SetupReport.passed, description="every check passed")  # type: ignore[prop-decorator]
+    message = computed_field(SetupReport.message, description="one line to show or say")  # type: ignore[prop-decorator]
+
+    @classmethod
+    def of(cls, report: SetupReport) -> SetupBody:
+        return cls(**{f.name: getattr(report, f.name) for f in fields(report)})
+
+
+def _nan_as_null(cls: type) -> type[BaseModel]:
+    """The dataclass `cls` as the pages get it: a float field that is NaN (not measured)
+    arrives as null, so the pages' schema says "number or null". Built from `cls`'s own
+    declaration, and read from an instance's attributes."""
+    hints = get_type_hints(cls)
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        cls.__name__,
+        __config__=ConfigDict(from_attributes=True, frozen=True),
+        __doc__=cls.__doc__,
+        **{f.name: (hints[f.name] | None if hints[f.name] is float else hints[f.name], ...)
+           for f in fields(cls)},
+    )
+
+
+MetricsBody = _nan_as_null(FrameMetrics)
+StepBody = _nan_as_null(Step)
+
+
+class LiveResultBody(BaseModel):
+    """What the pages draw and speak from after one frame. Landmarks are [x, y, visibility],
+    x and y shares (0..1) of the frame's width and height; NaN values are sent as null."""
+
+    model_config = ConfigDict(frozen=True)
+
+    t: float = Field(description="the frame's time, seconds from the session's start")
+    width: int = Field(description="the frame's width, pixels")
+    height: int = Field(description="the frame's height, pixels")
+    person: bool = Field(description="the walker was seen in this frame")
+    landmarks: list[tuple[float | None, float | None, float | None]] | None = Field(
+        description="the 33 smoothed landmarks; null when nobody was seen")
+    metrics: MetricsBody  # type: ignore[valid-type]
+    cues: list[LiveCue] = Field(description="the active cues, most urgent first")
+    new_cues: list[LiveCue] = Field(description="the cues that start now: speak these")
+    steps: list[StepBody] = Field(  # type: ignore[valid-type]
+        description="the steps confirmed since the previous result")
+    setting: WalkSetting = Field(description="overground or treadmill, as measured or stated")
+    on_rails: bool = Field(description="on a treadmill, holding the handrails")
+    setup: SetupBody | None = Field(
+        description="the start-up check while it runs, and its verdict; else null")
 
 
 @dataclass
@@ -43,31 +112,32 @@ class LiveResult:
     on_rails: bool = False                # on a treadmill, holding the handrails
     setup: SetupReport | None = None      # the start-up check while it runs, and its verdict
 
-    def to_json(self) -> dict:
-        """The JSON message the web UI draws and speaks from."""
-        pts = self.frame.points
+    def body(self) -> LiveResultBody:
+        """The result as the pages get it."""
         landmarks = None
         if self.frame.has_person:
-            landmarks = [
-                [float(p[0]) / self.frame.width, float(p[1]) / self.frame.height, float(p[3])]
-                for p in pts
-            ]
-        return to_jsonable(
-            {
-                "t": self.frame.time_s,
-                "width": self.frame.width,
-                "height": self.frame.height,
-                "person": self.frame.has_person,
-                "landmarks": landmarks,
-                "metrics": self.metrics,
-                "cues": [c.to_dict() for c in self.active_cues],
-                "new_cues": [c.to_dict() for c in self.new_cues],
-                "steps": self.new_steps,
-                "setting": self.setting,
-                "on_rails": self.on_rails,
-                "setup": self.setup.to_dict() if self.setup is not None else None,
-            }
+            w, h = self.frame.width, self.frame.height
+            landmarks = [(float(p[0]) / w, float(p[1]) / h, float(p[3]))
+                         for p in self.frame.points]
+        return LiveResultBody(
+            t=self.frame.time_s,
+            width=self.frame.width,
+            height=self.frame.height,
+            person=self.frame.has_person,
+            landmarks=landmarks,
+            metrics=self.metrics,
+            cues=[LiveCue.of(c) for c in self.active_cues],
+            new_cues=[LiveCue.of(c) for c in self.new_cues],
+            steps=self.new_steps,
+            setting=self.setting,
+            on_rails=self.on_rails,
+            setup=None if self.setup is None else SetupBody.of(self.setup),
         )
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as the JSON object the pages get (NaN as null)."""
+        data: dict[str, Any] = json.loads(self.body().model_dump_json())
+        return data
 
 
 class LiveCoach:

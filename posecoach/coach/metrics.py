@@ -39,6 +39,7 @@ from posecoach.coach.rolling import (
     window_sums,
     windows,
 )
+from posecoach.frame_rate import fps_or_default
 from posecoach.pose.landmarks import Landmark, PoseSeries, V, X, Y
 from posecoach.settings import Settings
 
@@ -568,7 +569,7 @@ def compute_metrics(
     if len(series) == 0:
         return MetricsSeries.from_rows([])
     dt_median_s = series.median_frame_interval_s
-    fps = 1.0 / dt_median_s if dt_median_s > 0 else 30.0
+    fps = fps_or_default(1.0 / dt_median_s if dt_median_s > 0 else None)
     with quiet_nan_warnings(), np.errstate(all="ignore"):
         metrics = _metric_columns(series, settings, fps, dt_median_s, causal, last_only)
     # a centred window needs every frame even when only the last one is wanted

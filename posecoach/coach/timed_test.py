@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from pydantic import Field
+from pydantic.dataclasses import dataclass as record
 
 from posecoach.coach.rolling import quiet_nan_warnings, runs
 from posecoach.errors import InputError
 from posecoach.pose.landmarks import Landmark
+from posecoach.records import RECORD_CONFIG, Real, Record, Records
 
 if TYPE_CHECKING:
     from posecoach.coach.metrics import MetricsSeries
@@ -119,141 +122,59 @@ MDC: dict[str, DetectableChange] = {
 # ---------------------------------------------------------------------------- results
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
 def _r(value: float | None, digits: int = 3) -> float | None:
     return None if value is None or not math.isfinite(value) else round(float(value), digits)
 
 
-@dataclass(frozen=True)
-class Interpretation:
+@record(frozen=True, config=RECORD_CONFIG)
+class Interpretation(Record):
     """One sentence about the time against a published value, with its source."""
 
-    kind: str                       # "cutoff", "change" or "note"
-    text: str
+    kind: Literal["cutoff", "change", "note"] = "note"
+    text: str = ""
     source: str = ""
-    cutoff_s: float | None = None
+    cutoff_s: Real | None = None
     met: bool | None = None         # the time meets the cut-off's finding
 
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "text": self.text, "source": self.source,
-                "cutoff_s": self.cutoff_s, "met": self.met}
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Interpretation:
-        met = data.get("met")
-        return cls(str(data.get("kind") or "note"), str(data.get("text") or ""),
-                   str(data.get("source") or ""), _num(data.get("cutoff_s")),
-                   met if isinstance(met, bool) else None)
-
-
-@dataclass(frozen=True)
-class TrialResult:
+@record(frozen=True, config=RECORD_CONFIG)
+class TrialResult(Record):
     """One walk from a still stance: its time, or why it was not timed."""
 
-    number: int                     # 1-based, in the order walked
-    practice: bool
-    timed: bool
-    time_s: float | None = None
-    start_s: float | None = None    # movement onset, seconds into the clip
-    end_s: float | None = None      # the pelvis has covered distance_m backwards
-    distance_m: float | None = None  # the timed distance, or how far the walk got
-    uncertainty_s: float | None = None  # frame interval, distance scale and onset, combined
-    speed_m_s: float | None = None
+    number: int = 0                 # 1-based, in the order walked
+    practice: bool = False
+    timed: bool = False
+    time_s: Real | None = None
+    start_s: Real | None = None     # movement onset, seconds into the clip
+    end_s: Real | None = None       # the pelvis has covered distance_m backwards
+    distance_m: Real | None = None  # the timed distance, or how far the walk got
+    uncertainty_s: Real | None = None  # frame interval, distance scale and onset, combined
+    speed_m_s: Real | None = None
     reason: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {"number": self.number, "practice": self.practice, "timed": self.timed,
-                "time_s": self.time_s, "start_s": self.start_s, "end_s": self.end_s,
-                "distance_m": self.distance_m, "uncertainty_s": self.uncertainty_s,
-                "speed_m_s": self.speed_m_s, "reason": self.reason}
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> TrialResult:
-        number = _num(data.get("number"))
-        reason = data.get("reason")
-        return cls(int(number or 0), bool(data.get("practice")), bool(data.get("timed")),
-                   _num(data.get("time_s")), _num(data.get("start_s")), _num(data.get("end_s")),
-                   _num(data.get("distance_m")), _num(data.get("uncertainty_s")),
-                   _num(data.get("speed_m_s")), reason if isinstance(reason, str) else None)
+@record(frozen=True, config=RECORD_CONFIG)
+class TimedTestResult(Record):
+    """The 3-metre backward walk test timed from the clip: the scored time (None when not
+    timed, with the reason) and its trials."""
 
-
-@dataclass(frozen=True)
-class TimedTestResult:
-    """The test's result: the scored time (None when not timed, with the reason) and trials."""
-
-    protocol: str = PROTOCOL
+    protocol: Literal["3m_backward_walk"] = PROTOCOL
     timed: bool = False
-    time_s: float | None = None
-    start_s: float | None = None
-    end_s: float | None = None
-    distance_m: float = 3.0
-    uncertainty_s: float | None = None
-    scale_source: str | None = None     # "floor_marks" or "height"
+    time_s: Real | None = None
+    start_s: Real | None = None
+    end_s: Real | None = None
+    distance_m: Real = 3.0
+    uncertainty_s: Real | None = None
+    scale_source: Literal["floor_marks", "height"] | None = None
     population: str = "community"
     scoring: str = "mean"
     trials_counted: int = 0
     trials_asked: int = 0
-    reason: str | None = None
-    previous_time_s: float | None = None
-    change_s: float | None = None
-    trials: tuple[TrialResult, ...] = ()
-    interpretation: tuple[Interpretation, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "protocol": self.protocol,
-            "timed": self.timed,
-            "time_s": self.time_s,
-            "start_s": self.start_s,
-            "end_s": self.end_s,
-            "distance_m": self.distance_m,
-            "uncertainty_s": self.uncertainty_s,
-            "scale_source": self.scale_source,
-            "population": self.population,
-            "scoring": self.scoring,
-            "trials_counted": self.trials_counted,
-            "trials_asked": self.trials_asked,
-            "reason": self.reason,
-            "previous_time_s": self.previous_time_s,
-            "change_s": self.change_s,
-            "trials": [t.to_json() for t in self.trials],
-            "interpretation": [i.to_json() for i in self.interpretation],
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> TimedTestResult:
-        def items(key: str) -> list[Mapping[str, Any]]:
-            value = data.get(key)
-            return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
-
-        def text(key: str) -> str | None:
-            value = data.get(key)
-            return value if isinstance(value, str) else None
-
-        return cls(
-            protocol=text("protocol") or PROTOCOL,
-            timed=bool(data.get("timed")),
-            time_s=_num(data.get("time_s")),
-            start_s=_num(data.get("start_s")),
-            end_s=_num(data.get("end_s")),
-            distance_m=_num(data.get("distance_m")) or 3.0,
-            uncertainty_s=_num(data.get("uncertainty_s")),
-            scale_source=text("scale_source"),
-            population=text("population") or "community",
-            scoring=text("scoring") or "mean",
-            trials_counted=int(_num(data.get("trials_counted")) or 0),
-            trials_asked=int(_num(data.get("trials_asked")) or 0),
-            reason=text("reason"),
-            previous_time_s=_num(data.get("previous_time_s")),
-            change_s=_num(data.get("change_s")),
-            trials=tuple(TrialResult.from_json(t) for t in items("trials")),
-            interpretation=tuple(Interpretation.from_json(i) for i in items("interpretation")),
-        )
+    reason: str | None = Field(None, description="why it was not timed")
+    previous_time_s: Real | None = None
+    change_s: Real | None = None
+    trials: Records[TrialResult] = ()
+    interpretation: Records[Interpretation] = ()
 
 
 # ---------------------------------------------------------------------------- floor marks
@@ -353,16 +274,6 @@ def _crossing(t: np.ndarray, d: np.ndarray, k: int, level: float) -> float:
         return float(t[k])
     f = (level - d[k - 1]) / (d[k] - d[k - 1])
     return float(t[k - 1] + min(max(f, 0.0), 1.0) * (t[k] - t[k - 1]))
-
-
-@dataclass
-class _Attempt:
-    start: int                 # first frame of the stance
-    stance: slice              # frames the baseline and the scale are measured over
-    onset: int                 # first frame after the still stance
-    stop: int                  # the frame the attempt ends on (exclusive of the next one)
-    result: TrialResult | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _still_runs(still: np.ndarray, t: np.ndarray, min_s: float) -> list[tuple[int, int]]:

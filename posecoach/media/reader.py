@@ -26,7 +26,7 @@ from posecoach.media.probe import (
     output_size,
     probe,
 )
-from posecoach.pose.timeline import MAX_GAP_S, FrameClock
+from posecoach.media.timeline import MAX_GAP_S, FrameClock
 
 
 @dataclass
@@ -188,7 +188,7 @@ class VideoReader:
 
         Frame times are seconds from the first frame, strictly increasing, at a camera's rate,
         with each break longer than `max_gap_s` counted as `max_gap_s` (see
-        `posecoach.pose.timeline`).
+        `posecoach.media.timeline`).
         """
         return self._worker.clock.warnings
 

@@ -19,8 +19,8 @@ import av
 import numpy as np
 
 from posecoach.errors import VideoError, user_message
+from posecoach.media.handoff import hand_over
 from posecoach.media.probe import file_label
-from posecoach.pipeline.handoff import hand_over
 
 
 def _write_error(name: str, exc: BaseException) -> VideoError:

@@ -13,11 +13,12 @@ import shutil
 import socket
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from posecoach.errors import OutputError, describe_os_error
+from posecoach.jsonable import to_jsonable
 
 
 @dataclass(frozen=True)
@@ -256,36 +257,8 @@ def atomic_write_text(path: Path | str, text: str) -> Path:
     return atomic_write_bytes(path, data)
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN and inf become null, numpy scalars become Python numbers."""
-    # the plain types first: a live result holds about 170 values, most of them floats
-    kind = type(value)
-    if kind is float:
-        return value if math.isfinite(value) else None
-    if kind is int or kind is str or kind is bool or value is None:
-        return value
-    if kind is list:
-        return [_clean(v) for v in value]
-    if is_dataclass(value) and not isinstance(value, type):
-        value = asdict(value)
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def to_jsonable(value: Any) -> Any:
-    """`value` with JSON types only: NaN and inf as null, numpy scalars as Python numbers."""
-    return _clean(value)
-
-
 def atomic_write_json(path: Path | str, data: Any) -> Path:
-    return atomic_write_text(path, json.dumps(_clean(data), indent=2, allow_nan=False) + "\n")
+    return atomic_write_text(path, json.dumps(to_jsonable(data), indent=2, allow_nan=False) + "\n")
 
 
 def _csv_cell(value: Any) -> str:

@@ -1,23 +1,29 @@
 """A session's summary: what summary.json holds, as typed values.
 
-`build_summary` condenses a whole clip's metrics, gait and cues into a `SessionSummary`;
-`to_json` gives the summary.json content (the README documents each key) and `from_json` reads
-one back. Stored summaries written by older versions may lack keys: those read as None (or an
-empty list), never as an error.
+`build_summary` condenses a whole clip's metrics, gait and cues into a `SessionSummary`. The
+summary is declared once, here, as pydantic dataclasses (`posecoach.records`): the same
+declaration gives the attributes, the summary.json content (`to_json`, the README documents
+each key), the reading of a stored file (`from_json`) and the HTTP API's schema. Stored
+summaries written by older versions may lack keys or hold values that no longer fit: those
+read as None (or an empty list), never as an error.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from pydantic import Field
+from pydantic.dataclasses import dataclass
 
+from posecoach.coach.cues import Severity
+from posecoach.coach.gait import EventKind, Side
 from posecoach.coach.timed_test import TimedTestResult
-from posecoach.outputs.files import to_jsonable
+from posecoach.frame_rate import DEFAULT_FPS
 from posecoach.pose.landmarks import median_frame_interval_s
+from posecoach.records import RECORD_CONFIG, Number, Record, Records
 
 if TYPE_CHECKING:
     from posecoach.coach.cues import Cue
@@ -27,35 +33,9 @@ if TYPE_CHECKING:
     from posecoach.settings import Settings
 
 VIEWS = ("side", "front", "back")
-
-
-# ---------------------------------------------------------------------------- reading values
-
-
-def _number(value: Any) -> float | None:
-    """A finite int or float as it is; None for anything else (null, NaN, text, booleans)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _integer(value: Any) -> int | None:
-    number = _number(value)
-    if number is None or number != int(number):
-        return None
-    return int(number)
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _items(value: Any) -> list[Mapping[str, Any]]:
-    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+Direction = Literal["backward", "forward", "mixed", "unknown"]
+View = Literal["side", "front", "back", "mixed", "unknown"]
+WalkSetting = Literal["overground", "treadmill"]
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:
@@ -65,31 +45,25 @@ def _round(value: float | None, digits: int = 3) -> float | None:
 # ---------------------------------------------------------------------------- parts
 
 
-@dataclass(frozen=True)
-class ViewTimes:
+@dataclass(frozen=True, config=RECORD_CONFIG)
+class ViewTimes(Record):
     """Seconds the walker was seen from each side."""
 
-    side: float | None = None
-    front: float | None = None
-    back: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"side": self.side, "front": self.front, "back": self.back}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ViewTimes:
-        return cls(*(_number(data.get(name)) for name in VIEWS))
+    side: Number | None = None
+    front: Number | None = None
+    back: Number | None = None
 
 
-@dataclass(frozen=True)
-class CueRecord:
-    """One cue as the summary keeps it. `end_s` is None for a cue still active at the end."""
+@dataclass(frozen=True, config=RECORD_CONFIG)
+class CueRecord(Record):
+    """One coaching cue over an interval of the session. `end_s` is None for a cue still
+    active at the end."""
 
     rule: str = ""
     message: str = ""
-    severity: str = "info"
-    start_s: float | None = None
-    end_s: float | None = None
+    severity: Severity = "info"
+    start_s: Number | None = None
+    end_s: Number | None = Field(None, description="null while a live cue is still active")
     guidance: str = ""
     priority: int = 5
 
@@ -102,85 +76,35 @@ class CueRecord:
         return cls(cue.rule, cue.message, cue.severity, time(cue.start_s), time(cue.end_s),
                    cue.guidance, cue.priority)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "message": self.message,
-            "severity": self.severity,
-            "start_s": self.start_s,
-            "end_s": self.end_s,
-            "guidance": self.guidance,
-            "priority": self.priority,
-        }
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> CueRecord:
-        priority = _integer(data.get("priority"))
-        return cls(
-            rule=str(data.get("rule") or ""),
-            message=str(data.get("message") or ""),
-            severity=_text(data.get("severity")) or "info",
-            start_s=_number(data.get("start_s")),
-            end_s=_number(data.get("end_s")),
-            guidance=str(data.get("guidance") or ""),
-            priority=5 if priority is None else priority,
-        )
-
-
-@dataclass(frozen=True)
-class StepRecord:
+@dataclass(frozen=True, config=RECORD_CONFIG)
+class StepRecord(Record):
     """One step: when it landed, which foot, how long, and the time since the previous step."""
 
-    time_s: float | None = None
-    side: str | None = None
-    step_length_leg: float | None = None
-    step_length_m: float | None = None
-    step_time_s: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "time_s": self.time_s,
-            "side": self.side,
-            "step_length_leg": self.step_length_leg,
-            "step_length_m": self.step_length_m,
-            "step_time_s": self.step_time_s,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> StepRecord:
-        return cls(
-            time_s=_number(data.get("time_s")),
-            side=_text(data.get("side")),
-            step_length_leg=_number(data.get("step_length_leg")),
-            step_length_m=_number(data.get("step_length_m")),
-            step_time_s=_number(data.get("step_time_s")),
-        )
+    time_s: Number | None = None
+    side: Side | None = None
+    step_length_leg: Number | None = None
+    step_length_m: Number | None = None
+    step_time_s: Number | None = None
 
 
-@dataclass(frozen=True)
-class GaitEventRecord:
+@dataclass(frozen=True, config=RECORD_CONFIG)
+class GaitEventRecord(Record):
     """One foot contact or lift-off."""
 
-    time_s: float | None = None
-    side: str | None = None
-    kind: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"time_s": self.time_s, "side": self.side, "kind": self.kind}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> GaitEventRecord:
-        return cls(_number(data.get("time_s")), _text(data.get("side")), _text(data.get("kind")))
+    time_s: Number | None = None
+    side: Side | None = None
+    kind: EventKind | None = None
 
 
-@dataclass(frozen=True)
-class Thresholds:
+@dataclass(frozen=True, config=RECORD_CONFIG)
+class Thresholds(Record):
     """The limits the session was judged against."""
 
-    trunk_max_forward_lean_deg: float | None = None
-    trunk_max_backward_lean_deg: float | None = None
-    head_max_angle_deg: float | None = None
-    step_max_length_leg: float | None = None
+    trunk_max_forward_lean_deg: Number | None = None
+    trunk_max_backward_lean_deg: Number | None = None
+    head_max_angle_deg: Number | None = None
+    step_max_length_leg: Number | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Thresholds:
@@ -204,30 +128,14 @@ class Thresholds:
             pick(self.step_max_length_leg, other.step_max_length_leg),
         )
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "trunk_max_forward_lean_deg": self.trunk_max_forward_lean_deg,
-            "trunk_max_backward_lean_deg": self.trunk_max_backward_lean_deg,
-            "head_max_angle_deg": self.head_max_angle_deg,
-            "step_max_length_leg": self.step_max_length_leg,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Thresholds:
-        return cls(
-            trunk_max_forward_lean_deg=_number(data.get("trunk_max_forward_lean_deg")),
-            trunk_max_backward_lean_deg=_number(data.get("trunk_max_backward_lean_deg")),
-            head_max_angle_deg=_number(data.get("head_max_angle_deg")),
-            step_max_length_leg=_number(data.get("step_max_length_leg")),
-        )
-
 
 # ---------------------------------------------------------------------------- the summary
 
 
-@dataclass(frozen=True)
-class SessionSummary:
-    """What one session or clip came to; None where it could not be measured.
+@dataclass(frozen=True, config=RECORD_CONFIG)
+class SessionSummary(Record):
+    """A session's summary.json: what one session or clip came to; None where it could not be
+    measured.
 
     Times are seconds, lengths leg lengths (`_leg`) or metres (`_m`, only with the walker's
     height), angles degrees, shares 0..1, cadence steps per minute. `steps` is None when steps
@@ -236,136 +144,46 @@ class SessionSummary:
 
     source: str = ""
     level: str | None = None
-    height_cm: float | None = None
-    duration_s: float | None = None
+    height_cm: Number | None = None
+    duration_s: Number | None = None
     frames: int | None = None
     frames_with_person: int | None = None
-    fps: float | None = None
-    direction: str | None = None
-    backward_time_s: float | None = None
-    forward_time_s: float | None = None
-    standing_time_s: float | None = None
-    view: str | None = None
+    fps: Number | None = None
+    direction: Direction | None = None
+    backward_time_s: Number | None = None
+    forward_time_s: Number | None = None
+    standing_time_s: Number | None = None
+    view: View | None = None
     view_time_s: ViewTimes | None = None
     steps: int | None = None
-    cadence_spm: float | None = None
-    step_length_leg: float | None = None
-    step_length_m: float | None = None
-    step_time_s: float | None = None
-    speed_leg_s: float | None = None
-    speed_m_s: float | None = None
-    step_length_symmetry: float | None = None
-    step_time_symmetry: float | None = None
-    trunk_lean_deg_median: float | None = None
-    head_angle_deg_median: float | None = None
-    upright_share: float | None = None
-    head_up_share: float | None = None
-    setting: str | None = None               # "overground" | "treadmill" (also walking in place)
-    handrail_share: float | None = None      # treadmill: share of the walk holding the rails
-    cues: tuple[CueRecord, ...] = ()
-    step_list: tuple[StepRecord, ...] = ()
-    gait_events: tuple[GaitEventRecord, ...] = ()
+    cadence_spm: Number | None = None
+    step_length_leg: Number | None = None
+    step_length_m: Number | None = None
+    step_time_s: Number | None = None
+    speed_leg_s: Number | None = None
+    speed_m_s: Number | None = None
+    step_length_symmetry: Number | None = None
+    step_time_symmetry: Number | None = None
+    trunk_lean_deg_median: Number | None = None
+    head_angle_deg_median: Number | None = None
+    upright_share: Number | None = None
+    head_up_share: Number | None = None
+    setting: WalkSetting | None = None   # "treadmill" also for walking in place
+    handrail_share: Number | None = None  # treadmill: share of the walk holding the rails
+    cues: Records[CueRecord] = ()
+    step_list: Records[StepRecord] = ()
+    gait_events: Records[GaitEventRecord] = ()
     thresholds: Thresholds | None = None
     warnings: tuple[str, ...] = ()
-    timed_test: TimedTestResult | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The summary.json content: JSON types only, NaN and infinity as null."""
-        return to_jsonable({
-            "source": self.source,
-            "level": self.level,
-            "height_cm": self.height_cm,
-            "duration_s": self.duration_s,
-            "frames": self.frames,
-            "frames_with_person": self.frames_with_person,
-            "fps": self.fps,
-            "direction": self.direction,
-            "backward_time_s": self.backward_time_s,
-            "forward_time_s": self.forward_time_s,
-            "standing_time_s": self.standing_time_s,
-            "view": self.view,
-            "view_time_s": None if self.view_time_s is None else self.view_time_s.to_json(),
-            "steps": self.steps,
-            "cadence_spm": self.cadence_spm,
-            "step_length_leg": self.step_length_leg,
-            "step_length_m": self.step_length_m,
-            "step_time_s": self.step_time_s,
-            "speed_leg_s": self.speed_leg_s,
-            "speed_m_s": self.speed_m_s,
-            "step_length_symmetry": self.step_length_symmetry,
-            "step_time_symmetry": self.step_time_symmetry,
-            "trunk_lean_deg_median": self.trunk_lean_deg_median,
-            "head_angle_deg_median": self.head_angle_deg_median,
-            "upright_share": self.upright_share,
-            "head_up_share": self.head_up_share,
-            "setting": self.setting,
-            "handrail_share": self.handrail_share,
-            "cues": [cue.to_json() for cue in self.cues],
-            "step_list": [step.to_json() for step in self.step_list],
-            "gait_events": [event.to_json() for event in self.gait_events],
-            "thresholds": None if self.thresholds is None else self.thresholds.to_json(),
-            "warnings": list(self.warnings),
-            "timed_test": None if self.timed_test is None else self.timed_test.to_json(),
-        })
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SessionSummary:
-        """Read a stored summary; missing or malformed values become None (or empty)."""
-        view_time = data.get("view_time_s")
-        thresholds = data.get("thresholds")
-        warnings = data.get("warnings")
-        timed_test = data.get("timed_test")
-        return cls(
-            source=str(data.get("source") or ""),
-            level=_text(data.get("level")),
-            height_cm=_number(data.get("height_cm")),
-            duration_s=_number(data.get("duration_s")),
-            frames=_integer(data.get("frames")),
-            frames_with_person=_integer(data.get("frames_with_person")),
-            fps=_number(data.get("fps")),
-            direction=_text(data.get("direction")),
-            backward_time_s=_number(data.get("backward_time_s")),
-            forward_time_s=_number(data.get("forward_time_s")),
-            standing_time_s=_number(data.get("standing_time_s")),
-            view=_text(data.get("view")),
-            view_time_s=ViewTimes.from_json(view_time) if isinstance(view_time, Mapping) else None,
-            steps=_integer(data.get("steps")),
-            cadence_spm=_number(data.get("cadence_spm")),
-            step_length_leg=_number(data.get("step_length_leg")),
-            step_length_m=_number(data.get("step_length_m")),
-            step_time_s=_number(data.get("step_time_s")),
-            speed_leg_s=_number(data.get("speed_leg_s")),
-            speed_m_s=_number(data.get("speed_m_s")),
-            step_length_symmetry=_number(data.get("step_length_symmetry")),
-            step_time_symmetry=_number(data.get("step_time_symmetry")),
-            trunk_lean_deg_median=_number(data.get("trunk_lean_deg_median")),
-            head_angle_deg_median=_number(data.get("head_angle_deg_median")),
-            upright_share=_number(data.get("upright_share")),
-            head_up_share=_number(data.get("head_up_share")),
-            setting=_text(data.get("setting")),
-            handrail_share=_number(data.get("handrail_share")),
-            cues=tuple(CueRecord.from_json(c) for c in _items(data.get("cues"))),
-            step_list=tuple(StepRecord.from_json(s) for s in _items(data.get("step_list"))),
-            gait_events=tuple(
-                GaitEventRecord.from_json(e) for e in _items(data.get("gait_events"))
-            ),
-            thresholds=(
-                Thresholds.from_json(thresholds) if isinstance(thresholds, Mapping) else None
-            ),
-            warnings=(
-                tuple(str(w) for w in warnings) if isinstance(warnings, list | tuple) else ()
-            ),
-            timed_test=(
-                TimedTestResult.from_json(timed_test) if isinstance(timed_test, Mapping) else None
-            ),
-        )
+    timed_test: TimedTestResult | None = Field(
+        None, description="the 3-metre backward walk test, when it was asked for")
 
 
 def as_summary(value: SessionSummary | Mapping[str, Any] | None) -> SessionSummary:
     """A summary as given, or read from a stored summary.json's content."""
     if isinstance(value, SessionSummary):
         return value
-    return SessionSummary.from_json(_mapping(value))
+    return SessionSummary.from_json(value)
 
 
 # ---------------------------------------------------------------------------- building
@@ -375,7 +193,7 @@ def _frame_durations(time_s: np.ndarray) -> np.ndarray:
     if len(time_s) == 0:
         return np.zeros(0)
     if len(time_s) == 1:
-        return np.ones(1) / 30.0
+        return np.ones(1) / DEFAULT_FPS
     return np.append(np.diff(time_s), median_frame_interval_s(time_s))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO, Generic, TypeVar
 
 from posecoach.errors import OutputError, describe_os_error
-from posecoach.pipeline.handoff import POLL_S
+from posecoach.media.handoff import POLL_S
 
 T = TypeVar("T")
 

@@ -1,53 +1,32 @@
-"""Whole-clip analysis: the offline pipeline, its outputs, and `analyze_video`.
+"""Analysing a video file or a landmarks file into a session folder.
 
-Offline analysis smooths the landmarks with a zero-phase filter, computes the metrics and the
-gait over the whole clip, and runs the same rules as the live coach. The annotated clip is drawn
-while the video is read, from the live coach's causal view: it shows what the walker would have
-been told at that moment. The summary, metrics, plots and report come from the offline analysis.
+The annotated clip is drawn while the video is read, from the live coach's causal view: it
+shows what the walker would have been told at that moment. The pose model, the coach and the
+encoder run on threads of their own. The summary, metrics, plots and report come from the
+offline analysis of the recorded landmarks (`posecoach.outputs.results`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from posecoach.coach.cues import Cue
-from posecoach.coach.gait import GaitSummary, analyze_gait
 from posecoach.coach.live import LiveCoach
-from posecoach.coach.metrics import METRIC_FIELDS, MetricsSeries, compute_metrics
-from posecoach.coach.rules import evaluate_rules
-from posecoach.coach.smoothing import smooth_offline
-from posecoach.coach.timed_test import time_backward_walk
 from posecoach.errors import VideoError
+from posecoach.media.handoff import hand_over
 from posecoach.media.probe import file_label, output_size, probe
 from posecoach.media.reader import VideoFrame, VideoReader
-from posecoach.outputs.clinician_report import CLINICIAN_REPORT, write_clinician_report
-from posecoach.outputs.files import (
-    SessionFiles,
-    StagedOutputs,
-    atomic_write_json,
-    atomic_write_rows,
-)
-from posecoach.outputs.landmarks_csv import read_landmarks_csv, write_landmarks_csv
-from posecoach.outputs.plots import plot_descriptions
-from posecoach.outputs.report import write_report
-from posecoach.outputs.summary import SessionSummary, build_summary
-from posecoach.pipeline.handoff import hand_over
+from posecoach.outputs.landmarks_csv import read_landmarks_csv
+from posecoach.outputs.results import AnalysisResult, analyze_series, write_outputs
+from posecoach.pipeline.recorder import SessionRecorder
 from posecoach.pose.estimator import PoseEstimator
-from posecoach.pose.landmarks import PoseSeries
-from posecoach.pose.timeline import safe_timeline
 from posecoach.settings import Settings
-
-if TYPE_CHECKING:
-    from posecoach.pipeline.recorder import SessionRecorder
 
 Progress = Callable[[int, int | None], None]
 
@@ -56,109 +35,6 @@ Progress = Callable[[int, int | None], None]
 MIN_SHARED_SIDE_PX = 960
 # Frames waiting for the coach thread.
 _QUEUE_FRAMES = 4
-
-
-@dataclass
-class AnalysisResult:
-    """Everything one analysis produced; `files` maps each written file's name to its path."""
-
-    summary: SessionSummary
-    metrics: MetricsSeries
-    gait: GaitSummary
-    cues: list[Cue]
-    series: PoseSeries
-    out_dir: Path | None = None
-    files: dict[str, Path] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class MeasuredSeries:
-    """A series with safe times, smoothed over the whole clip, and its per-frame metrics."""
-
-    series: PoseSeries
-    smoothed: PoseSeries
-    metrics: MetricsSeries
-    warnings: list[str]
-
-
-def measure_series(series: PoseSeries, settings: Settings, label: str = "the clip"
-                   ) -> MeasuredSeries:
-    """Safe times (`posecoach.pose.timeline`; what was changed is in `warnings`), zero-phase
-    smoothing and the metrics: what every whole-clip analysis starts from."""
-    timeline = safe_timeline(series.time_s, max_gap_s=settings.timing.max_gap_s, label=label)
-    if not np.array_equal(timeline.time_s, series.time_s):
-        series = dataclasses.replace(series, time_s=timeline.time_s)
-    smoothed = smooth_offline(series, settings)
-    return MeasuredSeries(series, smoothed, compute_metrics(smoothed, settings),
-                          list(timeline.warnings))
-
-
-def analyze_series(
-    series: PoseSeries,
-    settings: Settings,
-    source: str = "",
-    warnings: list[str] | None = None,
-) -> AnalysisResult:
-    """Offline analysis of a whole clip's landmarks (no video, no pose model).
-
-    The times are first made safe (`posecoach.pose.timeline`): from the first frame, at a
-    camera's frame rate, breaks shortened; what was changed is added to the warnings.
-    """
-    measured = measure_series(series, settings, label=source or "the clip")
-    series, smoothed, metrics = measured.series, measured.smoothed, measured.metrics
-    warnings = [*(warnings or []), *measured.warnings]
-    gait = analyze_gait(smoothed, metrics, settings)
-    cues = evaluate_rules(list(metrics.rows()), gait.steps, settings)
-    if not metrics.has_person.any():
-        warnings.append("Nobody was found in the video.")
-    summary = build_summary(series, metrics, gait, cues, settings, source, warnings)
-    if settings.timed_test.run:
-        timed = time_backward_walk(smoothed, metrics, settings)
-        summary = dataclasses.replace(summary, timed_test=timed)
-    return AnalysisResult(summary, metrics, gait, cues, series)
-
-
-def write_outputs(result: AnalysisResult, out_dir: Path, settings: Settings,
-                  landmarks: bool = True) -> dict[str, Path]:
-    """Write the landmarks (unless already written), metrics, summary, plots and report.
-
-    The plots are drawn once: the report shows them and the web UI reads them from their file.
-    Every file is written aside first and moved into `out_dir` only once all are complete, so a
-    failure part-way (a full disk) leaves the folder's previous results as they were.
-    """
-    staged = StagedOutputs(out_dir)
-    try:
-        write_outputs_into(result, staged.files, settings, landmarks=landmarks)
-        return staged.commit()
-    finally:
-        staged.discard()
-
-
-def write_outputs_into(result: AnalysisResult, paths: SessionFiles, settings: Settings,
-                       landmarks: bool = True) -> dict[str, Path]:
-    """`write_outputs` into the folder of `paths` as it is, one atomic write per file."""
-    files: dict[str, Path] = {}
-    if landmarks:
-        files[paths.LANDMARKS] = write_landmarks_csv(paths.landmarks, result.series)
-    files[paths.METRICS] = atomic_write_rows(
-        paths.metrics,
-        METRIC_FIELDS,
-        result.metrics.value_rows(),
-    )
-    files[paths.SUMMARY] = atomic_write_json(paths.summary, result.summary.to_json())
-    plots = plot_descriptions(result.metrics, result.gait, result.cues, settings)
-    files[paths.PLOTS] = atomic_write_json(
-        paths.plots, {name: svg for name, (svg, _description) in plots.items()}
-    )
-    files[paths.REPORT] = write_report(
-        paths.report, result.summary, result.metrics, result.gait, result.cues, settings,
-        plots=plots,
-    )
-    if result.summary.timed_test is not None:
-        files[CLINICIAN_REPORT] = write_clinician_report(
-            paths.out_dir / CLINICIAN_REPORT, result.summary, result.metrics, result.gait,
-        )
-    return files
 
 
 def pose_input_side(settings: Settings) -> int:
@@ -249,9 +125,6 @@ def analyze_video(
     total = info.frame_count
     warnings: list[str] = []
     frame_size = output_size(info.width, info.height, settings.pose.max_input_side_px)
-    # The recorder finishes with this module's analysis, so it is imported when first needed.
-    from posecoach.pipeline.recorder import SessionRecorder
-
     coach = LiveCoach(settings, estimator)
     recorder = SessionRecorder(
         Path(out_dir), settings, info.fps, name, fragmented=False,

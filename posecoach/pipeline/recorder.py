@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import math
 import os
 import threading
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from posecoach.coach.analysis import measure_series
 from posecoach.coach.cues import Cue
 from posecoach.coach.live import LiveResult
 from posecoach.coach.timed_test import (
@@ -32,6 +32,7 @@ from posecoach.coach.timed_test import (
     time_backward_walk,
 )
 from posecoach.errors import OutputError, VideoError, describe_os_error
+from posecoach.frame_rate import fps_or_default
 from posecoach.media.jpeg import decode_jpeg
 from posecoach.media.probe import output_size
 from posecoach.media.writer import VideoWriter
@@ -39,14 +40,13 @@ from posecoach.outputs.files import SessionFiles, StagedOutputs
 from posecoach.outputs.landmarks_csv import HEADER as LANDMARK_HEADER
 from posecoach.outputs.landmarks_csv import format_row
 from posecoach.outputs.overlay import Overlay
-from posecoach.pipeline.backlog import Backlog, FrameSpool, Spooled
-from posecoach.pipeline.offline import (
+from posecoach.outputs.results import (
     AnalysisResult,
     analyze_series,
-    measure_series,
     write_outputs,
     write_outputs_into,
 )
+from posecoach.pipeline.backlog import Backlog, FrameSpool, Spooled
 from posecoach.pose.landmarks import PoseSeries
 from posecoach.settings import Settings
 
@@ -110,7 +110,7 @@ class SessionRecorder:
         self.out_dir = Path(out_dir)
         self.paths = SessionFiles(self.out_dir)
         self.settings = settings
-        self.fps = fps if fps and math.isfinite(fps) and fps > 0 else 30.0
+        self.fps = fps_or_default(fps)
         self.source_name = source_name
         self.fragmented = fragmented
         self.overlay = Overlay(settings) if draw else None

@@ -14,7 +14,6 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from posecoach import __version__
 from posecoach.errors import OutputError, user_message
 from posecoach.outputs.files import SessionFiles
 from posecoach.outputs.summary import SessionSummary
@@ -26,6 +25,7 @@ from posecoach.server.engine import DefaultEngine, Engine, unusable_outputs
 from posecoach.server.jobs import JobManager
 from posecoach.server.storage import Storage
 from posecoach.settings import Settings, load_settings
+from posecoach.version import __version__
 
 log = logging.getLogger(__name__)
 

@@ -10,27 +10,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
 
+from pydantic import BaseModel
 from starlette.applications import Starlette
 
-SpeakWhere = Literal["phone", "viewer", "both"]
-SPEAK_CHOICES: tuple[str, ...] = get_args(SpeakWhere)
+from posecoach.server.messages import (
+    FinishedMessage,
+    LiveSessionItem,
+    SessionsMessage,
+    SpeakMessage,
+    SpeakWhere,
+    dumps,
+)
+
 DEFAULT_SPEAK: SpeakWhere = "phone"
 VIEWER_QUEUE = 16
 FRAME_HEADER = struct.Struct(">d")  # a frame to a viewer: its time_s, then the JPEG bytes
 
 ViewerMessage = str | bytes
-NotifyPhone = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-def speak_choice(value: object) -> SpeakWhere | None:
-    """`value` when it names where cues are spoken, else None."""
-    return value if isinstance(value, str) and value in SPEAK_CHOICES else None  # type: ignore[return-value]
+NotifyPhone = Callable[[BaseModel], Awaitable[None]]
 
 
 @dataclass
@@ -88,12 +89,12 @@ class LiveHub:
         )
         self._announce()
 
-    def close(self, session_id: str, finished: dict[str, Any] | None = None) -> None:
+    def close(self, session_id: str, finished: FinishedMessage | None = None) -> None:
         """Take a session off the list; its viewers get its `finished` message."""
         stream = self.streams.pop(session_id, None)
         if stream is None:
             return
-        message = json.dumps(finished or {"type": "finished", "session_id": session_id})
+        message = dumps(finished or FinishedMessage(session_id=session_id))
         for viewer in stream.viewers:
             viewer.offer(message)
             viewer.watching = None
@@ -122,9 +123,9 @@ class LiveHub:
         if stream is None:
             return False
         stream.speak = speak
-        message = {"type": "speak", "session_id": session_id, "speak": speak}
+        message = SpeakMessage(session_id=session_id, speak=speak)
         for viewer in stream.viewers:
-            viewer.offer(json.dumps(message))
+            viewer.offer(dumps(message))
         if stream.notify_phone is not None:
             with contextlib.suppress(Exception):
                 await stream.notify_phone(message)
@@ -133,17 +134,11 @@ class LiveHub:
 
     # ------------------------------------------------------------ the viewer's side
 
-    def listing(self) -> list[dict[str, Any]]:
-        """The running sessions, oldest first, as `LiveSessionItem` bodies."""
+    def listing(self) -> list[LiveSessionItem]:
+        """The running sessions, oldest first."""
         return [
-            {
-                "session_id": s.session_id,
-                "level": s.level,
-                "source_name": s.source_name,
-                "started_at": s.started_at,
-                "speak": s.speak,
-                "viewers": len(s.viewers),
-            }
+            LiveSessionItem(session_id=s.session_id, level=s.level, source_name=s.source_name,
+                            started_at=s.started_at, speak=s.speak, viewers=len(s.viewers))
             for s in self.streams.values()
         ]
 
@@ -176,7 +171,7 @@ class LiveHub:
         self.viewers.discard(viewer)
 
     def _sessions_message(self) -> str:
-        return json.dumps({"type": "sessions", "sessions": self.listing()})
+        return dumps(SessionsMessage(sessions=self.listing()))
 
     def _announce(self) -> None:
         message = self._sessions_message()

@@ -1,13 +1,12 @@
 """The analysis engine as the server sees it, behind one small interface.
 
 `DefaultEngine` imports the real engine modules (`posecoach.coach.live`,
-`posecoach.pipeline.offline`, `posecoach.media`) on first use, so the server starts and
-serves pages even while they are missing. Tests may pass any object with the same methods.
+`posecoach.pipeline`, `posecoach.media`) on first use, so the server starts without loading
+the pose model's runtime. Tests may pass any object with the same methods.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -38,7 +37,7 @@ class LiveCoachLike(Protocol):
 
 
 class AnalysisLike(Protocol):
-    """What the server needs from `posecoach.pipeline.offline.AnalysisResult`."""
+    """What the server needs from `posecoach.outputs.results.AnalysisResult`."""
 
     @property
     def summary(self) -> SessionSummary: ...
@@ -79,13 +78,6 @@ class Engine(Protocol):
     def recover(self, out_dir: Path, settings: Settings, source_name: str) -> SessionSummary: ...
 
     def plots(self, out_dir: Path, settings: Settings) -> dict[str, str]: ...
-
-
-def engine_available() -> bool:
-    """True when the engine modules the server uses are importable."""
-    names = ("posecoach.coach.live", "posecoach.pipeline.offline", "posecoach.media.reader",
-             "posecoach.pose.estimator")
-    return all(importlib.util.find_spec(name) is not None for name in names)
 
 
 class DefaultEngine:
@@ -158,7 +150,7 @@ class DefaultEngine:
         """
         from posecoach.outputs.files import atomic_write_text
         from posecoach.outputs.landmarks_csv import read_landmarks_csv
-        from posecoach.pipeline.offline import analyze_series, write_outputs
+        from posecoach.outputs.results import analyze_series, write_outputs
 
         files = SessionFiles(out_dir)
         partial = files.landmarks_partial
@@ -182,7 +174,7 @@ class DefaultEngine:
         """
         from posecoach.outputs.landmarks_csv import read_landmarks_csv
         from posecoach.outputs.plots import render_plots
-        from posecoach.pipeline.offline import analyze_series
+        from posecoach.outputs.results import analyze_series
 
         result = analyze_series(read_landmarks_csv(SessionFiles(out_dir).landmarks), settings)
         return render_plots(result.metrics, result.gait, result.cues, settings)

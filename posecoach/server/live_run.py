@@ -28,15 +28,23 @@ from typing import Any
 
 import cv2
 import numpy as np
+from pydantic import BaseModel
 
 from posecoach.coach.timed_test import TimedTestResult
 from posecoach.errors import OutputError, PosecoachError, user_message
-from posecoach.pipeline.handoff import hand_over
+from posecoach.media.handoff import hand_over
 from posecoach.server.engine import InputError
+from posecoach.server.messages import (
+    ErrorMessage,
+    FinishedMessage,
+    FrameMessage,
+    ResultMessage,
+    TrialsMessage,
+)
 from posecoach.server.storage import Storage
 
 log = logging.getLogger(__name__)
-SendJson = Callable[[dict[str, Any]], Awaitable[None]]
+SendJson = Callable[[BaseModel], Awaitable[None]]
 SEND_TIMEOUT_S = 10.0
 PREVIEW_MAX_SIDE_PX = 960
 
@@ -146,7 +154,7 @@ class LiveRun:
         self.seq = 0
         self.client_gone = False
         self.recording_error: str | None = None
-        self._finished: dict[str, Any] | None = None
+        self._finished: FinishedMessage | None = None
         self._detected: queue.Queue[_Detected | None] = queue.Queue(maxsize=1)
         self._coach_thread = threading.Thread(
             target=self._coach_all, name="posecoach-live-coach", daemon=True
@@ -155,11 +163,11 @@ class LiveRun:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posecoach-live")
         self.processing = asyncio.wrap_future(self._executor.submit(self._process_all))
 
-    def _send(self, payload: dict[str, Any]) -> None:
+    def _send(self, message: BaseModel) -> None:
         if self.client_gone:
             return
         try:
-            future = asyncio.run_coroutine_threadsafe(self._send_json(payload), self._loop)
+            future = asyncio.run_coroutine_threadsafe(self._send_json(message), self._loop)
             future.result(timeout=SEND_TIMEOUT_S)
         except Exception:  # noqa: BLE001 - a vanished client must not stop the recording
             self.client_gone = True
@@ -204,15 +212,15 @@ class LiveRun:
         """The coach stage: metrics and cues, the recording, and the reply to the client."""
         while (done := self._detected.get()) is not None:
             if done.error is not None:
-                self._send({"type": "error", "message": done.error})
+                self._send(ErrorMessage(message=done.error))
                 continue
             try:
                 self._send(self._process(done))
             except InputError as exc:
-                self._send({"type": "error", "message": user_message(exc)})
+                self._send(ErrorMessage(message=user_message(exc)))
             except Exception:
                 log.exception("live frame failed in session %s", self.session_id)
-                self._send({"type": "error", "message": "the frame could not be processed"})
+                self._send(ErrorMessage(message="the frame could not be processed"))
 
     def _record_frame(self, image: np.ndarray, time_s: float, result: Any,
                       jpeg: bytes | None) -> None:
@@ -229,34 +237,34 @@ class LiveRun:
                 log.exception("recording failed in session %s", self.session_id)
                 message = "the recording failed (see the server log)"
             self.recording_error = message
-            self._send({
-                "type": "error",
-                "message": f"{message}. The recording stopped here; coaching goes on.",
-            })
+            self._send(ErrorMessage(
+                message=f"{message}. The recording stopped here; coaching goes on."))
 
-    def _process(self, done: _Detected) -> dict[str, Any]:
+    def _process(self, done: _Detected) -> ResultMessage:
         assert done.image is not None
         height, width = done.image.shape[:2]
         result = self.coach.process_people(done.people, done.time_s, width, height)
         self._record_frame(done.image, done.time_s, result, done.jpeg)
         if done.preview is not None:
-            self._send({"type": "frame", "seq": self.seq, "jpeg": done.preview})
-        payload = {"type": "result", "seq": self.seq, "dropped": self._dropped()}
-        payload.update(result.to_json())
+            self._send(FrameMessage(seq=self.seq, jpeg=done.preview))
+        server_ms = None
         if done.item.arrived is not None:
-            payload["server_ms"] = round((time.monotonic() - done.item.arrived) * 1000.0, 1)
+            server_ms = round((time.monotonic() - done.item.arrived) * 1000.0, 1)
+        message = ResultMessage.of(result.body(), self.seq, self._dropped(), server_ms)
         self.seq += 1
-        return payload
+        return message
 
-    async def time_trials(self) -> dict[str, Any]:
+    async def time_trials(self) -> TrialsMessage:
         """The timed test over what is recorded so far, timed off the event loop while the
-        session goes on: `{"timed_test": TimedTestResult JSON, "walking": bool}`."""
+        session goes on."""
         time_trials = getattr(self.recorder, "time_trials", None)
         if time_trials is None:
             reason = "not timed: this recording cannot be timed during the session"
-            return {"timed_test": TimedTestResult(reason=reason).to_json(), "walking": False}
+            return TrialsMessage(session_id=self.session_id,
+                                 timed_test=TimedTestResult(reason=reason), walking=False)
         trials = await self._loop.run_in_executor(None, time_trials)
-        return trials.to_json()
+        return TrialsMessage(session_id=self.session_id, timed_test=trials.result,
+                             walking=trials.walking)
 
     def _record(self, **fields: Any) -> None:
         """Store the outcome; a database that cannot be written leaves the session to recovery."""
@@ -264,15 +272,13 @@ class LiveRun:
             self.storage.update_session(self.session_id, **fields)
         except OutputError as exc:
             log.error("the outcome of session %s could not be saved: %s", self.session_id, exc)
-            self._send({
-                "type": "error",
-                "message": f"{user_message(exc)}. This session is added to the history when "
-                "the server next starts with free space.",
-            })
+            self._send(ErrorMessage(
+                message=f"{user_message(exc)}. This session is added to the history when "
+                "the server next starts with free space."))
         except Exception:  # noqa: BLE001 - the next start settles a session left 'recording'
             log.exception("could not record the outcome of session %s", self.session_id)
 
-    def _finalise(self) -> dict[str, Any]:
+    def _finalise(self) -> FinishedMessage:
         if self._finished is not None:
             return self._finished
         close = getattr(self.coach, "close", None)
@@ -287,25 +293,14 @@ class LiveRun:
         except Exception as exc:
             message = _finish_error(exc)
             self._record(status="failed", error=message)
-            self._finished = {
-                "type": "finished",
-                "session_id": self.session_id,
-                "status": "failed",
-                "error": message,
-            }
+            self._finished = FinishedMessage(session_id=self.session_id, status="failed",
+                                             error=message)
         else:
             summary = result.summary
             self._record(status="done", summary=summary, duration_s=summary.duration_s)
-            self._finished = {
-                "type": "finished",
-                "session_id": self.session_id,
-                "status": "done",
-                "frames": self.seq,
-                "dropped": self._dropped(),
-            }
-            timed = getattr(summary, "timed_test", None)
-            if timed is not None:
-                self._finished["timed_test"] = timed.to_json()
+            self._finished = FinishedMessage(
+                session_id=self.session_id, status="done", frames=self.seq,
+                dropped=self._dropped(), timed_test=getattr(summary, "timed_test", None))
         return self._finished
 
     def _release(self) -> None:
@@ -317,7 +312,7 @@ class LiveRun:
             except Exception:  # noqa: BLE001 - must not stop the finalising
                 log.exception("releasing session %s failed", self.session_id)
 
-    async def finish(self, close_input: Callable[[], None]) -> dict[str, Any]:
+    async def finish(self, close_input: Callable[[], None]) -> FinishedMessage:
         """Stop taking frames, process what is waiting, and finalise the recording.
 
         The finalising is queued on the session's thread at once and shielded, so it

@@ -13,11 +13,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
 from posecoach.errors import OutputError
+from posecoach.media.timeline import clip_length_s
 from posecoach.outputs.clinician_report import CLINICIAN_REPORT
 from posecoach.outputs.files import SessionFiles, atomic_write_text
 from posecoach.outputs.summary import SessionSummary
 from posecoach.outputs.words import summary_in_words
-from posecoach.pose.timeline import clip_length_s
 from posecoach.server.context import ServerContext
 from posecoach.server.engine import InputError
 from posecoach.server.progression import suggest_next, timed_test_history
@@ -43,7 +43,7 @@ from posecoach.server.schemas import (
 )
 from posecoach.server.storage import KEEP, NoSuchPerson, PersonBusy, PersonExists
 from posecoach.server.uploads import UploadError, UploadTooLarge, receive_files
-from posecoach.settings import LEVELS, Settings, SettingsError
+from posecoach.settings import LEVELS, MAX_HEIGHT_CM, MIN_HEIGHT_CM, Settings, SettingsError
 
 log = logging.getLogger(__name__)
 router = APIRouter(
@@ -536,6 +536,7 @@ def config(request: Request) -> ConfigBody:
         default_level=default.level,
         suggested_minutes=minutes,
         setup_guide=list(SETUP_GUIDE),
+        height_cm_between=(MIN_HEIGHT_CM, MAX_HEIGHT_CM),
         source=ctx.source is not None,
         limits=LimitsBody(
             max_upload_bytes=limits.max_upload_bytes,

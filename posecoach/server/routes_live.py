@@ -9,20 +9,31 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel
 
-from posecoach.coach.timed_test import POPULATIONS, FloorMarks
 from posecoach.errors import OutputError
 from posecoach.media.jpeg import decode_jpeg, jpeg_size
-from posecoach.outputs.files import to_jsonable
-from posecoach.server.broadcast import DEFAULT_SPEAK, LiveHub, live_hub, speak_choice
+from posecoach.server.broadcast import DEFAULT_SPEAK, LiveHub, live_hub
 from posecoach.server.context import ServerContext
 from posecoach.server.engine import InputError
 from posecoach.server.live_run import FrameIn, LatestSlot, LiveRun
+from posecoach.server.messages import (
+    ErrorMessage,
+    PingMessage,
+    PongMessage,
+    ResultMessage,
+    SpeakChoice,
+    StartedMessage,
+    StartMessage,
+    StopMessage,
+    TimeTrialsMessage,
+    dumps,
+    parse_live,
+)
 from posecoach.server.storage import NoSuchPerson
 from posecoach.settings import Settings, SettingsError
 
@@ -31,14 +42,6 @@ router = APIRouter()
 MAX_ERROR_CHARS = 300
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_INTERNAL_ERROR = 1011
-TEST_3M_BACKWARD = "3m-backward"
-
-
-def _dumps(payload: dict[str, Any]) -> str:
-    try:
-        return json.dumps(payload, allow_nan=False)
-    except ValueError:
-        return json.dumps(to_jsonable(payload), allow_nan=False)
 
 
 class Channel:
@@ -49,13 +52,16 @@ class Channel:
         self._lock = asyncio.Lock()
         self.open = True
 
-    async def send(self, payload: dict[str, Any]) -> None:
-        """Send one JSON message; raises once the socket is closed."""
+    async def send(self, message: BaseModel) -> None:
+        """Send one message; raises once the socket is closed."""
+        await self._send_text(dumps(message))
+
+    async def _send_text(self, text: str) -> None:
         async with self._lock:
             if not self.open:
                 raise ConnectionError("the client has gone")
             try:
-                await self.ws.send_text(_dumps(payload))
+                await self.ws.send_text(text)
             except Exception:
                 self.open = False
                 raise
@@ -65,7 +71,7 @@ class Channel:
         if len(message) > MAX_ERROR_CHARS:
             message = message[: MAX_ERROR_CHARS - 3] + "..."
         with contextlib.suppress(Exception):
-            await self.send({"type": "error", "message": message})
+            await self.send(ErrorMessage(message=message))
 
 
 class PhoneChannel(Channel):
@@ -76,94 +82,53 @@ class PhoneChannel(Channel):
         self.hub = hub
         self.session_id: str | None = None
 
-    async def send(self, payload: dict[str, Any]) -> None:
-        if self.session_id is not None and payload.get("type") == "result":
-            self.hub.publish(self.session_id, _dumps(payload))
-        await super().send(payload)
+    async def send(self, message: BaseModel) -> None:
+        text = dumps(message)
+        if self.session_id is not None and isinstance(message, ResultMessage):
+            self.hub.publish(self.session_id, text)
+        await self._send_text(text)
 
 
-def _start_settings(ctx: ServerContext, message: dict[str, Any],
+def _start_settings(ctx: ServerContext, start: StartMessage,
                     person: dict[str, Any] | None = None) -> Settings:
     """The session's settings from a start message; the person's level and height stand in
     for those the message leaves out, and a timed test's settings are added."""
-    level = message.get("level")
-    height = message.get("height_cm")
-    if level is not None and not isinstance(level, str):
-        raise SettingsError("level must be a string")
-    if height is not None and (isinstance(height, bool) or not isinstance(height, int | float)):
-        raise SettingsError("height_cm must be a number or null")
+    level, height = start.level, start.height_cm
     if person is not None:
         level = level if level is not None else person.get("level")
         height = height if height is not None else person.get("height_cm")
     settings = ctx.settings_loader(level, height)
-    test = TestRequest.from_message(message)
-    if test is not None:
-        settings = test.apply(settings, person, _previous_time_s(ctx, person))
-    walk_setting = message.get("setting")
-    if walk_setting is None:
+    if start.test is not None:
+        settings = _with_test(settings, start, person, _previous_time_s(ctx, person))
+    if start.setting is None:
         return settings
-    if walk_setting not in ("auto", "overground", "treadmill"):
-        raise SettingsError("setting must be auto, overground or treadmill")
     return settings.model_copy(update={
-        "walk_setting": settings.walk_setting.model_copy(update={"setting": walk_setting})})
+        "walk_setting": settings.walk_setting.model_copy(update={"setting": start.setting})})
 
 
-@dataclass(frozen=True)
-class TestRequest:
-    """A start message's timed test: the 3-metre backward walk, its floor marks (frame pixels)
-    and the population whose cut-offs interpret the time."""
-
-    floor_marks_px: tuple[float, ...] = ()
-    population: str | None = None
-
-    @classmethod
-    def from_message(cls, message: dict[str, Any]) -> TestRequest | None:
-        """None for a coaching session; `InputError` for a test that cannot be run."""
-        test = message.get("test")
-        if test is None:
-            return None
-        if test != TEST_3M_BACKWARD:
-            raise InputError(f"unknown test {test!r}: the test offered is {TEST_3M_BACKWARD}")
-        marks = message.get("floor_marks_px")
-        values: tuple[float, ...] = ()
-        if marks is not None:
-            if not isinstance(marks, list) or not all(
-                isinstance(v, int | float) and not isinstance(v, bool) for v in marks
-            ):
-                raise InputError("floor_marks_px must be a list of 8 numbers (pixels)")
-            FloorMarks.from_values([float(v) for v in marks])
-            values = tuple(float(v) for v in marks)
-        population = message.get("population")
-        if population is not None and population not in POPULATIONS:
-            raise InputError(f"unknown population {population!r}: choose one of "
-                             f"{', '.join(POPULATIONS)}")
-        return cls(values, population)
-
-    def apply(self, settings: Settings, person: dict[str, Any] | None,
-              previous_time_s: float | None) -> Settings:
-        """`settings` with the test switched on; refused without a distance scale."""
-        if not self.floor_marks_px and settings.height_cm is None:
-            raise InputError(
-                "the timed test needs a distance scale: mark the two floor lines on the "
-                "camera picture, or give the walker's height"
-            )
-        population = self.population or (person or {}).get("population") or (
-            settings.timed_test.population)
-        update: dict[str, Any] = {"run": True, "population": population,
-                                  "floor_marks_px": self.floor_marks_px,
-                                  "previous_time_s": previous_time_s}
-        return settings.model_copy(update={
-            "timed_test": settings.timed_test.model_copy(update=update)})
+def _with_test(settings: Settings, start: StartMessage, person: dict[str, Any] | None,
+               previous_time_s: float | None) -> Settings:
+    """`settings` with the timed test switched on; refused without a distance scale."""
+    marks = start.floor_marks_px or ()
+    if not marks and settings.height_cm is None:
+        raise InputError(
+            "the timed test needs a distance scale: mark the two floor lines on the "
+            "camera picture, or give the walker's height"
+        )
+    population = start.population or (person or {}).get("population") or (
+        settings.timed_test.population)
+    update: dict[str, Any] = {"run": True, "population": population,
+                              "floor_marks_px": tuple(marks),
+                              "previous_time_s": previous_time_s}
+    return settings.model_copy(update={
+        "timed_test": settings.timed_test.model_copy(update=update)})
 
 
-def _person(ctx: ServerContext, message: dict[str, Any]) -> dict[str, Any] | None:
+def _person(ctx: ServerContext, start: StartMessage) -> dict[str, Any] | None:
     """The person a start message names (`person_id`), or None when it names nobody."""
-    person_id = message.get("person_id")
-    if person_id is None:
+    if start.person_id is None:
         return None
-    if not isinstance(person_id, str):
-        raise InputError("person_id must be a string")
-    person = ctx.storage.get_person(person_id)
+    person = ctx.storage.get_person(start.person_id)
     if person is None:
         raise NoSuchPerson()
     return person
@@ -176,13 +141,6 @@ def _previous_time_s(ctx: ServerContext, person: dict[str, Any] | None) -> float
     times = [row["time_s"] for row in ctx.storage.timed_tests(person["id"])
              if row.get("timed") and isinstance(row.get("time_s"), int | float)]
     return float(times[-1]) if times else None
-
-
-def _fps(message: dict[str, Any], default: float) -> float:
-    fps = message.get("fps")
-    if isinstance(fps, int | float) and not isinstance(fps, bool) and 1 <= fps <= 60:
-        return float(fps)
-    return default
 
 
 class RefusedMessage(InputError):
@@ -263,18 +221,23 @@ async def live(ws: WebSocket) -> None:
                     hub.publish_frame(run.session_id, arrived - t0, data)
                 continue
             request = _parse(message.get("text") or "")
-            kind = request.get("type") if request else None
             if request is None:
                 await channel.error("text messages must be JSON objects")
-            elif kind == "start":
+                continue
+            try:
+                incoming = parse_live(request)
+            except InputError as exc:
+                await channel.error(str(exc))
+                continue
+            if isinstance(incoming, StartMessage):
                 if run is not None:
                     await channel.error("a session is already running: stop it first")
                     continue
                 try:
-                    person = _person(ctx, request)
-                    settings = _start_settings(ctx, request, person)
+                    person = _person(ctx, incoming)
+                    settings = _start_settings(ctx, incoming, person)
                     slot = LatestSlot()
-                    fps = _fps(request, ctx.limits.live_fps)
+                    fps = incoming.fps or ctx.limits.live_fps
                     run = await _open_run(
                         ctx, channel, loop, settings, "browser camera", fps,
                         _jpeg_frames(slot), lambda s=slot: s.dropped,
@@ -290,25 +253,22 @@ async def live(ws: WebSocket) -> None:
                     await channel.error("the session could not be started (see the server log)")
                     continue
                 t0 = time.monotonic()
-                speak = speak_choice(request.get("speak")) or DEFAULT_SPEAK
+                speak = incoming.speak or DEFAULT_SPEAK
                 hub.open(run.session_id, settings.level, "browser camera", speak, channel.send)
                 channel.session_id = run.session_id
-                await channel.send(
-                    {"type": "started", "session_id": run.session_id, "speak": speak}
-                )
-            elif kind == "speak":
-                where = speak_choice(request.get("speak"))
-                if run is None or where is None:
+                await channel.send(StartedMessage(session_id=run.session_id, speak=speak))
+            elif isinstance(incoming, SpeakChoice):
+                if run is None:
                     await channel.error("send speak (phone, viewer or both) during a session")
                     continue
-                await hub.set_speak(run.session_id, where)
-            elif kind == "time_trials":
+                await hub.set_speak(run.session_id, incoming.speak)
+            elif isinstance(incoming, TimeTrialsMessage):
                 if run is None or not run.timed_test:
                     await channel.error("time_trials needs a session started as a timed test")
                     continue
                 if timing is None or timing.done():
                     timing = asyncio.ensure_future(_send_trials(channel, run))
-            elif kind == "stop":
+            elif isinstance(incoming, StopMessage):
                 if run is None or slot is None:
                     await channel.error("no session is running")
                     continue
@@ -320,10 +280,8 @@ async def live(ws: WebSocket) -> None:
                 channel.session_id = None
                 run, slot = None, None
                 await channel.send(finished)
-            elif kind == "ping":
-                await channel.send({"type": "pong"})
             else:
-                await channel.error(f"unknown message type {kind!r}")
+                await channel.send(PongMessage())
     except Exception as exc:
         await _end_after(ws, channel, exc, "live")
     finally:
@@ -336,9 +294,7 @@ async def live(ws: WebSocket) -> None:
 
 
 async def _send_trials(channel: Channel, run: LiveRun) -> None:
-    """Time the trials recorded so far and send them: `{"type": "trials", "session_id",
-    "timed_test", "walking"}` (the timed test's result, or why nothing is timed yet, and
-    whether the walker is moving now, so an untimed last trial may still be under way)."""
+    """Time the trials recorded so far and send them (`TrialsMessage`)."""
     try:
         trials = await run.time_trials()
     except Exception:
@@ -346,7 +302,7 @@ async def _send_trials(channel: Channel, run: LiveRun) -> None:
         await channel.error("the trials could not be timed (see the server log)")
         return
     with contextlib.suppress(Exception):
-        await channel.send({"type": "trials", "session_id": run.session_id, **trials})
+        await channel.send(trials)
 
 
 def _jpeg_frames(slot: LatestSlot) -> Any:
@@ -466,8 +422,12 @@ async def source(ws: WebSocket) -> None:
             if message["type"] == "websocket.disconnect":
                 break
             request = _parse(message.get("text") or "")
-            kind = request.get("type") if request else None
-            if kind == "start" and request is not None:
+            try:
+                incoming = parse_live(request) if request is not None else None
+            except InputError as exc:
+                await channel.error(str(exc))
+                continue
+            if isinstance(incoming, StartMessage):
                 if run is not None:
                     await channel.error("a session is already running: stop it first")
                     continue
@@ -475,7 +435,7 @@ async def source(ws: WebSocket) -> None:
                     await channel.error("the server-side camera is in use by another page")
                     continue
                 try:
-                    settings = _start_settings(ctx, request)
+                    settings = _start_settings(ctx, incoming)
                     reader = await loop.run_in_executor(
                         None, ctx.engine.camera_reader, ctx.source
                     )
@@ -499,16 +459,16 @@ async def source(ws: WebSocket) -> None:
                         log.exception("starting the server-side source failed")
                         await channel.error("the source could not be started (see the server log)")
                     continue
-                await channel.send({"type": "started", "session_id": run.session_id})
-            elif kind == "stop":
+                await channel.send(StartedMessage(session_id=run.session_id))
+            elif isinstance(incoming, StopMessage):
                 if run is None:
                     await channel.error("no session is running")
                     continue
                 finished = await run.finish(stop_reader)
                 run, reader = None, None
                 await channel.send(finished)
-            elif kind == "ping":
-                await channel.send({"type": "pong"})
+            elif isinstance(incoming, PingMessage):
+                await channel.send(PongMessage())
             else:
                 await channel.error("send {\"type\": \"start\"} or {\"type\": \"stop\"}")
     except Exception as exc:

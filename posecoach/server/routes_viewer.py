@@ -12,8 +12,20 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 
-from posecoach.server.broadcast import LiveHub, Viewer, live_hub, speak_choice
-from posecoach.server.schemas import ErrorBody, LanInfo, LiveSessionItem, error_responses
+from posecoach.errors import InputError
+from posecoach.server.broadcast import LiveHub, Viewer, live_hub
+from posecoach.server.messages import (
+    ErrorMessage,
+    LiveSessionItem,
+    PongMessage,
+    SpeakChoice,
+    UnwatchMessage,
+    WatchingMessage,
+    WatchMessage,
+    dumps,
+    parse_viewer,
+)
+from posecoach.server.schemas import ErrorBody, LanInfo, error_responses
 from posecoach.server.tls import LanAccess, qr_svg
 
 log = logging.getLogger(__name__)
@@ -61,7 +73,7 @@ def lan_qr(request: Request) -> Response:
 @router.get("/api/live/sessions")
 def live_sessions(request: Request) -> list[LiveSessionItem]:
     """The sessions streaming from a browser camera now, oldest first."""
-    return [LiveSessionItem(**item) for item in live_hub(request.app).listing()]
+    return live_hub(request.app).listing()
 
 
 async def _pump(ws: WebSocket, viewer: Viewer) -> None:
@@ -74,38 +86,38 @@ async def _pump(ws: WebSocket, viewer: Viewer) -> None:
 
 
 def _error(viewer: Viewer, message: str) -> None:
-    viewer.offer(json.dumps({"type": "error", "message": message}))
+    viewer.offer(dumps(ErrorMessage(message=message)))
 
 
 async def _handle(hub: LiveHub, viewer: Viewer, text: str) -> None:
     try:
         request: Any = json.loads(text) if len(text) <= MAX_VIEWER_MESSAGE_CHARS else None
-    except ValueError:
+    except (ValueError, RecursionError):
         request = None
     if not isinstance(request, dict):
         _error(viewer, "text messages must be JSON objects")
         return
-    kind = request.get("type")
-    if kind == "watch":
-        session_id = request.get("session_id")
-        stream = hub.watch(viewer, session_id) if isinstance(session_id, str) else None
+    try:
+        incoming = parse_viewer(request)
+    except InputError as exc:
+        _error(viewer, str(exc))
+        return
+    if isinstance(incoming, WatchMessage):
+        stream = hub.watch(viewer, incoming.session_id)
         if stream is None:
             _error(viewer, "that session is not running any more: pick another")
             return
-        item = next(i for i in hub.listing() if i["session_id"] == stream.session_id)
-        viewer.offer(json.dumps({"type": "watching", "session": item}))
-    elif kind == "unwatch":
+        item = next(i for i in hub.listing() if i.session_id == stream.session_id)
+        viewer.offer(dumps(WatchingMessage(session=item)))
+    elif isinstance(incoming, UnwatchMessage):
         hub.unwatch(viewer)
-    elif kind == "speak":
-        where = speak_choice(request.get("speak"))
-        if where is None or viewer.watching is None:
+    elif isinstance(incoming, SpeakChoice):
+        if viewer.watching is None:
             _error(viewer, "pick a session, then say where cues are spoken: phone, viewer or both")
             return
-        await hub.set_speak(viewer.watching, where)
-    elif kind == "ping":
-        viewer.offer(json.dumps({"type": "pong"}))
+        await hub.set_speak(viewer.watching, incoming.speak)
     else:
-        _error(viewer, "send watch, unwatch, speak or ping")
+        viewer.offer(dumps(PongMessage()))
 
 
 @router.websocket("/ws/view")
@@ -115,9 +127,8 @@ async def view(ws: WebSocket) -> None:
     await ws.accept()
     hub = live_hub(ws.app)
     if len(hub.viewers) >= MAX_VIEWERS:
-        await ws.send_text(json.dumps({
-            "type": "error", "message": f"{MAX_VIEWERS} viewers are already watching",
-        }))
+        await ws.send_text(dumps(ErrorMessage(
+            message=f"{MAX_VIEWERS} viewers are already watching")))
         await ws.close(1013)
         return
     viewer = hub.join()

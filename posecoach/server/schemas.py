@@ -9,12 +9,14 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from posecoach.coach.cues import Severity
-from posecoach.coach.gait import EventKind, Side
 from posecoach.coach.rules import rules_for_display
 from posecoach.coach.rules.base import OverlayLine
+from posecoach.outputs.summary import (
+    SessionSummary,
+)
 from posecoach.server.jobs import JobStatus
 from posecoach.server.storage import (
     MAX_HEIGHT_CM,
@@ -25,8 +27,6 @@ from posecoach.server.storage import (
     SessionStatus,
 )
 
-Direction = Literal["backward", "forward", "mixed", "unknown"]
-View = Literal["side", "front", "back", "mixed", "unknown"]
 Action = Literal["progress", "hold", "ease_off"]
 Level = Literal["beginner", "intermediate", "advanced"]
 Population = Literal["community", "nursing_home", "parkinsons", "stroke", "ms"]
@@ -49,133 +49,21 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 # ---------------------------------------------------------------------------- the summary
 
+# The summary and the timed test are declared once, in `posecoach.outputs.summary` and
+# `posecoach.coach.timed_test`; the API serves those declarations as they are.
 
-class SummaryCue(BaseModel):
-    """One coaching cue over an interval of the session."""
-
-    rule: str
-    message: str
-    severity: Severity
-    start_s: float | None = None
-    end_s: float | None = Field(None, description="null while a live cue is still active")
-    guidance: str = ""
-    priority: int = 5
-
-
-class SummaryStep(BaseModel):
-    """One step found in the gait."""
-
-    time_s: float | None = None
-    side: Side
-    step_length_leg: float | None = None
-    step_length_m: float | None = None
-    step_time_s: float | None = None
-
-
-class SummaryGaitEvent(BaseModel):
-    """One foot event (contact or lift-off) found in the gait."""
-
-    time_s: float | None = None
-    side: Side
-    kind: EventKind
-
-
-class SummaryDigest(BaseModel):
-    """The few numbers of a summary shown in session lists; null where not measured."""
-
-    direction: Direction | None = None
-    view: View | None = None
-    backward_time_s: float | None = None
-    steps: int | None = None
-    cadence_spm: float | None = None
-    speed_m_s: float | None = None
-    speed_leg_s: float | None = None
-    step_length_m: float | None = None
-    step_length_leg: float | None = None
-    upright_share: float | None = Field(None, ge=0, le=1)
-    head_up_share: float | None = Field(None, ge=0, le=1)
-    setting: Literal["overground", "treadmill"] | None = None
-    handrail_share: float | None = Field(None, ge=0, le=1)
-
-
-class SummaryTimedTrial(BaseModel):
-    """One trial of a timed test: its time, or why it was not timed."""
-
-    number: int
-    practice: bool = False
-    timed: bool = False
-    time_s: float | None = None
-    start_s: float | None = None
-    end_s: float | None = None
-    distance_m: float | None = None
-    uncertainty_s: float | None = None
-    speed_m_s: float | None = None
-    reason: str | None = None
-
-
-class SummaryInterpretation(BaseModel):
-    """One sentence about a timed test's result against a published value, with its source."""
-
-    kind: Literal["cutoff", "change", "note"]
-    text: str
-    source: str = ""
-    cutoff_s: float | None = None
-    met: bool | None = None
-
-
-class SummaryTimedTest(BaseModel):
-    """The 3-metre backward walk test timed from the clip; `time_s` null when not timed."""
-
-    protocol: Literal["3m_backward_walk"] = "3m_backward_walk"
-    timed: bool = False
-    time_s: float | None = None
-    start_s: float | None = None
-    end_s: float | None = None
-    distance_m: float = 3.0
-    uncertainty_s: float | None = None
-    scale_source: Literal["floor_marks", "height"] | None = None
-    population: str = "community"
-    scoring: str = "mean"
-    trials_counted: int = 0
-    trials_asked: int = 0
-    reason: str | None = Field(None, description="why it was not timed")
-    previous_time_s: float | None = None
-    change_s: float | None = None
-    trials: list[SummaryTimedTrial] = Field(default_factory=list)
-    interpretation: list[SummaryInterpretation] = Field(default_factory=list)
-
-
-class SessionSummary(SummaryDigest):
-    """A session's `summary.json` (see the README for each key); null where not measured.
-
-    The fields mirror `posecoach.outputs.summary.SessionSummary.to_json()`.
-    """
-
-    source: str | None = None
-    level: str | None = None
-    height_cm: float | None = None
-    duration_s: float | None = None
-    frames: int | None = None
-    frames_with_person: int | None = None
-    fps: float | None = None
-    forward_time_s: float | None = None
-    standing_time_s: float | None = None
-    view_time_s: dict[str, float | None] | None = None
-    step_time_s: float | None = None
-    step_length_symmetry: float | None = None
-    step_time_symmetry: float | None = None
-    trunk_lean_deg_median: float | None = None
-    head_angle_deg_median: float | None = None
-    cues: list[SummaryCue] = Field(default_factory=list)
-    step_list: list[SummaryStep] = Field(default_factory=list)
-    gait_events: list[SummaryGaitEvent] = Field(default_factory=list)
-    thresholds: dict[str, float | None] | None = None
-    warnings: list[str] = Field(default_factory=list)
-    timed_test: SummaryTimedTest | None = Field(
-        None, description="the 3-metre backward walk test, when it was asked for")
-
-
-DIGEST_KEYS: tuple[str, ...] = tuple(SummaryDigest.model_fields)
+# The few numbers of a summary shown in session lists.
+DIGEST_KEYS: tuple[str, ...] = (
+    "direction", "view", "backward_time_s", "steps", "cadence_spm", "speed_m_s", "speed_leg_s",
+    "step_length_m", "step_length_leg", "upright_share", "head_up_share", "setting",
+    "handrail_share",
+)
+_SUMMARY_FIELDS = SessionSummary.__pydantic_fields__  # type: ignore[attr-defined]
+SummaryDigest: type[BaseModel] = create_model(
+    "SummaryDigest",
+    __doc__="The few numbers of a summary shown in session lists; null where not measured.",
+    **{key: (_SUMMARY_FIELDS[key].annotation, None) for key in DIGEST_KEYS},
+)
 
 
 # ---------------------------------------------------------------------------- sessions
@@ -420,12 +308,11 @@ class ConfigBody(BaseModel):
     source: bool = Field(description="true when the server has its own camera or stream")
     limits: LimitsBody
     rules: list[RuleBody] = Field(default_factory=_rules)
+    height_cm_between: tuple[float, float] = Field(
+        description="a walker's height in centimetres lies strictly between these two")
 
 
 # ---------------------------------------------------------------------------- phone and viewer
-
-SpeakWhere = Literal["phone", "viewer", "both"]
-
 
 class LanInfo(BaseModel):
     """`GET /api/lan`: how a phone reaches this server (`posecoach serve --lan`)."""
@@ -434,14 +321,3 @@ class LanInfo(BaseModel):
     phone_url: str | None = Field(description="the live page's address with the token (QR code)")
     viewer_url: str | None = Field(description="the viewer page's address with the token")
     self_signed: bool = Field(description="true when phones warn once about the certificate")
-
-
-class LiveSessionItem(BaseModel):
-    """One running session from a browser camera, which a viewer can watch."""
-
-    session_id: str
-    level: str
-    source_name: str
-    started_at: str
-    speak: SpeakWhere = Field(description="where its cues are spoken")
-    viewers: int = Field(ge=0)

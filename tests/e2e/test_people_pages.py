@@ -41,7 +41,7 @@ class Seeded:
 
 def _summary(bvh: str, timed: bool, height_cm: float | None, population: str | None) -> Any:
     """A SessionSummary from one mocap trial, projected to a side view and analysed."""
-    from posecoach.pipeline.offline import analyze_series
+    from posecoach.outputs.results import analyze_series
     from posecoach.settings import load_settings
     from tests.mocap.projection import load_trial, project_trial
     from tests.mocap.timed_walk import held_trial, project_held

@@ -15,20 +15,17 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from posecoach.coach.live import LiveResultBody
+from posecoach.coach.metrics import FrameMetrics
 from posecoach.outputs.summary import SessionSummary
 from posecoach.server import ServerLimits, create_app
-from posecoach.server.engine import DefaultEngine, InputError, engine_available
+from posecoach.server.engine import DefaultEngine, InputError
 from posecoach.settings import Settings
 from tests.conftest import VIDEO
 from tools.loadtest import jpeg_frames
 
 SIDE_CLIP = VIDEO / "side_walk_1080p60.mp4"
 ORIGIN = "http://testserver"
-
-needs_engine = pytest.mark.skipif(
-    not engine_available(),
-    reason="needs the pose engine (posecoach.coach.live, pipeline, pose and media)",
-)
 
 
 class CapturedRun:
@@ -73,21 +70,23 @@ def synthetic_jpeg(width: int = 160, height: int = 120) -> bytes:
 
 
 class FakeResult:
+    """A live result without the pose model: the walker seen, nothing measured (NaN)."""
+
     def __init__(self, time_s: float, width: int, height: int) -> None:
         self.time_s, self.width, self.height = time_s, width, height
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "t": self.time_s,
-            "width": self.width,
-            "height": self.height,
-            "person": True,
-            "landmarks": [[0.5, 0.5, 0.9]] * 33,
-            "metrics": {"trunk_lean_deg": float("nan")},
-            "cues": [],
-            "new_cues": [],
-            "steps": [],
-        }
+    def body(self) -> LiveResultBody:
+        nan = float("nan")
+        metrics = FrameMetrics(
+            frame=0, time_s=self.time_s, has_person=True, view="unknown", facing=0,
+            direction="unknown", pelvis_speed_leg_s=nan, trunk_lean_deg=nan,
+            trunk_lateral_lean_deg=nan, head_angle_deg=nan, looking_down=False, head_turn=nan,
+            head_turned=False, edge_distance_frac=nan, fully_in_frame=True, leg_length_px=nan,
+            hip_height_frac=nan, fallen=False)
+        return LiveResultBody(
+            t=self.time_s, width=self.width, height=self.height, person=True,
+            landmarks=[(0.5, 0.5, 0.9)] * 33, metrics=metrics, cues=[], new_cues=[], steps=[],
+            setting="overground", on_rails=False, setup=None)
 
 
 class FakeCoach:

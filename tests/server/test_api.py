@@ -19,7 +19,6 @@ from tests.server.conftest import (
     ORIGIN,
     SIDE_CLIP,
     FakeEngine,
-    needs_engine,
     wait_job,
 )
 
@@ -350,7 +349,6 @@ def clip_with_a_break(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return path.read_bytes()
 
 
-@needs_engine
 def test_an_uploaded_clip_keeps_its_name_in_summary_report_and_warnings(
     real_client: TestClient, clip_with_a_break: bytes
 ) -> None:

@@ -225,10 +225,8 @@ def test_looping_clip_never_loses_the_walker_in_view(real_client: TestClient) ->
     from posecoach.media.jpeg import decode_jpeg
     from posecoach.pose.estimator import PoseEstimator
     from posecoach.settings import load_settings
-    from tests.server.conftest import clip_jpegs, needs_engine
+    from tests.server.conftest import clip_jpegs
 
-    if needs_engine.args[0]:
-        pytest.skip(needs_engine.kwargs["reason"])
     frames = clip_jpegs(limit=200, every=2)
     with PoseEstimator(load_settings()) as estimator:
         seen = [len(estimator.detect(decode_jpeg(f), i / 30)) for i, f in enumerate(frames)]

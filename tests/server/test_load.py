@@ -18,7 +18,6 @@ from tests.server.conftest import (
     ORIGIN,
     SIDE_CLIP,
     FakeEngine,
-    needs_engine,
     receive_until,
     synthetic_jpeg,
     wait_job,
@@ -30,7 +29,6 @@ CLIENTS = 3
 SECONDS = 10.0
 
 
-@needs_engine
 @needs_shared_data
 @pytest.mark.video
 def test_simultaneous_live_sessions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

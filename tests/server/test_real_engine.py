@@ -17,13 +17,12 @@ from tests.server.conftest import (
     ORIGIN,
     SIDE_CLIP,
     clip_jpegs,
-    needs_engine,
     receive_until,
     wait_job,
 )
 from tests.server.test_live import start, wait_status
 
-pytestmark = [pytest.mark.video, needs_engine, needs_shared_data]
+pytestmark = [pytest.mark.video, needs_shared_data]
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 
 from posecoach.outputs.landmarks_csv import write_landmarks_csv
 from posecoach.server import create_app
-from posecoach.server.engine import clip_plays, engine_available, unusable_outputs
+from posecoach.server.engine import clip_plays, unusable_outputs
 from posecoach.server.storage import Storage
 from posecoach.settings import Settings, TimedTestSettings
 from tests.conftest import MOCAP, VIDEO, needs_shared_data
@@ -114,7 +114,6 @@ def _wait_session(server: ServerProcess, session_id: str, status: str,
 
 
 @pytest.mark.video
-@pytest.mark.skipif(not engine_available(), reason="needs the pose engine")
 def test_kill_9_during_an_upload_analysis_analyses_it_again(
     tmp_path: Path, walk_30s: Path
 ) -> None:

@@ -44,6 +44,7 @@ let config = {
   suggested_minutes: { beginner: 5, intermediate: 10, advanced: 15 },
   setup_guide: [],
   source: false,
+  rules: [],
 };
 let muted = localStorage.getItem("posecoach.muted") === "1";
 // Where cues are spoken: "phone" (this device), "viewer" (the big screen) or "both".
@@ -217,15 +218,15 @@ function handleResult(msg) {
 
   showStatus(tiles, msg, s.stepTimes);
 
-  for (const cue of msg.new_cues || []) {
+  for (const cue of msg.new_cues) {
     debug.cuesSeen.push(cue);
     logCue(cue);
     if (speakWhere !== "viewer") speak(cue.message, cue.severity);
   }
-  const active = (msg.cues || [])[0];
+  const active = msg.cues[0];
   if (msg.setup || (s.setupShownUntil && !active)) return; // the set-up verdict holds the cue line
   if (active) {
-    setCue(active.message, active.rule === "good_form" ? "good" : active.severity);
+    setCue(active.message, active.praise ? "good" : active.severity);
     if (!debug.cueTextsShown.includes(active.message)) debug.cueTextsShown.push(active.message);
   }
   else if (!msg.person) setCue("Step into the camera's view", "warning");

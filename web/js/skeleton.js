@@ -88,8 +88,8 @@ function line(ctx, a, b, color, width) {
  * `rules` list of GET /api/config: each rule's id and the `lines` its fault turns red.
  */
 export function faultyLines(cues, rules) {
-  const linesOf = new Map((rules || []).map((r) => [r.id, r.lines]));
-  return new Set((cues || []).flatMap((c) => linesOf.get(c.rule) || []));
+  const linesOf = new Map(rules.map((r) => [r.id, r.lines]));
+  return new Set(cues.flatMap((c) => linesOf.get(c.rule) || []));
 }
 
 /**
@@ -137,7 +137,7 @@ export function drawOverlay(canvas, result, mediaW, mediaH, badLines = new Set()
     ctx.stroke();
   }
 
-  const m = result.metrics || {};
+  const m = result.metrics;
   const fontPx = Math.max(14, Math.round(unit * 7));
   // Trunk line: mid-hip -> mid-shoulder.
   const ls = lm[LM.LEFT_SHOULDER], rs = lm[LM.RIGHT_SHOULDER];

@@ -51,7 +51,7 @@ export function resetStatus(tiles) {
 
 // One live result on the tiles; its steps' times are added to `stepTimes` for the cadence.
 export function showStatus(tiles, msg, stepTimes) {
-  const m = msg.metrics || {};
+  const m = msg.metrics;
   if (!msg.person) setIndicator(tiles.inview, "no", "No one seen");
   else if (m.fully_in_frame === true) setIndicator(tiles.inview, "yes", "Yes");
   else if (m.fully_in_frame === false) setIndicator(tiles.inview, "no", "No");
@@ -71,7 +71,7 @@ export function showStatus(tiles, msg, stepTimes) {
       where ? where + (msg.on_rails ? ", on the rails (fine)" : "") : "–");
   }
 
-  for (const st of msg.steps || []) stepTimes.push(isNum(st.time_s) ? st.time_s : msg.t);
+  for (const st of msg.steps) stepTimes.push(isNum(st.time_s) ? st.time_s : msg.t);
   const recent = stepTimes.filter((t) => t >= (msg.t ?? 0) - CADENCE_WINDOW_S);
   const cadence = recent.length >= 3 ? ((recent.length - 1) / (recent[recent.length - 1] - recent[0])) * 60 : null;
   setIndicator(tiles.cadence, stepTimes.length ? "num" : "unknown", isNum(cadence) ? `${Math.round(cadence)}/min` : "–");

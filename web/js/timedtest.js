@@ -378,7 +378,7 @@ function renderTrials(trials, underWay = null) {
 function showTrials(result, walking) {
   if (!result || !s || !s.running) return;
   debug.trials = result;
-  let trials = result.trials || [];
+  let trials = result.trials;
   const last = trials[trials.length - 1];
   const underWay = walking && last && !last.timed ? last : null;
   if (underWay) trials = trials.slice(0, -1);
@@ -388,7 +388,7 @@ function showTrials(result, walking) {
     s.trialsSeen = trials.length;
     s.polling = false;
     const counted = trials.filter((x) => !x.practice).length;
-    const left = Math.max(0, (result.trials_asked || 0) - counted);
+    const left = Math.max(0, result.trials_asked - counted);
     const said = t.timed ? `Trial ${t.number}: ${t.time_s.toFixed(1)} seconds.` : `Trial ${t.number} was not timed.`;
     if (left > 0) {
       say(`${trialText(t)}. Walk back to the start line, stand still, and press Next trial.`,
@@ -440,7 +440,7 @@ function endUI() {
 
 /** The final result: the scored time, the trials, the interpretation, the report link. */
 async function showResult(result, id) {
-  renderTrials(result.trials || []);
+  renderTrials(result.trials);
   ui.result.hidden = false;
   if (result.timed) {
     const unc = isNum(result.uncertainty_s) ? ` ± ${result.uncertainty_s.toFixed(2)} s` : "";
@@ -452,13 +452,13 @@ async function showResult(result, id) {
     ui.resultTime.textContent = `Not timed: ${(result.reason || "no reason given").replace(/^not timed: /, "")}`;
     say("The test was not timed.", "warning");
   }
-  ui.interpretation.replaceChildren(...(result.interpretation || []).map((i) => el("li", {},
+  ui.interpretation.replaceChildren(...result.interpretation.map((i) => el("li", {},
     i.text, i.source ? el("span", { class: "hint source" }, ` Source: ${i.source}`) : null)));
   ui.reviewLink.href = `/review/${encodeURIComponent(id)}`;
   ui.reportLink.hidden = true;
   try {
     const detail = await getJSON(`/api/sessions/${encodeURIComponent(id)}`);
-    if ((detail.files || []).includes(REPORT)) {
+    if (detail.files.includes(REPORT)) {
       ui.reportLink.href = fileURL(id, REPORT);
       ui.reportLink.hidden = false;
     }

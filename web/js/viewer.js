@@ -185,10 +185,10 @@ function handleResult(msg) {
   painting = painting.then(() => paint(msg));
   showStatus(tiles, msg, stepTimes);
 
-  for (const cue of msg.new_cues || []) speak(cue.message, cue.severity);
-  const active = (msg.cues || [])[0];
+  for (const cue of msg.new_cues) speak(cue.message, cue.severity);
+  const active = msg.cues[0];
   if (active) {
-    setCue(active.message, active.rule === "good_form" ? "good" : active.severity);
+    setCue(active.message, active.praise ? "good" : active.severity);
     if (!debug.cueTextsShown.includes(active.message)) debug.cueTextsShown.push(active.message);
   } else if (!msg.person) setCue("Step into the camera's view", "warning");
   else setCue("Keep going", "idle");
@@ -200,7 +200,7 @@ function handleMessage(ev) {
   try { msg = JSON.parse(ev.data); } catch (_) { return; }
   switch (msg.type) {
     case "sessions":
-      renderSessions(msg.sessions || []);
+      renderSessions(msg.sessions);
       break;
     case "watching":
       if (msg.session && msg.session.session_id === watching) {
@@ -257,7 +257,7 @@ window.addEventListener("resize", redraw);
 
 async function loadRules() {
   try {
-    rules = (await getJSON("/api/config")).rules || [];
+    rules = (await getJSON("/api/config")).rules;
   } catch (err) {
     showError(`Could not load the settings (${err.message}).`);
   }

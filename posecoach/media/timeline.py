@@ -30,33 +30,22 @@ from typing import Any
 
 import numpy as np
 
+from posecoach.frame_rate import (
+    MAX_FPS,
+    MIN_FPS,
+    REL_TOL,
+    fps_or_default,
+    is_camera_rate,
+)
 from posecoach.pose.landmarks import median_frame_interval_s
 
-MIN_FPS = 0.5
-MAX_FPS = 1000.0
-DEFAULT_FPS = 30.0
 MAX_GAP_S = 5.0
 MIN_STEP_S = 1.0 / MAX_FPS  # the nudge past a repeated timestamp
 RATE_CHECK_INTERVALS = 16  # a frame clock decides the rate from this many first intervals
 _MIN_CHECK_INTERVALS = 3  # intervals a frame clock sees before it decides
-_REL_TOL = 1e-6  # float noise allowed at the limits, so a clean time line stays unchanged
 _BREAKS_LISTED = 3
 
 RawTime = float | int | Fraction | Decimal | None
-
-
-def is_camera_rate(fps: float | None) -> bool:
-    """Whether `fps` frames per second is a rate cameras make (0.5 to 1,000)."""
-    return (
-        fps is not None
-        and math.isfinite(fps)
-        and MIN_FPS * (1 - _REL_TOL) <= fps <= MAX_FPS * (1 + _REL_TOL)
-    )
-
-
-def fallback_fps(nominal_fps: float | None) -> float:
-    """The rate frames are counted at when their timestamps are not believed."""
-    return float(nominal_fps) if nominal_fps and is_camera_rate(nominal_fps) else DEFAULT_FPS
 
 
 def clip_length_s(duration_s: object, frame_count: object, fps: object) -> float | None:
@@ -71,7 +60,7 @@ def clip_length_s(duration_s: object, frame_count: object, fps: object) -> float
         lengths.append(float(duration_s))
     if isinstance(frame_count, int) and frame_count > 0:
         rate = float(fps) if isinstance(fps, int | float) else None
-        lengths.append(frame_count / fallback_fps(rate))
+        lengths.append(frame_count / fps_or_default(rate, camera_only=True))
     return max(lengths) if lengths else None
 
 
@@ -146,7 +135,8 @@ class FrameClock:
         self._prev_rel: float | None = None  # the latest usable timestamp, and its frame
         self._prev_index = 0
         self._last_s = 0.0
-        self._count_step_s = min(1.0 / fallback_fps(nominal_fps), self.max_gap_s)
+        counted_fps = fps_or_default(nominal_fps, camera_only=True)
+        self._count_step_s = min(1.0 / counted_fps, self.max_gap_s)
         self._count_from = (0, 0.0)  # (frame, time) the counting starts from
         self._step_s = self._count_step_s  # the typical interval, for frames with no timestamp
         if rate_fps is not None:
@@ -205,7 +195,7 @@ class FrameClock:
         else:
             t = rel + self._offset
             jump = t - self._last_s
-            if jump > self.max_gap_s * (1 + _REL_TOL):
+            if jump > self.max_gap_s * (1 + REL_TOL):
                 t = self._last_s + self.max_gap_s
                 self._offset = t - rel
                 self._record_break(jump)
@@ -213,7 +203,7 @@ class FrameClock:
                 t = self._last_s + self._step_s
                 self._offset = t - rel
                 self._record_break(jump)
-            elif jump < MIN_STEP_S * (1 - _REL_TOL):
+            elif jump < MIN_STEP_S * (1 - REL_TOL):
                 # nudged past the previous frame; the next frame keeps its own time
                 t = self._last_s + MIN_STEP_S
         self._last_s = t
@@ -345,8 +335,8 @@ def safe_timeline(
         rate = 1.0 / float(np.median(positive)) if positive.size else math.nan
         clean = (
             is_camera_rate(rate)
-            and bool(np.all(dt >= MIN_STEP_S * (1 - _REL_TOL)))
-            and bool(np.all(dt <= max_gap_s * (1 + _REL_TOL)))
+            and bool(np.all(dt >= MIN_STEP_S * (1 - REL_TOL)))
+            and bool(np.all(dt <= max_gap_s * (1 + REL_TOL)))
         )
         if clean:
             return Timeline(rel, False, 0, ())
