@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
+import os
 import statistics
 import threading
 import time
@@ -191,7 +192,8 @@ def _write(path: Path, data: CalibrationFile) -> None:
     """Written atomically; a folder that cannot be written only costs a calibration per run."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial")
+        # each writer its own partial file: batch processes may calibrate at the same moment
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
         partial.write_text(data.model_dump_json(indent=1), encoding="utf-8")
         partial.replace(path)
     except OSError:
