@@ -1,13 +1,14 @@
 """The `posecoach` command line: analyse clips, serve the web UI, build the pose model.
 
-Messages go to stderr; `--json` summaries and `--version` go to stdout. On a terminal rich wraps
-messages to its width; on a pipe or in a log nothing is hard-wrapped, so every message stays on
-one line whatever the terminal width or the length of a path.
+Results (one line per file, `--json` lines, the table's location) and `--version` go to stdout;
+progress, warnings and errors go to stderr, so `posecoach analyze clips > results.txt` keeps
+the results. On a terminal rich wraps messages to its width; on a pipe or in a log nothing is
+hard-wrapped, so every message stays on one line whatever the terminal width or the length of
+a path.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -24,6 +25,7 @@ from posecoach.errors import PosecoachError, user_message
 from posecoach.settings import LEVELS, Settings, load_settings
 
 if TYPE_CHECKING:
+    from posecoach.outputs.batch_table import BatchRow, BatchTable
     from posecoach.outputs.summary import SessionSummary
     from posecoach.pipeline.batch import FileOutcome
     from posecoach.server.storage import Storage
@@ -39,6 +41,8 @@ def make_console(stderr: bool = False) -> Console:
 
 
 console = make_console(stderr=True)
+results = make_console()
+"""Results go to stdout (`results`); progress, warnings and errors to stderr (`console`)."""
 _on_terminal = console.is_terminal and make_console().is_terminal
 
 app = typer.Typer(
@@ -189,24 +193,64 @@ def _open_library(name: str, data_dir: Path, height_cm: float | None, level: str
     return _Library(storage, person, data_dir)
 
 
-def _print_timed_test(summary: SessionSummary) -> None:
+def _print_timed_test(summary: SessionSummary, out: Console | None = None) -> None:
+    """The 3-metre backward walk's time and what it means, on `out` (stdout by default)."""
+    out = out or results
     result = summary.timed_test
     if result is None:
         return
     if result.timed:
-        console.print(f"  3-metre backward walk: {result.time_s:.2f} s "
-                      f"(\u00b1 {result.uncertainty_s or 0:.2f} s)")
+        out.print(f"  3-metre backward walk: {result.time_s:.2f} s "
+                  f"(\u00b1 {result.uncertainty_s or 0:.2f} s)")
         for item in result.interpretation:
-            console.print(f"    {escape(item.text)}")
+            out.print(f"    {escape(item.text)}")
     else:
-        console.print(f"  3-metre backward walk: {escape(result.reason or 'not timed')}")
+        out.print(f"  3-metre backward walk: {escape(result.reason or 'not timed')}")
 
 
-def _print_summary(summary: SessionSummary) -> None:
+def _print_summary(summary: SessionSummary, out: Console | None = None) -> None:
+    """The summary in sentences, on `out` (stdout by default)."""
     from posecoach.outputs.words import summary_in_words
 
+    out = out or results
     for sentence in summary_in_words(summary):
-        console.print(f"  {escape(sentence)}")
+        out.print(f"  {escape(sentence)}")
+
+
+def _result_line(row: BatchRow, out_root: Path) -> str:
+    """One input's result as one tab-separated line: status, file, then its key numbers and
+    report (or why it failed or was skipped)."""
+    from posecoach.media.probe import shown_text
+
+    fields = [row.status, row.file]
+    if row.status == "done":
+        fields.append(" ".join(f"{name}={value}" for name, value in row.measures().items()))
+        if row.report:
+            fields.append(shown_text(str(out_root / row.report)))
+    elif row.reason:
+        fields.append(row.reason)
+    return "\t".join(field.replace("\t", " ").replace("\n", " ") for field in fields)
+
+
+def _print_row(row: BatchRow, out_root: Path, as_json: bool) -> None:
+    """A result on stdout: the row as one JSON line, or as one line of text."""
+    print(row.model_dump_json() if as_json else _result_line(row, out_root), flush=True)
+
+
+def _write_table(out_root: Path, rows: list[BatchRow], paths: list[Path]) -> BatchTable | None:
+    """batch.csv and index.html in `out_root`; None (after saying why) when they cannot be
+    written."""
+    from posecoach.media.probe import file_label
+    from posecoach.outputs.batch_table import write_batch_table
+
+    names = [file_label(p) for p in paths]
+    title = "posecoach: " + ", ".join(names[:3]) + (f" and {len(names) - 3} more"
+                                                    if len(names) > 3 else "")
+    try:
+        return write_batch_table(out_root, rows, title)
+    except PosecoachError as exc:
+        _error(f"the table of results was not written: {user_message(exc)}")
+        return None
 
 
 @app.command()
@@ -221,7 +265,7 @@ def analyze(
     pose_backend: Annotated[str | None, typer.Option("--pose-backend", help="Pose runtime: auto (default: the faster of litert and openvino here, see `posecoach doctor`), litert, openvino, or mediapipe (pip install 'posecoach[mediapipe]').")] = None,
     backend: Annotated[str, typer.Option(help="Batch backend: local, or dask (local cluster).")] = "local",
     dask_address: Annotated[str | None, typer.Option(help="Dask scheduler address for --backend dask.")] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print each summary as JSON.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print each file's result (a row of batch.csv) as one JSON line on stdout.")] = False,
     test: Annotated[str | None, typer.Option("--test", help="Time a clinical test: 3m-backward (the 3-metre backward walk test).")] = None,
     floor_marks: Annotated[str | None, typer.Option("--floor-marks", help="Two floor lines 3 m apart, two points each, in pixels: x1,y1,x2,y2,x3,y3,x4,y4.")] = None,
     population: Annotated[str | None, typer.Option(help="Cut-offs for --test: community, nursing_home, parkinsons, stroke, ms.")] = None,
@@ -236,8 +280,11 @@ def analyze(
         DaskRunner,
         LocalRunner,
         analyze_one,
+        batch_rows,
         collect_inputs,
+        is_folder,
         output_folders,
+        skipped_inputs,
     )
 
     extra = _timed_test_overrides(test, floor_marks, population, previous_time_s)
@@ -265,53 +312,72 @@ def analyze(
     if pose_backend is not None:
         extra["pose"] = {"backend": pose_backend, **({"model": model} if model else {})}
     settings = _settings(config, level, height_cm, model, extra)
-    files, problems = collect_inputs(paths)
+    files, problems = collect_inputs(paths, out)
     for problem in problems:
-        _error(problem)
+        _error(str(problem))
     folders = output_folders(files, out)
     jobs_list = [(str(p), str(folder)) for p, folder in zip(files, folders, strict=True)]
-    failed = len(problems)
+    as_table = len(paths) > 1 or any(is_folder(p) for p in paths)
+    walker = library.person["name"] if library is not None else None  # as the library spells it
+    outcomes: list[FileOutcome] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True,
-                  disable=not console.is_terminal) as bar:
-        if len(jobs_list) == 1:
-            path, out_dir = jobs_list[0]
-            task = bar.add_task(f"analysing {escape(file_label(path))}", total=None)
+    try:
+        with Progress(*columns, console=console, transient=True,
+                      disable=not console.is_terminal) as bar:
+            if len(jobs_list) == 1:
+                path, out_dir = jobs_list[0]
+                task = bar.add_task(f"analysing {escape(file_label(path))}", total=None)
 
-            def progress(done: int, total: int | None) -> None:
-                bar.update(task, completed=done, total=total)
+                def progress(done: int, total: int | None) -> None:
+                    bar.update(task, completed=done, total=total)
 
-            outcomes = [analyze_one(path, out_dir, settings, progress)]
-        else:
-            runner = (DaskRunner(dask_address, workers=jobs) if backend == "dask"
-                      else LocalRunner(jobs))
-            task = bar.add_task("analysing files", total=len(jobs_list))
-            outcomes = []
-            for outcome in runner.run(jobs_list, settings):
-                outcomes.append(outcome)
-                bar.advance(task)
-    for outcome in outcomes:
-        name = file_label(outcome.path)
+                outcomes.append(analyze_one(path, out_dir, settings, progress))
+            elif jobs_list:
+                runner = (DaskRunner(dask_address, workers=jobs) if backend == "dask"
+                          else LocalRunner(jobs))
+                task = bar.add_task("analysing files", total=len(jobs_list))
+                for outcome in runner.run(jobs_list, settings):
+                    outcomes.append(outcome)
+                    bar.advance(task)
+    except KeyboardInterrupt:
+        if as_table:  # the files finished so far keep their rows; the others are "skipped"
+            _write_table(out, batch_rows(jobs_list, outcomes, out, problems, (), walker), paths)
+        raise
+    rows = batch_rows(jobs_list, outcomes, out, problems,
+                      skipped_inputs(paths, out) if as_table else (), walker)
+    by_path = {outcome.path: outcome for outcome in outcomes}
+    for (path, _), row in zip(jobs_list, rows, strict=False):
+        outcome = by_path[path]
         if not outcome.ok:
-            failed += 1
-            console.print(f"[red]failed:[/red] {escape(f'{name}: {outcome.error}')}")
-            continue
-        shown_dir = shown_text(outcome.out_dir)
-        console.print(f"[green]done:[/green] {escape(f'{name} -> {shown_dir}')}")
+            reason = outcome.error or "not analysed"
+            name = file_label(path)
+            _error(reason if name in reason else f"{name}: {reason}")
         for warning in outcome.warnings:
-            console.print(f"  [yellow]warning:[/yellow] {escape(warning)}")
-        if json_output:
-            summary = outcome.summary.to_json() if outcome.summary is not None else None
-            print(json.dumps(summary, indent=2))
-        elif outcome.summary is not None:
+            console.print(f"[yellow]warning:[/yellow] {escape(f'{file_label(path)}: {warning}')}")
+        _print_row(row, out, json_output)
+        if outcome.summary is not None and not as_table and not json_output:
             _print_summary(outcome.summary)
             _print_timed_test(outcome.summary)
-        if library is not None:
+        if library is not None and outcome.ok:
             library.record(outcome, settings)
+    for row in rows[len(jobs_list):]:
+        _print_row(row, out, json_output)
+    failed = sum(row.status == "failed" for row in rows)
+    table_lost = False
+    if as_table and rows:
+        table = _write_table(out, rows, paths)
+        if table is None:
+            table_lost = True
+        elif json_output:
+            console.print(f"table: {escape(shown_text(str(table.csv)))}, "
+                          f"{escape(shown_text(str(table.index)))}")
+        else:
+            print(f"table\t{shown_text(str(table.csv))}\t{shown_text(str(table.index))}")
     if len(outcomes) > 1 or failed:
-        console.print(f"{len(outcomes) - (failed - len(problems))} analysed, {failed} failed")
-    if failed:
+        done = sum(row.status == "done" for row in rows)
+        console.print(f"{done} analysed, {failed} failed")
+    if failed or table_lost:
         raise typer.Exit(1)
 
 
@@ -381,7 +447,7 @@ def _seed_library(data_dir: Path, clip: Path, settings: Settings) -> None:
         return
     storage.update_session(session["id"], status="done", summary=result.summary,
                            duration_s=result.summary.duration_s)
-    _print_summary(result.summary)
+    _print_summary(result.summary, console)
 
 
 @app.command("build-model")

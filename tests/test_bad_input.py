@@ -465,7 +465,7 @@ def test_file_name_with_a_non_utf8_byte_gets_every_output(tmp_path: Path) -> Non
     stderr = proc.stderr.decode("utf-8")  # every name shown is valid text
     _plain(stderr)
     assert proc.returncode == 0, stderr
-    assert "walk\ufffd.mp4" in stderr
+    assert "walk\ufffd.mp4" in proc.stdout.decode("utf-8")
     made = out / "walk\ufffd"
     assert sorted(p.name for p in out.iterdir()) == [made.name]
     for name in ("annotated.mp4", "landmarks.csv", "metrics.csv", "summary.json", "report.html"):
@@ -490,7 +490,8 @@ def test_video_and_gif_of_the_same_name_in_parallel(tmp_path: Path) -> None:
     _plain(proc.stdout + proc.stderr)
     assert proc.returncode == 0, proc.stderr
     assert "2 analysed, 0 failed" in proc.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["clipA", "clipA.gif"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "batch.csv", "clipA", "clipA.gif", "index.html"]
     for folder, source in (("clipA", "clipA.mp4"), ("clipA.gif", "clipA.gif")):
         summary = json.loads((out / folder / "summary.json").read_text())
         assert summary["source"] == source

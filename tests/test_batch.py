@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from posecoach.outputs.landmarks_csv import write_landmarks_csv
 from posecoach.pipeline.batch import (
-    DaskRunner,
+    FileOutcome,
+    InputProblem,
     LocalRunner,
+    batch_rows,
+    collect_inputs,
     output_folder,
     output_folders,
     run_batch,
+    skipped_inputs,
 )
 from tests.conftest import MOCAP as MOCAP_DIR
 from tests.conftest import needs_shared_data
@@ -67,17 +72,70 @@ def test_local_runner_two_jobs_reports_a_bad_file_and_finishes_the_others(inputs
     importlib.util.find_spec("distributed") is None,
     reason="the Dask backend is optional: pip install 'posecoach[dask]' to test it",
 )
-def test_dask_runner_on_a_local_cluster(inputs, settings, tmp_path):
-    jobs = _jobs(inputs, tmp_path / "out")
+def test_dask_backend_writes_the_same_table_as_the_local_one(inputs, tmp_path):
+    from typer.testing import CliRunner
 
-    outcomes = list(DaskRunner(address=None, workers=2).run(jobs, settings))
+    from posecoach.cli import app as cli_app
+    from posecoach.outputs.batch_table import read_batch_csv
 
-    assert sorted(Path(o.path).name for o in outcomes) == sorted(p.name for p in inputs)
-    for outcome in outcomes:
-        assert outcome.ok, outcome.error
-        assert outcome.summary is not None and outcome.summary.direction == "backward"
-        assert outcome.summary.steps >= 2
-        assert (Path(outcome.out_dir) / "metrics.csv").is_file()
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for path in inputs:
+        shutil.copy(path, folder / path.name)
+    (folder / "notes.mp4").write_text("this is a shopping list, not a video\n")
+    tables = {}
+    for backend in ("dask", "local"):
+        out = tmp_path / backend
+        result = CliRunner().invoke(cli_app, ["analyze", str(folder), "--out", str(out),
+                                              "--backend", backend, "--jobs", "2"])
+        assert result.exit_code == 1, result.output
+        tables[backend] = read_batch_csv(out / "batch.csv")
+
+    dask = tables["dask"]
+    first, second = sorted(p.name for p in inputs)  # rows follow the inputs' order
+    assert [(Path(r.file).name, r.status) for r in dask] == [
+        (first, "done"), (second, "done"), ("notes.mp4", "failed")]
+    for row in dask[:2]:
+        assert row.direction == "backward" and row.steps is not None and row.steps >= 2
+        assert (tmp_path / "dask" / (row.report or "")).is_file()
+    assert dask == tables["local"]
+
+
+def test_inputs_leave_out_the_output_folder_and_list_other_files_as_skipped(tmp_path):
+    folder = tmp_path / "clips"
+    (folder / "day 2").mkdir(parents=True)
+    for name in ("walk.mp4", "day 2/turn.MOV", "walk.landmarks.csv", "notes.txt",
+                 ".DS_Store", "out/walk/annotated.mp4", "out/walk/metrics.csv",
+                 "out/batch.csv"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(b"x")
+    out = folder / "out"
+    missing = tmp_path / "nowhere.mp4"
+
+    files, problems = collect_inputs([folder, missing], out)
+
+    assert [p.relative_to(folder).as_posix() for p in files] == [
+        "day 2/turn.MOV", "walk.landmarks.csv", "walk.mp4"]
+    assert [(p.path, p.reason) for p in problems] == [(str(missing), "no such file or folder")]
+    assert str(problems[0]) == f"{missing}: no such file or folder"
+    assert skipped_inputs([folder, missing], out) == [folder / "notes.txt"]
+
+
+def test_rows_follow_the_input_order_whatever_order_files_finish_in(tmp_path):
+    jobs = [(str(tmp_path / "a.mp4"), str(tmp_path / "out" / "a")),
+            (str(tmp_path / "b.mp4"), str(tmp_path / "out" / "b"))]
+    finished = [FileOutcome(jobs[1][0], jobs[1][1], False, error="b.mp4 is empty (0 bytes)")]
+
+    rows = batch_rows(jobs, finished, tmp_path / "out",
+                      problems=[InputProblem("c.mp4", "no such file or folder")],
+                      skipped=[tmp_path / "notes.txt"], person="Ana")
+
+    assert [(Path(r.file).name, r.status) for r in rows] == [
+        ("a.mp4", "skipped"), ("b.mp4", "failed"), ("c.mp4", "failed"),
+        ("notes.txt", "skipped")]
+    assert rows[0].reason == "not analysed: the batch was stopped"
+    assert rows[1].reason == "b.mp4 is empty (0 bytes)"
+    assert {r.person for r in rows} == {"Ana"}
 
 
 def test_output_folders_are_unique_and_the_same_on_every_run(tmp_path):
@@ -104,8 +162,6 @@ def test_output_folder_of_an_odd_name_is_printable(tmp_path):
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_cli_same_stem_inputs_get_folders_of_their_own(inputs, tmp_path, jobs):
-    import shutil
-
     from typer.testing import CliRunner
 
     from posecoach.cli import app as cli_app
@@ -119,7 +175,7 @@ def test_cli_same_stem_inputs_get_folders_of_their_own(inputs, tmp_path, jobs):
 
     assert result.exit_code == 0, result.output
     assert "2 analysed, 0 failed" in result.output
-    assert sorted(p.name for p in out.iterdir()) == ["walk", "walk.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["batch.csv", "index.html", "walk", "walk.csv"]
     sources = {
         folder: json.loads((out / folder / "summary.json").read_text())["source"]
         for folder in ("walk", "walk.csv")
@@ -129,4 +185,26 @@ def test_cli_same_stem_inputs_get_folders_of_their_own(inputs, tmp_path, jobs):
         assert (out / folder / "report.html").is_file()
     again = CliRunner().invoke(cli_app, args)
     assert again.exit_code == 0, again.output
-    assert sorted(p.name for p in out.iterdir()) == ["walk", "walk.csv"], "a re-run lands in place"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "batch.csv", "index.html", "walk", "walk.csv"], "a re-run lands in place"
+
+
+def test_a_table_that_cannot_be_written_is_reported_and_the_results_still_print(inputs,
+                                                                                 tmp_path):
+    from typer.testing import CliRunner
+
+    from posecoach.cli import app as cli_app
+
+    out = tmp_path / "out"
+    (out / "batch.csv").mkdir(parents=True)  # a folder where the table should go
+
+    result = CliRunner().invoke(cli_app, ["analyze", str(inputs[0]), str(inputs[1]),
+                                          "--out", str(out)])
+
+    assert result.exit_code == 1, result.output
+    assert "the table of results was not written" in result.stderr
+    assert "Traceback" not in result.output
+    statuses = [line.split("\t")[0] for line in result.stdout.splitlines()]
+    assert statuses == ["done", "done"], "every file's result, and no table line"
+    assert "2 analysed, 0 failed" in result.stderr
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]

@@ -136,21 +136,91 @@ def test_bench_is_not_a_command_of_the_installed_tool():
     no_traceback(proc)
 
 
+def _write_folder(folder: Path, files: dict[str, bytes | Path]) -> Path:
+    folder.mkdir(parents=True)
+    for name, content in files.items():
+        target = folder / name
+        if isinstance(content, Path):
+            shutil.copy(content, target)
+        else:
+            target.write_bytes(content)
+    return folder
+
+
+# What each input of the folder becomes: its status, and words its reason must hold.
+EXPECTED = {
+    "walk.mp4": ("done", None),
+    "corrupt.mp4": ("failed", "damaged"),
+    "empty.mp4": ("failed", "empty"),
+    "notes.mp4": ("failed", "text file"),
+    "readme.txt": ("skipped", "not a video or landmarks csv"),
+}
+
+
 @pytest.mark.video
-def test_batch_skips_a_bad_file_and_finishes_the_others(bad_files, tmp_path):
-    folder = tmp_path / "clips"
-    folder.mkdir()
-    shutil.copy(bad_files["notes.mp4"], folder / "notes.mp4")
-    shutil.copy(FIXTURES / "backward_walk_side_1080p60.mp4", folder / "good.mp4")
-    out = tmp_path / "out"
+def test_a_folder_of_good_and_bad_files_gives_one_table_and_results_on_stdout(tmp_path):
+    """The shortest real clip beside a corrupt, an empty and a renamed text file: batch.csv
+    has a row for each with the right status, results go to stdout and only progress,
+    warnings and errors to stderr; a re-run with --json prints one JSON line per file."""
+    from posecoach.outputs.batch_table import BatchRow, read_batch_csv
+
+    whole = (VIDEO / "side_walk_1080p60.mp4").read_bytes()
+    folder = _write_folder(tmp_path / "clips", {
+        "walk.mp4": VIDEO / "side_walk_1080p60.mp4",
+        # the start of an MP4 with its middle overwritten: a real header, damaged data
+        "corrupt.mp4": whole[:64] + bytes(range(256)) * 200,
+        "empty.mp4": b"",
+        "notes.mp4": b"this is a text file, not a video\n" * 20,
+        "readme.txt": b"clips of Tuesday's session\n",
+    })
+    out = folder / "out"  # inside the folder: a second run must not read it as input
     proc = posecoach("analyze", str(folder), "--out", str(out), "--jobs", "2")
     no_traceback(proc)
     assert proc.returncode == 1, "a failed file makes the exit code non-zero"
-    assert "notes.mp4" in proc.stderr and "failed" in proc.stderr
-    summary = json.loads((out / "good" / "summary.json").read_text())
-    assert summary["direction"] == "backward"
+
+    rows = {Path(row.file).name: row for row in read_batch_csv(out / "batch.csv")}
+    assert set(rows) == set(EXPECTED)
+    for name, (status, words) in EXPECTED.items():
+        assert rows[name].status == status, name
+        if words is not None:
+            assert words in (rows[name].reason or "").lower(), name
+    summary = json.loads((out / "walk" / "summary.json").read_text())
+    walk = rows["walk.mp4"]
+    assert walk.reason is None and walk.report == "walk/report.html"
+    assert (walk.duration_s, walk.steps, walk.direction, walk.view) == (
+        summary["duration_s"], summary["steps"], summary["direction"], summary["view"])
+    assert walk.trunk_lean_deg_median == summary["trunk_lean_deg_median"]
     for name in ("annotated.mp4", "landmarks.csv", "metrics.csv", "summary.json", "report.html"):
-        assert (out / "good" / name).stat().st_size > 0, name
+        assert (out / "walk" / name).stat().st_size > 0, name
+
+    lines = proc.stdout.splitlines()
+    by_file = {Path(line.split("\t")[1]).name: line.split("\t") for line in lines[:-1]}
+    assert set(by_file) == set(EXPECTED) and len(lines) == len(EXPECTED) + 1
+    for name, (status, _) in EXPECTED.items():
+        assert by_file[name][0] == status, name
+    assert f"steps={summary['steps']}" in by_file["walk.mp4"][2].split()
+    assert by_file["walk.mp4"][3] == str(out / "walk" / "report.html")
+    assert lines[-1] == f"table\t{out / 'batch.csv'}\t{out / 'index.html'}"
+    assert "walk.mp4" not in proc.stderr and "batch.csv" not in proc.stderr
+    assert not [line for line in proc.stderr.splitlines() if "\t" in line]
+    for name in ("corrupt.mp4", "empty.mp4", "notes.mp4"):
+        assert any(line.startswith("error:") and name in line
+                   for line in proc.stderr.splitlines()), name
+
+    # Again with --json, now without the video (its landmarks stand in: no pose model runs).
+    again = _write_folder(tmp_path / "again", {
+        "walk.landmarks.csv": out / "walk" / "landmarks.csv",
+        "notes.mp4": b"this is a text file, not a video\n",
+    })
+    shutil.copytree(out, again / "out")
+    proc = posecoach("analyze", str(again), "--out", str(again / "out"), "--json")
+    no_traceback(proc)
+    assert proc.returncode == 1
+    parsed = [BatchRow.model_validate_json(line) for line in proc.stdout.splitlines()]
+    assert [(Path(r.file).name, r.status) for r in parsed] == [
+        ("notes.mp4", "failed"), ("walk.landmarks.csv", "done")]
+    assert parsed[1].steps == summary["steps"] and parsed[1].direction == summary["direction"]
+    assert read_batch_csv(again / "out" / "batch.csv") == parsed
 
 
 @pytest.mark.video
@@ -179,6 +249,7 @@ def test_landmarks_csv_reanalysis_matches_the_video_analysis(analysed, tmp_path)
 def test_person_records_each_clip_in_the_library(tmp_path):
     """`--person` adds the clip as a session of that person; their height and last test
     carry over to the next analysis, and without --person no library is touched."""
+    from posecoach.outputs.batch_table import BatchRow
     from posecoach.outputs.landmarks_csv import write_landmarks_csv
     from posecoach.server.storage import Storage
     from tests.conftest import MOCAP
@@ -198,8 +269,10 @@ def test_person_records_each_clip_in_the_library(tmp_path):
     no_traceback(first)
     assert "recorded as a session of Ana Ruiz" in first.stderr
     # Same person (any case), no height given: the person's height scales the test.
-    second = posecoach(*run, "--out", str(tmp_path / "two"), "--person", "ana ruiz")
+    second = posecoach(*run, "--out", str(tmp_path / "two"), "--person", "ana ruiz", "--json")
     assert second.returncode == 0, second.stderr
+    row = BatchRow.model_validate_json(second.stdout)
+    assert row.person == "Ana Ruiz", "the person as the library spells the name"
 
     storage = Storage(library / "posecoach.db", library)
     (person,) = storage.list_people()
@@ -215,6 +288,7 @@ def test_person_records_each_clip_in_the_library(tmp_path):
     assert all(t["timed"] and t["population"] == "parkinsons" for t in tests)
     again = json.loads((tmp_path / "two" / "walk" / "summary.json").read_text())["timed_test"]
     assert again["previous_time_s"] == pytest.approx(tests[0]["time_s"])
+    assert row.test_time_s == pytest.approx(tests[1]["time_s"]) and row.status == "done"
     assert newer["height_cm"] == pytest.approx(height_cm, 0.01)
 
     alone = posecoach("analyze", str(csv_path), "--out", str(tmp_path / "three"),

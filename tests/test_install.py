@@ -133,6 +133,20 @@ def test_the_wheel_ships_the_web_front_end_and_the_default_settings(installed):
         "pose models are built, not packaged"
 
 
+def test_the_default_install_takes_one_headless_opencv(installed, empty_folder):
+    """`cv2` from opencv-python-headless alone: no GUI libraries, no second `cv2` provider."""
+    script = (
+        "import importlib.metadata as m, cv2, numpy as np\n"
+        "names = {d.metadata['Name'].lower() for d in m.distributions()}\n"
+        "print(sorted(n for n in names if n.startswith('opencv')))\n"
+        "ok, jpeg = cv2.imencode('.jpg', np.zeros((16, 16, 3), np.uint8))\n"
+        "print(ok and cv2.imdecode(jpeg, cv2.IMREAD_COLOR).shape == (16, 16, 3))\n"
+    )
+    proc = _run([installed.venv / "bin" / "python", "-c", script], cwd=empty_folder,
+                env=installed.env())
+    assert proc.stdout.split("\n")[:2] == ["['opencv-python-headless']", "True"], proc.stdout
+
+
 def test_version_from_an_empty_folder(installed, empty_folder):
     proc = _run([installed.posecoach, "--version"], cwd=empty_folder, env=installed.env())
     assert proc.stdout.strip() == f"posecoach {version('posecoach')}"

@@ -66,7 +66,7 @@ def ensure_playwright() -> None:
     ):
         _say(
             "the `playwright` Python package is missing. Install the dev extras:\n"
-            "  .venv/bin/pip install -e '.[dev]'   (never run `playwright install`)"
+            "  .venv-test/bin/pip install -e '.[dev]'   (never run `playwright install`)"
         )
         raise SystemExit(3)
 

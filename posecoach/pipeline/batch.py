@@ -19,6 +19,7 @@ from posecoach.errors import SettingsError, os_error_words
 from posecoach.settings import Settings
 
 if TYPE_CHECKING:
+    from posecoach.outputs.batch_table import BatchRow
     from posecoach.outputs.summary import SessionSummary
 
 log = logging.getLogger(__name__)
@@ -79,36 +80,70 @@ def output_folders(paths: Sequence[Path], out_root: Path) -> list[Path]:
     return folders
 
 
-def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
+@dataclass(frozen=True)
+class InputProblem:
+    """A path given that cannot be analysed at all, and why in plain words."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+def _analysable(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES or path.name.endswith(LANDMARKS_SUFFIX)
+
+
+def _outside(out: Path | None) -> Callable[[Path], bool]:
+    """A test of whether a file lies outside the output folder `out` (always, for None)."""
+    try:
+        resolved = out.resolve() if out is not None else None
+    except (OSError, RuntimeError):
+        resolved = None
+
+    def outside(file: Path) -> bool:
+        if resolved is None:
+            return True
+        try:
+            return not file.resolve().is_relative_to(resolved)
+        except (OSError, RuntimeError):
+            return True
+
+    return outside
+
+
+def collect_inputs(paths: Iterable[Path], out_root: Path | None = None,
+                   ) -> tuple[list[Path], list[InputProblem]]:
     """Expand folders into the videos and landmark CSVs inside; report missing paths.
 
-    A file named twice (itself, or inside a folder also given) is analysed once.
+    A file named twice (itself, or inside a folder also given) is analysed once. Files inside
+    the output folder `out_root` (when it lies in a folder given) are not inputs: a second run
+    does not analyse the first run's outputs.
     """
     from posecoach.media.probe import shown_text
 
+    outside = _outside(out_root)
     found: list[Path] = []
-    problems: list[str] = []
+    problems: list[InputProblem] = []
     for path in paths:
+        shown = shown_text(str(path))
         try:
             path.stat()
         except OSError as exc:  # missing, a name too long, no permission
-            problems.append(f"{shown_text(str(path))}: {os_error_words(exc)}")
+            problems.append(InputProblem(shown, os_error_words(exc)))
             continue
         if path.is_dir():
-            inside = sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and (p.suffix.lower() in VIDEO_SUFFIXES or p.name.endswith(".csv"))
-                and not p.name.startswith(".")
-            )
+            inside = sorted(p for p in _files_in(path) if _analysable(p) and outside(p))
             if not inside:
                 problems.append(
-                    f"{shown_text(str(path))}: no videos or landmark CSV files in this folder"
+                    InputProblem(shown, "no videos or landmark CSV files in this folder")
                 )
             found.extend(inside)
         elif path.is_file():
             found.append(path)
         else:
-            problems.append(f"{shown_text(str(path))}: no such file or folder")
+            problems.append(InputProblem(shown, "no such file or folder"))
     unique: dict[Path, Path] = {}
     for path in found:
         try:
@@ -117,6 +152,30 @@ def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
             key = path
         unique.setdefault(key, path)
     return list(unique.values()), problems
+
+
+def is_folder(path: Path) -> bool:
+    """Whether `path` is a folder; False where it cannot be looked at (a name too long, say)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _files_in(folder: Path) -> Iterator[Path]:
+    """The files anywhere in `folder`, hidden ones left out."""
+    return (p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def skipped_inputs(paths: Iterable[Path], out_root: Path | None = None) -> list[Path]:
+    """Files inside the folders given that are neither videos nor landmark CSVs (a batch's table
+    lists them as skipped), leaving out what lies in the output folder `out_root`."""
+    outside = _outside(out_root)
+    skipped: list[Path] = []
+    for path in paths:
+        if is_folder(path):
+            skipped.extend(p for p in sorted(_files_in(path)) if not _analysable(p) and outside(p))
+    return skipped
 
 
 def analyze_one(
@@ -270,6 +329,41 @@ class DaskRunner:
             client.close()
             if cluster is not None:
                 cluster.close()
+
+
+def batch_rows(
+    jobs: Sequence[tuple[str, str]],
+    outcomes: Iterable[FileOutcome],
+    out_root: Path,
+    problems: Sequence[InputProblem] = (),
+    skipped: Sequence[Path] = (),
+    person: str | None = None,
+) -> list[BatchRow]:
+    """The batch's table: one row per input in the order given (whatever order they finished
+    in), then the paths that could not be analysed at all, then the files skipped."""
+    from posecoach.media.probe import shown_text
+    from posecoach.outputs.batch_table import BatchRow, report_link
+
+    by_path = {outcome.path: outcome for outcome in outcomes}
+    rows: list[BatchRow] = []
+    for path, out_dir in jobs:
+        outcome = by_path.get(path)
+        shown = shown_text(path)
+        if outcome is None:
+            rows.append(BatchRow(file=shown, status="skipped",
+                                 reason="not analysed: the batch was stopped", person=person))
+        elif outcome.ok and outcome.summary is not None:
+            report = report_link(out_root, Path(out_dir))
+            rows.append(BatchRow.analysed(shown, outcome.summary, report, person))
+        else:
+            rows.append(BatchRow(file=shown, status="failed", reason=outcome.error,
+                                 person=person))
+    rows += [BatchRow(file=p.path, status="failed", reason=p.reason, person=person)
+             for p in problems]
+    rows += [BatchRow(file=shown_text(str(p)), status="skipped",
+                      reason="not a video or landmarks CSV file", person=person)
+             for p in skipped]
+    return rows
 
 
 def run_batch(

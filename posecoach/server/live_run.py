@@ -281,7 +281,12 @@ class LiveRun:
     def _finalise(self) -> FinishedMessage:
         if self._finished is not None:
             return self._finished
-        close = getattr(self.coach, "close", None)
+        # The run lets go of its coach (and pose model) and recorder here, so they are freed
+        # when the session ends, not when the last holder of the run (the pool thread that ran
+        # this, a pending task) lets go of it.
+        coach, self.coach = self.coach, None
+        recorder, self.recorder = self.recorder, None
+        close = getattr(coach, "close", None)
         try:
             if close is not None:
                 close()
@@ -289,7 +294,7 @@ class LiveRun:
             log.exception("closing the live coach failed")
         self._release()
         try:
-            result = self.recorder.finish()
+            result = recorder.finish()
         except Exception as exc:
             message = _finish_error(exc)
             self._record(status="failed", error=message)

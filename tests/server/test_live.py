@@ -269,13 +269,28 @@ def test_a_deeply_nested_message_is_refused_with_a_close_code(client: TestClient
 
 
 @pytest.mark.video
-def test_a_finished_session_keeps_no_coach_model_or_recorder(tmp_path: Path) -> None:
-    """After a real session ends, its coach, pose model and recorder are all freed."""
+def test_a_finished_session_keeps_no_coach_model_or_recorder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a real session ends, its coach, pose model and recorder are all freed, even while
+    something still holds the session's run (the pool thread that finalised it may not have let
+    go of it yet when the client reads "finished"): the run lets go of them as it finalises."""
     import gc
     import weakref
 
+    from posecoach.server import routes_live
     from posecoach.server.engine import DefaultEngine
+    from posecoach.server.live_run import LiveRun
     from tests.server.conftest import clip_jpegs
+
+    runs: list[LiveRun] = []
+
+    class HeldRun(LiveRun):
+        def __init__(self, **kwargs) -> None:
+            super().__init__(**kwargs)
+            runs.append(self)
+
+    monkeypatch.setattr(routes_live, "LiveRun", HeldRun)
 
     class WatchedEngine(DefaultEngine):
         def __init__(self) -> None:
@@ -305,7 +320,52 @@ def test_a_finished_session_keeps_no_coach_model_or_recorder(tmp_path: Path) -> 
                 ws.send_text(json.dumps({"type": "stop"}))
                 finished, _ = receive_until(ws, "finished")
             assert finished["status"] == "done" and finished["frames"] == len(frames)
-        assert len(engine.refs) == 6
+        assert len(engine.refs) == 6 and len(runs) == 2
         gc.collect()
         alive = [ref() for ref in engine.refs if ref() is not None]
         assert not alive, f"still held after the sessions ended: {alive}"
+
+
+@pytest.mark.video
+def test_ctrl_c_finishes_the_session_being_recorded(tmp_path: Path) -> None:
+    """Ctrl+C on `posecoach serve` ends a live session as Stop would: the client's socket is
+    closed, the server exits cleanly, and the session is saved as done with all its outputs
+    (what the README promises)."""
+    import signal
+    import sqlite3
+
+    from tests.conftest import VIDEO
+    from tools.loadtest import ClientStats, ServerProcess, jpeg_frames, live_client
+
+    frames = jpeg_frames(VIDEO / "side_walk_1080p60.mp4", limit=60, width=640)
+    data_dir = tmp_path / "data"
+    server = ServerProcess(data_dir).start()
+    assert server.proc is not None
+    interrupted: list[int] = []
+
+    def ctrl_c_after_some_results(stats: ClientStats) -> None:
+        if not interrupted and stats.results >= 20:
+            interrupted.append(stats.results)
+            server.proc.send_signal(signal.SIGINT)
+
+    try:
+        stats = live_client(server.ws_base, frames, seconds=60.0, fps=15.0, stop=False,
+                            on_result=ctrl_c_after_some_results)
+        exit_code = server.proc.wait(timeout=120)
+    finally:
+        server.stop()
+    assert interrupted, f"the session never got going: {stats.errors}\n{server.log_tail()}"
+    assert stats.errors, "the client must have seen its socket closed"
+    assert stats.finished is None
+    assert exit_code == 0, server.log_tail()
+    assert "Traceback" not in server.log_tail(20_000)
+    with sqlite3.connect(data_dir / "posecoach.db") as db:
+        (status,) = db.execute(
+            "SELECT status FROM sessions WHERE id = ?", (stats.session_id,)
+        ).fetchone()
+    assert status == "done", server.log_tail()
+    session_dir = data_dir / "sessions" / str(stats.session_id)
+    for name in ("annotated.mp4", "landmarks.csv", "summary.json", "report.html"):
+        assert (session_dir / name).stat().st_size > 0, name
+    summary = json.loads((session_dir / "summary.json").read_text())
+    assert summary["frames"] >= interrupted[0]
