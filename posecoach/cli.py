@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from posecoach.outputs.batch_table import BatchRow, BatchTable
     from posecoach.outputs.summary import SessionSummary
     from posecoach.pipeline.batch import FileOutcome
-    from posecoach.server.storage import Storage
+    from posecoach.server.storage import Person, Storage
 
 DEFAULT_DATA_DIR = Path("posecoach-data")
 
@@ -128,14 +128,14 @@ def _timed_test_overrides(test: str | None, floor_marks: str | None, population:
 class _Library:
     """The library `analyze --person` records into: its storage and the person."""
 
-    def __init__(self, storage: Storage, person: dict[str, Any], data_dir: Path) -> None:
+    def __init__(self, storage: Storage, person: Person, data_dir: Path) -> None:
         self.storage = storage
         self.person = person
         self.data_dir = data_dir
 
     def last_test_time_s(self) -> float | None:
         """The person's latest timed 3-metre backward walk, for the change since then."""
-        timed = [t["time_s"] for t in self.storage.timed_tests(self.person["id"]) if t["timed"]]
+        timed = [t.time_s for t in self.storage.timed_tests(self.person.id) if t.timed]
         return timed[-1] if timed else None
 
     def record(self, outcome: FileOutcome, settings: Settings) -> None:
@@ -148,21 +148,21 @@ class _Library:
         try:
             session = self.storage.create_session(
                 "upload", settings.level, settings.height_cm, Path(outcome.path).name,
-                "analysing", person_id=self.person["id"], settings=settings,
+                "analysing", person_id=self.person.id, settings=settings,
             )
-            shutil.copytree(outcome.out_dir, session["out_dir"], dirs_exist_ok=True,
+            shutil.copytree(outcome.out_dir, session.out_dir, dirs_exist_ok=True,
                             copy_function=_link_or_copy)
-            landmarks = SessionFiles(Path(session["out_dir"])).landmarks
+            landmarks = SessionFiles(session.out_dir).landmarks
             if Path(outcome.path).suffix.lower() == ".csv" and not landmarks.exists():
                 # An analysed landmarks CSV is not written again: the session keeps it.
                 shutil.copy2(outcome.path, landmarks)
-            self.storage.update_session(session["id"], status="done", summary=summary,
+            self.storage.update_session(session.id, status="done", summary=summary,
                                         duration_s=summary.duration_s)
         except (PosecoachError, OSError) as exc:
             console.print(f"  [yellow]warning:[/yellow] not recorded in the library: "
                           f"{escape(user_message(exc))}")
             return
-        console.print(f"  recorded as a session of {escape(self.person['name'])} in "
+        console.print(f"  recorded as a session of {escape(self.person.name)} in "
                       f"{escape(str(self.data_dir))}")
 
 
@@ -186,7 +186,7 @@ def _open_library(name: str, data_dir: Path, height_cm: float | None, level: str
         person = storage.find_person(name)
         if person is None:
             person = storage.create_person(name, height_cm, level, population=population)
-            console.print(f"added {escape(person['name'])} to the library in "
+            console.print(f"added {escape(person.name)} to the library in "
                           f"{escape(str(data_dir))}")
     except (PosecoachError, OSError) as exc:
         raise _fail(exc) from None
@@ -295,12 +295,12 @@ def analyze(
     if person is not None:
         library = _open_library(person, data_dir or DEFAULT_DATA_DIR, height_cm, level,
                                 population)
-        height_cm = height_cm if height_cm is not None else library.person["height_cm"]
-        level = level or library.person["level"]
+        height_cm = height_cm if height_cm is not None else library.person.height_cm
+        level = level or library.person.level
         if "timed_test" in extra:
             section = extra["timed_test"]
-            if library.person["population"] and population is None:
-                section["population"] = library.person["population"]
+            if library.person.population and population is None:
+                section["population"] = library.person.population
             last_s = library.last_test_time_s()
             if last_s is not None and previous_time_s is None:
                 section["previous_time_s"] = last_s
@@ -318,7 +318,7 @@ def analyze(
     folders = output_folders(files, out)
     jobs_list = [(str(p), str(folder)) for p, folder in zip(files, folders, strict=True)]
     as_table = len(paths) > 1 or any(is_folder(p) for p in paths)
-    walker = library.person["name"] if library is not None else None  # as the library spells it
+    walker = library.person.name if library is not None else None  # as the library spells it
     outcomes: list[FileOutcome] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
@@ -438,14 +438,14 @@ def _seed_library(data_dir: Path, clip: Path, settings: Settings) -> None:
                                      "analysing", settings=settings)
     console.print(f"analysing the sample clip {escape(clip.name)} into the library...")
     try:
-        result = analyze_video(clip, Path(session["out_dir"]), settings)
+        result = analyze_video(clip, session.out_dir, settings)
     except (PosecoachError, OSError) as exc:
         message = user_message(exc)
-        storage.update_session(session["id"], status="failed", error=message)
+        storage.update_session(session.id, status="failed", error=message)
         warning = escape(f"could not analyse {clip.name}: {message}")
         console.print(f"[yellow]warning:[/yellow] {warning}")
         return
-    storage.update_session(session["id"], status="done", summary=result.summary,
+    storage.update_session(session.id, status="done", summary=result.summary,
                            duration_s=result.summary.duration_s)
     _print_summary(result.summary, console)
 

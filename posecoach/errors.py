@@ -46,6 +46,35 @@ class InputError(PosecoachError, ValueError):
     """A frame, message or request from a client is not usable."""
 
 
+class BadRequest(InputError):
+    """A request that cannot be carried out as asked (a form that cannot be read, a
+    confirmation that does not match)."""
+
+
+class NotFound(InputError, LookupError):
+    """A person, session, job or file that is not there."""
+
+
+class Conflict(InputError):
+    """A request the library's present state refuses: a name taken, a session still running,
+    a session that has no such output yet."""
+
+
+class TooLarge(InputError):
+    """A request or upload larger than the server accepts."""
+
+
+class UnsupportedMedia(InputError):
+    """An uploaded file that is not a video posecoach can read."""
+
+
+class Busy(OutputError):
+    """The library is held by another writer for longer than a request may wait."""
+
+    def __init__(self, message: str = "The library is busy; try again in a moment.") -> None:
+        super().__init__(errno.EBUSY, message)
+
+
 _ERRNO_PREFIX = re.compile(r"\[Errno -?\d+\]\s*")
 
 _ERRNO_WORDS = {

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Mapping
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 from pydantic import (
     BeforeValidator,
@@ -73,6 +73,10 @@ def adapter(cls: type) -> TypeAdapter[Any]:
 class Record:
     """The base of every stored record: forgiving reading, JSON out, JSON in."""
 
+    # Keys added after files of this record were first written: left out of the JSON while
+    # they hold None, so a file written before is written back byte for byte.
+    WRITTEN_WHEN_SET: ClassVar[frozenset[str]] = frozenset()
+
     @field_validator("*", mode="wrap")
     @classmethod
     def _default_when_unreadable(
@@ -90,7 +94,11 @@ class Record:
 
     def to_json(self) -> dict[str, Any]:
         """JSON types only, keys in declaration order, NaN and infinity as null."""
-        return adapter(type(self)).dump_python(self, mode="json")
+        data: dict[str, Any] = adapter(type(self)).dump_python(self, mode="json")
+        for key in self.WRITTEN_WHEN_SET:
+            if data.get(key, 0) is None:
+                del data[key]
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> Self:

@@ -111,7 +111,9 @@ def test_outputs_and_formats(analysed):
 def test_height_gives_metres(analysed):
     result = analysed(FIXTURES / "backward_walk_side_1080p60.mp4")
     tall = analyze_series(result.series, load_settings(height_cm=180))
+    scale = tall.summary.body_scale  # the walker's own leg-to-height, measured in the picture
+    assert scale is not None and scale.leg_m is not None and scale.sources[0] == "height given"
     assert tall.summary.step_length_m == pytest.approx(
-        tall.summary.step_length_leg * 0.491 * 1.80, rel=0.02
+        tall.summary.step_length_leg * scale.leg_m, rel=0.05
     )
     assert 0.2 < tall.summary.step_length_m < 1.4

@@ -276,20 +276,20 @@ def test_person_records_each_clip_in_the_library(tmp_path):
 
     storage = Storage(library / "posecoach.db", library)
     (person,) = storage.list_people()
-    assert person["name"] == "Ana Ruiz" and person["height_cm"] == pytest.approx(height_cm, 0.01)
-    assert person["population"] == "parkinsons" and person["sessions"] == 2
-    older, newer = reversed(storage.list_sessions(person_id=person["id"]))
+    assert person.name == "Ana Ruiz" and person.height_cm == pytest.approx(height_cm, 0.01)
+    assert person.population == "parkinsons" and person.sessions == 2
+    older, newer = reversed(storage.list_sessions(person_id=person.id))
     for record in (older, newer):
-        assert record["status"] == "done" and record["source_name"] == "walk.csv"
+        assert record.status == "done" and record.source_name == "walk.csv"
         for name in ("landmarks.csv", "summary.json", "report.html"):
-            assert (Path(record["out_dir"]) / name).is_file(), name
-    tests = storage.timed_tests(person["id"])
-    assert [t["session_id"] for t in tests] == [older["id"], newer["id"]]
-    assert all(t["timed"] and t["population"] == "parkinsons" for t in tests)
+            assert (record.out_dir / name).is_file(), name
+    tests = storage.timed_tests(person.id)
+    assert [t.session_id for t in tests] == [older.id, newer.id]
+    assert all(t.timed and t.population == "parkinsons" for t in tests)
     again = json.loads((tmp_path / "two" / "walk" / "summary.json").read_text())["timed_test"]
-    assert again["previous_time_s"] == pytest.approx(tests[0]["time_s"])
-    assert row.test_time_s == pytest.approx(tests[1]["time_s"]) and row.status == "done"
-    assert newer["height_cm"] == pytest.approx(height_cm, 0.01)
+    assert again["previous_time_s"] == pytest.approx(tests[0].time_s)
+    assert row.test_time_s == pytest.approx(tests[1].time_s) and row.status == "done"
+    assert newer.height_cm == pytest.approx(height_cm, 0.01)
 
     alone = posecoach("analyze", str(csv_path), "--out", str(tmp_path / "three"),
                       "--data-dir", str(tmp_path / "elsewhere"))

@@ -213,9 +213,9 @@ def test_serve_starts_on_a_full_disk_with_one_plain_line(small_disk: Path) -> No
             except OSError:
                 time.sleep(0.5)
         assert listed is not None, "the server did not answer"
-        assert [s["id"] for s in listed] == [session["id"]]
+        assert [s["id"] for s in listed] == [session.id]
         checkin = urllib.request.Request(
-            f"{base}/api/sessions/{session['id']}/checkin",
+            f"{base}/api/sessions/{session.id}/checkin",
             data=b'{"pain": "none", "score": 0}',
             headers={"content-type": "application/json"},
         )

@@ -96,13 +96,35 @@ def test_gait_events(settings, direction, contact, lift):
 
 
 def test_lengths_in_metres_with_height():
+    """Metres come from the height given and the walker's own leg-to-height proportion."""
     settings = load_settings(height_cm=175.0)
     series, truth = _walk(direction="backward", speed_leg_s=0.8, cadence_spm=96.0)
     g = _gait(series, settings)
-    leg_m = settings.metrics.leg_length_ratio * 1.75
-    assert g.step_length_m == pytest.approx(g.step_length_leg * leg_m, rel=1e-9)
-    assert g.speed_m_s == pytest.approx(truth.speed_leg_s * leg_m, rel=0.03)
-    assert all(s.step_length_m == pytest.approx(s.step_length_leg * leg_m) for s in g.steps)
+    scale = g.body_scale
+    assert scale is not None and scale.leg_m is not None and scale.leg_per_height is not None
+    assert scale.sources == ("height given", "standing height in the picture",
+                             "leg segments in the picture")
+    assert scale.leg_m == pytest.approx(scale.leg_per_height * 1.75)
+    assert scale.rel_uncertainty is not None and 0.005 < scale.rel_uncertainty < 0.05
+    # a walker at one distance from the camera: one scale for every frame
+    assert g.step_length_m == pytest.approx(g.step_length_leg * scale.leg_m, rel=0.02)
+    assert g.speed_m_s == pytest.approx(truth.speed_leg_s * scale.leg_m, rel=0.04)
+    assert all(s.step_length_m == pytest.approx(s.step_length_leg * scale.leg_m, rel=0.02)
+               for s in g.steps)
+
+
+def test_without_the_head_in_view_the_typical_proportion_stands_in():
+    settings = load_settings(height_cm=175.0)
+    series, _ = _walk(direction="backward", speed_leg_s=0.8, cadence_spm=96.0)
+    points = series.points.copy()
+    points[:, [L.NOSE, L.LEFT_EAR, L.RIGHT_EAR], :] = np.nan
+    g = _gait(PoseSeries(series.time_s, points, series.width, series.height), settings)
+    scale = g.body_scale
+    assert scale is not None and scale.sources == ("height given",
+                                                   "typical leg-to-height proportion")
+    assert scale.leg_m == pytest.approx(settings.metrics.leg_length_ratio * 1.75)
+    assert scale.rel_uncertainty is not None and scale.rel_uncertainty > 0.05
+    assert g.step_length_m == pytest.approx(g.step_length_leg * scale.leg_m, rel=1e-6)
 
 
 def test_steps_survive_leg_label_swaps(settings):

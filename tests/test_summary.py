@@ -85,6 +85,17 @@ def test_an_older_summary_with_missing_keys_loads() -> None:
     assert stored["steps"] is None and stored["gait_events"] == []
 
 
+def test_keys_added_later_are_written_only_when_set() -> None:
+    unset = SessionSummary.from_json(STORED).to_json()
+    assert "direction_reason" not in unset and "body_scale" not in unset
+    told = SessionSummary.from_json({**STORED, "direction": "unknown",
+                                     "direction_reason": "feet out of frame"})
+    stored = told.to_json()
+    assert stored["direction_reason"] == "feet out of frame"
+    assert list(stored).index("direction_reason") == list(stored).index("direction") + 1
+    assert SessionSummary.from_json(stored) == told
+
+
 def test_malformed_values_read_as_missing_and_nan_writes_null() -> None:
     summary = SessionSummary.from_json({
         "frames": "many", "fps": float("nan"), "upright_share": True, "cues": "none",

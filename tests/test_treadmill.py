@@ -35,9 +35,11 @@ from posecoach.pipeline.offline import analyze_series
 from posecoach.pose.landmarks import Landmark as L
 from posecoach.pose.landmarks import PoseSeries
 from posecoach.server.progression import suggest_next
+from posecoach.server.storage import SessionRecord, StoredCheckIn
 from posecoach.settings import Settings, load_settings
 from tests.conftest import FIXTURES, MOCAP, VIDEO, needs_shared_data, shared_names
 from tests.mocap.projection import CameraSide, load_trial, project_trial, walk_axis
+from tests.server.conftest import finished_session
 
 pytestmark = needs_shared_data
 
@@ -132,6 +134,44 @@ def _on_rails(series: PoseSeries) -> PoseSeries:
         points[:, idx, :2] = np.median(points[:, idx, :2], axis=0)
     return PoseSeries(time_s=series.time_s, points=points, width=series.width,
                       height=series.height)
+
+
+_ARM = [L.LEFT_ELBOW, L.RIGHT_ELBOW, L.LEFT_WRIST, L.RIGHT_WRIST, L.LEFT_PINKY, L.RIGHT_PINKY,
+        L.LEFT_INDEX, L.RIGHT_INDEX, L.LEFT_THUMB, L.RIGHT_THUMB]
+LITTLE_SWING = 0.15
+
+
+def _little_arm_swing(series: PoseSeries) -> PoseSeries:
+    """The same walk with arms that barely swing (an elderly-style walk): elbows, wrists and
+    fingers keep their place relative to the shoulders with 15% of their swing left, so the
+    hands move with the trunk only."""
+    points = series.points.copy()
+    shoulder = (points[:, L.LEFT_SHOULDER, :2] + points[:, L.RIGHT_SHOULDER, :2]) / 2
+    offset = points[:, _ARM, :2] - shoulder[:, None]
+    typical = np.median(offset, axis=0)
+    points[:, _ARM, :2] = shoulder[:, None] + typical + LITTLE_SWING * (offset - typical)
+    return PoseSeries(time_s=series.time_s, points=points, width=series.width,
+                      height=series.height)
+
+
+HANDS = {"free": lambda s: s, "little_arm_swing": _little_arm_swing, "on_rails": _on_rails}
+
+
+@pytest.mark.parametrize("hands", list(HANDS))
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize("name", LONG_TRIALS)
+def test_handrails_by_where_the_hands_are(name, side, hands):
+    """Rails read >= 0.8 and free walking <= 0.2 on every trial on a belt, arms that barely
+    swing (hands nearly still in the picture, moving with the trunk) included."""
+    settings = load_settings()
+    smoothed = smooth_offline(HANDS[hands](projected(name, side, True)), settings)
+    gait = analyze_gait(smoothed, compute_metrics(smoothed, settings), settings)
+    assert gait.setting == "treadmill"
+    assert gait.handrail_share is not None
+    if hands == "on_rails":
+        assert gait.handrail_share >= 0.8
+    else:
+        assert gait.handrail_share <= 0.2
 
 
 def test_hands_on_the_rails_are_seen_and_trunk_still_judged():
@@ -237,32 +277,28 @@ def test_setting_tracker_follows_the_last_seconds_only():
     assert settings_seen[-1] == "treadmill"
 
 
-def _session(day: int, **summary: object) -> dict[str, object]:
+def _session(day: int, pain: str = "none", score: int = 0, **summary: object
+             ) -> SessionRecord:
     good = {"upright_share": 0.9, "head_up_share": 0.85, "cues": [], "duration_s": 600.0}
-    return {
-        "created_at": f"2025-01-{day:02d}T10:00:00+00:00",
-        "status": "done",
-        "duration_s": 600.0,
-        "summary": SessionSummary.from_json({**good, **summary}),
-        "checkin": {"pain": "none", "score": 0},
-    }
+    checkin = StoredCheckIn(pain=pain, score=score, created_at=f"2025-01-{day:02d}T11:00:00+00:00")
+    return finished_session(day, SessionSummary.from_json({**good, **summary}), checkin)
 
 
 def test_progression_suggests_letting_go_of_the_rails_after_good_sessions():
     settings = load_settings()
     on_rails = {"setting": "treadmill", "handrail_share": 0.9}
     advice = suggest_next([_session(d, **on_rails) for d in (1, 2, 3)], settings)
-    assert advice["action"] == "progress"
-    assert "letting go" in advice["message"]
+    assert advice.action == "progress"
+    assert "letting go" in advice.message
     # not before several sessions, nor when one of them hurt or was let go already
     assert "letting go" not in suggest_next([_session(d, **on_rails) for d in (1, 2)],
-                                            settings)["message"]
+                                            settings).message
     free = {"setting": "treadmill", "handrail_share": 0.0}
     mixed = [_session(1, **on_rails), _session(2, **free), _session(3, **on_rails)]
-    assert "letting go" not in suggest_next(mixed, settings)["message"]
-    hurt = [_session(d, **on_rails) for d in (1, 2, 3)]
-    hurt[-1]["checkin"] = {"pain": "pain", "score": 5}
-    assert suggest_next(hurt, settings)["action"] == "ease_off"
+    assert "letting go" not in suggest_next(mixed, settings).message
+    hurt = [_session(1, **on_rails), _session(2, **on_rails),
+            _session(3, "pain", 5, **on_rails)]
+    assert suggest_next(hurt, settings).action == "ease_off"
 
 
 def test_words_say_the_setting_and_that_holding_on_is_fine():

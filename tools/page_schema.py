@@ -28,14 +28,15 @@ TITLE = "posecoach: what the pages send and read"
 
 
 def _http_bodies() -> dict[str, TypeAdapter[Any]]:
-    """Every HTTP body model, by name."""
+    """Every HTTP body model, by name (the library's records the routes serve included)."""
     from posecoach.server import schemas
+    from posecoach.server.storage import records
 
     return {
         name: TypeAdapter(model)
         for name, model in sorted(vars(schemas).items())
         if inspect.isclass(model) and issubclass(model, BaseModel) and model is not BaseModel
-        and model.__module__ == schemas.__name__
+        and model.__module__ in (schemas.__name__, records.__name__)
     }
 
 

@@ -106,14 +106,14 @@ def seed_library(data_dir: Path, mocap: Path) -> dict[str, str]:
     for seed in PEOPLE:
         person = storage.create_person(seed.name, height_cm=seed.height_cm, level=seed.level,
                                        notes=seed.notes, population=seed.population)
-        ids[seed.name] = person["id"]
+        ids[seed.name] = person.id
         for clip in seed.clips:
             summary = _summary(mocap, clip, seed)
             record = storage.create_session("upload", seed.level, seed.height_cm, clip.bvh,
-                                            "analysing", person_id=person["id"])
-            storage.update_session(record["id"], status="done", summary=summary,
+                                            "analysing", person_id=person.id)
+            storage.update_session(record.id, status="done", summary=summary,
                                    duration_s=summary.duration_s)
-            session_ids.append(record["id"])
+            session_ids.append(record.id)
     _spread_dates(data_dir / "posecoach.db", session_ids)
     return ids
 

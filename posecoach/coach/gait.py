@@ -16,7 +16,15 @@ from typing import Literal, cast
 import numpy as np
 from scipy.signal import find_peaks
 
+from posecoach.coach.body_scale import (
+    BodyScale,
+    along_walk_factor,
+    measure_body_scale,
+    metres_per_px,
+    walk_direction,
+)
 from posecoach.coach.metrics import MetricsSeries
+from posecoach.coach.metrics import feet_seen as feet_seen_in
 from posecoach.coach.rolling import quiet_nan_warnings, runs
 from posecoach.coach.setting import WalkSetting, detect_setting, handrail_share
 from posecoach.frame_rate import fps_or_default
@@ -63,6 +71,8 @@ class GaitSummary:
     leg_length_px: float | None
     setting: WalkSetting = "overground"
     handrail_share: float | None = None     # treadmill: share of the walk holding the rails
+    feet_out_of_view_share: float | None = None  # share of the side view without both feet
+    body_scale: BodyScale | None = None     # what a leg length is in metres, and how sure
 
 
 PEAK_TOP_SHARE = 0.7   # a step's time is the centroid of its peak above this share of the top
@@ -89,20 +99,43 @@ def _peak_centroid_s(values: np.ndarray, t: np.ndarray, i: int) -> float:
     Double support keeps the feet apart for a while, so the top is broad and uneven; its
     centroid is the same whichever way time runs, where its highest sample is not.
     """
+    lo, hi = _peak_top(values, i)
+    weight = values[lo:hi + 1] - PEAK_TOP_SHARE * values[i]
+    total = float(weight.sum())
+    return float(np.dot(weight, t[lo:hi + 1]) / total) if total > 0 else float(t[i])
+
+
+MIN_FEET_SEEN_SHARE = 0.9      # a step interval counts when both feet were seen this much of it
+
+
+def _peak_top(values: np.ndarray, i: int) -> tuple[int, int]:
+    """The first and last frame of the peak at `i` above `PEAK_TOP_SHARE` of its height."""
     level = PEAK_TOP_SHARE * values[i]
     lo = hi = i
     while lo > 0 and values[lo - 1] >= level:
         lo -= 1
     while hi < len(values) - 1 and values[hi + 1] >= level:
         hi += 1
-    weight = values[lo:hi + 1] - level
-    total = float(weight.sum())
-    return float(np.dot(weight, t[lo:hi + 1]) / total) if total > 0 else float(t[i])
+    return lo, hi
 
 
 def _median_or_none(values: list[float]) -> float | None:
     vals = [v for v in values if v is not None and np.isfinite(v)]
     return float(np.median(vals)) if vals else None
+
+
+def _paired_median(steps: list[Step], values: list[float | None]) -> float | None:
+    """The median of the means of each two consecutive steps (a stride's half), else of the
+    steps.
+
+    Seen from the side, the foot nearer the camera looks further apart when it leads and the
+    far one nearer, by an amount that grows with the walker's distance from the picture's
+    centre; each stride holds one of each, so its mean cancels the two.
+    """
+    pairs = [(a + b) / 2.0 for k, (a, b) in enumerate(zip(values, values[1:], strict=False))
+             if a is not None and b is not None and steps[k + 1].step_time_s is not None]
+    return _median_or_none(pairs) if pairs else _median_or_none(
+        [v for v in values if v is not None])
 
 
 def _symmetry(left: float | None, right: float | None) -> float | None:
@@ -148,12 +181,14 @@ def _complete_edge_steps(
 def _steps(
     p: np.ndarray, t: np.ndarray, frames: np.ndarray, direction: np.ndarray,
     walking: np.ndarray, travel_x: np.ndarray, facing: np.ndarray, leg_px: float,
-    leg_m: float | None, fps: float, settings: Settings,
+    m_per_px: np.ndarray | None, fps: float, settings: Settings, feet_seen: np.ndarray,
 ) -> list[Step]:
     """The steps: peaks of the ankles' horizontal separation while walking (see `analyze_gait`).
 
     `travel_x` is the image direction of travel per frame (+1 right, -1 left, 0 unknown),
-    `facing` the way the walker faces in the image (+1 right, -1 left, 0 unknown).
+    `facing` the way the walker faces in the image (+1 right, -1 left, 0 unknown),
+    `feet_seen` whether both feet are in view. Every rule looks at both sides of a peak alike,
+    so a clip and its time-reversed twin give the same steps.
     """
     gs = settings.gait
     left_x, right_x = p[:, L.LEFT_ANKLE, X], p[:, L.RIGHT_ANKLE, X]
@@ -161,13 +196,20 @@ def _steps(
     distance = max(1, int(round(gs.min_step_time_s * fps)))
     peaks, _ = find_peaks(_interp_nans(sep), distance=distance,
                           prominence=gs.min_step_prominence_leg)
-    found = [int(i) for i in peaks if walking[i] and np.isfinite(sep[i]) and travel_x[i] != 0]
+    filled = _interp_nans(sep)
+    found = []
+    for i in peaks:
+        lo, hi = _peak_top(filled, int(i))
+        # the whole top seen: a peak cut off by the frame's edge or a hidden foot is not a step
+        if (walking[i] and np.isfinite(sep[i]) and travel_x[i] != 0
+                and feet_seen[lo:hi + 1].all()):
+            found.append(int(i))
     if found:
         # a partial step where the clip starts or the walker stops is a low bump, not a step
         typical = float(np.median(sep[found]))
         found = [i for i in found if sep[i] >= gs.min_step_share_of_median * typical]
-        found = _complete_edge_steps(found, sep, walking, typical, gs.min_edge_step_share)
-    filled = _interp_nans(sep)
+        found = _complete_edge_steps(found, sep, walking & feet_seen, typical,
+                                     gs.min_edge_step_share)
     peak_at: dict[int, tuple[float, float, float]] = {}
     for i in found:
         time_s = _peak_centroid_s(filled, t, i)
@@ -188,14 +230,17 @@ def _steps(
         if k > 0:
             prev = step_frames[k - 1]
             prev_s = peak_at[prev][0]
-            if time_s - prev_s < gs.max_step_time_s and direction[i] == direction[prev]:
+            seen_between = float(np.mean(feet_seen[prev:i + 1]))
+            if (time_s - prev_s < gs.max_step_time_s and direction[i] == direction[prev]
+                    and seen_between >= MIN_FEET_SEEN_SHARE):
                 step_time = float(time_s - prev_s)
         steps.append(Step(
             time_s=float(time_s),
             frame=int(frames[i]),
             side="left" if evidence >= 0 else "right",
             step_length_leg=length,
-            step_length_m=length * leg_m if leg_m else None,
+            step_length_m=(length * leg_px * float(m_per_px[i])
+                           if m_per_px is not None else None),
             step_time_s=step_time,
         ))
     return _alternate_sides(steps, left_evidence)
@@ -271,20 +316,23 @@ def analyze_gait(
     left or right by whether it is the near or the far foot (depth, visibility, facing) more
     than by the pose model's label, with the sides alternating along each chain of steps. The
     step's time is the middle of the peak's near-flat top (double support), its length the peak
-    value. Cadence counts steps per minute from the first to the last step of each chain of
-    steps no more than `max_step_time_s` apart.
+    value. A peak counts only with both feet in view over its whole top. Cadence is 60 over
+    the median time between consecutive steps (no more than `max_step_time_s` apart, the
+    feet seen in between), which reads the same whichever way the clip plays.
     """
     gs = settings.gait
     n = len(series)
     leg_px_values = metrics.leg_length_px
     leg_px = (float(np.nanmedian(leg_px_values)) if np.isfinite(leg_px_values).any() else None)
-    leg_m = (settings.metrics.leg_length_ratio * settings.height_cm / 100.0
-             if settings.height_cm else None)
     setting = detect_setting(metrics, settings) if len(metrics) == n else "overground"
     empty = GaitSummary([], [], None, None, None, None, None, None, None, None, leg_px,
                         setting, handrail_share(metrics, setting) if len(metrics) == n else None)
     if n < 3 or len(metrics) != n or not leg_px or leg_px <= 0:
         return empty
+    side_view = metrics.has_person & (metrics.view == "side")
+    # metres need the height given; without it no scale is measured
+    scale = measure_body_scale(series, side_view, settings) if settings.height_cm else None
+    m_per_px = metres_per_px(series, scale, leg_px) if scale is not None else None
 
     p = series.points
     t = series.time_s
@@ -299,38 +347,56 @@ def analyze_gait(
     with quiet_nan_warnings():
         pelvis_x = np.nanmean(p[:, [L.LEFT_HIP, L.RIGHT_HIP], X], axis=1)
 
-    steps = _steps(p, t, frames, direction, walking, travel_x, facing, leg_px, leg_m, fps,
-                   settings)
+    feet_seen = feet_seen_in(series.points, series.width, series.height,
+                             settings.smoothing.min_visibility)
+    steps = _steps(p, t, frames, direction, walking, travel_x, facing, leg_px, m_per_px, fps,
+                   settings, feet_seen)
+    if m_per_px is not None:
+        # a walk at an angle to the picture shows its steps shortened
+        heading = walk_direction(series, m_per_px, walking)
+        index = {int(f): i for i, f in enumerate(frames)}
+        steps = [replace(s, step_length_m=s.step_length_m
+                         / along_walk_factor(series, heading, index[s.frame]))
+                 if s.step_length_m is not None else s for s in steps]
     intervals = [s.step_time_s for s in steps if s.step_time_s is not None]
-    cadence = (60.0 * len(intervals) / sum(intervals)
-               if len(steps) >= 3 and intervals and sum(intervals) > 0 else None)
+    # the median interval between consecutive steps: the same whichever way the clip plays,
+    # and a missed step or a pause does not pull it
+    median_interval = _median_or_none(intervals)
+    cadence = (60.0 / median_interval
+               if len(steps) >= 3 and len(intervals) >= 2 and median_interval else None)
+    feet_out = float(np.mean(~feet_seen[side_view])) if side_view.any() else None
 
     events = _events(p, t, frames, pelvis_x, travel_x, direction, walking, leg_px, fps, settings)
 
-    lengths = [s.step_length_leg for s in steps]
     by_side = {
         side: ([s.step_length_leg for s in steps if s.side == side],
                [s.step_time_s for s in steps if s.side == side and s.step_time_s is not None])
         for side in ("left", "right")
     }
-    step_length = _median_or_none(lengths)
+    step_length = _paired_median(steps, [s.step_length_leg for s in steps])
+    step_length_m = _paired_median(steps, [s.step_length_m for s in steps])
     setting = detect_setting(metrics, settings)
+    speed_m: float | None = None
     if setting == "treadmill":
         # the belt's speed: each step moves the belt one step length
         speed_leg = (step_length * cadence / 60.0
                      if step_length is not None and cadence is not None else None)
+        if step_length_m is not None and cadence is not None:
+            speed_m = step_length_m * cadence / 60.0
     else:
         walk_speed = np.abs(speed[walking])
         speed_leg = (float(np.nanmedian(walk_speed)) if np.isfinite(walk_speed).any() else None)
+        if m_per_px is not None and np.isfinite(walk_speed).any():
+            speed_m = float(np.nanmedian(walk_speed * leg_px * m_per_px[walking]))
     return GaitSummary(
         steps=steps,
         events=events,
         cadence_spm=cadence,
         step_length_leg=step_length,
-        step_length_m=step_length * leg_m if step_length is not None and leg_m else None,
+        step_length_m=step_length_m,
         step_time_s=_median_or_none(intervals),
         speed_leg_s=speed_leg,
-        speed_m_s=speed_leg * leg_m if speed_leg is not None and leg_m else None,
+        speed_m_s=speed_m,
         step_length_symmetry=_symmetry(_median_or_none(by_side["left"][0]),
                                        _median_or_none(by_side["right"][0])),
         step_time_symmetry=_symmetry(_median_or_none(by_side["left"][1]),
@@ -338,6 +404,8 @@ def analyze_gait(
         leg_length_px=leg_px,
         setting=setting,
         handrail_share=handrail_share(metrics, setting),
+        feet_out_of_view_share=feet_out,
+        body_scale=scale,
     )
 
 

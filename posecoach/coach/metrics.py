@@ -70,7 +70,7 @@ class FrameMetrics:
     hip_height_frac: float           # mid-hip height above frame bottom, share of frame height
     fallen: bool
     in_place: bool = False           # feet cycling with the pelvis in place (treadmill)
-    hands_still: bool = False        # both wrists nearly still in the image while the feet cycle
+    hands_still: bool = False        # both hands held still in the room (rails), feet cycling
 
 
 METRIC_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(FrameMetrics))
@@ -210,6 +210,30 @@ def _angle_from_vertical_deg(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
     return np.degrees(np.arctan2(dx, -dy))
 
 
+def _nearest_fill(values: np.ndarray) -> np.ndarray:
+    """Each NaN takes the nearest finite value in time (NaN where the two nearest, one before
+    and one after at the same distance, disagree).
+
+    The offline counterpart of carrying the last value forward: it reads the same whichever
+    way the clip plays, so a clip and its time-reversed twin get the same view and facing.
+    """
+    n = len(values)
+    if n == 0:
+        return values.copy()
+    frame = np.arange(n)
+    ok = np.isfinite(values)
+    before = np.maximum.accumulate(np.where(ok, frame, -1))
+    after = np.minimum.accumulate(np.where(ok, frame, n)[::-1])[::-1]
+    prev = np.where(before >= 0, values[np.maximum(before, 0)], np.nan)
+    nxt = np.where(after < n, values[np.minimum(after, n - 1)], np.nan)
+    d_prev = np.where(before >= 0, frame - before, np.inf)
+    d_next = np.where(after < n, after - frame, np.inf)
+    tie = (d_prev == d_next) & (prev != nxt)
+    out = np.where(d_prev < d_next, prev, nxt)
+    out = np.where(tie, np.nan, np.where(d_prev == d_next, prev, out))
+    return np.where(ok, values, out)
+
+
 # ---------------------------------------------------------------------------------------------
 # Pieces of the metrics
 
@@ -263,7 +287,7 @@ def _side_view_state(
         np.where(ratio_med > ms.front_view_min_shoulder_ratio, 0.0, np.nan),
     )
     first = np.where(np.isfinite(ratio_med), (ratio_med < mid_ratio).astype(float), np.nan)
-    held = ffill(state)
+    held = ffill(state) if causal else _nearest_fill(state)
     return np.where(np.isfinite(held), held, first)
 
 
@@ -315,7 +339,9 @@ def _facing(
     votes = np.where(side, np.sign([face_vote + FOOT_VOTE_WEIGHT * feet, feet]), 0.0)
     summed, feet_summed = window_sums(votes, n, causal)
     facing = np.where(side, np.sign(summed), 0.0)
-    facing = np.where(side & (facing == 0), ffill(np.where(facing != 0, facing, np.nan)), facing)
+    known = np.where(facing != 0, facing, np.nan)
+    filled = ffill(known) if causal else _nearest_fill(known)
+    facing = np.where(side & (facing == 0), filled, facing)
     facing = np.where(side & ~np.isnan(facing), facing, 0.0).astype(int)
     body = np.sign(feet_summed)
     body = np.where(body == 0, facing, body)
@@ -476,6 +502,21 @@ def _fallen(
     return horizontal & (last_start > last_upright)
 
 
+FEET_SEEN_MIN_SHARE = 0.7      # share of the direction window with both feet in the picture
+FEET_EDGE_MARGIN_FRAC = 0.01   # an ankle this close to the frame's edge may be cut off
+
+
+def feet_seen(p: np.ndarray, width: int, height: int, min_visibility: float) -> np.ndarray:
+    """(T,) both ankles found, confidently, and inside the picture (not at its edge)."""
+    seen = np.ones(len(p), dtype=bool)
+    mx, my = FEET_EDGE_MARGIN_FRAC * width, FEET_EDGE_MARGIN_FRAC * height
+    for ankle in (L.LEFT_ANKLE, L.RIGHT_ANKLE):
+        x, y, v = p[:, ankle, X], p[:, ankle, Y], p[:, ankle, V]
+        seen &= (np.isfinite(x) & np.isfinite(y) & (x > mx) & (x < width - mx) & (y > my)
+                 & (y < height - my) & ~(v < min_visibility))
+    return seen
+
+
 def _window_range(values: np.ndarray, n: int, causal: bool, last_only: bool) -> np.ndarray:
     """Largest minus smallest finite value in each frame's window (NaN where none)."""
     win = windows(values, n, causal, last_only)
@@ -505,16 +546,44 @@ def _feet_motion(
     return stance_px_s, cycle_px
 
 
+RAILS_REL_FACTOR = 1.5         # the shoulders move over a held hand this much more than it moves
+RAILS_REL_MARGIN_LEG = 0.02    # ... plus this (leg lengths), above the landmarks' jitter
+TRUNK_STILL_LEG = 0.03         # shoulders moving less than this cannot show a hand held
+RAILS_AWAY_LEG = 0.3           # then a held hand must be this far ahead or behind the hips
+RAILS_HIP_HEIGHT_LEG = 0.3     # ... and within this of hip height
+
+
 def _hands_still(
-    p: np.ndarray, n: int, causal: bool, last_only: bool, max_range_px: np.ndarray,
+    p: np.ndarray, n: int, causal: bool, last_only: bool, leg_px: np.ndarray,
+    max_range_leg: float,
 ) -> np.ndarray:
-    """Both wrists move less than `max_range_px` in the image (x and y) over the window."""
-    still = np.ones(1 if (causal and last_only) else len(p), dtype=bool)
+    """Both hands held on something still in the room (the handrails) over the window.
+
+    A held hand stays still in the image while the shoulders move over it with each stride;
+    an arm that hangs or barely swings moves with the trunk. So each wrist must move less than
+    `max_range_leg` leg lengths in the image (x and y) and move relative to the mid-shoulder
+    clearly more than in the image. Where the shoulders barely move the two cannot be told
+    apart by motion; then the hand must also be away from the body's swing path: well ahead
+    of or behind the hips, near hip height.
+    """
+    rows = slice(len(p) - 1, len(p)) if (causal and last_only) else slice(0, len(p))
+    shoulder = nanmean_pair(p[:, L.LEFT_SHOULDER, :2], p[:, L.RIGHT_SHOULDER, :2])
+    hip = nanmean_pair(p[:, L.LEFT_HIP, :2], p[:, L.RIGHT_HIP, :2])
+    trunk = np.fmax(_window_range(shoulder[:, 0], n, causal, last_only),
+                    _window_range(shoulder[:, 1], n, causal, last_only))
+    trunk_moves = np.isfinite(trunk) & (trunk >= TRUNK_STILL_LEG * leg_px)
+    held = np.ones(len(leg_px), dtype=bool)
     for wrist in (L.LEFT_WRIST, L.RIGHT_WRIST):
-        for axis in (X, Y):
-            spread = _window_range(p[:, wrist, axis], n, causal, last_only)
-            still &= np.isfinite(spread) & (spread < max_range_px)
-    return still
+        room = np.fmax(_window_range(p[:, wrist, X], n, causal, last_only),
+                       _window_range(p[:, wrist, Y], n, causal, last_only))
+        rel = np.fmax(_window_range(p[:, wrist, X] - shoulder[:, 0], n, causal, last_only),
+                      _window_range(p[:, wrist, Y] - shoulder[:, 1], n, causal, last_only))
+        still = np.isfinite(room) & (room < max_range_leg * leg_px)
+        over = rel >= RAILS_REL_FACTOR * room + RAILS_REL_MARGIN_LEG * leg_px
+        away = ((np.abs(p[rows, wrist, X] - hip[rows, 0]) >= RAILS_AWAY_LEG * leg_px)
+                & (np.abs(p[rows, wrist, Y] - hip[rows, 1]) <= RAILS_HIP_HEIGHT_LEG * leg_px))
+        held &= still & np.where(trunk_moves, over, away)
+    return held
 
 
 def _direction(
@@ -626,8 +695,13 @@ def _metric_columns(
     n_dir = max(3, window_len(ms.direction_window_s, fps))
     vx_px_s = rolling_slope(t, hip[:, 0], n_dir, causal, dt_median_s, tail)
     stance_px_s, cycle_px = _feet_motion(p, t, hip[:, 0], n_dir, causal, tail)
+    # the feet's word needs the feet: a window mostly without both ankles in the picture
+    # (cut off by the frame's edge, hidden) says nothing about the walking direction
+    seen = feet_seen(p, series.width, series.height, settings.smoothing.min_visibility)
+    feet_seen_share = np.nanmean(windows(seen.astype(float), n_dir, causal, tail), axis=1)
+    stance_px_s = np.where(feet_seen_share >= FEET_SEEN_MIN_SHARE, stance_px_s, np.nan)
     ws = settings.walk_setting
-    hands_still = _hands_still(p, n_dir, causal, tail, ws.hands_still_max_range_leg * leg_px)
+    hands_still = _hands_still(p, n_dir, causal, tail, leg_px, ws.hands_still_max_range_leg)
     in_window = window_sums(
         np.array([facing > 0, facing < 0, side, fb], dtype=float), n_dir, causal, tail) > 0
     off_rel = face_off_px * body_dir / torso_px

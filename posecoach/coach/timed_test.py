@@ -48,6 +48,7 @@ POPULATION_LABELS = {
 NOT_A_DIAGNOSIS = "A screening result to weigh with other findings, not a diagnosis."
 
 L = Landmark
+COVERAGE_90 = 1.645   # half-width of a 90% interval, in standard deviations
 
 
 # ---------------------------------------------------------------------------- published values
@@ -148,7 +149,7 @@ class TrialResult(Record):
     start_s: Real | None = None     # movement onset, seconds into the clip
     end_s: Real | None = None       # the pelvis has covered distance_m backwards
     distance_m: Real | None = None  # the timed distance, or how far the walk got
-    uncertainty_s: Real | None = None  # frame interval, distance scale and onset, combined
+    uncertainty_s: Real | None = None  # frame interval, distance scale, onset: 90% interval
     speed_m_s: Real | None = None
     reason: str | None = None
 
@@ -330,7 +331,9 @@ def _follow(i0: int, x: np.ndarray, t: np.ndarray, x0: float, facing0: int, scal
             frame_term = dt / math.sqrt(2.0)
             scale_term = (scale.rel_uncertainty * cfg.distance_m / speed
                           if speed > 0 else math.nan)
-            uncertainty = math.sqrt(frame_term**2 + scale_term**2 + onset_term**2)
+            # the interval that holds the true time about 9 times in 10
+            uncertainty = COVERAGE_90 * math.sqrt(frame_term**2 + scale_term**2
+                                                  + onset_term**2)
             time_s = end_s - onset_s
             return TrialResult(number, practice, True, _r(time_s), _r(onset_s), _r(end_s),
                                cfg.distance_m, _r(uncertainty, 2), _r(speed, 2)), k

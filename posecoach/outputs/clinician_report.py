@@ -163,6 +163,10 @@ def _change(result: TimedTestResult) -> str:
     return f"<p>{_e(changes[0].text)}</p>" + mdc_line
 
 
+def _join_sources(sources: tuple[str, ...]) -> str:
+    return "; ".join(sources) if sources else "none"
+
+
 def _gait_table(g: TimedGait | None) -> str:
     if g is None:
         return "<p>The walk was not timed, so its gait is not reported.</p>"
@@ -194,6 +198,10 @@ def build_clinician_html(summary: SessionSummary, metrics: MetricsSeries,
             f"Distance scale: {scale}"]
     if summary.height_cm:
         meta.append(f"Height: {summary.height_cm:.0f} cm")
+    body = summary.body_scale
+    if body is not None and body.leg_m is not None and body.rel_uncertainty is not None:
+        meta.append(f"Body scale: {_join_sources(body.sources)}, "
+                    f"\u00b1{100 * body.rel_uncertainty:.0f}%")
     if result.timed:
         headline = (f'<p class="result">{_s(result.time_s)} s <small>\u00b1 '
                     f"{_s(result.uncertainty_s)} s \u00b7 {_e(result.scoring)} of "
@@ -230,8 +238,11 @@ def build_clinician_html(summary: SessionSummary, metrics: MetricsSeries,
 </section>
 <footer>
 <p>Timed from the video: the clock starts when the pelvis leaves the still stance and stops
-when it has covered {result.distance_m:g} m backwards. The uncertainty combines the frame
-interval, the distance scale and the placing of the start. Set-up: heels on the start line,
+when it has covered {result.distance_m:g} m backwards. The uncertainty (a 90% interval)
+combines the frame interval, the distance scale and the placing of the start. Two floor marks
+3 m apart are the recommended distance scale; without them the scale is the walker's height
+against their ear-to-heel height in the still stance, the same body scale as the step lengths.
+Set-up: heels on the start line,
 walk backwards "as quickly but safely as possible" (Carter et al. 2019). {_e(NOT_A_DIAGNOSIS)}
 Made by posecoach {generated:%Y-%m-%d %H:%M}.</p>
 </footer>

@@ -313,11 +313,9 @@ def _step_length_plot(gait: GaitSummary | None, settings: Settings) -> tuple[Fig
         )
     metres = _steps_in_metres(steps)
     if metres:
-        if settings.height_cm:
-            scale = settings.height_cm / 100 * settings.metrics.leg_length_ratio
-        else:
-            scale = float(np.median([s.step_length_m / s.step_length_leg for s in steps
-                                     if s.step_length_leg and s.step_length_m]))
+        # the session's own body scale, as the steps' metres carry it
+        scale = float(np.median([s.step_length_m / s.step_length_leg for s in steps
+                                 if s.step_length_leg and s.step_length_m]))
         unit, limit = "m", limit_leg * scale
         limit_text = f"limit {limit:.2f} m ({limit_leg:g} leg lengths)"
     else:

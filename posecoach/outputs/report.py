@@ -84,7 +84,10 @@ _LIMITS_NOTE = (
     "view with the camera level and square to the walking line; from the front or behind they "
     "are not judged.",
     "Lengths are in leg lengths (hip to ankle) unless the walker's height was given; metres "
-    "are then estimated from the height.",
+    "then come from the height with the walker's own proportions measured in the picture "
+    "(standing height, leg segments), the sources and uncertainty said with the step length. "
+    "Step metres, speed and the timed test share that one scale; for the timed test, two "
+    "floor marks 3 m apart remain the recommended scale.",
     "The limits are coaching starting points for the chosen level, not clinical cut-offs.",
 )
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
+from posecoach.coach.body_scale import BodyScale
 from posecoach.coach.cues import Severity
 from posecoach.coach.gait import EventKind, Side
 from posecoach.coach.timed_test import TimedTestResult
@@ -142,6 +143,8 @@ class SessionSummary(Record):
     could not be judged (no side view), 0 when none were seen in a side view.
     """
 
+    WRITTEN_WHEN_SET: ClassVar[frozenset[str]] = frozenset({"direction_reason", "body_scale"})
+
     source: str = ""
     level: str | None = None
     height_cm: Number | None = None
@@ -150,6 +153,7 @@ class SessionSummary(Record):
     frames_with_person: int | None = None
     fps: Number | None = None
     direction: Direction | None = None
+    direction_reason: str | None = None      # why the direction is unknown ("feet out of frame")
     backward_time_s: Number | None = None
     forward_time_s: Number | None = None
     standing_time_s: Number | None = None
@@ -177,6 +181,8 @@ class SessionSummary(Record):
     warnings: tuple[str, ...] = ()
     timed_test: TimedTestResult | None = Field(
         None, description="the 3-metre backward walk test, when it was asked for")
+    body_scale: BodyScale | None = Field(
+        None, description="the one scale of every metre: its sources and uncertainty")
 
 
 def as_summary(value: SessionSummary | Mapping[str, Any] | None) -> SessionSummary:
@@ -206,6 +212,9 @@ def _median(values: np.ndarray) -> float | None:
 def _column(metrics: MetricsSeries, name: str, dtype: Any) -> np.ndarray:
     """One per-frame metric over the clip, as an array."""
     return np.asarray(metrics.column(name), dtype=dtype)
+
+
+FEET_OUT_SHARE = 0.3   # feet out of view this share of the side-view walk: no direction from them
 
 
 def _overall_direction(backward_s: float, forward_s: float, unknown_s: float) -> str:
@@ -268,6 +277,15 @@ def build_summary(
     else:
         steps = 0 if side.any() else None
     duration = float(series.time_s[-1] - series.time_s[0] + dt[-1]) if len(series) else 0.0
+    overall_direction = _overall_direction(backward_s, forward_s, unknown_s)
+    direction_reason = None
+    feet_out = gait.feet_out_of_view_share
+    if (feet_out is not None and feet_out >= FEET_OUT_SHARE
+            and (gait.setting == "treadmill" or overall_direction in ("mixed", "unknown")
+                 or standing_s > backward_s + forward_s)):
+        # with the pelvis mostly still (a belt, walking in place) the direction comes from the
+        # feet: without them it is not guessed
+        overall_direction, direction_reason = "unknown", "feet out of frame"
     return SessionSummary(
         source=source,
         level=settings.level,
@@ -276,7 +294,8 @@ def build_summary(
         frames=len(series),
         frames_with_person=int(person.sum()),
         fps=_round(series.fps, 2),
-        direction=_overall_direction(backward_s, forward_s, unknown_s),
+        direction=overall_direction,
+        direction_reason=direction_reason,
         backward_time_s=_round(backward_s),
         forward_time_s=_round(forward_s),
         standing_time_s=_round(standing_s),
@@ -308,4 +327,5 @@ def build_summary(
         ),
         thresholds=limits,
         warnings=tuple(warnings or ()),
+        body_scale=gait.body_scale if gait.body_scale and gait.body_scale.sources else None,
     )

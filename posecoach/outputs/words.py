@@ -116,6 +116,9 @@ def _direction_words(summary: SessionSummary) -> list[str]:
         extras.append(f"stood still for {format_time(standing)}")
     tail = f"; walked {_join(extras)}" if extras else ""
 
+    if summary.direction_reason == "feet out of frame":
+        return ["The walking direction was not judged: the feet were out of the frame for much "
+                "of the walk. Keep the whole body, feet included, in view."]
     if direction == "backward":
         return [_sentence(f"Walked backwards for {format_time(backward)}{clip}{share}{tail}")]
     if direction == "mixed":
@@ -212,6 +215,20 @@ def _step_words(summary: SessionSummary, limits: Thresholds) -> list[str]:
     elif summary.speed_leg_s is not None:
         out.append(f"{what} about {summary.speed_leg_s:.2f} leg lengths per second.")
     return out
+
+
+def scale_words(summary: SessionSummary) -> list[str]:
+    """Where the metres came from and how sure they are (nothing when no metres were given)."""
+    scale = summary.body_scale
+    if scale is None or scale.leg_m is None or scale.height_m is None:
+        return []
+    own = [s for s in scale.sources if s.endswith("in the picture")]
+    how = (f"the walker's own proportions measured in the picture ({_join(own)})" if own
+           else "a typical leg-to-height proportion (the walker's own could not be measured)")
+    sure = (f", about \u00b1{100 * scale.rel_uncertainty:.0f}%"
+            if scale.rel_uncertainty is not None else "")
+    return [_sentence(f"Metres come from the height given ({100 * scale.height_m:.0f} cm) and "
+                      f"{how}: a leg of {scale.leg_m:.2f} m{sure}")]
 
 
 def _posture_words(summary: SessionSummary, limits: Thresholds) -> list[str]:
@@ -342,6 +359,7 @@ def summary_in_words(summary: SessionSummary | Mapping[str, Any]) -> list[str]:
     out += _view_words(summary)
     out += setting_words(summary)
     out += _step_words(summary, limits)
+    out += scale_words(summary)
     out += _posture_words(summary, limits)
     out += _symmetry_words(summary)
     out += _cue_words(summary.cues)

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from posecoach.errors import OutputError, user_message
 from posecoach.outputs.files import SessionFiles
 from posecoach.outputs.summary import SessionSummary
 from posecoach.paths import web_dir as packaged_web_dir
@@ -22,8 +17,9 @@ from posecoach.server import routes_api, routes_live, routes_pages, routes_viewe
 from posecoach.server.auth import AccessMiddleware
 from posecoach.server.context import ServerContext, ServerLimits, SettingsLoader
 from posecoach.server.engine import DefaultEngine, Engine, unusable_outputs
+from posecoach.server.errors import add_error_handlers
 from posecoach.server.jobs import JobManager
-from posecoach.server.storage import Storage
+from posecoach.server.storage import SessionRecord, Storage
 from posecoach.settings import Settings, load_settings
 from posecoach.version import __version__
 
@@ -39,46 +35,37 @@ def default_settings_loader(config: Path | None) -> SettingsLoader:
     return load
 
 
-def _validation_message(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-        message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts) or "invalid request"
-
-
 def _recover(ctx: ServerContext) -> None:
     """Settle the sessions a stop left unfinished, never presenting a broken output as done.
 
     An upload is analysed again from its kept clip (queued as a job). Any other session is
     rebuilt from the landmarks it recorded when its summary, report or metrics are missing or
-    cut short; every output is then checked (the clip must play to its end) and those that
+    cut short, and its clip finished from the frames whose drawing was deferred; every output
+    is then checked (the clip must play to its end) and those that
     are still unusable are recorded as missing, so they are neither listed nor served.
     Finished sessions are checked too, for files deleted or damaged while the server was
     stopped (`Storage.recheck_done`).
     """
 
-    def settings_of(record: dict) -> Settings:
+    def settings_of(record: SessionRecord) -> Settings:
         """The settings the session started with, else those of its level and height."""
-        kept = record.get("settings")
-        return kept if isinstance(kept, Settings) else ctx.settings_loader(
-            record["level"], record["height_cm"]
-        )
+        if record.settings is not None:
+            return record.settings
+        return ctx.settings_loader(record.level, record.height_cm)
 
-    def finalise(record: dict) -> SessionSummary | None:
+    def finalise(record: SessionRecord) -> SessionSummary | None:
         settings = settings_of(record)
-        out_dir = Path(record["out_dir"])
-        files = SessionFiles(out_dir)
+        files = SessionFiles(record.out_dir)
         if not (files.landmarks_partial.is_file() or files.landmarks.is_file()):
             return None
-        return ctx.engine.recover(out_dir, settings, record["source_name"])
+        return ctx.engine.recover(record.out_dir, settings, record.source_name)
 
-    def resume(record: dict) -> bool:
+    def resume(record: SessionRecord) -> bool:
         settings = settings_of(record)
         return ctx.jobs.resume(record, settings) is not None
 
-    recovered = ctx.storage.recover(finalise, check=unusable_outputs, resume=resume)
+    recovered = ctx.storage.recover(finalise, check=unusable_outputs, resume=resume,
+                                    settings_of=settings_of)
     if recovered:
         log.warning("settled %d session(s) left unfinished by a previous run", len(recovered))
     damaged = ctx.storage.recheck_done(check=unusable_outputs)
@@ -129,6 +116,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         jobs.shutdown()
+        storage.wait_for_pending(timeout_s=5.0)  # a session's end a lock held back
 
     app = FastAPI(
         title="posecoach",
@@ -146,23 +134,5 @@ def create_app(
     app.mount("/static", StaticFiles(directory=web_dir, check_dir=False), name="static")
     app.add_middleware(AccessMiddleware, token=token, allowed_hosts=allowed_hosts)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) else "request failed"
-        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
-
-    @app.exception_handler(OutputError)
-    async def not_saved(_request: Request, exc: OutputError) -> JSONResponse:
-        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
-        return JSONResponse({"detail": user_message(exc)}, status_code=507 if full else 500)
-
-    @app.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception) -> JSONResponse:
-        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-        return JSONResponse({"detail": "internal server error (see the server log)"}, 500)
-
+    add_error_handlers(app)
     return app

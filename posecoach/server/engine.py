@@ -8,6 +8,8 @@ the pose model's runtime. Tests may pass any object with the same methods.
 from __future__ import annotations
 
 import math
+import shutil
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -80,8 +82,54 @@ class Engine(Protocol):
     def plots(self, out_dir: Path, settings: Settings) -> dict[str, str]: ...
 
 
+SPOOL_BUDGET_BYTES = 512 * 2**20
+"""The disk a live session's frames waiting to be drawn may take; past it they are drawn as
+they come."""
+SPOOL_MIN_FREE_BYTES = 1024 * 2**20
+"""Frames stop waiting on disk when the disk has less than this free."""
+
+
+def spool_guard(
+    defer_drawing: Callable[[], bool],
+    spool: Path,
+    budget_bytes: int,
+    note: Callable[[str], None],
+    min_free_bytes: int = SPOOL_MIN_FREE_BYTES,
+) -> Callable[[], bool]:
+    """`defer_drawing`, except once the waiting frames in `spool` reach `budget_bytes` or the
+    disk runs low: drawing then keeps up (no more frames wait on disk), and `note` is told
+    why, once."""
+    told: list[str] = []
+
+    def deferred() -> bool:
+        if not defer_drawing():
+            return False
+        try:
+            size = spool.stat().st_size
+        except OSError:
+            size = 0
+        try:
+            free = shutil.disk_usage(spool.parent).free
+        except OSError:
+            free = min_free_bytes
+        if size < budget_bytes and free >= min_free_bytes:
+            return True
+        if not told:
+            why = (f"reached their {budget_bytes / 2**20:.0f} MB disk budget"
+                   if size >= budget_bytes else "found the disk nearly full")
+            told.append(why)
+            note(f"The frames waiting to be drawn into the annotated clip {why}: the rest "
+                 "of the clip was drawn as it was recorded, which may have slowed the live "
+                 "feedback.")
+        return False
+
+    return deferred
+
+
 class DefaultEngine:
     """The real engine; `VideoError` from it becomes `InputError`."""
+
+    spool_budget_bytes: int = SPOOL_BUDGET_BYTES
 
     def probe(self, path: Path) -> Any:
         """Read a clip's stream information."""
@@ -127,11 +175,25 @@ class DefaultEngine:
     ) -> RecorderLike:
         """A recorder writing the annotated clip and the session outputs; while
         `defer_drawing()` is true the clip's drawing waits, so the walker's feedback gets the
-        cores."""
-        from posecoach.pipeline.recorder import SessionRecorder
+        cores, its frames waiting on disk within `spool_budget_bytes`."""
+        from posecoach.pipeline.recorder import WAITING_FRAMES, SessionRecorder
 
-        return SessionRecorder(out_dir, settings, fps, source_name, fragmented=True,
-                               defer_drawing=defer_drawing)
+        if defer_drawing is None:
+            return SessionRecorder(out_dir, settings, fps, source_name, fragmented=True)
+
+        made: list[weakref.ref[SessionRecorder]] = []  # weak: no cycle keeps it alive
+
+        def note(text: str) -> None:
+            recorder = made[0]() if made else None
+            if recorder is not None:
+                recorder.warnings.append(text)  # said in the session's summary
+
+        guarded = spool_guard(defer_drawing, out_dir / WAITING_FRAMES,
+                              self.spool_budget_bytes, note)
+        recorder = SessionRecorder(out_dir, settings, fps, source_name, fragmented=True,
+                                   defer_drawing=guarded)
+        made.append(weakref.ref(recorder))
+        return recorder
 
     def camera_reader(self, source: str) -> Iterable[Any]:
         """Frames from a server-side camera index, file or stream URL."""
@@ -184,12 +246,15 @@ CLIP_END_WINDOW_S = 3.0
 """A clip plays to its end when a frame decodes within this many seconds of its stated end."""
 
 
-def clip_plays(path: Path) -> bool:
+def clip_plays(path: Path, recorded_s: float | None = None) -> bool:
     """True when the clip opens, its first frame decodes and so does one near its end.
 
-    A clip whose writer was killed before it finished (an MP4 without its index, or one cut
-    short inside its data) fails; a fragmented recording with only its last fragment damaged
-    passes, since it plays up to there.
+    The end is the one its container states, or `recorded_s` (seconds from its first frame
+    to its last, as the session's landmarks recorded them) when that is later: a fragmented
+    recording cut in half states only the length of what is left, and is caught by comparing
+    with the landmarks. A clip whose writer was killed before it finished (an MP4 without its
+    index, or one cut short inside its data) fails; a fragmented recording with only its last
+    fragment damaged passes, since it plays up to there.
     """
     import av
 
@@ -202,6 +267,9 @@ def clip_plays(path: Path) -> bool:
             if first is None:
                 return False
             end_s = _stated_end_s(container, stream)
+            if recorded_s is not None and first.pts is not None and first.time_base is not None:
+                recorded_end_s = float(first.pts * first.time_base) + recorded_s
+                end_s = recorded_end_s if end_s is None else max(end_s, recorded_end_s)
             if end_s is None or end_s <= CLIP_END_WINDOW_S:
                 return True
             container.seek(int((end_s - CLIP_END_WINDOW_S) * av.time_base))
@@ -217,6 +285,29 @@ def clip_plays(path: Path) -> bool:
         return False
 
 
+def recorded_span_s(landmarks: Path) -> float | None:
+    """Seconds from the first to the last frame a landmarks CSV records (its `time_s`
+    column), read from its first and last lines only; None when it cannot be read."""
+    try:
+        with landmarks.open("rb") as fh:
+            fh.readline()
+            first = fh.readline()
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - 64 * 1024))
+            tail = fh.read().splitlines()
+    except OSError:
+        return None
+    complete = [line for line in tail if line.count(b",") > 1]
+    try:
+        start_s = float(first.split(b",")[1])
+        end_s = float(complete[-1].split(b",")[1])
+    except (IndexError, ValueError):
+        return None
+    span = end_s - start_s
+    return span if math.isfinite(span) and span >= 0 else None
+
+
 def _stated_end_s(container: Any, stream: Any) -> float | None:
     """The clip's end in seconds as its container states it, or None when it does not."""
     if stream.duration is not None and stream.time_base is not None:
@@ -229,8 +320,8 @@ def _stated_end_s(container: Any, stream: Any) -> float | None:
 
 def unusable_outputs(out_dir: Path, names: Iterable[str] = SessionFiles.OUTPUTS) -> list[str]:
     """The output files of a finished session (`SessionFiles.OUTPUTS`, or those of `names`)
-    that are missing or incomplete: a clip that does not play, a summary that does not parse,
-    a report or table that is empty or cut short."""
+    that are missing or incomplete: a clip that does not play to the end its landmarks
+    record, a summary that does not parse, a report or table that is empty or cut short."""
     files = SessionFiles(out_dir)
     problems: list[str] = []
     for name in names:
@@ -238,7 +329,8 @@ def unusable_outputs(out_dir: Path, names: Iterable[str] = SessionFiles.OUTPUTS)
         if not path.is_file():
             problems.append(name)
         elif path == files.annotated:
-            if not clip_plays(path):
+            recorded = files.landmarks if files.landmarks.is_file() else files.landmarks_partial
+            if not clip_plays(path, recorded_span_s(recorded)):
                 problems.append(name)
         elif path == files.summary:
             if _read_json_object(path) is None:

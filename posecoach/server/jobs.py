@@ -19,7 +19,7 @@ from posecoach.server.budget import (
     run_within_budget,
 )
 from posecoach.server.engine import Engine, InputError
-from posecoach.server.storage import NoSuchPerson, Storage, new_id
+from posecoach.server.storage import NoSuchPerson, SessionRecord, Storage, new_id
 from posecoach.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -117,26 +117,26 @@ class JobManager:
         except (OutputError, NoSuchPerson):
             clip.unlink(missing_ok=True)
             raise
-        out_dir = Path(session["out_dir"])
+        out_dir = session.out_dir
         stored = clip.replace(out_dir / f"{KEPT_CLIP_STEM}{clip.suffix}")
-        job = self._add(Job(new_id(), filename, "queued", session_id=session["id"]))
+        job = self._add(Job(new_id(), filename, "queued", session_id=session.id))
         self._queue(job, stored, out_dir, settings, frame_count)
         return job
 
-    def resume(self, record: dict[str, Any], settings: Settings) -> Job | None:
+    def resume(self, record: SessionRecord, settings: Settings) -> Job | None:
         """Queue the analysis of an upload a stop cut short again, from its kept clip.
 
         Whatever the interrupted run left in the session folder is removed first, so only a
         complete analysis is ever offered. None when the clip is no longer there.
         """
-        out_dir = Path(record["out_dir"])
+        out_dir = record.out_dir
         clip = kept_clip(out_dir)
         if clip is None:
             return None
         info = self.engine.probe(clip)
         _clear_outputs(out_dir, keep=clip)
         job = self._add(
-            Job(new_id(), record["source_name"] or clip.name, "queued", session_id=record["id"])
+            Job(new_id(), record.source_name or clip.name, "queued", session_id=record.id)
         )
         self._queue(job, clip, out_dir, settings, getattr(info, "frame_count", None))
         log.warning("analysing %s again: the server stopped during its analysis", job.filename)

@@ -16,12 +16,13 @@ their population.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from posecoach.coach.timed_test import MDC, POPULATIONS
 from posecoach.outputs.summary import SessionSummary
+from posecoach.server.storage import SessionRecord, StoredCheckIn, TimedTestRow
 from posecoach.settings import LEVELS, Settings
 
 Action = Literal["progress", "hold", "ease_off"]
@@ -49,20 +50,29 @@ def _form_problems(summary: SessionSummary) -> list[str]:
     return problems
 
 
-def _body_problem(checkin: dict[str, Any] | None) -> str | None:
+@dataclass(frozen=True)
+class NextStep:
+    """What to do next session (`action`), in words, and why."""
+
+    action: Action
+    message: str
+    reasons: tuple[str, ...]
+
+
+def _body_problem(checkin: StoredCheckIn | None) -> str | None:
     if checkin is None:
         return "no pain check-in"
-    if checkin["pain"] == "pain":
-        return f"pain reported ({checkin['score']}/10)"
-    if checkin["pain"] == "soreness" and checkin["score"] > MAX_SORENESS:
-        return f"soreness {checkin['score']}/10 (more than {MAX_SORENESS}/10)"
+    if checkin.pain == "pain":
+        return f"pain reported ({checkin.score}/10)"
+    if checkin.pain == "soreness" and checkin.score > MAX_SORENESS:
+        return f"soreness {checkin.score}/10 (more than {MAX_SORENESS}/10)"
     return None
 
 
-def _next_step(latest: dict[str, Any], settings: Settings) -> str:
+def _next_step(latest: SessionRecord, settings: Settings) -> str:
     suggested_s = settings.session.suggested_minutes * 60
-    duration = latest.get("duration_s")
-    if isinstance(duration, int | float) and duration < suggested_s:
+    duration = latest.duration_s
+    if duration is not None and duration < suggested_s:
         target = min(suggested_s, duration + LONGER_STEP_MIN * 60)
         return (
             f"Go a little longer next time: about {_minutes(target)} "
@@ -80,7 +90,7 @@ def _next_step(latest: dict[str, Any], settings: Settings) -> str:
     )
 
 
-def _held_rails_while_good(done: Sequence[dict[str, Any]], settings: Settings) -> bool:
+def _held_rails_while_good(done: Sequence[SessionRecord], settings: Settings) -> bool:
     """The last `letting_go_after_sessions` sessions were on a treadmill holding the rails,
     each pain-free with good form."""
     count = settings.walk_setting.letting_go_after_sessions
@@ -88,97 +98,83 @@ def _held_rails_while_good(done: Sequence[dict[str, Any]], settings: Settings) -
     if len(last) < count:
         return False
     for session in last:
-        summary: SessionSummary = session["summary"]
-        if (summary.setting != "treadmill" or summary.handrail_share is None
+        summary = session.summary
+        if (summary is None or summary.setting != "treadmill" or summary.handrail_share is None
                 or summary.handrail_share < ON_RAILS_SHARE):
             return False
-        if _body_problem(session.get("checkin")) or _form_problems(summary):
+        if _body_problem(session.checkin) or _form_problems(summary):
             return False
     return True
 
 
-def _newest_checkin(done: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+def _newest_checkin(done: Sequence[SessionRecord]) -> StoredCheckIn | None:
     """The check-in given last, on any session (ties go to the later session)."""
-    dated = [
-        (s["checkin"].get("created_at") or "", i, s["checkin"])
-        for i, s in enumerate(done)
-        if s.get("checkin")
-    ]
+    dated = [(s.checkin.created_at, i, s.checkin) for i, s in enumerate(done) if s.checkin]
     return max(dated, key=lambda item: item[:2])[2] if dated else None
 
 
-def suggest_next(sessions: Sequence[dict[str, Any]], settings: Settings) -> dict[str, Any]:
-    """Suggest the next step from session records (`created_at`, `status`, `duration_s`,
-    `summary` as a `SessionSummary`, `checkin`) and the settings of the walker's current level.
+def suggest_next(sessions: Sequence[SessionRecord], settings: Settings) -> NextStep:
+    """Suggest the next step from one person's session records and the settings of the
+    walker's current level; only finished sessions with a summary count.
 
-    Returns `{"action": "progress"|"hold"|"ease_off", "message": str, "reasons": [str]}`.
-    Raises `ValueError` when the records belong to more than one person (`person_id`).
+    Raises `ValueError` when the records belong to more than one person.
     """
-    owners = {s["person_id"] for s in sessions if s.get("person_id")}
+    owners = {s.person_id for s in sessions if s.person_id}
     if len(owners) > 1:
         raise ValueError("a suggestion is for one person: sessions of several people were given")
     done = sorted(
-        (s for s in sessions
-         if s.get("status", "done") == "done" and s.get("summary") is not None),
-        key=lambda s: s.get("created_at") or "",
+        (s for s in sessions if s.status == "done" and s.summary is not None),
+        key=lambda s: s.created_at,
     )
     recent = done[-RECENT:]
     if not recent:
-        return {
-            "action": "hold",
-            "message": (
-                f"Start slowly: about {_minutes(settings.session.suggested_minutes * 60)} "
-                "at an easy pace, in a clear, flat, open space."
-            ),
-            "reasons": ["no finished sessions yet"],
-        }
+        return NextStep(
+            "hold",
+            f"Start slowly: about {_minutes(settings.session.suggested_minutes * 60)} "
+            "at an easy pace, in a clear, flat, open space.",
+            ("no finished sessions yet",),
+        )
     latest = recent[-1]
-    latest_checkin = latest.get("checkin")
-    if latest_checkin is None or latest_checkin["pain"] != "pain":
+    latest_checkin = latest.checkin
+    if latest_checkin is None or latest_checkin.pain != "pain":
         latest_checkin = _newest_checkin(done)
-    if latest_checkin is not None and latest_checkin["pain"] == "pain":
-        return {
-            "action": "ease_off",
-            "message": (
-                "You reported pain: reduce the intensity (shorter and slower) or rest, "
-                "and stop if it hurts. See a professional if the pain persists."
-            ),
-            "reasons": [f"last session: pain reported ({latest_checkin['score']}/10)"],
-        }
+    if latest_checkin is not None and latest_checkin.pain == "pain":
+        return NextStep(
+            "ease_off",
+            "You reported pain: reduce the intensity (shorter and slower) or rest, "
+            "and stop if it hurts. See a professional if the pain persists.",
+            (f"last session: pain reported ({latest_checkin.score}/10)",),
+        )
     reasons: list[str] = []
     if len(recent) < RECENT:
         reasons.append(f"{len(recent)} of {RECENT} sessions needed before progressing")
     for age, session in enumerate(reversed(recent)):
         when = "last session" if age == 0 else f"{age + 1} sessions ago"
-        summary = session["summary"]
-        problems = [p for p in [_body_problem(session.get("checkin"))] if p]
-        problems += _form_problems(summary)
+        assert session.summary is not None
+        problems = [p for p in [_body_problem(session.checkin)] if p]
+        problems += _form_problems(session.summary)
         reasons += [f"{when}: {problem}" for problem in problems]
     if reasons:
-        return {
-            "action": "hold",
-            "message": (
-                "Hold at this length and pace until three sessions in a row are pain-free "
-                "with good form."
-            ),
-            "reasons": reasons,
-        }
+        return NextStep(
+            "hold",
+            "Hold at this length and pace until three sessions in a row are pain-free "
+            "with good form.",
+            tuple(reasons),
+        )
     if _held_rails_while_good(done, settings):
         count = settings.walk_setting.letting_go_after_sessions
-        return {
-            "action": "progress",
-            "message": (
-                "Try letting go of the handrails next time: a minute at a time at the same "
-                "belt speed, with your hands close to the rails to take hold again."
-            ),
-            "reasons": [f"last {count} treadmill sessions pain-free with good form, "
-                        "holding the handrails"],
-        }
-    return {
-        "action": "progress",
-        "message": _next_step(latest, settings),
-        "reasons": [f"last {RECENT} sessions pain-free with good form"],
-    }
+        return NextStep(
+            "progress",
+            "Try letting go of the handrails next time: a minute at a time at the same "
+            "belt speed, with your hands close to the rails to take hold again.",
+            (f"last {count} treadmill sessions pain-free with good form, "
+             "holding the handrails",),
+        )
+    return NextStep(
+        "progress",
+        _next_step(latest, settings),
+        (f"last {RECENT} sessions pain-free with good form",),
+    )
 
 
 @dataclass(frozen=True)
@@ -199,7 +195,7 @@ class TimedTestPoint:
 
 
 def timed_test_history(
-    tests: Sequence[Mapping[str, Any]], population: str | None
+    tests: Sequence[TimedTestRow], population: str | None
 ) -> list[TimedTestPoint]:
     """A person's timed tests (oldest first, as `Storage.timed_tests` lists them) as points
     for the progress chart.
@@ -211,29 +207,28 @@ def timed_test_history(
     points: list[TimedTestPoint] = []
     previous_s: float | None = None
     for test in tests:
-        chosen = population or str(test.get("population") or "")
+        chosen = population or test.population
         if chosen not in POPULATIONS:
             chosen = "community"
         detectable = MDC.get(chosen)
         mdc_s = detectable.mdc_s if detectable is not None else None
-        time_s = test.get("time_s")
-        timed = bool(test.get("timed")) and isinstance(time_s, int | float)
+        time_s = test.time_s if test.timed else None
         change_s = None
-        if timed and previous_s is not None:
-            change_s = round(float(time_s) - previous_s, 3)
+        if time_s is not None and previous_s is not None:
+            change_s = round(time_s - previous_s, 3)
         real = None if change_s is None or mdc_s is None else abs(change_s) > mdc_s
         points.append(TimedTestPoint(
-            session_id=str(test["session_id"]),
-            created_at=str(test["created_at"]),
-            timed=timed,
-            time_s=float(time_s) if timed else None,
-            reason=test.get("reason"),
+            session_id=test.session_id,
+            created_at=test.created_at,
+            timed=time_s is not None,
+            time_s=time_s,
+            reason=test.reason,
             population=chosen,
-            scale_source=test.get("scale_source"),
+            scale_source=test.scale_source,
             mdc_s=mdc_s,
             change_s=change_s,
             real_change=real,
         ))
-        if timed:
-            previous_s = float(time_s)
+        if time_s is not None:
+            previous_s = time_s
     return points

@@ -8,18 +8,27 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
-from posecoach.errors import OutputError
+from posecoach.errors import (
+    BadRequest,
+    Busy,
+    Conflict,
+    InputError,
+    NotFound,
+    OutputError,
+    PosecoachError,
+    UnsupportedMedia,
+)
 from posecoach.media.timeline import clip_length_s
 from posecoach.outputs.clinician_report import CLINICIAN_REPORT
 from posecoach.outputs.files import SessionFiles, atomic_write_text
 from posecoach.outputs.summary import SessionSummary
 from posecoach.outputs.words import summary_in_words
 from posecoach.server.context import ServerContext
-from posecoach.server.engine import InputError
+from posecoach.server.errors import status_of
 from posecoach.server.progression import suggest_next, timed_test_history
 from posecoach.server.schemas import (
     DIGEST_KEYS,
@@ -41,9 +50,9 @@ from posecoach.server.schemas import (
     UploadAccepted,
     error_responses,
 )
-from posecoach.server.storage import KEEP, NoSuchPerson, PersonBusy, PersonExists
-from posecoach.server.uploads import UploadError, UploadTooLarge, receive_files
-from posecoach.settings import LEVELS, MAX_HEIGHT_CM, MIN_HEIGHT_CM, Settings, SettingsError
+from posecoach.server.storage import KEEP, NoSuchPerson, SessionRecord, same_name
+from posecoach.server.uploads import receive_files
+from posecoach.settings import LEVELS, MAX_HEIGHT_CM, MIN_HEIGHT_CM, Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(
@@ -77,26 +86,45 @@ def _ctx(request: Request) -> ServerContext:
     return request.app.state.ctx
 
 
-def _listed(record: dict[str, Any]) -> SessionListItem:
-    summary: SessionSummary | None = record.get("summary")
+def _session_fields(record: SessionRecord) -> dict[str, Any]:
+    """The fields every session body shares, from the record."""
+    return {
+        "id": record.id,
+        "kind": record.kind,
+        "created_at": record.created_at,
+        "source_name": record.source_name,
+        "level": record.level,
+        "height_cm": record.height_cm,
+        "status": record.status,
+        "duration_s": record.duration_s,
+        "error": record.error,
+        "checkin": record.checkin,
+        "missing": list(record.missing),
+        "person_id": record.person_id,
+        "person_name": record.person_name,
+    }
+
+
+def _listed(record: SessionRecord) -> SessionListItem:
+    summary = record.summary
     digest = None
     if summary is not None:
         stored = summary.to_json()
         digest = {key: stored[key] for key in DIGEST_KEYS}
     return SessionListItem.model_validate(
         {
-            **record,
+            **_session_fields(record),
             "summary": digest,
             "cue_count": len(summary.cues) if summary is not None else 0,
         }
     )
 
 
-def _detail(record: dict[str, Any]) -> SessionDetail:
-    summary: SessionSummary | None = record.get("summary")
+def _detail(record: SessionRecord) -> SessionDetail:
+    summary = record.summary
     return SessionDetail.model_validate(
         {
-            **record,
+            **_session_fields(record),
             "summary": summary.to_json() if summary is not None else None,
             "sentences": summary_in_words(summary) if summary is not None else [],
             "files": _offered_files(record),
@@ -104,33 +132,30 @@ def _detail(record: dict[str, Any]) -> SessionDetail:
     )
 
 
-def _offered_files(record: dict[str, Any]) -> list[str]:
+def _offered_files(record: SessionRecord) -> list[str]:
     """The session's output files that may be listed and served: none while an upload is
     being analysed or after its analysis failed (they are incomplete), never one recorded as
     missing."""
-    if record["status"] == "analysing" or (
-        record["kind"] == "upload" and record["status"] == "failed"
-    ):
+    if record.status == "analysing" or (record.kind == "upload" and record.status == "failed"):
         return []
-    out_dir = Path(record["out_dir"])
     return [
         name
         for name in SESSION_FILES
-        if name not in record["missing"] and (out_dir / name).is_file()
+        if name not in record.missing and (record.out_dir / name).is_file()
     ]
 
 
-def _session(ctx: ServerContext, session_id: str) -> dict[str, Any]:
+def _session(ctx: ServerContext, session_id: str) -> SessionRecord:
     record = ctx.storage.get_session(session_id)
     if record is None:
-        raise HTTPException(404, "no such session")
+        raise NotFound("no such session")
     return record
 
 
-def _person(ctx: ServerContext, person_id: str) -> dict[str, Any]:
+def _person(ctx: ServerContext, person_id: str) -> Person:
     person = ctx.storage.get_person(person_id)
     if person is None:
-        raise HTTPException(404, "no such person")
+        raise NoSuchPerson()
     return person
 
 
@@ -138,14 +163,11 @@ def _default_person_id(ctx: ServerContext) -> str | None:
     """The person progress is shown for when none is asked for: the oldest (None while the
     library has nobody, so reading never writes)."""
     people = ctx.storage.list_people()
-    return people[0]["id"] if people else None
+    return people[0].id if people else None
 
 
 def _settings(ctx: ServerContext, level: str | None, height_cm: float | None) -> Settings:
-    try:
-        return ctx.settings_loader(level, height_cm)
-    except SettingsError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    return ctx.settings_loader(level, height_cm)
 
 
 def _float_field(fields: dict[str, str], name: str) -> float | None:
@@ -155,7 +177,7 @@ def _float_field(fields: dict[str, str], name: str) -> float | None:
     try:
         return float(text)
     except ValueError:
-        raise HTTPException(422, f"{name} must be a number") from None
+        raise InputError(f"{name} must be a number") from None
 
 
 UPLOAD_FORM = {
@@ -199,17 +221,12 @@ async def upload(request: Request) -> UploadAccepted:
     The person's level and height are the defaults when the upload gives none.
     """
     ctx = _ctx(request)
-    try:
-        received = await receive_files(
-            request,
-            ctx.uploads_dir,
-            max_file_bytes=ctx.limits.max_upload_bytes,
-            max_files=ctx.limits.max_files_per_upload,
-        )
-    except UploadTooLarge as exc:
-        raise HTTPException(413, str(exc)) from exc
-    except UploadError as exc:
-        raise HTTPException(400, str(exc)) from exc
+    received = await receive_files(
+        request,
+        ctx.uploads_dir,
+        max_file_bytes=ctx.limits.max_upload_bytes,
+        max_files=ctx.limits.max_files_per_upload,
+    )
     fields = {**received.fields, **request.query_params}
     try:
         person_id = fields.get("person_id", "").strip() or None
@@ -217,21 +234,21 @@ async def upload(request: Request) -> UploadAccepted:
         height_cm = _float_field(fields, "height_cm")
         settings = _settings(
             ctx,
-            fields.get("level") or (person["level"] if person else None),
-            height_cm if height_cm is not None else (person["height_cm"] if person else None),
+            fields.get("level") or (person.level if person else None),
+            height_cm if height_cm is not None else (person.height_cm if person else None),
         )
-    except HTTPException:
+    except PosecoachError:
         for item in received.files:
             item.path.unlink(missing_ok=True)
         raise
     jobs: list[JobBody] = []
-    problems: list[tuple[int, str]] = []
+    problems: list[PosecoachError] = []
     for item in received.files:
-        status, problem, info = await _check_clip(ctx, item.path)
-        if problem is not None:
-            problem = problem.replace(item.path.name, item.filename)
+        refused, info = await _check_clip(ctx, item.path)
+        if refused is not None:
+            problem = str(refused).replace(item.path.name, item.filename)
             item.path.unlink(missing_ok=True)
-            problems.append((status, f"{item.filename}: {problem}"))
+            problems.append(type(refused)(f"{item.filename}: {problem}"))
             jobs.append(JobBody.model_validate(ctx.jobs.rejected(item.filename, problem).to_json()))
             continue
         frames = getattr(info, "frame_count", None)
@@ -239,34 +256,46 @@ async def upload(request: Request) -> UploadAccepted:
             submitted = ctx.jobs.submit(item.path, item.filename, settings, frames,
                                         person_id=person_id)
         except NoSuchPerson as exc:
-            problems.append((404, f"{item.filename}: {exc}"))
+            problems.append(NoSuchPerson(f"{item.filename}: {exc}"))
             item.path.unlink(missing_ok=True)
             submitted = ctx.jobs.rejected(item.filename, str(exc))
         except OutputError as exc:
-            problems.append((507, f"{item.filename}: {exc}"))
+            problems.append(_same_kind(exc, f"{item.filename}: {exc}"))
             submitted = ctx.jobs.rejected(item.filename, str(exc))
         jobs.append(JobBody.model_validate(submitted.to_json()))
     if len(problems) == len(received.files):
-        raise HTTPException(max(s for s, _ in problems), "; ".join(p for _, p in problems))
+        worst = max(problems, key=status_of)
+        raise _same_kind(worst, "; ".join(str(p) for p in problems))
     return UploadAccepted(jobs=jobs)
 
 
-async def _check_clip(ctx: ServerContext, path: Path) -> tuple[int, str | None, Any]:
+def _same_kind(exc: PosecoachError, message: str) -> PosecoachError:
+    """An error of the same kind (and so the same status) as `exc`, saying `message`."""
+    if isinstance(exc, Busy):
+        return Busy(message)
+    if isinstance(exc, OutputError):
+        return OutputError(exc.errno, message)
+    return type(exc)(message)
+
+
+async def _check_clip(ctx: ServerContext, path: Path) -> tuple[PosecoachError | None, Any]:
+    """Why a received clip is refused (None when it is not), and its stream information."""
     try:
         info = await run_in_threadpool(ctx.engine.probe, path)
     except InputError as exc:
-        return 415, str(exc), None
+        return UnsupportedMedia(str(exc)), None
     # The frame count is what gets decoded, whatever duration the container states.
     duration = clip_length_s(getattr(info, "duration_s", None),
                              getattr(info, "frame_count", None), getattr(info, "fps", None))
     limit = ctx.limits.max_duration_s
     if duration is not None and duration > limit:
         return (
-            422,
-            f"the clip is {duration / 60:.1f} min long; the limit is {limit / 60:.0f} min",
+            InputError(
+                f"the clip is {duration / 60:.1f} min long; the limit is {limit / 60:.0f} min"
+            ),
             info,
         )
-    return 200, None, info
+    return None, info
 
 
 @router.get("/jobs/{job_id}", responses=error_responses(404))
@@ -274,7 +303,7 @@ def job(job_id: str, request: Request) -> JobBody:
     """Progress of one analysis job."""
     found = _ctx(request).jobs.get(job_id)
     if found is None:
-        raise HTTPException(404, "no such job (jobs are forgotten when the server restarts)")
+        raise NotFound("no such job (jobs are forgotten when the server restarts)")
     return JobBody.model_validate(found.to_json())
 
 
@@ -317,17 +346,17 @@ def session_file(
     ctx = _ctx(request)
     media_type = SESSION_FILES.get(name)
     if media_type is None:
-        raise HTTPException(404, "no such file")
+        raise NotFound("no such file")
     record = _session(ctx, session_id)
-    path = Path(record["out_dir"]) / name
-    if name in record["missing"]:
-        raise HTTPException(
-            404, f"{name} of this session is incomplete: the server stopped before it was finished"
+    path = record.out_dir / name
+    if name in record.missing:
+        raise NotFound(
+            f"{name} of this session is incomplete: the server stopped before it was finished"
         )
-    if record["status"] == "analysing":
-        raise HTTPException(404, f"{name} is not ready: the clip is still being analysed")
+    if record.status == "analysing":
+        raise NotFound(f"{name} is not ready: the clip is still being analysed")
     if name not in _offered_files(record):
-        raise HTTPException(404, f"{name} is not available for this session")
+        raise NotFound(f"{name} is not available for this session")
     headers = {"X-Content-Type-Options": "nosniff"}
     if name == SessionFiles.REPORT:
         headers["Content-Security-Policy"] = "sandbox allow-scripts"
@@ -349,9 +378,9 @@ async def plots(session_id: str, request: Request) -> dict[str, str]:
     """
     ctx = _ctx(request)
     record = _session(ctx, session_id)
-    if record["status"] != "done":
-        raise HTTPException(409, f"the session is {record['status']}: no plots")
-    out_dir = Path(record["out_dir"])
+    if record.status != "done":
+        raise Conflict(f"the session is {record.status}: no plots")
+    out_dir = record.out_dir
     stored = SessionFiles(out_dir).plots
     try:
         saved = json.loads(stored.read_text(encoding="utf-8"))
@@ -359,7 +388,7 @@ async def plots(session_id: str, request: Request) -> dict[str, str]:
         saved = None
     if isinstance(saved, dict):
         return saved
-    settings = _settings(ctx, record["level"], record["height_cm"])
+    settings = _settings(ctx, record.level, record.height_cm)
     try:
         rendered = await run_in_threadpool(ctx.engine.plots, out_dir, settings)
     except Exception:  # noqa: BLE001 - a session without usable landmarks has no plots
@@ -378,23 +407,25 @@ def checkin(session_id: str, body: CheckIn, request: Request) -> CheckInSaved:
     ctx = _ctx(request)
     record = _session(ctx, session_id)
     stored = ctx.storage.add_checkin(session_id, body.pain, body.score)
-    suggestion = _suggestion(ctx, record["person_id"])
+    suggestion = _suggestion(ctx, record.person_id)
     return CheckInSaved.model_validate(
         {"session_id": session_id, "checkin": stored, "suggestion": suggestion}
     )
 
 
 def _suggestion(
-    ctx: ServerContext, person_id: str | None, records: list[dict[str, Any]] | None = None
+    ctx: ServerContext, person_id: str | None, records: list[SessionRecord] | None = None
 ) -> Suggestion:
     """The next step for one person, at their level and height (else their latest
     session's)."""
     if records is None:
         records = ctx.storage.list_sessions(status="done", person_id=person_id)
     person = ctx.storage.get_person(person_id) if person_id is not None else None
-    level = (person or {}).get("level") or (records[0]["level"] if records else None)
-    height = (person or {}).get("height_cm") or (records[0]["height_cm"] if records else None)
-    return Suggestion.model_validate(suggest_next(records, _settings(ctx, level, height)))
+    latest = records[0] if records else None
+    level = (person.level if person else None) or (latest.level if latest else None)
+    height = (person.height_cm if person else None) or (latest.height_cm if latest else None)
+    return Suggestion.model_validate(suggest_next(records, _settings(ctx, level, height)),
+                                     from_attributes=True)
 
 
 @router.get("/progress", responses=error_responses(404))
@@ -409,15 +440,15 @@ def progress(request: Request, person_id: str | None = PERSON_QUERY) -> Progress
     records = ctx.storage.list_sessions(status="done", person_id=person_id)
     series = []
     for record in reversed(records):
-        summary: SessionSummary = record["summary"] or SessionSummary()
-        checkin = record["checkin"] or {}
+        summary = record.summary or SessionSummary()
+        checkin = record.checkin
         series.append(
             ProgressRow(
-                id=record["id"],
-                date=record["created_at"],
-                kind=record["kind"],
-                level=record["level"],
-                duration_s=record["duration_s"] or summary.duration_s,
+                id=record.id,
+                date=record.created_at,
+                kind=record.kind,
+                level=record.level,
+                duration_s=record.duration_s or summary.duration_s,
                 backward_time_s=summary.backward_time_s,
                 speed=summary.speed_m_s,
                 speed_leg_s=summary.speed_leg_s,
@@ -425,8 +456,8 @@ def progress(request: Request, person_id: str | None = PERSON_QUERY) -> Progress
                 step_length_leg=summary.step_length_leg,
                 upright_share=summary.upright_share,
                 head_up_share=summary.head_up_share,
-                pain=checkin.get("pain"),
-                pain_score=checkin.get("score"),
+                pain=checkin.pain if checkin else None,
+                pain_score=checkin.score if checkin else None,
             )
         )
     return Progress(sessions=series, suggestion=_suggestion(ctx, person_id, records))
@@ -435,36 +466,23 @@ def progress(request: Request, person_id: str | None = PERSON_QUERY) -> Progress
 # ---------------------------------------------------------------------------- people
 
 
-def _stored(call: Any) -> dict[str, Any]:
-    """Run a storage change of a person, its refusals as HTTP errors."""
-    try:
-        return call()
-    except NoSuchPerson as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except PersonExists as exc:
-        raise HTTPException(409, str(exc)) from exc
-    except InputError as exc:
-        raise HTTPException(422, str(exc)) from exc
-
-
 @router.get("/people")
 def people(request: Request) -> list[Person]:
     """Everyone in the library, oldest first, with their number of sessions."""
-    return [Person.model_validate(p) for p in _ctx(request).storage.list_people()]
+    return _ctx(request).storage.list_people()
 
 
 @router.post("/people", status_code=201, responses=error_responses(409, 422))
 def add_person(body: PersonCreate, request: Request) -> Person:
     """Add a person; 409 when the name (compared without regard to case) is taken."""
-    storage = _ctx(request).storage
-    return Person.model_validate(_stored(lambda: storage.create_person(
-        body.name, body.height_cm, body.level, body.notes, body.population)))
+    return _ctx(request).storage.create_person(
+        body.name, body.height_cm, body.level, body.notes, body.population)
 
 
 @router.get("/people/{person_id}", responses=error_responses(404))
 def person(person_id: str, request: Request) -> Person:
     """One person."""
-    return Person.model_validate(_person(_ctx(request), person_id))
+    return _person(_ctx(request), person_id)
 
 
 @router.patch("/people/{person_id}", responses=error_responses(404, 409, 422))
@@ -472,16 +490,15 @@ def change_person(person_id: str, body: PersonPatch, request: Request) -> Person
     """Change the fields given; null clears the height, level or population."""
     given = body.model_fields_set
     if "name" in given and body.name is None:
-        raise HTTPException(422, "a person needs a name or a code")
-    storage = _ctx(request).storage
-    return Person.model_validate(_stored(lambda: storage.update_person(
+        raise InputError("a person needs a name or a code")
+    return _ctx(request).storage.update_person(
         person_id,
         name=body.name if "name" in given and body.name is not None else KEEP,
         height_cm=body.height_cm if "height_cm" in given else KEEP,
         level=body.level if "level" in given else KEEP,
         notes=(body.notes or "") if "notes" in given else KEEP,
         population=body.population if "population" in given else KEEP,
-    )))
+    )
 
 
 @router.delete(
@@ -496,21 +513,16 @@ def delete_person(
     confirm: str = Query("", description="the person's exact name, to confirm"),
 ) -> Response:
     """Delete a person with all their sessions, files and timed tests; `confirm` must be
-    their exact name. 409 while one of their sessions is still running."""
+    their exact name (however its accents were composed). 409 while one of their sessions is
+    still running."""
     ctx = _ctx(request)
     found = _person(ctx, person_id)
-    if confirm != found["name"]:
-        raise HTTPException(
-            400,
-            f"deleting {found['name']} removes all their sessions and files: "
-            "confirm with their exact name",
+    if not same_name(confirm, found.name):
+        raise BadRequest(
+            f"deleting {found.name} removes all their sessions and files: "
+            "confirm with their exact name"
         )
-    try:
-        ctx.storage.delete_person(person_id)
-    except NoSuchPerson as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except PersonBusy as exc:
-        raise HTTPException(409, str(exc)) from exc
+    ctx.storage.delete_person(person_id)
     return Response(status_code=204)
 
 
@@ -520,7 +532,7 @@ def timed_tests(person_id: str, request: Request) -> list[TimedTestItem]:
     previous one against the published minimal detectable change for their population."""
     ctx = _ctx(request)
     found = _person(ctx, person_id)
-    history = timed_test_history(ctx.storage.timed_tests(person_id), found["population"])
+    history = timed_test_history(ctx.storage.timed_tests(person_id), found.population)
     return [TimedTestItem.model_validate(point, from_attributes=True) for point in history]
 
 

@@ -34,7 +34,7 @@ from posecoach.server.messages import (
     dumps,
     parse_live,
 )
-from posecoach.server.storage import NoSuchPerson
+from posecoach.server.storage import NoSuchPerson, Person, SessionRecord
 from posecoach.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -90,13 +90,13 @@ class PhoneChannel(Channel):
 
 
 def _start_settings(ctx: ServerContext, start: StartMessage,
-                    person: dict[str, Any] | None = None) -> Settings:
+                    person: Person | None = None) -> Settings:
     """The session's settings from a start message; the person's level and height stand in
     for those the message leaves out, and a timed test's settings are added."""
     level, height = start.level, start.height_cm
     if person is not None:
-        level = level if level is not None else person.get("level")
-        height = height if height is not None else person.get("height_cm")
+        level = level if level is not None else person.level
+        height = height if height is not None else person.height_cm
     settings = ctx.settings_loader(level, height)
     if start.test is not None:
         settings = _with_test(settings, start, person, _previous_time_s(ctx, person))
@@ -106,7 +106,7 @@ def _start_settings(ctx: ServerContext, start: StartMessage,
         "walk_setting": settings.walk_setting.model_copy(update={"setting": start.setting})})
 
 
-def _with_test(settings: Settings, start: StartMessage, person: dict[str, Any] | None,
+def _with_test(settings: Settings, start: StartMessage, person: Person | None,
                previous_time_s: float | None) -> Settings:
     """`settings` with the timed test switched on; refused without a distance scale."""
     marks = start.floor_marks_px or ()
@@ -115,7 +115,7 @@ def _with_test(settings: Settings, start: StartMessage, person: dict[str, Any] |
             "the timed test needs a distance scale: mark the two floor lines on the "
             "camera picture, or give the walker's height"
         )
-    population = start.population or (person or {}).get("population") or (
+    population = start.population or (person.population if person else None) or (
         settings.timed_test.population)
     update: dict[str, Any] = {"run": True, "population": population,
                               "floor_marks_px": tuple(marks),
@@ -124,7 +124,7 @@ def _with_test(settings: Settings, start: StartMessage, person: dict[str, Any] |
         "timed_test": settings.timed_test.model_copy(update=update)})
 
 
-def _person(ctx: ServerContext, start: StartMessage) -> dict[str, Any] | None:
+def _person(ctx: ServerContext, start: StartMessage) -> Person | None:
     """The person a start message names (`person_id`), or None when it names nobody."""
     if start.person_id is None:
         return None
@@ -134,12 +134,12 @@ def _person(ctx: ServerContext, start: StartMessage) -> dict[str, Any] | None:
     return person
 
 
-def _previous_time_s(ctx: ServerContext, person: dict[str, Any] | None) -> float | None:
+def _previous_time_s(ctx: ServerContext, person: Person | None) -> float | None:
     """The time of the person's last timed test, for the change since then."""
     if person is None:
         return None
-    times = [row["time_s"] for row in ctx.storage.timed_tests(person["id"])
-             if row.get("timed") and isinstance(row.get("time_s"), int | float)]
+    times = [row.time_s for row in ctx.storage.timed_tests(person.id)
+             if row.timed and row.time_s is not None]
     return float(times[-1]) if times else None
 
 
@@ -241,7 +241,7 @@ async def live(ws: WebSocket) -> None:
                     run = await _open_run(
                         ctx, channel, loop, settings, "browser camera", fps,
                         _jpeg_frames(slot), lambda s=slot: s.dropped,
-                        person_id=person["id"] if person is not None else None,
+                        person_id=person.id if person is not None else None,
                     )
                 except (SettingsError, InputError, OutputError) as exc:
                     slot = None
@@ -353,13 +353,13 @@ async def _open_run(
         raise InputError(
             f"{ctx.limits.max_live_sessions} live sessions are already running on this server"
         )
-    session: dict[str, Any] | None = None
+    session: SessionRecord | None = None
     try:
         session = ctx.storage.create_session(
             "live", settings.level, settings.height_cm, source_name, "recording",
             person_id=person_id, settings=settings,
         )
-        out_dir = ctx.storage.session_dir(session["id"])
+        out_dir = ctx.storage.session_dir(session.id)
         coach, recorder = await loop.run_in_executor(
             None, _coach_and_recorder, ctx, settings, out_dir, fps, source_name
         )
@@ -367,7 +367,7 @@ async def _open_run(
         ctx.release_live()
         if session is not None:
             ctx.storage.update_session(
-                session["id"], status="failed", error="the session could not be started"
+                session.id, status="failed", error="the session could not be started"
             )
         raise
 
@@ -380,7 +380,7 @@ async def _open_run(
         storage=ctx.storage,
         coach=coach,
         recorder=recorder,
-        session_id=session["id"],
+        session_id=session.id,
         frames=frames,
         dropped=dropped,
         send_json=channel.send,

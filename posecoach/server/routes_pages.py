@@ -10,9 +10,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from posecoach.errors import NotFound
 from posecoach.server.context import ServerContext
 from posecoach.server.storage import valid_id
 
@@ -61,7 +62,7 @@ def _read(web_dir: Path, name: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except OSError:
-        raise HTTPException(404, f"the front end page {name} is missing from {web_dir}") from None
+        raise NotFound(f"the front end page {name} is missing from {web_dir}") from None
 
 
 def _nav(current: Page) -> str:
@@ -105,7 +106,7 @@ def library_page(request: Request) -> HTMLResponse:
 def review_page(session_id: str, request: Request) -> HTMLResponse:
     """One session's review."""
     if not valid_id(session_id):
-        raise HTTPException(404, "no such session")
+        raise NotFound("no such session")
     return _page(request, REVIEW)
 
 

@@ -9,10 +9,10 @@ import json
 import logging
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 
-from posecoach.errors import InputError
+from posecoach.errors import InputError, NotFound
 from posecoach.server.broadcast import LiveHub, Viewer, live_hub
 from posecoach.server.messages import (
     ErrorMessage,
@@ -62,7 +62,7 @@ def lan_qr(request: Request) -> Response:
     """The phone's address (with the token) as a QR code."""
     lan = lan_access(request)
     if lan is None:
-        raise HTTPException(404, "start posecoach with --lan to use your phone as the camera")
+        raise NotFound("start posecoach with --lan to use your phone as the camera")
     return Response(
         qr_svg(lan.phone_url),
         media_type="image/svg+xml",

@@ -26,14 +26,13 @@ from posecoach.server.storage import (
     SessionKind,
     SessionStatus,
 )
+from posecoach.server.storage import Person as Person
+from posecoach.server.storage import StoredCheckIn as StoredCheckIn
+from posecoach.server.storage.records import SCORE_MAX, SCORE_MIN, Level, Population
 
 Action = Literal["progress", "hold", "ease_off"]
-Level = Literal["beginner", "intermediate", "advanced"]
-Population = Literal["community", "nursing_home", "parkinsons", "stroke", "ms"]
 MAX_NOTES_CHARS = 4000
 PAIN_CHOICES: tuple[Pain, ...] = ("none", "soreness", "pain")
-SCORE_MIN = 0
-SCORE_MAX = 10
 
 
 class ErrorBody(BaseModel):
@@ -84,14 +83,6 @@ class CheckIn(BaseModel):
         return self
 
 
-class StoredCheckIn(BaseModel):
-    """A check-in as stored: the latest one given for a session counts."""
-
-    pain: Pain
-    score: int = Field(ge=SCORE_MIN, le=SCORE_MAX)
-    created_at: str = Field(description="ISO 8601 UTC time the check-in was given")
-
-
 class SessionBase(BaseModel):
     """What every session record carries."""
 
@@ -129,21 +120,6 @@ class SessionDetail(SessionBase):
 
 
 # ---------------------------------------------------------------------------- people
-
-
-class Person(BaseModel):
-    """An athlete or a patient: the sessions and timed tests are theirs."""
-
-    id: str
-    name: str = Field(description="a name or a code, unique without regard to case")
-    height_cm: float | None = Field(description="the default height for their sessions")
-    level: Level | None = Field(description="the default level for their sessions")
-    notes: str
-    population: Population | None = Field(
-        description="whose published cut-offs and minimal detectable change apply")
-    created_at: str = Field(description="ISO 8601 UTC time the person was added")
-    sessions: int = Field(ge=0, description="how many sessions they have")
-    last_session_at: str | None = Field(description="when their latest session was created")
 
 
 class PersonCreate(BaseModel):

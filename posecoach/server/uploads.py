@@ -13,7 +13,7 @@ from typing import IO
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from posecoach.errors import InputError, OutputError, describe_os_error
+from posecoach.errors import BadRequest, OutputError, TooLarge, describe_os_error
 from posecoach.server.storage import new_id
 
 VIDEO_SUFFIXES = frozenset(
@@ -25,11 +25,11 @@ MAX_TEXT_FIELDS = 20
 MAX_TEXT_FIELD_BYTES = 1000
 
 
-class UploadError(InputError):
+class UploadError(BadRequest):
     """A malformed upload request (HTTP 400)."""
 
 
-class UploadTooLarge(InputError):
+class UploadTooLarge(TooLarge):
     """A file above the size limit (HTTP 413)."""
 
 

@@ -60,15 +60,15 @@ def _seed(storage: Any, seeded: Seeded, name: str, height_cm: float, level: str,
           population: str | None, clips: list[tuple[str, bool]]) -> None:
     person = storage.create_person(name, height_cm=height_cm, level=level,
                                    notes=f"{name}'s notes", population=population)
-    seeded.people[name] = person["id"]
+    seeded.people[name] = person.id
     seeded.sessions[name] = []
     for bvh, timed in clips:
         summary = _summary(bvh, timed, height_cm, population)
         record = storage.create_session("upload", level, height_cm, bvh, "analysing",
-                                        person_id=person["id"])
-        storage.update_session(record["id"], status="done", summary=summary,
+                                        person_id=person.id)
+        storage.update_session(record.id, status="done", summary=summary,
                                duration_s=summary.duration_s)
-        seeded.sessions[name].append(record["id"])
+        seeded.sessions[name].append(record.id)
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +102,9 @@ def home_library(data_dir: Path, clips: list[tuple[str, str]]) -> Iterator[Seede
             summaries[bvh] = _summary(bvh, False, None, None)
         summary = summaries[bvh]
         record = storage.create_session("upload", "beginner", None, clip_name, "analysing")
-        storage.update_session(record["id"], status="done", summary=summary,
+        storage.update_session(record.id, status="done", summary=summary,
                                duration_s=summary.duration_s)
-        seeded.sessions["home"].append(record["id"])
+        seeded.sessions["home"].append(record.id)
     with running_server(data_dir) as running:
         seeded.base = running.base
         yield seeded

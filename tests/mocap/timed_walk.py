@@ -78,12 +78,16 @@ def floor_marks(trial: Trial, camera: Camera, apart_m: float = 3.0,
     x1,y1,x2,y2 (the start line, through the heels at `start_frame`), then x3,y3,x4,y4."""
     axis = walk_axis(trial)
     travel = -axis if (pelvis(trial)[-1] - pelvis(trial)[0]) @ axis < 0 else axis
-    across = np.cross(UP, axis)
-    pts = body_points(trial)
-    heels = pts[start_frame, [L.LEFT_HEEL, L.RIGHT_HEEL]]
-    floor_y = float(heels[:, 1].min())
+    heels = body_points(trial)[start_frame, [L.LEFT_HEEL, L.RIGHT_HEEL]]
+    return floor_lines_px(camera, heels, travel, np.cross(UP, axis), apart_m, half_length_m)
+
+
+def floor_lines_px(camera: Camera, heels: np.ndarray, travel: np.ndarray, across: np.ndarray,
+                   apart_m: float, half_length_m: float) -> list[float]:
+    """Two floor lines `apart_m` apart along `travel`, each `across` the walk, the first
+    through the two heels (2, 3), in the camera's pixels: x1,y1,x2,y2, then x3,y3,x4,y4."""
     start = heels.mean(axis=0)
-    start[1] = floor_y
+    start[1] = float(heels[:, 1].min())
     out: list[float] = []
     for centre in (start, start + apart_m * travel):
         ends = np.stack([centre - half_length_m * across, centre + half_length_m * across])

@@ -20,6 +20,7 @@ from posecoach.coach.metrics import FrameMetrics
 from posecoach.outputs.summary import SessionSummary
 from posecoach.server import ServerLimits, create_app
 from posecoach.server.engine import DefaultEngine, InputError
+from posecoach.server.storage import SessionRecord, StoredCheckIn
 from posecoach.settings import Settings
 from tests.conftest import VIDEO
 from tools.loadtest import jpeg_frames
@@ -208,3 +209,20 @@ def receive_until(ws: Any, kind: str, limit: int = 10_000) -> tuple[dict[str, An
             return message, seen
         seen.append(message)
     raise AssertionError(f"no {kind!r} message")
+
+
+def finished_session(
+    day: int,
+    summary: SessionSummary,
+    checkin: StoredCheckIn | None,
+    duration_s: float | None = None,
+) -> SessionRecord:
+    """A finished session's record as the library hands it out, on day `day` of January."""
+    created_at = f"2025-01-{day:02d}T10:00:00+00:00"
+    return SessionRecord(
+        id=f"{day:032x}", kind="upload", created_at=created_at, source_name="walk.mp4",
+        level="beginner", height_cm=None, status="done",
+        duration_s=duration_s if duration_s is not None else summary.duration_s,
+        out_dir=Path("sessions") / f"{day:032x}", summary=summary, error=None, missing=(),
+        recoveries=0, person_id=None, person_name=None, checkin=checkin, settings=None,
+    )

@@ -183,26 +183,26 @@ def _leftover_uploads(disk: Disk) -> list[str]:
 def test_storage_reads_on_a_full_disk_and_writes_again_after(disk: Disk) -> None:
     storage = Storage(disk.data_dir / "posecoach.db", disk.data_dir)
     kept = storage.create_session("upload", "beginner", 170.0, "walk.mp4", "done")
-    storage.add_checkin(kept["id"], "none", 0)
+    storage.add_checkin(kept.id, "none", 0)
     disk.fill()
-    assert [r["id"] for r in storage.list_sessions()] == [kept["id"]]
-    found = storage.get_session(kept["id"])
-    assert found is not None and found["checkin"]["pain"] == "none"
+    assert [r.id for r in storage.list_sessions()] == [kept.id]
+    found = storage.get_session(kept.id)
+    assert found is not None and found.checkin.pain == "none"
     assert storage.journal_mode() == "wal"
     with pytest.raises(OutputError, match="disk is full") as caught:
         storage.create_session("live", "beginner", None, "camera", "recording")
     assert caught.value.errno == errno.ENOSPC and "Errno" not in str(caught.value)
     with pytest.raises(OutputError, match="disk is full"):
-        storage.update_session(kept["id"], status="failed")
+        storage.update_session(kept.id, status="failed")
     with pytest.raises(OutputError, match="disk is full"):
-        storage.add_checkin(kept["id"], "pain", 5)
+        storage.add_checkin(kept.id, "pain", 5)
     assert storage.read_only
     assert len(list(storage.sessions_dir.iterdir())) == 1, "no folder for a session not stored"
     disk.free()
     added = storage.create_session("live", "beginner", None, "camera", "recording")
     assert not storage.read_only
-    assert [r["id"] for r in storage.list_sessions()] == [added["id"], kept["id"]]
-    assert storage.get_session(kept["id"])["status"] == "done"  # type: ignore[index]
+    assert [r.id for r in storage.list_sessions()] == [added.id, kept.id]
+    assert storage.get_session(kept.id).status == "done"  # type: ignore[union-attr]
 
 
 def test_a_fresh_data_folder_on_a_full_disk_reads_as_empty(disk: Disk) -> None:
@@ -312,13 +312,13 @@ def test_a_restart_with_a_full_disk_serves_the_history(
     assert lines[0].exc_info is None
     with TestClient(app) as client:
         listed = {s["id"]: s["status"] for s in client.get("/api/sessions").json()}
-        assert listed == {session_id: "done", stale["id"]: "recording"}, "settled later"
+        assert listed == {session_id: "done", stale.id: "recording"}, "settled later"
         _plain_full_disk(_checkin(client, session_id))
         disk.free()
         assert _checkin(client, session_id).status_code == 200
     assert any("again" in r.getMessage() for r in caplog.records), "the recovery is logged"
     with TestClient(create_app(disk.data_dir, engine=DiskEngine(disk))) as client:
-        settled = client.get(f"/api/sessions/{stale['id']}").json()
+        settled = client.get(f"/api/sessions/{stale.id}").json()
         assert settled["status"] == "interrupted"
 
 

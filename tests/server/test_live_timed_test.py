@@ -144,7 +144,7 @@ def test_a_timed_trial_from_floor_marks_is_stored_under_the_person(
     person = storage.create_person("Ward 3 bed 2", height_cm=None, population="parkinsons")
     frame = synthetic_jpeg(FRAME_W, FRAME_H)
     with client.websocket_connect("/ws/live", headers={"origin": ORIGIN}) as ws:
-        started = _start(ws, test="3m-backward", floor_marks_px=marks, person_id=person["id"])
+        started = _start(ws, test="3m-backward", floor_marks_px=marks, person_id=person.id)
         assert started["type"] == "started", started
         settings = engine.settings[-1]
         assert settings.timed_test.run and settings.timed_test.population == "parkinsons"
@@ -190,7 +190,8 @@ def test_a_timed_trial_from_floor_marks_is_stored_under_the_person(
     report = client.get(f"/api/sessions/{started['session_id']}/files/clinician_report.html")
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
     assert f"{final['time_s']:.2f}" in report.text
-    assert storage.get_session(started["session_id"])["person_id"] == person["id"]
-    stored = storage.timed_tests(person["id"])
-    assert [row["session_id"] for row in stored] == [started["session_id"]]
-    assert stored[0]["time_s"] == final["time_s"]
+    record = storage.get_session(started["session_id"])
+    assert record is not None and record.person_id == person.id
+    stored = storage.timed_tests(person.id)
+    assert [row.session_id for row in stored] == [started["session_id"]]
+    assert stored[0].time_s == final["time_s"]

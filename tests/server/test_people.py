@@ -67,15 +67,15 @@ def finished(storage: Storage, person_id: str | None, day: int, pain: str = "non
                                     person_id=person_id)
     when = f"2025-01-{day:02d}T10:00:00+00:00"
     data = {**GOOD, "duration_s": duration_s, **summary}
-    Path(record["out_dir"], "summary.json").write_text(json.dumps(data))
-    storage.update_session(record["id"], status="done", summary=SessionSummary.from_json(data),
+    Path(record.out_dir, "summary.json").write_text(json.dumps(data))
+    storage.update_session(record.id, status="done", summary=SessionSummary.from_json(data),
                            duration_s=duration_s)
-    storage.add_checkin(record["id"], pain, score)  # type: ignore[arg-type]
+    storage.add_checkin(record.id, pain, score)  # type: ignore[arg-type]
     with sqlite3.connect(storage.db_path) as db:
-        db.execute("UPDATE sessions SET created_at = ? WHERE id = ?", (when, record["id"]))
+        db.execute("UPDATE sessions SET created_at = ? WHERE id = ?", (when, record.id))
         db.execute("UPDATE checkins SET created_at = ? WHERE session_id = ?",
-                   (when, record["id"]))
-    return record["id"]
+                   (when, record.id))
+    return record.id
 
 
 @pytest.fixture
@@ -122,7 +122,7 @@ def test_two_peoples_sessions_never_mix(app_client: TestClient) -> None:
     assert ben_next["suggestion"]["action"] == "ease_off"
 
     # A check-in on Ana's session answers with Ana's suggestion, not Ben's.
-    latest = max(ana_ids, key=lambda i: storage.get_session(i)["created_at"])  # type: ignore[index]
+    latest = max(ana_ids, key=lambda i: storage.get_session(i).created_at)  # type: ignore[union-attr]
     saved = app_client.post(f"/api/sessions/{latest}/checkin", json={"pain": "none", "score": 0},
                             headers=WRITE).json()
     assert saved["suggestion"]["action"] == "progress"
@@ -149,7 +149,7 @@ def test_progress_without_a_person_is_the_default_persons(app_client: TestClient
     other = add_person(app_client, name="Dan")
     finished(storage, other["id"], 2)
     me = app_client.get("/api/people").json()[0]
-    assert me["name"] == "Me" and storage.get_session(mine)["person_id"] == me["id"]  # type: ignore[index]
+    assert me["name"] == "Me" and storage.get_session(mine).person_id == me["id"]  # type: ignore[union-attr]
     rows = app_client.get("/api/progress").json()["sessions"]
     assert [row["id"] for row in rows] == [mine]
 
@@ -319,8 +319,8 @@ def test_a_person_with_a_running_session_is_not_deleted(app_client: TestClient) 
     busy = app_client.delete(f"/api/people/{max_['id']}", params={"confirm": "Max"},
                              headers=WRITE)
     assert busy.status_code == 409 and "still recording" in busy.json()["detail"]
-    assert storage.get_session(running["id"]) is not None
-    assert Path(running["out_dir"]).is_dir()
+    assert storage.get_session(running.id) is not None
+    assert Path(running.out_dir).is_dir()
 
 
 # ---------------------------------------------------------------------------- migration
@@ -356,27 +356,27 @@ def test_a_library_from_before_people_opens_with_every_session_under_me(tmp_path
                    " (?, 'soreness', 2, '2024-12-01T09:00:00+00:00')", ("1" * 32,))
 
     storage = Storage(db_path, tmp_path)
-    records = {r["id"]: r for r in storage.list_sessions()}
+    records = {r.id: r for r in storage.list_sessions()}
     assert set(records) == set(old)
     (me,) = storage.list_people()
-    assert me["name"] == "Me" and me["sessions"] == len(old)
+    assert me.name == "Me" and me.sessions == len(old)
     for session_id, row in old.items():
         record = records[session_id]
         for key in ("kind", "created_at", "source_name", "level", "height_cm", "status",
                     "duration_s", "out_dir", "error"):
-            assert record[key] == row[key], key
-        assert record["person_id"] == me["id"] and record["person_name"] == "Me"
+            assert getattr(record, key) == (Path(row[key]) if key == "out_dir" else row[key]), key
+        assert record.person_id == me.id and record.person_name == "Me"
         stored = json.loads(row["summary_json"]) if row["summary_json"] else None
-        assert (record["summary"].to_json()["duration_s"] if record["summary"] else None) == (
+        assert (record.summary.to_json()["duration_s"] if record.summary else None) == (
             stored["duration_s"] if stored else None)
-    assert records["1" * 32]["checkin"]["pain"] == "soreness"
-    (test,) = storage.timed_tests(me["id"])
-    assert test["session_id"] == "2" * 32 and test["time_s"] == 7.25
+    assert records["1" * 32].checkin.pain == "soreness"
+    (test,) = storage.timed_tests(me.id)
+    assert test.session_id == "2" * 32 and test.time_s == 7.25
 
     again = Storage(db_path, tmp_path)
     again.create_session("live", "beginner", None, "camera", "recording")
-    assert [p["name"] for p in again.list_people()] == ["Me"], "Me is created once"
-    assert again.list_people()[0]["sessions"] == len(old) + 1
+    assert [p.name for p in again.list_people()] == ["Me"], "Me is created once"
+    assert again.list_people()[0].sessions == len(old) + 1
 
 
 def test_a_fresh_library_creates_me_on_first_need(tmp_path: Path) -> None:
@@ -384,11 +384,11 @@ def test_a_fresh_library_creates_me_on_first_need(tmp_path: Path) -> None:
     assert storage.list_people() == []
     record = storage.create_session("live", "beginner", None, "camera", "recording")
     (me,) = storage.list_people()
-    assert me["name"] == "Me" and record["person_id"] == me["id"]
+    assert me.name == "Me" and record.person_id == me.id
     nora = storage.create_person("Nora")
     later = storage.create_session("live", "beginner", None, "camera", "recording")
-    assert later["person_id"] == me["id"], "the oldest person is the default"
+    assert later.person_id == me.id, "the oldest person is the default"
     mine = storage.create_session("live", "beginner", None, "camera", "recording",
-                                  person_id=nora["id"])
-    assert mine["person_name"] == "Nora"
-    assert [r["id"] for r in storage.list_sessions(person_id=nora["id"])] == [mine["id"]]
+                                  person_id=nora.id)
+    assert mine.person_name == "Nora"
+    assert [r.id for r in storage.list_sessions(person_id=nora.id)] == [mine.id]

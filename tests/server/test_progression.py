@@ -8,7 +8,9 @@ import pytest
 
 from posecoach.outputs.summary import SessionSummary
 from posecoach.server.progression import suggest_next
+from posecoach.server.storage import SessionRecord, StoredCheckIn
 from posecoach.settings import load_settings
+from tests.server.conftest import finished_session
 
 GOOD = {"upright_share": 0.9, "head_up_share": 0.85, "cues": []}
 
@@ -19,14 +21,13 @@ def session(
     score: int = 0,
     duration_s: float = 180.0,
     **summary: Any,
-) -> dict[str, Any]:
-    return {
-        "created_at": f"2025-01-{day:02d}T10:00:00+00:00",
-        "status": "done",
-        "duration_s": duration_s,
-        "summary": SessionSummary.from_json({**GOOD, "duration_s": duration_s, **summary}),
-        "checkin": None if pain is None else {"pain": pain, "score": score},
-    }
+) -> SessionRecord:
+    checkin = None if pain is None else StoredCheckIn(pain=pain, score=score,
+                                                created_at=f"2025-01-{day:02d}T11:00:00+00:00")
+    return finished_session(
+        day, SessionSummary.from_json({**GOOD, "duration_s": duration_s, **summary}), checkin,
+        duration_s,
+    )
 
 
 FALL = [{"rule": "fall", "message": "fall?"}]
@@ -54,9 +55,9 @@ CASES = [
                          ids=[c[0] for c in CASES])
 def test_suggestion_table(name: str, sessions: list, action: str, reason: str) -> None:
     result = suggest_next(list(reversed(sessions)), load_settings(level="beginner"))
-    assert result["action"] == action
-    assert result["message"]
-    assert any(reason in r for r in result["reasons"]), result["reasons"]
+    assert result.action == action
+    assert result.message
+    assert any(reason in r for r in result.reasons), result.reasons
 
 
 @pytest.mark.parametrize(
@@ -71,5 +72,5 @@ def test_suggestion_table(name: str, sessions: list, action: str, reason: str) -
 def test_what_progress_means(level: str, duration_s: float, expect: str) -> None:
     sessions = [session(day, duration_s=duration_s) for day in (1, 2, 3)]
     result = suggest_next(sessions, load_settings(level=level))
-    assert result["action"] == "progress"
-    assert expect in result["message"]
+    assert result.action == "progress"
+    assert expect in result.message

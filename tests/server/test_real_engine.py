@@ -64,7 +64,9 @@ def test_plots_are_written_by_the_analysis_and_served_from_disk(
     real_client: TestClient, uploaded: dict
 ) -> None:
     storage = real_client.app.state.ctx.storage
-    plots_file = SessionFiles(Path(storage.get_session(uploaded["id"])["out_dir"])).plots
+    record = storage.get_session(uploaded["id"])
+    assert record is not None
+    plots_file = SessionFiles(record.out_dir).plots
     saved = json.loads(plots_file.read_text(encoding="utf-8"))
     url = f"/api/sessions/{uploaded['id']}/plots"
     assert real_client.get(url).json() == saved
@@ -75,7 +77,7 @@ def test_plots_are_written_by_the_analysis_and_served_from_disk(
     assert plots_file.is_file(), "plots drawn for an older session are kept"
 
     lost = storage.create_session("upload", "beginner", None, "lost.mp4", "done")
-    assert real_client.get(f"/api/sessions/{lost['id']}/plots").json() == {}
+    assert real_client.get(f"/api/sessions/{lost.id}/plots").json() == {}
 
 
 def test_real_live_session(real_client: TestClient) -> None:
@@ -120,13 +122,13 @@ def test_crashed_session_is_recovered_from_its_landmarks(
     record = storage.create_session("live", "beginner", None, "browser camera", "recording")
     source = real_client.get(f"/api/sessions/{uploaded['id']}/files/landmarks.csv").text
     cut = source[: len(source) - 300]
-    Path(record["out_dir"], "landmarks.csv.partial").write_text(cut)
+    Path(record.out_dir, "landmarks.csv.partial").write_text(cut)
     restarted = create_app(data_dir)
-    settled = restarted.state.ctx.storage.get_session(record["id"])
-    assert settled["status"] == "done"
-    assert settled["summary"].frames == cut.count("\n") - 1
-    assert "recovered" in " ".join(settled["summary"].warnings)
-    assert Path(record["out_dir"], "report.html").is_file()
+    settled = restarted.state.ctx.storage.get_session(record.id)
+    assert settled.status == "done"
+    assert settled.summary.frames == cut.count("\n") - 1
+    assert "recovered" in " ".join(settled.summary.warnings)
+    assert Path(record.out_dir, "report.html").is_file()
 
 
 def test_server_side_source_plays_a_file(tmp_path: Path) -> None:

@@ -210,7 +210,7 @@ def test_upload_cut_after_its_summary_is_analysed_again(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     storage = Storage(data_dir / "posecoach.db", data_dir)
     session = storage.create_session("upload", "beginner", None, USER_NAME, "analysing")
-    out_dir = Path(session["out_dir"])
+    out_dir = Path(session.out_dir)
     (out_dir / "source.mp4").write_bytes(SIDE_CLIP.read_bytes())
     (out_dir / "summary.json").write_text(json.dumps({"duration_s": 1.0}))
     (out_dir / "annotated.mp4").write_bytes(SIDE_CLIP.read_bytes()[:5000])
@@ -219,7 +219,7 @@ def test_upload_cut_after_its_summary_is_analysed_again(tmp_path: Path) -> None:
     (hidden / "annotated.mp4").write_bytes(b"\0" * 100)
 
     with _open(data_dir) as client:
-        record = _wait_done(client, session["id"])
+        record = _wait_done(client, session.id)
     assert record["status"] == "done", record
     assert record["missing"] == []
     assert {"annotated.mp4", "summary.json", "report.html"} <= set(record["files"])
@@ -232,15 +232,15 @@ def test_live_session_cut_after_its_summary_gets_its_report_rebuilt(tmp_path: Pa
     data_dir = tmp_path / "data"
     storage = Storage(data_dir / "posecoach.db", data_dir)
     session = storage.create_session("live", "beginner", 170.0, "browser camera", "recording")
-    out_dir = Path(session["out_dir"])
+    out_dir = Path(session.out_dir)
     frames = _landmarks(out_dir)
     (out_dir / "annotated.mp4").write_bytes(SIDE_CLIP.read_bytes())
     (out_dir / "summary.json").write_text(json.dumps({"duration_s": 1.0}))
     assert "report.html" in unusable_outputs(out_dir)
 
     with _open(data_dir) as client:
-        record = client.get(f"/api/sessions/{session['id']}").json()
-        report = client.get(f"/api/sessions/{session['id']}/files/report.html")
+        record = client.get(f"/api/sessions/{session.id}").json()
+        report = client.get(f"/api/sessions/{session.id}/files/report.html")
     assert record["status"] == "done"
     assert record["missing"] == []
     assert set(record["files"]) == {"annotated.mp4", "landmarks.csv", "metrics.csv",
@@ -254,16 +254,16 @@ def test_a_clip_that_does_not_play_is_neither_listed_nor_served(tmp_path: Path) 
     data_dir = tmp_path / "data"
     storage = Storage(data_dir / "posecoach.db", data_dir)
     session = storage.create_session("live", "beginner", None, "browser camera", "recording")
-    out_dir = Path(session["out_dir"])
+    out_dir = Path(session.out_dir)
     _landmarks(out_dir)
     # An MP4 whose writer was killed: the data without the index at its end.
     data = SIDE_CLIP.read_bytes()
     (out_dir / "annotated.mp4").write_bytes(data[: len(data) * 6 // 10])
 
     with _open(data_dir) as client:
-        record = client.get(f"/api/sessions/{session['id']}").json()
-        served = client.get(f"/api/sessions/{session['id']}/files/annotated.mp4")
-        listed = next(s for s in client.get("/api/sessions").json() if s["id"] == session["id"])
+        record = client.get(f"/api/sessions/{session.id}").json()
+        served = client.get(f"/api/sessions/{session.id}/files/annotated.mp4")
+        listed = next(s for s in client.get("/api/sessions").json() if s["id"] == session.id)
     assert record["status"] == "done"
     assert record["missing"] == ["annotated.mp4"] and listed["missing"] == ["annotated.mp4"]
     assert "annotated.mp4" not in record["files"]
@@ -279,13 +279,13 @@ def test_session_with_nothing_usable_is_interrupted_and_offers_nothing(tmp_path:
     data_dir = tmp_path / "data"
     storage = Storage(data_dir / "posecoach.db", data_dir)
     session = storage.create_session("live", "beginner", None, "browser camera", "recording")
-    out_dir = Path(session["out_dir"])
+    out_dir = Path(session.out_dir)
     data = SIDE_CLIP.read_bytes()
     (out_dir / "annotated.mp4").write_bytes(data[:4096])
 
     with _open(data_dir) as client:
-        record = client.get(f"/api/sessions/{session['id']}").json()
-        served = client.get(f"/api/sessions/{session['id']}/files/annotated.mp4")
+        record = client.get(f"/api/sessions/{session.id}").json()
+        served = client.get(f"/api/sessions/{session.id}/files/annotated.mp4")
     assert record["status"] == "interrupted"
     assert record["files"] == []
     assert "annotated.mp4" in record["missing"]
@@ -306,17 +306,17 @@ def test_timed_test_session_cut_short_is_timed_with_its_own_floor_marks(tmp_path
     storage = Storage(data_dir / "posecoach.db", data_dir)
     session = storage.create_session("live", "beginner", None, "browser camera", "recording",
                                      settings=settings)
-    assert storage.get_session(session["id"])["settings"] == settings
-    write_landmarks_csv(Path(session["out_dir"]) / "landmarks.csv", series)
+    assert storage.get_session(session.id).settings == settings
+    write_landmarks_csv(Path(session.out_dir) / "landmarks.csv", series)
 
     with _open(data_dir) as client:
-        record = client.get(f"/api/sessions/{session['id']}").json()
+        record = client.get(f"/api/sessions/{session.id}").json()
         tests = client.get(f"/api/people/{record['person_id']}/timed-tests").json()
     assert record["status"] == "done"
     result = record["summary"]["timed_test"]
     assert result is not None and result["scale_source"] == "floor_marks"
     assert abs(result["time_s"] - truth.time_s) <= 0.2
-    assert [t["session_id"] for t in tests] == [session["id"]] and tests[0]["timed"]
+    assert [t["session_id"] for t in tests] == [session.id] and tests[0]["timed"]
 
 
 # ---------------------------------------------------------------------------- finished sessions
@@ -327,16 +327,16 @@ def _finished(storage: Storage) -> tuple[str, Path]:
     from posecoach.outputs.summary import SessionSummary
 
     session = storage.create_session("live", "beginner", None, "browser camera", "recording")
-    out_dir = Path(session["out_dir"])
+    out_dir = Path(session.out_dir)
     (out_dir / "annotated.mp4").write_bytes(SIDE_CLIP.read_bytes())
     _landmarks(out_dir)
     (out_dir / "metrics.csv").write_text("frame,time_s\n0,0.0\n")
     summary = {"duration_s": 2.0, "warnings": []}
     (out_dir / "summary.json").write_text(json.dumps(summary))
     (out_dir / "report.html").write_text("<!doctype html><html></html>")
-    storage.update_session(session["id"], status="done",
+    storage.update_session(session.id, status="done",
                            summary=SessionSummary.from_json(summary), duration_s=2.0)
-    return session["id"], out_dir
+    return session.id, out_dir
 
 
 def test_finished_session_files_lost_while_stopped_are_not_offered(tmp_path: Path) -> None:
