@@ -28,9 +28,14 @@ if TYPE_CHECKING:
     from posecoach.outputs.batch_table import BatchRow, BatchTable
     from posecoach.outputs.summary import SessionSummary
     from posecoach.pipeline.batch import FileOutcome
+    from posecoach.server.lock import LibraryLock
     from posecoach.server.storage import Person, Storage
 
 DEFAULT_DATA_DIR = Path("posecoach-data")
+LIBRARY_IN_USE_EXIT = 3
+"""The exit code when another program holds the library (`posecoach serve` or `--person`)."""
+PERSON_LOCK_WAIT_S = 5.0
+"""How long `analyze --person` waits for a library another program is writing."""
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -100,7 +105,7 @@ def _timed_test_overrides(test: str | None, floor_marks: str | None, population:
     from posecoach.coach.timed_test import POPULATIONS, FloorMarks
 
     if test is None:
-        if floor_marks or population or previous_time_s is not None:
+        if floor_marks is not None or population or previous_time_s is not None:
             _error("--floor-marks, --population and --previous-time-s go with --test 3m-backward")
             raise typer.Exit(2)
         return {}
@@ -108,7 +113,7 @@ def _timed_test_overrides(test: str | None, floor_marks: str | None, population:
         _error(f"unknown test {test!r}: choose {', '.join(TESTS)}")
         raise typer.Exit(2)
     section: dict[str, Any] = {"run": True}
-    if floor_marks:
+    if floor_marks is not None:
         try:
             marks = FloorMarks.parse(floor_marks)
         except PosecoachError as exc:
@@ -128,10 +133,12 @@ def _timed_test_overrides(test: str | None, floor_marks: str | None, population:
 class _Library:
     """The library `analyze --person` records into: its storage and the person."""
 
-    def __init__(self, storage: Storage, person: Person, data_dir: Path) -> None:
+    def __init__(self, storage: Storage, person: Person, data_dir: Path,
+                 lock: LibraryLock) -> None:
         self.storage = storage
         self.person = person
         self.data_dir = data_dir
+        self.lock = lock
 
     def last_test_time_s(self) -> float | None:
         """The person's latest timed 3-metre backward walk, for the change since then."""
@@ -177,10 +184,24 @@ def _link_or_copy(src: str, dest: str) -> None:
 
 def _open_library(name: str, data_dir: Path, height_cm: float | None, level: str | None,
                   population: str | None) -> _Library:
-    """The library at `data_dir` and the person called `name`, added when new; exits with a
-    plain message when it cannot be used."""
+    """The library at `data_dir`, locked for this command (as a server locks it), and the
+    person called `name`, added when new; exits with a plain message when it cannot be used
+    (another program holding it for longer than `PERSON_LOCK_WAIT_S` is named)."""
+    from posecoach.server.lock import LibraryInUse, lock_library
     from posecoach.server.storage import Storage
 
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        _error("--person is not valid text: the name reached posecoach as bytes that are not "
+               "UTF-8 (set your terminal to UTF-8, or type the name again)")
+        raise typer.Exit(2) from None
+    try:
+        lock = lock_library(data_dir, "posecoach analyze --person", PERSON_LOCK_WAIT_S)
+    except LibraryInUse as exc:
+        raise _fail(exc, LIBRARY_IN_USE_EXIT) from None
+    except PosecoachError as exc:
+        raise _fail(exc) from None
     try:
         storage = Storage(data_dir / "posecoach.db", data_dir)
         person = storage.find_person(name)
@@ -189,8 +210,9 @@ def _open_library(name: str, data_dir: Path, height_cm: float | None, level: str
             console.print(f"added {escape(person.name)} to the library in "
                           f"{escape(str(data_dir))}")
     except (PosecoachError, OSError) as exc:
+        lock.release()
         raise _fail(exc) from None
-    return _Library(storage, person, data_dir)
+    return _Library(storage, person, data_dir, lock)
 
 
 def _print_timed_test(summary: SessionSummary, out: Console | None = None) -> None:
@@ -255,6 +277,7 @@ def _write_table(out_root: Path, rows: list[BatchRow], paths: list[Path]) -> Bat
 
 @app.command()
 def analyze(
+    ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Videos, landmark CSV files, or folders.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (one sub-folder per input).")] = Path("out"),
     level: Annotated[str | None, typer.Option(help=f"Rule preset: {', '.join(LEVELS)}.")] = None,
@@ -295,6 +318,7 @@ def analyze(
     if person is not None:
         library = _open_library(person, data_dir or DEFAULT_DATA_DIR, height_cm, level,
                                 population)
+        ctx.call_on_close(library.lock.release)
         height_cm = height_cm if height_cm is not None else library.person.height_cm
         level = level or library.person.level
         if "timed_test" in extra:
@@ -400,7 +424,9 @@ def serve(
     new_cert: Annotated[bool, typer.Option("--new-cert", help="With --lan: make a new certificate (phones warn once more).")] = False,
 ) -> None:
     """Start the local web UI for live coaching, uploads, review and progress."""
-    from posecoach.server import is_loopback, limits_from_options, run_server
+    from posecoach.server import SERVE_WHAT, is_loopback, limits_from_options, run_server
+    from posecoach.server.auth import check_token_strength
+    from posecoach.server.lock import LibraryInUse, lock_library
 
     settings = _settings(config, None, None)
     host = host or ("0.0.0.0" if lan else "127.0.0.1")
@@ -412,18 +438,29 @@ def serve(
                "pass --token SECRET (or set POSECOACH_TOKEN)")
         raise typer.Exit(2)
     try:
+        if token is not None:
+            check_token_strength(token)
         limits = limits_from_options(max_upload_mb, max_duration_min,
                                      job_budget_min=job_budget_min,
                                      job_budget_s_per_frame=job_budget_s_per_frame)
     except ValueError as exc:
         raise _fail(exc) from None
+    try:
+        lock = lock_library(data_dir, SERVE_WHAT)
+    except LibraryInUse as exc:
+        raise _fail(exc, LIBRARY_IN_USE_EXIT) from None
+    except PosecoachError as exc:
+        raise _fail(exc) from None
     if sample is not None:
         _seed_library(data_dir, sample, settings)
     try:
         run_server(host=host, port=port, source=source, data_dir=data_dir, config=config,
-                   token=token, limits=limits, lan=lan, cert=cert, key=key, new_cert=new_cert)
-    except (ValueError, OSError) as exc:
+                   token=token, limits=limits, lan=lan, cert=cert, key=key, new_cert=new_cert,
+                   library_lock=lock)
+    except (PosecoachError, ValueError, OSError) as exc:
         raise _fail(exc) from None
+    finally:
+        lock.release()
 
 
 def _seed_library(data_dir: Path, clip: Path, settings: Settings) -> None:

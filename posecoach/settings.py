@@ -7,6 +7,7 @@ The defaults live in `default_config.toml` beside this module. A user file passe
 from __future__ import annotations
 
 import copy
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -230,14 +231,41 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+MAX_TOML_DEPTH = 32
+"""No posecoach setting nests deeper than a few levels; deeper files are refused plainly."""
+
+
+def _depth(value: Any) -> int:
+    """How deeply `value` nests tables and arrays, counted without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_TOML_DEPTH:
+            break
+        children = item.values() if isinstance(item, dict) else item if isinstance(
+            item, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data = tomllib.load(fh)
+        if _depth(data) > MAX_TOML_DEPTH:
+            raise RecursionError
+        return data
     except FileNotFoundError as exc:
         raise SettingsError(f"configuration file not found: {path}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path} is not valid TOML: {exc}") from exc
+    except UnicodeDecodeError:
+        raise SettingsError(f"{path} is not a text file in UTF-8, as TOML must be: save it "
+                            "as UTF-8") from None
+    except RecursionError:
+        raise SettingsError(f"{path} nests its arrays or tables too deeply to be a "
+                            "posecoach configuration") from None
     except OSError as exc:
         raise SettingsError(f"cannot read {path}: {os_error_words(exc)}") from exc
 
@@ -265,8 +293,14 @@ def load_settings(
     data = _merge(data, levels.get(chosen, {}))
     if height_cm is not None:
         data["height_cm"] = height_cm
+    height = data.get("height_cm")
+    if isinstance(height, float) and not math.isfinite(height):
+        raise SettingsError(f"height_cm must be a number between {MIN_HEIGHT_CM:g} and "
+                            f"{MAX_HEIGHT_CM:g} cm, got {height}")
     try:
         return Settings.model_validate(data)
+    except RecursionError:
+        raise SettingsError("the configuration nests its tables too deeply") from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()

@@ -22,10 +22,13 @@ import pytest
 from posecoach.coach.metrics import compute_metrics
 from posecoach.coach.smoothing import smooth_offline
 from posecoach.coach.timed_test import (
+    MAX_BACKWARD_SPEED_M_S,
     PROTOCOL,
     FloorMarks,
     TimedTestResult,
+    implausible_trial,
     interpret,
+    metres_short_of,
     time_backward_walk,
 )
 from posecoach.errors import InputError
@@ -274,6 +277,44 @@ def test_floor_marks_parse_and_refuse_plainly() -> None:
         with pytest.raises(InputError) as info:
             FloorMarks.parse(bad)
         assert "Traceback" not in str(info.value)
+
+
+@pytest.mark.parametrize(("marks", "words"), [
+    ("100,900,1000,700, 1000,900,100,700", "cross"),          # an X
+    ("100,900,140,700, 140,900,100,700", "cross"),            # meet within the rows
+    ("100,900,140,700, 101.5,900,141.5,700", "1.5 pixels apart"),
+    ("100,900,140,700, 110,900,150,700", "10.0 pixels apart"),
+])
+def test_floor_marks_that_cannot_be_are_refused_with_the_reason(marks: str, words: str) -> None:
+    with pytest.raises(InputError) as refused:
+        FloorMarks.parse(marks)
+    assert words in str(refused.value)
+
+
+@pytest.mark.parametrize(("covered", "shown"), [
+    (2.97, "2.97 m"), (2.999, "2.999 m"), (2.9996, "2.999 m"), (2.94, "2.9 m"),
+    (1.26, "1.3 m"), (0.0, "0.0 m"),
+])
+def test_a_shortfall_never_reads_as_the_whole_distance(covered: float, shown: str) -> None:
+    assert metres_short_of(covered, 3.0) == shown
+
+
+def test_a_trial_faster_than_anyone_walks_is_refused() -> None:
+    reason = implausible_trial(3.0, 0.26)
+    assert reason is not None and "0.26 s" in reason and "11.5 m/s" in reason
+    assert implausible_trial(3.0, 3.0 / MAX_BACKWARD_SPEED_M_S + 0.01) is None
+    assert implausible_trial(3.0, 2.0) is None
+
+
+def test_marks_far_too_close_for_the_walk_give_no_time() -> None:
+    """Marks a tenth of the real 3 m apart make the walk ten times too fast: not timed, with
+    the speed given as the reason, instead of a time of a fraction of a second."""
+    name = LONG_ENOUGH[0]
+    series, marks = _projected(name)
+    start, end = marks[:4], marks[4:]
+    tenth = [*start, *(s + (e - s) / 10 for s, e in zip(start, end, strict=True))]
+    result = _time(series, _settings(None, floor_marks_px=tenth))
+    _assert_not_timed(result, "faster than anyone walks backwards")
 
 
 # ---------------------------------------------------------------------------- outputs

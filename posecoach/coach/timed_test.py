@@ -181,6 +181,34 @@ class TimedTestResult(Record):
 # ---------------------------------------------------------------------------- floor marks
 
 
+MIN_MARK_GAP_PX = 20.0
+"""Floor lines closer than this in the picture cannot give a usable scale (1 px is 5 % of it)."""
+MAX_BACKWARD_SPEED_M_S = 3.0
+"""Faster than anyone walks backwards (brisk healthy adults reach about 2 m/s in this test):
+a trial timed faster than this comes from a wrong scale, not a walk."""
+
+
+def implausible_trial(distance_m: float, time_s: float) -> str | None:
+    """Why a timed trial cannot be a backward walk (too fast for a person), or None."""
+    if time_s <= 0 or distance_m / time_s > MAX_BACKWARD_SPEED_M_S:
+        speed = distance_m / time_s if time_s > 0 else math.inf
+        return (f"{distance_m:g} m in {time_s:.2f} s ({speed:.1f} m/s) is faster than anyone "
+                f"walks backwards (at most {MAX_BACKWARD_SPEED_M_S:g} m/s): check the floor "
+                "marks or the walker's height")
+    return None
+
+
+def metres_short_of(covered_m: float, distance_m: float) -> str:
+    """`covered_m` in metres, rounded to one decimal unless that would read as `distance_m` or
+    more: then as many decimals as it takes (2.97 of 3 reads "2.97 m", never "3.0 m")."""
+    if covered_m < distance_m:
+        for digits in (1, 2, 3):
+            if round(covered_m, digits) < distance_m:
+                return f"{round(covered_m, digits):.{digits}f} m"
+        return f"{math.floor(covered_m * 1000) / 1000:.3f} m"
+    return f"{covered_m:.1f} m"
+
+
 @dataclass(frozen=True)
 class FloorMarks:
     """Two floor lines a known distance apart, each given by two image points (pixels)."""
@@ -201,7 +229,24 @@ class FloorMarks:
                 raise InputError("each floor mark must be a line across the walker's path: "
                                  "click one point near the camera and one further away, so the "
                                  "two points differ in height in the picture")
+        marks.check_apart()
         return marks
+
+    def check_apart(self) -> None:
+        """Refuse lines that cannot be two floor lines a few metres apart: lines that cross
+        (or meet) anywhere over the rows they span, or lines closer than `MIN_MARK_GAP_PX`
+        there. Raises `InputError` with the reason."""
+        ys = [y for line in (self.start, self.end) for _, y in line]
+        top, bottom = min(ys), max(ys)
+        gaps = [self._x_at(self.end, y) - self._x_at(self.start, y) for y in (top, bottom)]
+        if gaps[0] * gaps[1] <= 0:
+            raise InputError("the two floor lines cross in the picture: mark two lines that "
+                             "run side by side across the walker's path, 3 m apart")
+        closest = min(abs(g) for g in gaps)
+        if closest < MIN_MARK_GAP_PX:
+            raise InputError(f"the two floor lines are only {closest:.1f} pixels apart in the "
+                             f"picture (at least {MIN_MARK_GAP_PX:g} are needed): mark lines "
+                             "3 m apart on the floor, with both in view")
 
     @classmethod
     def parse(cls, text: str) -> FloorMarks:
@@ -320,7 +365,8 @@ def _follow(i0: int, x: np.ndarray, t: np.ndarray, x0: float, facing0: int, scal
         if lost:
             return TrialResult(
                 number, practice, False, start_s=_r(onset_s), distance_m=_r(best, 2),
-                reason=f"the walker left the camera's view after {best:.1f} m, before "
+                reason=f"the walker left the camera's view after "
+                       f"{metres_short_of(best, cfg.distance_m)}, before "
                        f"{cfg.distance_m:g} m: place the camera so both lines are in view",
             ), k
         if back[k] >= cfg.distance_m:
@@ -335,6 +381,9 @@ def _follow(i0: int, x: np.ndarray, t: np.ndarray, x0: float, facing0: int, scal
             uncertainty = COVERAGE_90 * math.sqrt(frame_term**2 + scale_term**2
                                                   + onset_term**2)
             time_s = end_s - onset_s
+            if (impossible := implausible_trial(cfg.distance_m, time_s)) is not None:
+                return TrialResult(number, practice, False, start_s=_r(onset_s),
+                                   reason=impossible), k
             return TrialResult(number, practice, True, _r(time_s), _r(onset_s), _r(end_s),
                                cfg.distance_m, _r(uncertainty, 2), _r(speed, 2)), k
         best = max(best, back[k])
@@ -346,15 +395,16 @@ def _follow(i0: int, x: np.ndarray, t: np.ndarray, x0: float, facing0: int, scal
                 best - back[k] >= cfg.forward_back_m):
             return TrialResult(
                 number, practice, False, start_s=_r(onset_s), distance_m=_r(best, 2),
-                reason=f"the walker turned and walked forwards after {best:.1f} m, before "
+                reason=f"the walker turned and walked forwards after "
+                       f"{metres_short_of(best, cfg.distance_m)}, before "
                        f"{cfg.distance_m:g} m backwards",
             ), k
         if k >= limit:
             break
     return TrialResult(
         number, practice, False, start_s=_r(onset_s), distance_m=_r(best, 2),
-        reason=f"the walk covered only {best:.1f} m backwards, less than the "
-               f"{cfg.distance_m:g} m of the test",
+        reason=f"the walk covered only {metres_short_of(best, cfg.distance_m)} backwards, "
+               f"less than the {cfg.distance_m:g} m of the test",
     ), min(n, max(limit, k_on + 1))
 
 

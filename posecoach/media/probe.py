@@ -28,6 +28,10 @@ IMAGE_CODECS = frozenset(
 )
 # The smallest picture side in which a person could be found; smaller videos are refused.
 MIN_SIDE_PX = 16
+# The most pixels a video's picture may have: every 4K format (4096x3072 included). Larger
+# pictures (an 8K clip, a 16000x16000 image in a video container) take gigabytes to decode,
+# so they are refused from the stream's header, before any picture is decoded.
+MAX_VIDEO_PIXELS = 4096 * 3072
 _ERRNO_PREFIX = re.compile(r"\[Errno -?\d+\]\s*")
 _MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"styp", b"moof")
 
@@ -140,7 +144,7 @@ def _open_input(path: str | os.PathLike[str]) -> Any:
     if size == 0:
         raise VideoError(f"{name} is empty (0 bytes)")
     try:
-        return av.open(str(p), mode="r")
+        return open_bounded(p)
     except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
         if _looks_like_text(head):
             raise VideoError(
@@ -152,6 +156,77 @@ def _open_input(path: str | os.PathLike[str]) -> Any:
                 "unfinished copy, download or recording), and no video could be read from it"
             ) from exc
         raise VideoError(f"{name} is not a video file (no video stream could be read)") from exc
+
+
+def _bounded_options(max_pixels: int) -> dict[str, str]:
+    return {"max_pixels": str(int(max_pixels))}
+
+
+# Decoders that can decode a picture at 1/2, 1/4 or 1/8 of its size (FFmpeg's `lowres`), and
+# the most halvings each takes.
+LOWRES_CODECS = {"mjpeg": 3, "jpeg2000": 3}
+
+
+def open_bounded(path: str | os.PathLike[str], max_pixels: int = MAX_VIDEO_PIXELS,
+                 max_side_px: int | None = None) -> Any:
+    """Open a file with PyAV so that no picture larger than `max_pixels` is ever decoded.
+
+    FFmpeg's own guard (`max_pixels`) is set both for the look at the streams that opening
+    does and for the decoder of every video stream: a larger picture fails to decode instead
+    of taking memory. With `max_side_px`, a decoder that can decode at a fraction of the size
+    (`LOWRES_CODECS`) decodes straight to the smallest fraction whose long side is still at
+    least `max_side_px`. Raises what `av.open` raises.
+    """
+    options = _bounded_options(max_pixels)
+    container = av.open(str(path), mode="r", options=options)
+    for stream in container.streams.video:
+        ctx = stream.codec_context
+        ctx.options = {**options, **_lowres_option(ctx.name, int(ctx.width or 0),
+                                                   int(ctx.height or 0), max_side_px)}
+    return container
+
+
+def _lowres_option(codec: str, width: int, height: int,
+                   max_side_px: int | None) -> dict[str, str]:
+    """FFmpeg's `lowres` for decoding a `codec` picture no larger than needed, or nothing."""
+    halvings = 0
+    if max_side_px and codec in LOWRES_CODECS:
+        while (halvings < LOWRES_CODECS[codec]
+               and max(width, height) >> (halvings + 1) >= max_side_px):
+            halvings += 1
+    return {"lowres": str(halvings)} if halvings else {}
+
+
+def check_pixel_count(name: str, width: int, height: int,
+                      max_pixels: int = MAX_VIDEO_PIXELS) -> None:
+    """Refuse a video whose header gives pictures of more than `max_pixels`.
+
+    Called on the stream's header before any picture is decoded, by the command line and the
+    server alike (both go through `probe`). A size the header does not give (0) passes here:
+    the decoder, opened by `open_bounded`, then refuses a larger picture, which
+    `too_large_or_damaged` words. Raises `VideoError` in words.
+    """
+    if width > 0 and height > 0 and width * height > max_pixels:
+        raise VideoError(
+            f"{name} has pictures of {width}x{height} pixels "
+            f"({width * height / 1e6:.1f} million): more than posecoach reads "
+            f"({_limit_words(max_pixels)}, such as 4K); make a copy at 4K or less (1080p is "
+            "plenty)"
+        )
+
+
+def too_large_or_damaged(name: str, max_pixels: int = MAX_VIDEO_PIXELS) -> VideoError:
+    """The error for a stream whose header gives no picture size and whose first picture the
+    bounded decoder refused: larger than the limit, or damaged."""
+    return VideoError(
+        f"{name}: no picture could be decoded within posecoach's limit of "
+        f"{_limit_words(max_pixels)} (the pictures are larger than that, or the file is "
+        "damaged); make a copy at 4K or less (1080p is plenty)"
+    )
+
+
+def _limit_words(max_pixels: int) -> str:
+    return f"{max_pixels / 1e6:.1f} million pixels a picture"
 
 
 def _check_not_photo(name: str, container: Any, stream: Any, frames_seen: int) -> None:
@@ -180,6 +255,8 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         stream = container.streams.video[0]
         if stream.codec_context.name in TEXT_CODECS:
             raise VideoError(f"{name} is a text file, not a video file (it holds text to display)")
+        check_pixel_count(name, int(stream.codec_context.width or 0),
+                          int(stream.codec_context.height or 0))
         first = None
         frames_seen = 0
         try:
@@ -190,6 +267,9 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
                 if frames_seen >= 2 or stream.codec_context.name not in IMAGE_CODECS:
                     break
         except (av.error.FFmpegError, OSError, ValueError) as exc:
+            unknown_size = not (stream.codec_context.width and stream.codec_context.height)
+            if first is None and unknown_size and isinstance(exc, av.error.ArgumentError):
+                raise too_large_or_damaged(name) from exc
             if first is None:
                 raise VideoError(
                     f"{name} is damaged: its video could not be decoded "

@@ -23,6 +23,7 @@ from posecoach.media.probe import (
     VideoInfo,
     decode_error_words,
     file_label,
+    open_bounded,
     output_size,
     probe,
 )
@@ -97,7 +98,7 @@ class _DecodeWorker:
         count = 0
         last_t = -math.inf
         try:
-            container = av.open(self.path, mode="r")
+            container = open_bounded(self.path, max_side_px=max(self.size))
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             rot = self.info.rotation_deg

@@ -113,10 +113,11 @@ def read_landmarks_csv(path: Path) -> PoseSeries:
         time_s = _number(row[1], line, "time_s")
         width = _number(row[2], line, "width")
         height = _number(row[3], line, "height")
-        for name, value in (("frame", frame), ("time_s", time_s), ("width", width),
-                            ("height", height)):
+        for (name, value), cell in zip((("frame", frame), ("time_s", time_s), ("width", width),
+                                        ("height", height)), row, strict=False):
             if math.isnan(value):
-                raise LandmarksCSVError(f"line {line}: {name} is empty")
+                what = "is empty" if not cell.strip() else f"is {cell.strip()!r}, not a number"
+                raise LandmarksCSVError(f"line {line}: {name} {what}")
         if width < 1 or height < 1:
             raise LandmarksCSVError(
                 f"line {line}: width and height must be positive (at least 1 pixel)"

@@ -15,8 +15,9 @@ from typing import Any
 
 from posecoach.errors import SettingsError
 from posecoach.server.app import create_app
-from posecoach.server.auth import LOOPBACK_NAMES, token_query
+from posecoach.server.auth import LOOPBACK_NAMES, check_token_strength, token_query
 from posecoach.server.context import ServerLimits
+from posecoach.server.lock import LibraryLock, lock_library
 from posecoach.server.tls import (
     Certificate,
     LanAccess,
@@ -87,6 +88,10 @@ def _lan_access(
     return LanAccess(url=url, token=token, self_signed=certificate.self_signed), certificate
 
 
+LARGEST_OPTION = 1e9
+"""The largest value a limit option takes (1e9 MB is a petabyte, 1e9 minutes 1900 years)."""
+
+
 def limits_from_options(
     max_upload_mb: float | None = None,
     max_duration_min: float | None = None,
@@ -107,6 +112,9 @@ def limits_from_options(
                                     ("--job-budget-s-per-frame", job_budget_s_per_frame, 0.0)):
         if value is not None and not (math.isfinite(value) and value > 0 and value >= smallest):
             raise SettingsError(f"{option} must be a positive number, got {value}")
+        if value is not None and value > LARGEST_OPTION:
+            raise SettingsError(f"{option} is too large ({value:g}): at most "
+                                f"{LARGEST_OPTION:g} (already no practical limit)")
     if max_upload_mb is not None:
         limits = replace(limits, max_upload_bytes=int(max_upload_mb * 1e6))
     if max_duration_min is not None:
@@ -127,8 +135,10 @@ def uvicorn_log_config() -> dict[str, Any]:
     config.setdefault("filters", {})["redact_token"] = {
         "()": "posecoach.server.auth.TokenRedactingFilter"
     }
+    config["filters"]["refusals"] = {"()": "posecoach.server.auth.RefusalLogFilter"}
     for handler in config["handlers"].values():
         handler.setdefault("filters", []).append("redact_token")
+    config["handlers"]["access"]["filters"].insert(0, "refusals")
     config["loggers"]["posecoach"] = {
         "handlers": ["default"], "level": "INFO", "propagate": False
     }
@@ -148,8 +158,13 @@ def run_server(
     cert: Path | None = None,
     key: Path | None = None,
     new_cert: bool = False,
+    library_lock: LibraryLock | None = None,
 ) -> None:
     """Serve the web UI with uvicorn until interrupted.
+
+    The library in `data_dir` is locked first (`library_lock`, when the caller took it, else
+    here), before anything in it is read: a second server on the same library raises
+    `LibraryInUse` naming the first and changes nothing.
 
     With `lan`, phones can be the camera: HTTPS with posecoach's own certificate (made once in
     `data_dir/tls/`, again with `new_cert`) or the user's `cert` and `key`, a token (generated
@@ -161,12 +176,10 @@ def run_server(
     environment variables applied are used (see `ServerLimits.with_env`). Raises `SettingsError`
     for a missing token, bad limits and bad settings. The token never reaches the access log.
     """
-    import uvicorn
-
     from posecoach.settings import load_settings
 
-    if token is not None and not token.strip():
-        raise SettingsError("the access token must not be empty")
+    if token is not None:
+        check_token_strength(token)
     if not lan and (cert is not None or key is not None or new_cert):
         raise SettingsError("--cert, --key and --new-cert go with --lan")
     if lan and token is None:
@@ -179,6 +192,26 @@ def run_server(
         )
     load_settings(config)
     limits = limits if limits is not None else ServerLimits().with_env()
+    lock = library_lock if library_lock is not None else lock_library(data_dir, SERVE_WHAT)
+    try:
+        _serve(host, port, source, Path(data_dir), config, token, limits, lan=lan, cert=cert,
+               key=key, new_cert=new_cert)
+    finally:
+        lock.release()
+
+
+SERVE_WHAT = "posecoach serve"
+"""What the lock file of a served library says holds it."""
+
+
+def _serve(
+    host: str, port: int, source: str | None, data_dir: Path, config: Path | None,
+    token: str | None, limits: ServerLimits, *, lan: bool, cert: Path | None,
+    key: Path | None, new_cert: bool,
+) -> None:
+    """`run_server` once the library is locked."""
+    import uvicorn
+
     allowed_hosts = None if token is not None else LOOPBACK_NAMES | {host.lower()}
     app = create_app(
         Path(data_dir),

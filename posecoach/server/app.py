@@ -15,6 +15,7 @@ from posecoach.outputs.summary import SessionSummary
 from posecoach.paths import web_dir as packaged_web_dir
 from posecoach.server import routes_api, routes_live, routes_pages, routes_viewer
 from posecoach.server.auth import AccessMiddleware
+from posecoach.server.body_limit import BodyLimitMiddleware, body_limits
 from posecoach.server.context import ServerContext, ServerLimits, SettingsLoader
 from posecoach.server.engine import DefaultEngine, Engine, unusable_outputs
 from posecoach.server.errors import add_error_handlers
@@ -133,6 +134,8 @@ def create_app(
     app.include_router(routes_pages.router)
     app.mount("/static", StaticFiles(directory=web_dir, check_dir=False), name="static")
     app.add_middleware(AccessMiddleware, token=token, allowed_hosts=allowed_hosts)
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limits(
+        limits.max_body_bytes, limits.max_upload_bytes, limits.max_files_per_upload))
 
     add_error_handlers(app)
     return app

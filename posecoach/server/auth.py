@@ -5,19 +5,30 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from http.cookies import SimpleCookie
-from urllib.parse import parse_qs, quote, unquote_to_bytes, urlsplit
+from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from posecoach.errors import SettingsError
 
 COOKIE = "posecoach_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
-_TOKEN_IN_QUERY = re.compile(r"(?i)([?&]token=)[^&#\s\"']*")
+# `token=` after ?, & or ;, its letters or its = possibly percent-encoded (`%74oken=`,
+# `token%3D`): any spelling a server or a proxy might read as the token is redacted.
+_TOKEN_IN_QUERY = re.compile(
+    r"(?i)([?&;](?:t|%74)(?:o|%6f)(?:k|%6b)(?:e|%65)(?:n|%6e)(?:=|%3d))[^&;#\s\"']*"
+)
 REDACTED = "[redacted]"
 
 
@@ -30,6 +41,23 @@ def token_query(token: str) -> str:
     return "?token=" + quote(token, safe="")
 
 
+def query_token(query_string: bytes) -> bytes | None:
+    """The token of a query string, as the client's bytes: only a parameter spelled exactly
+    `token=` counts (never `%74oken=`, `token%3D...` or `;token=`); percent-escapes and `+`
+    in its value are decoded as in a form."""
+    for part in query_string.split(b"&"):
+        key, sep, value = part.partition(b"=")
+        if key == b"token" and sep and value:
+            return unquote_to_bytes(value.replace(b"+", b" "))
+    return None
+
+
+def without_token(query_string: bytes) -> bytes:
+    """The query string less its `token=` parameter."""
+    return b"&".join(p for p in query_string.split(b"&")
+                     if p and p.partition(b"=")[0] != b"token")
+
+
 def redact_token(text: str) -> str:
     """`text` with the value of any `token=` query parameter replaced."""
     return _TOKEN_IN_QUERY.sub(lambda m: m.group(1) + REDACTED, text)
@@ -39,14 +67,155 @@ class TokenRedactingFilter(logging.Filter):
     """Rewrites log records (uvicorn's access and WebSocket lines) so no token is written."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and "token=" in record.msg.lower():
+        if isinstance(record.msg, str):
             record.msg = redact_token(record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                redact_token(arg) if isinstance(arg, str) and "token=" in arg.lower() else arg
-                for arg in record.args
-            )
+            record.args = tuple(redact_token(arg) if isinstance(arg, str) else arg
+                                for arg in record.args)
         return True
+
+
+MIN_TOKEN_CHARS = 12
+MIN_TOKEN_BITS = 64.0
+"""A token must be at least this hard to guess: 64 bits take centuries at the rate the server
+lets one address guess."""
+
+
+def token_bits(token: str) -> float:
+    """A rough count of the bits a guesser must cover: length times the bits of the kinds of
+    characters used (digits, lower case, upper case, others), capped by its distinct
+    characters (`aaaaaaaaaaaaaaaa` is weak, however long); a repeated piece counts once
+    (`passwordpassword` is `password`)."""
+    kinds = [(str.isdigit, 10), (str.islower, 26), (str.isupper, 26)]
+    alphabet = sum(size for test, size in kinds if any(test(ch) for ch in token))
+    if any(not (ch.isdigit() or ch.islower() or ch.isupper()) for ch in token):
+        alphabet += 33
+    alphabet = min(alphabet, max(2, 4 * len(set(token))))
+    return _period(token) * math.log2(max(alphabet, 2))
+
+
+def _period(text: str) -> int:
+    """The length of the shortest piece `text` repeats ("abcabcabc" -> 3)."""
+    for size in range(1, len(text) // 2 + 1):
+        if len(text) % size == 0 and text[:size] * (len(text) // size) == text:
+            return size
+    return len(text)
+
+
+def check_token_strength(token: str) -> None:
+    """Refuse a `--token` that can be guessed: short, or of few kinds or few distinct
+    characters. Raises `SettingsError` with a strong example."""
+    if not token.strip():
+        raise SettingsError("the access token must not be empty")
+    if len(token) < MIN_TOKEN_CHARS or token_bits(token) < MIN_TOKEN_BITS:
+        raise SettingsError(
+            f"the access token is too easy to guess: use at least {MIN_TOKEN_CHARS} random "
+            "letters, digits and signs (about 16 is good), for example --token "
+            f"{secrets.token_urlsafe(16)}, or leave --token out with --lan to get one made"
+        )
+
+
+class GuessLimiter:
+    """Wrong tokens from one client address lock it out for a while, longer each time.
+
+    The first `free_tries` wrong tokens cost nothing; each one after locks the address out for
+    `base_s`, doubling up to `max_s`. While locked out, every request of that address that
+    presents a token is refused unchecked (429), so guessing cannot go faster than the lockout
+    allows, and a right answer cannot be told from a wrong one. A right token clears the
+    address. At most `max_addresses` are remembered (the oldest forgotten first), so a flood
+    of addresses cannot fill the memory.
+    """
+
+    def __init__(self, free_tries: int = 5, base_s: float = 1.0, max_s: float = 300.0,
+                 max_addresses: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.free_tries = free_tries
+        self.base_s = base_s
+        self.max_s = max_s
+        self.max_addresses = max_addresses
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._failures: OrderedDict[str, tuple[int, float]] = OrderedDict()
+
+    def wait_s(self, address: str) -> float:
+        """Seconds `address` is still locked out (0 when it may try)."""
+        with self._lock:
+            failures, until = self._failures.get(address, (0, 0.0))
+        return max(0.0, until - self.clock())
+
+    def failed(self, address: str) -> None:
+        """Count a wrong token from `address`."""
+        with self._lock:
+            failures, _ = self._failures.pop(address, (0, 0.0))
+            failures += 1
+            over = failures - self.free_tries
+            lockout = 0.0 if over <= 0 else min(self.max_s, self.base_s * 2 ** (over - 1))
+            self._failures[address] = (failures, self.clock() + lockout)
+            while len(self._failures) > self.max_addresses:
+                self._failures.popitem(last=False)
+
+    def succeeded(self, address: str) -> None:
+        """A right token: the address starts afresh."""
+        with self._lock:
+            self._failures.pop(address, None)
+
+
+class RefusalLogFilter(logging.Filter):
+    """Keeps refused requests (401, 403, 429) from flooding the access log: at most `burst`
+    lines per `window_s`; the rest are counted and summed up in the next line let through."""
+
+    REFUSED = frozenset({401, 403, 429})
+
+    def __init__(self, burst: int = 10, window_s: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.burst = burst
+        self.window_s = window_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._window_start = -math.inf
+        self._shown = 0
+        self._hidden = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if not (len(args) == 5 and args[4] in self.REFUSED):
+            return True
+        with self._lock:
+            now = self.clock()
+            if now - self._window_start >= self.window_s:
+                self._window_start, self._shown = now, 0
+            if self._shown >= self.burst:
+                self._hidden += 1
+                return False
+            self._shown += 1
+            hidden, self._hidden = self._hidden, 0
+        if hidden:
+            record.msg = f"{record.msg} (and {hidden} more refused requests not logged)"
+        return True
+
+
+def _no_referrer(send: Send) -> Send:
+    """`send` with `Referrer-Policy: no-referrer` on every response: no address of this
+    server (a token in it, a session id) reaches another site through a link or a resource."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = dict(message)
+            message["headers"] = [*message.get("headers", []),
+                                  (b"referrer-policy", b"no-referrer")]
+        await send(message)
+
+    return wrapped
+
+
+PAGE_PREFIXES_NOT = ("/api/", "/static/", "/ws/")
+
+
+def _is_page_load(scope: Scope) -> bool:
+    """A browser opening a page (GET of anything but the API, static files or sockets)."""
+    path = scope.get("path", "/")
+    return scope.get("method") == "GET" and not path.startswith(PAGE_PREFIXES_NOT)
 
 
 def origin_allowed(origin: str | None, host: str | None) -> bool:
@@ -80,9 +249,11 @@ class AccessMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, token: str | None, allowed_hosts: frozenset[str] | None = None
+        self, app: ASGIApp, token: str | None, allowed_hosts: frozenset[str] | None = None,
+        guesses: GuessLimiter | None = None,
     ) -> None:
         self.app = app
+        self.guesses = guesses or GuessLimiter()
         self.token = token
         self._token_bytes = None if token is None else token.encode("utf-8")
         self.allowed_hosts = (
@@ -97,9 +268,9 @@ class AccessMiddleware:
         auth = headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
             return auth[7:].strip().encode("latin-1"), False
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), encoding="latin-1")
-        if query.get("token"):
-            return query["token"][0].encode("latin-1"), True
+        query = query_token(scope.get("query_string", b""))
+        if query:
+            return query, True
         cookie = SimpleCookie()
         try:
             cookie.load(headers.get("cookie", ""))
@@ -114,6 +285,8 @@ class AccessMiddleware:
             return
         headers = _headers(scope)
         is_ws = scope["type"] == "websocket"
+        if not is_ws:
+            send = _no_referrer(send)
         if self.allowed_hosts is not None and host_name(headers.get("host")) not in (
             self.allowed_hosts
         ):
@@ -127,7 +300,18 @@ class AccessMiddleware:
         from_query = False
         if self._token_bytes is not None:
             presented, from_query = self._presented(scope, headers)
-            if presented is None or not secrets.compare_digest(presented, self._token_bytes):
+            address = (scope.get("client") or ("unknown",))[0]
+            wait_s = self.guesses.wait_s(address) if presented is not None else 0.0
+            if wait_s > 0:
+                await self._reject(scope, receive, send, 429,
+                                   f"too many wrong tokens from this address: try again in "
+                                   f"{math.ceil(wait_s)} s")
+                return
+            if presented is not None and secrets.compare_digest(presented, self._token_bytes):
+                self.guesses.succeeded(address)
+            else:
+                if presented is not None:
+                    self.guesses.failed(address)
                 await self._reject(
                     scope,
                     receive,
@@ -137,23 +321,44 @@ class AccessMiddleware:
                     "started (it ends in ?token=...)",
                 )
                 return
-        if from_query and not is_ws:
-            await self.app(scope, receive, self._with_cookie(send))
+        if from_query and not is_ws and _is_page_load(scope):
+            await self._clean_address(scope, send)
+        elif from_query and not is_ws:
+            await self.app(scope, receive, self._with_cookie(scope, send))
         else:
             await self.app(scope, receive, send)
 
-    def _with_cookie(self, send: Send) -> Send:
+    def _cookie(self, scope: Scope) -> tuple[bytes, bytes]:
         assert self.token is not None
         value = f"{COOKIE}={quote(self.token, safe='')}; Path=/; HttpOnly; SameSite=Strict"
+        if scope.get("scheme") == "https":
+            value += "; Secure"
+        return b"set-cookie", value.encode("ascii")
+
+    def _with_cookie(self, scope: Scope, send: Send) -> Send:
+        cookie = self._cookie(scope)
 
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = dict(message)
-                cookie = (b"set-cookie", value.encode("ascii"))
                 message["headers"] = [*message.get("headers", []), cookie]
             await send(message)
 
         return wrapped
+
+    async def _clean_address(self, scope: Scope, send: Send) -> None:
+        """A page opened with `?token=`: the cookie is set and the browser sent to the same
+        address without the token, so it leaves the address bar, the history and bookmarks."""
+        rest = without_token(scope.get("query_string", b""))
+        location = quote(scope.get("path", "/"), safe="/") + ("?" if rest else "")
+        await send({
+            "type": "http.response.start",
+            "status": 303,
+            "headers": [(b"location", location.encode("latin-1") + rest),
+                        (b"cache-control", b"no-store"), (b"content-length", b"0"),
+                        self._cookie(scope)],
+        })
+        await send({"type": "http.response.body", "body": b""})
 
     @staticmethod
     async def _reject(

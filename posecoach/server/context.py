@@ -28,6 +28,8 @@ class ServerLimits:
     max_duration_s: float = 2 * 3600.0
     max_frame_bytes: int = 2 * 1024**2
     max_frame_pixels: int = 3840 * 2160
+    max_body_bytes: int = 1_000_000
+    """The largest request body of any route but uploads (JSON bodies are a few kB)."""
     max_live_sessions: int = 2
     live_fps: float = 15.0
     job_budget_min_s: float = MIN_BUDGET_S
@@ -37,7 +39,7 @@ class ServerLimits:
 
     def __post_init__(self) -> None:
         for name in ("max_upload_bytes", "max_files_per_upload", "max_frame_bytes",
-                     "max_frame_pixels", "max_live_sessions"):
+                     "max_frame_pixels", "max_live_sessions", "max_body_bytes"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
         if not self.max_duration_s > 0 or not 0 < self.live_fps <= 120:
@@ -66,9 +68,15 @@ class ServerLimits:
                 raise SettingsError(f"{var} must be a number, got {text!r}") from None
             if not value > 0 or value == float("inf"):
                 raise SettingsError(f"{var} must be a positive number, got {text!r}")
+            if value > LARGEST_LIMIT:
+                raise SettingsError(f"{var} is too large ({text}): at most {LARGEST_LIMIT:g} "
+                                    "(already no practical limit)")
             changes[name] = kind(value * scale)
         return replace(self, **changes) if changes else self
 
+
+LARGEST_LIMIT = 1e9
+"""The largest value a `POSECOACH_MAX_*` or `POSECOACH_JOB_*` variable takes."""
 
 ENV_LIMITS: tuple[tuple[str, str, float, type], ...] = (
     ("POSECOACH_MAX_UPLOAD_MB", "max_upload_bytes", 1e6, int),

@@ -41,6 +41,7 @@ from posecoach.server.messages import (
     ResultMessage,
     TrialsMessage,
 )
+from posecoach.server.retry import retry_in_background
 from posecoach.server.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -268,15 +269,20 @@ class LiveRun:
 
     def _record(self, **fields: Any) -> None:
         """Store the outcome; a database that cannot be written leaves the session to recovery."""
-        try:
+        def write() -> None:
             self.storage.update_session(self.session_id, **fields)
+
+        try:
+            write()
         except OutputError as exc:
             log.error("the outcome of session %s could not be saved: %s", self.session_id, exc)
             self._send(ErrorMessage(
-                message=f"{user_message(exc)}. This session is added to the history when "
-                "the server next starts with free space."))
-        except Exception:  # noqa: BLE001 - the next start settles a session left 'recording'
+                message=f"{user_message(exc)}. This session is added to the history as soon "
+                "as there is free space."))
+            retry_in_background(write, f"the outcome of session {self.session_id}")
+        except Exception:  # noqa: BLE001 - saved later, or settled by the next start
             log.exception("could not record the outcome of session %s", self.session_id)
+            retry_in_background(write, f"the outcome of session {self.session_id}")
 
     def _finalise(self) -> FinishedMessage:
         if self._finished is not None:
@@ -293,6 +299,8 @@ class LiveRun:
         except Exception:  # noqa: BLE001 - closing the model must not block finalising
             log.exception("closing the live coach failed")
         self._release()
+        if self.seq == 0 and self._discard():
+            return self._finished_empty()
         try:
             result = recorder.finish()
         except Exception as exc:
@@ -306,6 +314,24 @@ class LiveRun:
             self._finished = FinishedMessage(
                 session_id=self.session_id, status="done", frames=self.seq,
                 dropped=self._dropped(), timed_test=getattr(summary, "timed_test", None))
+        return self._finished
+
+    def _discard(self) -> bool:
+        """Drop a session no frame reached (a start, then a drop or a stop): nothing is kept,
+        so starts cannot fill the library with empty sessions. False when it must be kept."""
+        abandon = getattr(self.recorder, "abandon", None)
+        try:
+            if abandon is not None:
+                abandon()
+            return self.storage.discard_session(self.session_id)
+        except Exception:  # noqa: BLE001 - then it is finalised (as failed) like any other
+            log.exception("the empty session %s could not be removed", self.session_id)
+            return False
+
+    def _finished_empty(self) -> FinishedMessage:
+        self._finished = FinishedMessage(
+            session_id=self.session_id, status="failed",
+            error="no frame arrived, so nothing was recorded or kept")
         return self._finished
 
     def _release(self) -> None:

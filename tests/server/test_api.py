@@ -310,7 +310,8 @@ def test_token_is_required_when_set(tmp_path: Path) -> None:
         assert wrong.status_code == 401
         ok = client.get("/api/config", headers={"authorization": "Bearer s3cret"})
         assert ok.status_code == 200
-        page = client.get("/progress?token=s3cret")
+        page = client.get("/progress?token=s3cret", follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"] == "/progress"
         assert "posecoach_token=s3cret" in page.headers.get("set-cookie", "")
         assert "httponly" in page.headers["set-cookie"].lower()
         assert client.get("/api/config").status_code == 200  # the cookie now carries it

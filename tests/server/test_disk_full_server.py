@@ -352,3 +352,38 @@ def test_the_live_page_is_told_when_the_disk_is_full(disk: Disk) -> None:
         assert client.get(f"/api/sessions/{started['session_id']}").status_code == 200
         disk.free()
         assert app.state.ctx.acquire_live(), "the live slot was given back"
+
+
+def test_a_session_ended_on_a_full_disk_is_settled_once_space_is_freed(
+    disk: Disk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No restart needed: the outcome that could not be saved is saved once there is room."""
+    import time
+
+    from posecoach.server import retry
+    from tests.server.conftest import synthetic_jpeg
+
+    monkeypatch.setattr(retry, "RETRY_INTERVAL_S", 0.05)
+    app = create_app(disk.data_dir, engine=DiskEngine(disk), limits=FAST_LIMITS)
+    with TestClient(app) as client:
+        with client.websocket_connect("/ws/live") as ws:
+            ws.send_text(json.dumps({"type": "start"}))
+            started, _ = receive_until(ws, "started")
+            for _ in range(3):
+                ws.send_bytes(synthetic_jpeg())
+                receive_until(ws, "result")
+            disk.fill()
+            ws.send_text(json.dumps({"type": "stop"}))
+            receive_until(ws, "finished")
+        session_id = started["session_id"]
+        assert client.get(f"/api/sessions/{session_id}").json()["status"] == "recording"
+        disk.free()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            record = client.get(f"/api/sessions/{session_id}").json()
+            if record["status"] != "recording":
+                break
+            time.sleep(0.05)
+        assert record["status"] in ("done", "failed"), record
+        if record["status"] == "failed":
+            assert record["error"], record

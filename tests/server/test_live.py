@@ -133,13 +133,13 @@ def test_bad_text_messages(client: TestClient) -> None:
         receive_until(ws, "finished")
 
 
-def test_stop_without_frames_marks_the_session_failed(client: TestClient) -> None:
+def test_stop_without_frames_keeps_no_session(client: TestClient) -> None:
     with client.websocket_connect("/ws/live") as ws:
         session_id = start(ws)
         ws.send_text(json.dumps({"type": "stop"}))
         finished, _ = receive_until(ws, "finished")
-    assert finished["status"] == "failed" and "no frames" in finished["error"]
-    assert client.get(f"/api/sessions/{session_id}").json()["status"] == "failed"
+    assert finished["status"] == "failed" and "no frame" in finished["error"]
+    assert client.get(f"/api/sessions/{session_id}").status_code == 404
 
 
 def test_disconnect_mid_session_still_finalises(client: TestClient, data_dir: Path) -> None:

@@ -118,17 +118,17 @@ def test_other_interfaces_need_a_token(tmp_path: Path, captured: CapturedRun, ho
     with pytest.raises(ValueError, match="must not be empty"):
         run_server(host=host, data_dir=tmp_path, token="   ")
     assert captured.app is None
-    run_server(host=host, data_dir=tmp_path, token="s3cret")
+    run_server(host=host, data_dir=tmp_path, token="s3cret-Tok3n-for-tests")
     assert captured.app is not None and captured.kwargs["host"] == host
     with TestClient(captured.app, base_url="http://192.168.1.20:8000") as client:
         assert client.get("/api/sessions").status_code == 401
         assert client.get("/api/sessions?token=wrong").status_code == 401
-        ok = client.get("/?token=s3cret")
-        assert ok.status_code == 200
+        ok = client.get("/?token=s3cret-Tok3n-for-tests", follow_redirects=False)
+        assert ok.status_code == 303 and ok.headers["location"] == "/"
         cookie = ok.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
         assert client.get("/api/sessions").status_code == 200  # the cookie now carries it
-        bearer = {"authorization": "Bearer s3cret"}
+        bearer = {"authorization": "Bearer s3cret-Tok3n-for-tests"}
         client.cookies.clear()
         assert client.get("/api/sessions", headers=bearer).status_code == 200
 
@@ -565,24 +565,24 @@ def test_a_deeply_nested_message_on_the_source_socket_closes_it(tmp_path: Path) 
 def test_a_token_with_any_character_works(
     tmp_path: Path, captured: CapturedRun, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    token = "pass€word"
-    encoded = "pass%E2%82%ACword"
+    token = "pass€word-K9x-strong"
+    encoded = "pass%E2%82%ACword-K9x-strong"
     run_server(host="0.0.0.0", port=8123, data_dir=tmp_path, token=token)
     assert f"http://0.0.0.0:8123/?token={encoded}" in capsys.readouterr().out
     assert captured.app is not None
     with TestClient(captured.app, base_url="http://192.168.1.20:8000") as client:
         assert client.get("/api/sessions").status_code == 401
-        assert client.get("/api/sessions?token=pass%E2%82%ACwort").status_code == 401
-        assert client.get("/api/sessions?token=pass%80word").status_code == 401
+        assert client.get("/api/sessions?token=pass%E2%82%ACwort-K9x-strong").status_code == 401
+        assert client.get("/api/sessions?token=pass%80word-K9x-strong").status_code == 401
         assert client.get(f"/api/sessions?token={encoded}").status_code == 200
-        page = client.get(f"/?token={encoded}")
-        assert page.status_code == 200
+        page = client.get(f"/?token={encoded}", follow_redirects=False)
+        assert page.status_code == 303
         assert f"posecoach_token={encoded};" in page.headers["set-cookie"]
         assert client.get("/api/sessions").status_code == 200  # the cookie carries it
         client.cookies.clear()
         bearer = {"authorization": f"Bearer {token}".encode()}
         assert client.get("/api/sessions", headers=bearer).status_code == 200
-        wrong = {"authorization": "Bearer pass€wort".encode()}
+        wrong = {"authorization": "Bearer pass€wort-K9x-strong".encode()}
         assert client.get("/api/sessions", headers=wrong).status_code == 401
         with client.websocket_connect(f"/ws/live?token={encoded}") as ws:
             ws.send_text('{"type": "ping"}')
@@ -648,12 +648,12 @@ def test_serve_on_ipv6_loopback_with_a_unicode_token(tmp_path: Path) -> None:
     with socket.socket(socket.AF_INET6) as sock:
         sock.bind(("::1", 0))
         port = int(sock.getsockname()[1])
-    encoded = "pass%E2%82%ACword"
+    encoded = "pass%E2%82%ACword-K9x-strong"
     proc = subprocess.Popen(
         [sys.executable, "-m", "posecoach", "serve", "--host", "[::1]", "--port", str(port),
          "--data-dir", str(tmp_path / "data")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "POSECOACH_TOKEN": "pass€word"},
+        env={**os.environ, "POSECOACH_TOKEN": "pass€word-K9x-strong"},
     )
     try:
         answered = None

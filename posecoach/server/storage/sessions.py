@@ -222,6 +222,19 @@ class Sessions(People):
         with self._pending_lock:
             return self._pending_done.wait_for(lambda: not self._pending, timeout_s)
 
+    def discard_session(self, session_id: str) -> bool:
+        """Remove a live session that recorded nothing (started, then no frame came): its row
+        and its folder, so a start and a drop leave no trace in the library. Only a session
+        still 'recording' is removed; True when it was."""
+        with self._lock, self._connect() as db:
+            row = db.execute("SELECT out_dir FROM sessions WHERE id = ? AND status = ?",
+                             (session_id, "recording")).fetchone()
+            if row is None:
+                return False
+            db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+        self._remove_folder(session_id, Path(row["out_dir"]))
+        return True
+
     def get_session(self, session_id: str) -> SessionRecord | None:
         """A session record with its parsed summary and latest check-in, or None."""
         if not valid_id(session_id):
