@@ -18,6 +18,11 @@ Everything runs on the real clips in `../shared/data/video` and is printed as on
   the highest RSS after a later session over the RSS after the second (flat: at most 1.10x);
 - a folder of clips analysed with `--jobs 1` against `--jobs 2`;
 - the speed targets (`TARGETS`), each with what was measured and whether it is met.
+
+Throughput on the 1080p60 side clip, the live session at 30 frames/s and the three clients run
+once for each installed pose backend (LiteRT, OpenVINO), side by side in one run; the targets
+are judged on the backend `auto` picks on this machine. The table's title names the CPU and
+whether it has AMX (OpenVINO's bf16 is fast only there).
 """
 
 from __future__ import annotations
@@ -80,14 +85,15 @@ class Target:
         return measured <= self.limit if self.at_most else measured >= self.limit
 
 
+BACKENDS = ("litert", "openvino")
 TARGETS = {
-    "model": Target("pose model alone, LiteRT 2 threads, 640 px, tracking: median per frame",
-                    14.0, " ms", at_most=True),
-    "analyze": Target(f"analyze {SIDE_CLIP} against the plain loop", 1.6, "x", at_most=False),
-    "live": Target("live, one client at 30 frames/s: server latency p95", 25.0, " ms",
+    "model": Target("pose model alone, 2 threads, 640 px, tracking: median per frame",
+                    8.0, " ms", at_most=True),
+    "analyze": Target(f"analyze {SIDE_CLIP} against the plain loop", 2.0, "x", at_most=False),
+    "live": Target("live, one client at 30 frames/s: server latency p95", 15.0, " ms",
                    at_most=True),
     "multi": Target(f"live, {MULTI_CLIENTS} clients at once at 30 frames/s: results/s of the "
-                    "slowest", 20.0, "/s", at_most=False),
+                    "slowest", 28.0, "/s", at_most=False),
 }
 
 
@@ -155,6 +161,7 @@ class Throughput:
     width: int = 0
     height: int = 0
     frames: int = 0
+    backend: str = ""  # the pose backend of the model-only and analyze runs ("": the default)
     model_size: tuple[int, int] = (0, 0)
     model_fps: list[float] = field(default_factory=list)
     analyze_fps: list[float] = field(default_factory=list)
@@ -201,6 +208,7 @@ class Live:
 
     fps: float
     duration_s: float
+    backend: str = ""
     sent: int = 0
     processed: int = 0
     dropped: int = 0
@@ -245,6 +253,7 @@ class Multi:
     clients: int
     fps: float
     duration_s: float
+    backend: str = ""
     sessions: list[Live] = field(default_factory=list)
     server_cpu_s: float = math.nan  # CPU the server used while the clients sent frames
     client_cpu_s: float = math.nan  # CPU the clients (this process) used meanwhile
@@ -325,10 +334,13 @@ class BenchReport:
 
     quick: bool
     repeats: int
+    cpu: str = ""  # the CPU's model name and whether it has AMX
+    chosen: str = "litert"  # the backend `auto` picks here: the targets are judged on it
     throughput: list[Throughput] = field(default_factory=list)
     model_input: ModelInput | None = None
     live: list[Live] = field(default_factory=list)
-    multi: Multi | None = None
+    multi: Multi | None = None  # the chosen backend's
+    other_multi: list[Multi] = field(default_factory=list)  # every other backend's
     live_model_ms: list[float] = field(default_factory=list)
     # "backend, N threads" -> ms per frame of the model alone, one person followed, 640 px
     backend_ms: dict[str, list[float]] = field(default_factory=dict)
@@ -357,26 +369,34 @@ class BenchReport:
         }
         if self.soak is not None:
             data["soak"]["flat_ratio"] = self.soak.flat_ratio
-        if self.multi is not None:
-            data["multi"]["results_per_s"] = self.multi.results_per_s
-            for row, live in zip(data["multi"]["sessions"], self.multi.sessions, strict=True):
-                row.update(p50=live.p(50), p95=live.p(95))
-                del row["latencies_ms"], row["walker_seen"]
+        for key, multis in (("multi", [self.multi]), ("other_multi", self.other_multi)):
+            rows = data[key] if isinstance(data[key], list) else [data[key]]
+            for row, multi in zip(rows, multis, strict=True):
+                if multi is None:
+                    continue
+                row["results_per_s"] = multi.results_per_s
+                for session, live in zip(row["sessions"], multi.sessions, strict=True):
+                    session.update(p50=live.p(50), p95=live.p(95))
+                    del session["latencies_ms"], session["walker_seen"]
         data["targets"] = [
             {"target": t.name, "goal": t.goal, "measured": value, "met": t.met(value)}
             for t, value in target_values(self)
         ]
         return data
 
-    def throughput_of(self, clip: str) -> Throughput | None:
-        return next((t for t in self.throughput if t.clip == clip and not t.error), None)
+    def throughput_of(self, clip: str, backend: str = "") -> Throughput | None:
+        """The clip's row of `backend`, or of the default backend ("")."""
+        return next((t for t in self.throughput if t.clip == clip and not t.error
+                     and t.backend in (backend, "")), None)
 
 
 def target_values(report: BenchReport) -> list[tuple[Target, float]]:
-    """Each target with the figure of `report` it is judged on (NaN when not measured)."""
-    model_ms = report.backend_ms.get("litert, 2 threads", [])
-    side = report.throughput_of(SIDE_CLIP)
-    live30 = next((v for v in report.live if v.fps == 30.0 and not v.error), None)
+    """Each target with the figure of `report` it is judged on (NaN when not measured): the
+    figures of the backend `auto` chose."""
+    model_ms = report.backend_ms.get(f"{report.chosen}, 2 threads", [])
+    side = report.throughput_of(SIDE_CLIP, report.chosen)
+    live30 = next((v for v in report.live if v.fps == 30.0 and not v.error
+                   and v.backend in (report.chosen, "")), None)
     return [
         (TARGETS["model"], percentile(model_ms, 50)),
         (TARGETS["analyze"], ratio(side.analyze, side.plain) if side else math.nan),
@@ -394,9 +414,10 @@ def build_table(report: BenchReport) -> Table:
     mode = "quick" if report.quick else "full"
     loads = [v for v in report.load if math.isfinite(v)]
     load = f"{min(loads):.1f}-{max(loads):.1f}" if loads else "n/a"
+    cpu = f"{report.cpu}, " if report.cpu else ""
     table = Table(
         title=f"posecoach bench ({mode}: median of {report.repeats} run(s); "
-        f"{os.cpu_count()} CPUs, load average {load})",
+        f"{cpu}{os.cpu_count()} CPUs, load average {load}; targets judged on {report.chosen})",
         show_lines=False,
     )
     table.add_column("benchmark")
@@ -405,7 +426,8 @@ def build_table(report: BenchReport) -> Table:
     table.add_column("ratio / note")
 
     for t in report.throughput:
-        subject = f"{t.clip} {t.width}x{t.height}, {t.frames} frames"
+        subject = f"{t.clip} {t.width}x{t.height}, {t.frames} frames" + (
+            f", {t.backend}" if t.backend else "")
         if t.error:
             table.add_row("throughput", subject, "failed", t.error)
             continue
@@ -418,7 +440,7 @@ def build_table(report: BenchReport) -> Table:
                       f"(frame loop alone {fmt(t.analyze_loop)} fps); "
                       f"CPU {fmt(median(t.analyze_cpu_ms))} ms per frame")
         table.add_row("", "", f"plain loop {fmt(t.plain)} fps",
-                      "OpenCV decode, pose, cv2 skeleton, mp4v writer; "
+                      "OpenCV decode, pose (LiteRT, one thread), cv2 skeleton, mp4v writer; "
                       f"CPU {fmt(median(t.plain_cpu_ms))} ms per frame")
         table.add_section()
 
@@ -434,7 +456,7 @@ def build_table(report: BenchReport) -> Table:
 
     for live in report.live:
         subject = (f"WebSocket, {LIVE_SIZE[0]}x{LIVE_SIZE[1]} JPEG at {live.fps:.0f} frames/s "
-                   f"for {live.duration_s:.0f} s")
+                   f"for {live.duration_s:.0f} s" + (f", {live.backend}" if live.backend else ""))
         if live.error:
             table.add_row("live", subject, "failed", live.error)
             continue
@@ -469,16 +491,17 @@ def build_table(report: BenchReport) -> Table:
         if live.error or not math.isfinite(live.rss_peak_kib):
             continue
         table.add_row(
-            "memory", f"server during the {live.duration_s:.0f} s session at {live.fps:.0f} fps",
+            "memory", f"server during the {live.duration_s:.0f} s session at {live.fps:.0f} fps"
+            + (f", {live.backend}" if live.backend else ""),
             f"{fmt(mib(live.rss_peak_kib), 0)} MiB peak",
             f"RSS {fmt(mib(live.rss_start_kib), 0)} MiB at the start, "
             f"{fmt(mib(live.rss_mid_kib), 0)} half-way, {fmt(mib(live.rss_end_kib), 0)} at the end"
             + (" (quick: shorter than 2 minutes)" if report.quick else ""),
         )
-    multi = report.multi
-    if multi is not None:
+    for multi in [m for m in (report.multi, *report.other_multi) if m is not None]:
         subject = (f"{multi.clients} clients at once, each {LIVE_SIZE[0]}x{LIVE_SIZE[1]} JPEG at "
-                   f"{multi.fps:.0f} frames/s for {multi.duration_s:.0f} s")
+                   f"{multi.fps:.0f} frames/s for {multi.duration_s:.0f} s"
+                   + (f", {multi.backend}" if multi.backend else ""))
         if multi.error:
             table.add_row("live", subject, "failed", multi.error)
         else:
@@ -490,7 +513,7 @@ def build_table(report: BenchReport) -> Table:
                           f"time the server used {fmt(multi.cores_used(multi.server_cpu_s), 2)} "
                           f"cores and the clients (this process) "
                           f"{fmt(multi.cores_used(multi.client_cpu_s), 2)}")
-    if report.live or multi is not None:
+    if report.live or report.multi is not None:
         table.add_section()
 
     base = report.memory[0] if report.memory else None
@@ -684,11 +707,23 @@ class _NoModel:
         """Nothing to release."""
 
 
+def backend_settings(settings: Any, backend: str) -> Any:
+    """`settings` with the pose backend set to `backend` ("" leaves them as they are)."""
+    if not backend:
+        return settings
+    return settings.model_copy(update={
+        "pose": settings.pose.model_copy(update={"backend": backend})})
+
+
 def measure_throughput(
     clips: list[Path], out: Path, settings: Any, repeats: int, log: Callable[[str], None],
-    model_input_clip: str | None = SIDE_CLIP,
+    model_input_clip: str | None = SIDE_CLIP, backends: Sequence[str] = (),
 ) -> tuple[list[Throughput], ModelInput | None]:
-    """Model only, analyze and the plain loop per clip, interleaved, `repeats` times."""
+    """Model only, analyze and the plain loop per clip, interleaved, `repeats` times.
+
+    On `SIDE_CLIP` the model only and analyze runs are made for each of `backends`, side by
+    side; the plain loop, the baseline, is always LiteRT on one thread.
+    """
     from posecoach.media.probe import probe
     from posecoach.media.reader import VideoReader
     from posecoach.pipeline.offline import pose_input_side
@@ -696,34 +731,43 @@ def measure_throughput(
     results: list[Throughput] = []
     model_input: ModelInput | None = None
     side = pose_input_side(settings)
+    plain_settings = backend_settings(settings, "litert")
     for clip in clips:
-        row = Throughput(clip.name)
-        results.append(row)
+        names = list(backends) if backends and clip.name == SIDE_CLIP else [""]
+        rows = [Throughput(clip.name, backend=name) for name in names]
+        results.extend(rows)
         try:
             info = probe(clip)
-            row.width, row.height = info.width, info.height
             frames = list(VideoReader(clip, max_side_px=side))
-            row.frames = len(frames)
-            row.model_size = (frames[0].image.shape[1], frames[0].image.shape[0])
+            for row in rows:
+                row.width, row.height = info.width, info.height
+                row.frames = len(frames)
+                row.model_size = (frames[0].image.shape[1], frames[0].image.shape[0])
             reps = 1 if clip.name == LONG_CLIP and repeats > 1 else repeats
             for rep in range(reps):
                 log(f"throughput {clip.name}: run {rep + 1} of {reps}")
-                fps, people = _model_only(frames, settings)
-                row.model_fps.append(fps)
-                if rep == 0 and clip.name == model_input_clip:
-                    model_input = _compare_model_input(clip, frames, people, settings, side)
-                del people
-                e2e, loop, _, cpu_ms = _analyze_once(clip, out / "analyze" / clip.stem, settings)
-                row.analyze_fps.append(e2e)
-                row.analyze_loop_fps.append(loop)
-                row.analyze_cpu_ms.append(cpu_ms)
+                for k, row in enumerate(rows):
+                    chosen = backend_settings(settings, row.backend)
+                    fps, people = _model_only(frames, chosen)
+                    row.model_fps.append(fps)
+                    if rep == 0 and k == 0 and clip.name == model_input_clip:
+                        model_input = _compare_model_input(clip, frames, people, chosen, side)
+                    del people
+                    e2e, loop, _, cpu_ms = _analyze_once(clip, out / "analyze" / clip.stem,
+                                                         chosen)
+                    row.analyze_fps.append(e2e)
+                    row.analyze_loop_fps.append(loop)
+                    row.analyze_cpu_ms.append(cpu_ms)
                 (out / "plain").mkdir(parents=True, exist_ok=True)
-                plain, _, cpu_ms = plain_loop(clip, out / "plain" / f"{clip.stem}.mp4", settings)
-                row.plain_fps.append(plain)
-                row.plain_cpu_ms.append(cpu_ms)
+                plain, _, cpu_ms = plain_loop(clip, out / "plain" / f"{clip.stem}.mp4",
+                                              plain_settings)
+                for row in rows:
+                    row.plain_fps.append(plain)
+                    row.plain_cpu_ms.append(cpu_ms)
             del frames
         except Exception as exc:  # noqa: BLE001 - one clip must not stop the benchmark
-            row.error = f"{type(exc).__name__}: {exc}"
+            for row in rows:
+                row.error = f"{type(exc).__name__}: {exc}"
     return results, model_input
 
 
@@ -1004,19 +1048,25 @@ def live_model_ms(jpegs: list[bytes], settings: Any, frames: int = 300) -> list[
     return times
 
 
+MODEL_RUNS = (("mediapipe", 1, "f32"), ("litert", 1, "f32"), ("litert", 2, "f32"),
+              ("openvino", 1, "f32"), ("openvino", 2, "f32"), ("openvino", 1, "bf16"),
+              ("openvino", 2, "bf16"))
+
+
 def backend_model_ms(jpegs: list[bytes], settings: Any,
                      frames: int = 300) -> dict[str, list[float]]:
     """Milliseconds per frame of each pose backend alone, side by side on the same decoded
-    frames: MediaPipe (one thread, its graph's own) and LiteRT with 1 and 2 threads."""
+    frames: MediaPipe (one thread, its graph's own), LiteRT and OpenVINO with 1 and 2 threads,
+    and OpenVINO at bf16 (measured only: it is not offered, its landmarks move too far)."""
     from posecoach.media.jpeg import decode_jpeg
     from posecoach.pose.estimator import PoseEstimator
 
     images = [decode_jpeg(j) for j in jpegs]
-    runs = [("mediapipe", 1), ("litert", 1), ("litert", 2)]
     out: dict[str, list[float]] = {}
-    for backend, threads in runs:
+    for backend, threads, precision in MODEL_RUNS:
         try:
-            model = PoseEstimator(settings, num_poses=1, backend=backend, threads=threads)
+            model = PoseEstimator(settings, num_poses=1, backend=backend, threads=threads,
+                                  precision="bf16" if precision == "bf16" else "f32")
         except Exception:  # noqa: BLE001 - a backend not installed is left out of the table
             continue
         with model:
@@ -1026,8 +1076,9 @@ def backend_model_ms(jpegs: list[bytes], settings: Any,
                 start = time.perf_counter()
                 model.detect(images[k % len(images)], k / 30.0)
                 times.append((time.perf_counter() - start) * 1000.0)
-        label = "mediapipe" if backend == "mediapipe" else f"litert, {threads} thread" + (
-            "s" if threads > 1 else "")
+        label = "mediapipe" if backend == "mediapipe" else (
+            f"{backend}{' bf16 (not offered)' if precision == 'bf16' else ''}, {threads} thread"
+            + ("s" if threads > 1 else ""))
         out[label] = times
     return out
 
@@ -1051,15 +1102,28 @@ def run_in_own_loop(coro: Coroutine[Any, Any, T]) -> T:
         raise box["error"]
     return box["value"]
 
-def measure_live(clip: Path, out: Path, quick: bool, log: Callable[[str], None]) -> list[Live]:
-    """Latency at 30 and 60 frames/s and the server's memory (2 minutes at 30; quick: 20 s)."""
-    plan = [(30.0, 20.0 if quick else 120.0), (60.0, 10.0 if quick else 30.0)]
-    data_dir = out / "server-data"
+def backend_config(out: Path, backend: str) -> str | None:
+    """A configuration file that sets the pose backend, for a server ("" : none)."""
+    if not backend:
+        return None
+    path = out / f"pose-{backend}.toml"
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'[pose]\nbackend = "{backend}"\n')
+    return str(path)
+
+
+def measure_live(clip: Path, out: Path, quick: bool, log: Callable[[str], None],
+                 backend: str = "", plan: Sequence[tuple[float, float]] | None = None
+                 ) -> list[Live]:
+    """Latency at 30 and 60 frames/s and the server's memory (2 minutes at 30; quick: 20 s),
+    the server running the pose `backend` ("": the default)."""
+    plan = plan or [(30.0, 20.0 if quick else 120.0), (60.0, 10.0 if quick else 30.0)]
+    data_dir = out / f"server-data{'-' + backend if backend else ''}"
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     port = free_port()
     code = (f"from benchmarks.bench import serve_app; "
-            f"serve_app({port}, {str(data_dir)!r})")
+            f"serve_app({port}, {str(data_dir)!r}, {backend_config(out, backend)!r})")
     server = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
                               stderr=open(out / "server.log", "w"))  # noqa: SIM115
     results: list[Live] = []
@@ -1067,7 +1131,8 @@ def measure_live(clip: Path, out: Path, quick: bool, log: Callable[[str], None])
         _wait_for_server(port, server)
         jpegs = live_jpegs(clip)
         for fps, duration in plan:
-            log(f"live: {duration:.0f} s at {fps:.0f} frames/s")
+            log(f"live: {duration:.0f} s at {fps:.0f} frames/s" + (
+                f", {backend}" if backend else ""))
             samples: list[float] = []
             sampling = threading.Event()
 
@@ -1095,6 +1160,7 @@ def measure_live(clip: Path, out: Path, quick: bool, log: Callable[[str], None])
                 ))
             except Exception as exc:  # noqa: BLE001 - reported in the table
                 stats = Live(fps=fps, duration_s=duration, error=f"{type(exc).__name__}: {exc}")
+            stats.backend = backend
             if len(cpu) == 2:
                 stats.server_cpu_s = cpu[1] - cpu[0]
             sampling.set()
@@ -1113,16 +1179,18 @@ def measure_live(clip: Path, out: Path, quick: bool, log: Callable[[str], None])
 
 def measure_multi(clip: Path, out: Path, quick: bool, log: Callable[[str], None],
                   clients: int = MULTI_CLIENTS, fps: float = MULTI_FPS,
-                  duration_s: float | None = None) -> Multi:
+                  duration_s: float | None = None, backend: str = "") -> Multi:
     """`clients` live sessions at once on one server that allows that many, each sending at
-    `fps` for `duration_s` (30 s; quick: 10 s): the results per second each gets back."""
+    `fps` for `duration_s` (30 s; quick: 10 s): the results per second each gets back. The
+    server runs the pose `backend` ("": the default)."""
     duration_s = duration_s or (10.0 if quick else 30.0)
-    multi = Multi(clients, fps, duration_s)
-    data_dir = out / "multi-data"
+    multi = Multi(clients, fps, duration_s, backend=backend)
+    data_dir = out / f"multi-data{'-' + backend if backend else ''}"
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     port = free_port()
-    code = f"from benchmarks.bench import serve_app; serve_app({port}, {str(data_dir)!r})"
+    code = (f"from benchmarks.bench import serve_app; "
+            f"serve_app({port}, {str(data_dir)!r}, {backend_config(out, backend)!r})")
     env = {**os.environ, "POSECOACH_MAX_LIVE_SESSIONS": str(clients)}
     server = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, env=env,
                               stderr=open(out / "multi-server.log", "w"))  # noqa: SIM115
@@ -1130,7 +1198,8 @@ def measure_multi(clip: Path, out: Path, quick: bool, log: Callable[[str], None]
         _wait_for_server(port, server)
         jpegs = live_jpegs(clip)
         url = f"ws://127.0.0.1:{port}/ws/live"
-        log(f"live: {clients} clients at once, {duration_s:.0f} s at {fps:.0f} frames/s each")
+        log(f"live: {clients} clients at once, {duration_s:.0f} s at {fps:.0f} frames/s each"
+            + (f", {backend}" if backend else ""))
 
         started: list[tuple[float, float, float]] = []
         sent: list[tuple[float, float, float]] = []
@@ -1220,6 +1289,20 @@ def _wait_for_server(port: int, server: subprocess.Popen[Any], timeout_s: float 
 # ---------------------------------------------------------------------------------------------
 
 
+def installed_backends(settings: Any) -> tuple[list[str], str, str]:
+    """The pose backends installed here, the one `auto` picks (after its calibration), and the
+    CPU's model name with whether it has AMX."""
+    from posecoach.pose.backend import resolve_threads
+    from posecoach.pose.calibration import calibrate, installed_version
+    from posecoach.pose.model import litert_model_paths
+    from posecoach.pose.openvino_runtime import cpu_model, has_amx
+
+    backends = [b for b in BACKENDS if installed_version(b) is not None]
+    chosen = calibrate(litert_model_paths(settings.pose.model)[1],
+                       resolve_threads(settings.pose.threads)).engine
+    return backends, chosen, f"{cpu_model()}, AMX {'yes' if has_amx() else 'no'}"
+
+
 def run_benchmarks(
     out: Path,
     repeats: int = 3,
@@ -1245,18 +1328,28 @@ def run_benchmarks(
     if not data_dir.is_dir():
         raise FileNotFoundError(f"no clips in {data_dir}")
     settings = load_settings()
+    backends, report.chosen, report.cpu = installed_backends(settings)
+    chosen = backend_settings(settings, report.chosen)
+    log(f"pose backends: {', '.join(backends)}; auto picks {report.chosen} on {report.cpu}")
     if "throughput" in parts:
         report.throughput, report.model_input = measure_throughput(
-            _clips(data_dir, quick), out, settings, repeats, log
+            _clips(data_dir, quick), out, chosen, repeats, log, backends=backends
         )
     if "live" in parts:
         log("live: the pose model alone on the live frames")
-        report.live_model_ms = live_model_ms(live_jpegs(data_dir / SIDE_CLIP), settings)
+        report.live_model_ms = live_model_ms(live_jpegs(data_dir / SIDE_CLIP), chosen)
         log("pose model: each backend alone, side by side")
         report.backend_ms = backend_model_ms(live_jpegs(data_dir / SIDE_CLIP), settings)
-        report.live = measure_live(data_dir / SIDE_CLIP, out, quick, log)
+        for backend in backends:
+            plan = None if backend == report.chosen else [(30.0, 20.0 if quick else 60.0)]
+            report.live += measure_live(data_dir / SIDE_CLIP, out, quick, log, backend, plan)
     if "multi" in parts:
-        report.multi = measure_multi(data_dir / SIDE_CLIP, out, quick, log)
+        for backend in backends:
+            multi = measure_multi(data_dir / SIDE_CLIP, out, quick, log, backend=backend)
+            if backend == report.chosen:
+                report.multi = multi
+            else:
+                report.other_multi.append(multi)
     if "memory" in parts:
         report.memory = measure_memory(data_dir, out, quick, log)
     if "soak" in parts:

@@ -285,7 +285,7 @@ def analyze(
     config: Annotated[Path | None, typer.Option(help="A TOML configuration file.")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Files analysed in parallel.")] = 1,
     model: Annotated[str | None, typer.Option(help="Pose model: a .task file or a name in models/ (lite, full, heavy) with --pose-backend mediapipe.")] = None,
-    pose_backend: Annotated[str | None, typer.Option("--pose-backend", help="Pose runtime: litert (default) or mediapipe (pip install 'posecoach[mediapipe]').")] = None,
+    pose_backend: Annotated[str | None, typer.Option("--pose-backend", help="Pose runtime: auto (default: the faster of litert and openvino here, see `posecoach doctor`), litert, openvino, or mediapipe (pip install 'posecoach[mediapipe]').")] = None,
     backend: Annotated[str, typer.Option(help="Batch backend: local, or dask (local cluster).")] = "local",
     dask_address: Annotated[str | None, typer.Option(help="Dask scheduler address for --backend dask.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print each file's result (a row of batch.csv) as one JSON line on stdout.")] = False,
@@ -504,6 +504,23 @@ def build_model(
         raise _fail(exc, 1) from None
     for path in written:
         console.print(f"pose model written to {escape(str(path))}")
+
+
+@app.command()
+def doctor(
+    config: Annotated[Path | None, typer.Option(help="A TOML configuration file.")] = None,
+    recalibrate: Annotated[bool, typer.Option("--recalibrate", help="Time the pose runtimes again.")] = False,
+) -> None:
+    """Which pose backend, precision and threads this machine uses, and why; the CPU and its AMX."""
+    from posecoach.pose.calibration import doctor_lines
+
+    try:
+        lines = doctor_lines(_settings(config, None, None), again=recalibrate)
+    except PosecoachError as exc:
+        raise _fail(exc, 1) from None
+    out = make_console()
+    for line in lines:
+        out.print(escape(line))
 
 
 def main() -> None:

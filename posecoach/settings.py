@@ -29,7 +29,7 @@ class _Strict(BaseModel):
 
 
 class PoseSettings(_Strict):
-    backend: Literal["litert", "mediapipe"] = "litert"
+    backend: Literal["auto", "litert", "openvino", "mediapipe"] = "auto"
     threads: int = Field(0, ge=0, le=256)
     model: str = "auto"
     num_poses: int = Field(2, ge=1, le=5)

@@ -1,9 +1,11 @@
 """The pose backend interface, and what every backend shares.
 
-A backend turns an RGB frame into every person's 33 landmarks in pixels. Two are available:
-"litert" (BlazePose run directly on LiteRT, `posecoach.pose.blazepose`; the default) and
-"mediapipe" (the MediaPipe Tasks pose landmarker, an optional install for Python <= 3.12).
-Both use the same two models, so their landmarks agree closely.
+A backend turns an RGB frame into every person's 33 landmarks in pixels. Three are available:
+"litert" (BlazePose run directly on LiteRT, `posecoach.pose.blazepose`), "openvino" (the same
+BlazePose code with the models on OpenVINO, at f32) and "mediapipe" (the MediaPipe Tasks pose
+landmarker, an optional install for Python <= 3.12). All use the same two models, so their
+landmarks agree closely. "auto", the default, runs whichever of litert and openvino is faster on
+this machine (`posecoach.pose.calibration`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import numpy as np
 
 from posecoach.pose.tracker import box_of, iou
 
-BACKENDS = ("litert", "mediapipe")
-DEFAULT_BACKEND = "litert"
+BACKENDS = ("auto", "litert", "openvino", "mediapipe")
+DEFAULT_BACKEND = "auto"
 MIN_TORSO_SHARE = 0.2
 
 

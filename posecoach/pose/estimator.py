@@ -1,10 +1,11 @@
 """Pose estimation: every person's 33 landmarks in pixels, from whichever backend is chosen.
 
-`PoseEstimator` opens the backend named by `settings.pose.backend` ("litert", the default, or
-"mediapipe"), makes any frame safe to feed it (grayscale, an alpha channel, odd number types, any
-size) and drops detections whose body proportions are not a person's. Both backends follow one
-person while they are alone and look for others every `settings.pose.people_check_s` seconds;
-once a second person is seen they follow up to `num_poses` people for the rest of the clip.
+`PoseEstimator` opens the backend named by `settings.pose.backend` ("auto", the default, picks
+the faster of "litert" and "openvino" on this machine; or "mediapipe"), makes any frame safe to
+feed it (grayscale, an alpha channel, odd number types, any size) and drops detections whose body
+proportions are not a person's. All backends follow one person while they are alone and look for
+others every `settings.pose.people_check_s` seconds; once a second person is seen they follow up
+to `num_poses` people for the rest of the clip.
 Choosing the walker among them is `posecoach.pose.tracker`'s job.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import weakref
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,7 +28,11 @@ from posecoach.pose.backend import (
     plausible_body,
     resolve_threads,
 )
+from posecoach.pose.blazepose.runtime_io import Precision
 from posecoach.settings import Settings
+
+if TYPE_CHECKING:
+    from posecoach.pose.calibration import Calibration
 
 __all__ = ["MIN_TORSO_SHARE", "PoseEstimator", "distinct_people", "plausible_body"]
 
@@ -36,13 +42,16 @@ class PoseEstimator:
 
     With `share` and threads left to every core (`threads` and `settings.pose.threads` 0), the
     model takes part in that share of the cores while it is open: alone it uses them all, with
-    others each gets its part (the LiteRT backend; MediaPipe runs on one thread).
+    others each gets its part (the LiteRT and OpenVINO backends; MediaPipe runs on one thread).
+    `precision` "bf16" runs OpenVINO at bfloat16, for measuring it against f32: it is not a
+    setting, because its landmarks move further than the agreement bounds allow.
     """
 
     def __init__(
         self, settings: Settings, model: str | None = None, num_poses: int | None = None,
         people_check_s: float | None = None, backend: str | None = None,
         threads: int | None = None, share: CoreShare | None = None,
+        precision: Precision = "f32",
     ) -> None:
         pose = settings.pose
         self.backend = backend or pose.backend
@@ -58,6 +67,13 @@ class PoseEstimator:
         self._had_person = False
         name = model or pose.model
         self._backend: PoseBackend
+        self.calibration: Calibration | None = None
+        if self.backend == "auto":
+            from posecoach.pose.calibration import calibrate
+            from posecoach.pose.model import litert_model_paths
+
+            self.calibration = calibrate(litert_model_paths(name)[1], self.threads)
+            self.backend = self.calibration.engine
         if self.backend == "mediapipe":
             from posecoach.pose.mediapipe_backend import MediaPipeBackend
 
@@ -65,18 +81,21 @@ class PoseEstimator:
             self.model_path: Path = mp_backend.model_path
             self._backend = mp_backend
         else:
-            from posecoach.pose.blazepose.runtime import LiteRTPose
+            from posecoach.pose.blazepose.runtime import BlazePose
+            from posecoach.pose.blazepose.runtime_io import Runtime
             from posecoach.pose.model import litert_model_paths
 
             detector_path, self.model_path = litert_model_paths(name)
             share_now, total = self._share, self.threads
-            self._backend = LiteRTPose(
+            self._backend = BlazePose(
                 detector_path, self.model_path, self.threads, num_poses=self.num_poses,
                 people_check_s=self.people_check_s,
                 min_detection=pose.min_detection_confidence,
                 min_tracking=pose.min_tracking_confidence,
                 threads_now=(None if share_now is None
                              else lambda: share_now.threads_each(total)),
+                runtime=(Runtime("openvino", precision) if self.backend == "openvino"
+                         else Runtime("litert")),
             )
         # leaves the share when closed, or when dropped without being closed
         self._leave_share: weakref.finalize | None = None

@@ -15,6 +15,7 @@ import numpy as np
 
 from posecoach.media.reader import VideoReader
 from posecoach.pipeline.offline import AnalysisResult, analyze_series, pose_input_side
+from posecoach.pose.blazepose.runtime_io import Precision
 from posecoach.pose.estimator import PoseEstimator
 from posecoach.pose.landmarks import NUM_LANDMARKS, PoseSeries
 from posecoach.pose.tracker import WalkerTracker
@@ -68,14 +69,16 @@ class ClipLandmarks:
 
 
 def run_backend(clip: Path, backend: str, settings: Settings | None = None,
-                threads: int | None = None) -> ClipLandmarks:
-    """The people `backend` finds on each frame of `clip`, as `analyze_video` would run it."""
+                threads: int | None = None, precision: Precision = "f32") -> ClipLandmarks:
+    """The people `backend` finds on each frame of `clip`, as `analyze_video` would run it
+    (`precision` is OpenVINO's)."""
     settings = settings or load_settings()
     points: list[np.ndarray] = []
     frame_of: list[int] = []
     times: list[float] = []
     width = height = 0
-    with PoseEstimator(settings, backend=backend, threads=threads) as est, VideoReader(
+    with PoseEstimator(settings, backend=backend, threads=threads,
+                       precision=precision) as est, VideoReader(
             clip, max_side_px=pose_input_side(settings),
             max_gap_s=settings.timing.max_gap_s) as reader:
         for i, frame in enumerate(reader):

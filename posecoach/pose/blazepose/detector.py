@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from posecoach.pose.blazepose.roi import Roi, alignment_roi, crop, letterbox_roi
-from posecoach.pose.blazepose.runtime_io import load_interpreter
+from posecoach.pose.blazepose.runtime_io import LITERT, Runtime, load_runner, output_named
 
 INPUT_SIZE = 224
 # SSD anchor layout: one feature map per stride, two anchors per location per layer.
@@ -24,6 +24,8 @@ ANCHORS_PER_LAYER = 2
 NUM_KEYPOINTS = 4
 SCORE_CLIP = 100.0
 NMS_MIN_IOU = 0.3
+# the model file's output names: boxes with keypoints, and scores
+BOXES_OUTPUT, SCORES_OUTPUT = "Identity", "Identity_1"
 
 
 def ssd_anchor_centres(input_size: int = INPUT_SIZE,
@@ -110,14 +112,14 @@ def weighted_nms(scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray,
 class PersonDetector:
     """Finds every person in a frame (up to `max_people`), best first."""
 
-    def __init__(self, model_path: Path, num_threads: int, min_score: float) -> None:
-        self._interpreter = load_interpreter(model_path, num_threads)
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        outputs = {tuple(d["shape"]): d["index"] for d in self._interpreter.get_output_details()}
-        count = len(ssd_anchor_centres())
-        self._boxes = outputs[(1, count, 4 + 2 * NUM_KEYPOINTS)]
-        self._scores = outputs[(1, count, 1)]
+    def __init__(self, model_path: Path, num_threads: int, min_score: float,
+                 runtime: Runtime = LITERT) -> None:
+        self._runner = load_runner(model_path, num_threads, runtime)
         self._anchors = ssd_anchor_centres()
+        count = len(self._anchors)
+        self._boxes = output_named(self._runner, model_path, BOXES_OUTPUT,
+                                   (1, count, 4 + 2 * NUM_KEYPOINTS))
+        self._scores = output_named(self._runner, model_path, SCORES_OUTPUT, (1, count, 1))
         self.min_score = min_score
 
     def detect(self, image_rgb: np.ndarray, max_people: int) -> list[Detection]:
@@ -125,10 +127,8 @@ class PersonDetector:
         view = letterbox_roi(width, height)
         square, to_image = crop(image_rgb, view, INPUT_SIZE, cv2.BORDER_CONSTANT)
         tensor = square.astype(np.float32) * (2.0 / 255.0) - 1.0
-        self._interpreter.set_tensor(self._input, tensor[None])
-        self._interpreter.invoke()
-        found = decode(self._interpreter.get_tensor(self._boxes)[0],
-                       self._interpreter.get_tensor(self._scores)[0],
+        outputs = self._runner.run(tensor[None])
+        found = decode(outputs[self._boxes][0], outputs[self._scores][0],
                        self._anchors, self.min_score)
         people = []
         for score, box, kps in weighted_nms(*found)[:max_people]:

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from posecoach.pose.blazepose.roi import Roi, crop
-from posecoach.pose.blazepose.runtime_io import load_interpreter
+from posecoach.pose.blazepose.runtime_io import LITERT, Runtime, load_runner, output_named
 from posecoach.pose.landmarks import NUM_LANDMARKS
 
 INPUT_SIZE = 256
@@ -25,6 +25,8 @@ HEATMAP_KERNEL = 7
 MIN_HEATMAP_CONFIDENCE = 0.5
 # alignment points of the next region: hip centre, and the point above the head
 CENTRE_POINT, SCALE_POINT = 33, 34
+# the model file's output names: the points, the presence, the heatmaps
+POINTS_OUTPUT, PRESENCE_OUTPUT, HEATMAP_OUTPUT = "Identity", "Identity_1", "Identity_3"
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -75,27 +77,24 @@ def refine_with_heatmap(xy: np.ndarray, heatmap: np.ndarray,
 class Landmarker:
     """Runs the landmark model on a region and returns the person's points in pixels."""
 
-    def __init__(self, model_path: Path, num_threads: int) -> None:
-        self._interpreter = load_interpreter(model_path, num_threads)
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        outputs = {tuple(d["shape"]): d["index"] for d in self._interpreter.get_output_details()}
-        self._points = outputs[(1, NUM_POINTS * VALUES_PER_POINT)]
-        self._presence = outputs[(1, 1)]
-        heatmaps = [i for shape, i in outputs.items()
-                    if len(shape) == 4 and shape[-1] == NUM_POINTS]
-        self._heatmap = heatmaps[0] if heatmaps else None
+    def __init__(self, model_path: Path, num_threads: int, runtime: Runtime = LITERT) -> None:
+        self._runner = load_runner(model_path, num_threads, runtime)
+        self._points = output_named(self._runner, model_path, POINTS_OUTPUT,
+                                    (1, NUM_POINTS * VALUES_PER_POINT))
+        self._presence = output_named(self._runner, model_path, PRESENCE_OUTPUT, (1, 1))
+        heatmap = self._runner.output_shapes.get(HEATMAP_OUTPUT)
+        self._heatmap = (HEATMAP_OUTPUT if heatmap is not None and len(heatmap) == 4
+                         and heatmap[-1] == NUM_POINTS else None)
 
     def run(self, image_rgb: np.ndarray, roi: Roi) -> LandmarkResult:
         square, to_image = crop(image_rgb, roi, INPUT_SIZE, cv2.BORDER_REPLICATE)
-        self._interpreter.set_tensor(self._input,
-                                     (square.astype(np.float32) * (1.0 / 255.0))[None])
-        self._interpreter.invoke()
-        raw = self._interpreter.get_tensor(self._points).reshape(NUM_POINTS, VALUES_PER_POINT)
+        outputs = self._runner.run((square.astype(np.float32) * (1.0 / 255.0))[None])
+        raw = np.array(outputs[self._points], np.float32).reshape(NUM_POINTS, VALUES_PER_POINT)
         # the presence output is already a probability
-        presence = float(self._interpreter.get_tensor(self._presence).reshape(-1)[0])
+        presence = float(outputs[self._presence].reshape(-1)[0])
         xy = raw[:, :2].astype(np.float64) / INPUT_SIZE
         if self._heatmap is not None:
-            xy = refine_with_heatmap(xy, self._interpreter.get_tensor(self._heatmap)[0])
+            xy = refine_with_heatmap(xy, outputs[self._heatmap][0])
         xy_px = (xy * INPUT_SIZE) @ to_image[:, :2].T + to_image[:, 2]
         points = np.empty((NUM_LANDMARKS, 4))
         points[:, :2] = xy_px[:NUM_LANDMARKS]

@@ -1,4 +1,4 @@
-"""`LiteRTPose`: BlazePose on LiteRT, following each person from frame to frame.
+"""`BlazePose`: BlazePose on LiteRT or OpenVINO, following each person from frame to frame.
 
 A person found once is followed by the landmark model alone: each frame's alignment points give
 the next frame's region, and a person whose presence drops below `min_presence` is let go. The
@@ -21,6 +21,7 @@ from posecoach.pose.blazepose.detector import PersonDetector, iou
 from posecoach.pose.blazepose.filters import LandmarkSmoother
 from posecoach.pose.blazepose.landmarker import Landmarker, LandmarkResult
 from posecoach.pose.blazepose.roi import Roi, alignment_roi
+from posecoach.pose.blazepose.runtime_io import LITERT, Runtime
 
 # MediaPipe's video-mode smoothing: a One Euro filter on the points (minimum cutoff Hz, speed
 # coefficient, derivative cutoff Hz) and a low-pass filter on visibility. The next region comes
@@ -58,8 +59,10 @@ class _Track:
     points: np.ndarray | None = None
 
 
-class LiteRTPose:
+class BlazePose:
     """Every person's landmarks, (33, 4) arrays in pixels, frame after frame.
+
+    `runtime` says which engine runs the two models (LiteRT, or OpenVINO at f32 or bf16).
 
     `min_tracking` is how much (intersection over union) a detection must overlap a followed
     person's region to be that person; `min_presence` the presence a person needs to be kept.
@@ -71,12 +74,14 @@ class LiteRTPose:
     def __init__(self, detector_path: Path, landmark_path: Path, num_threads: int,
                  num_poses: int = 1, people_check_s: float = 0.5, min_detection: float = 0.5,
                  min_tracking: float = 0.5, min_presence: float = MIN_PRESENCE,
-                 smooth: bool = True, threads_now: Callable[[], int] | None = None) -> None:
-        self._detector = PersonDetector(detector_path, num_threads, min_detection)
+                 smooth: bool = True, threads_now: Callable[[], int] | None = None,
+                 runtime: Runtime = LITERT) -> None:
+        self.runtime = runtime
+        self._detector = PersonDetector(detector_path, num_threads, min_detection, runtime)
         self._landmark_path = landmark_path
         self._threads_now = threads_now
         self.threads = max(1, num_threads)
-        self._landmarkers = {self.threads: Landmarker(landmark_path, self.threads)}
+        self._landmarkers = {self.threads: Landmarker(landmark_path, self.threads, runtime)}
         self._landmarker = self._landmarkers[self.threads]
         self.num_poses = max(1, num_poses)
         self.people_check_s = people_check_s
@@ -119,7 +124,7 @@ class LiteRTPose:
             return self._landmarker
         threads = min(self.threads, max(1, self._threads_now()))
         if threads not in self._landmarkers:
-            self._landmarkers[threads] = Landmarker(self._landmark_path, threads)
+            self._landmarkers[threads] = Landmarker(self._landmark_path, threads, self.runtime)
         return self._landmarkers[threads]
 
     def _with_detections(self, image_rgb: np.ndarray, tracks: list[_Track]) -> list[_Track]:
@@ -173,3 +178,7 @@ class LiteRTPose:
         self._tracks = []
         self._landmarker = self._landmarkers[self.threads]
         self._landmarkers = {self.threads: self._landmarker}
+
+
+LiteRTPose = BlazePose
+"""The name this class had while LiteRT was its only engine."""
