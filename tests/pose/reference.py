@@ -7,6 +7,7 @@ with the analysis settings (`num_poses`, people check) on the frames `analyze_vi
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from posecoach.media.reader import VideoReader
+from posecoach.outputs.summary import SessionSummary
 from posecoach.pipeline.offline import AnalysisResult, analyze_series, pose_input_side
 from posecoach.pose.blazepose.runtime_io import Precision
 from posecoach.pose.estimator import PoseEstimator
@@ -101,6 +103,19 @@ def analyse(landmarks: ClipLandmarks, settings: Settings, name: str) -> Analysis
     series = PoseSeries(points=walker, time_s=landmarks.time_s, width=landmarks.width,
                         height=landmarks.height, frame_index=np.arange(landmarks.frames))
     return analyze_series(series, settings, source=name)
+
+
+def assert_summaries_agree(ours: SessionSummary, theirs: SessionSummary) -> None:
+    """Two pose runtimes agree on a clip when posecoach reads the same walk from both: the
+    same direction, view and step count, trunk and head medians within 1 degree."""
+    assert ours.direction == theirs.direction
+    assert ours.view == theirs.view
+    assert ours.steps == theirs.steps
+    for field in ("trunk_lean_deg_median", "head_angle_deg_median"):
+        a, b = getattr(ours, field), getattr(theirs, field)
+        assert (a is None) == (b is None), field
+        if a is not None and b is not None and math.isfinite(a) and math.isfinite(b):
+            assert abs(a - b) <= 1.0, (field, a, b)
 
 
 def main(argv: list[str] | None = None) -> int:
