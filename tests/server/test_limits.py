@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from posecoach.cli import app
 from posecoach.errors import VideoError
 from posecoach.media.probe import MAX_VIDEO_PIXELS, probe
+from tests.bar_clips import write_pyav
 from tools.loadtest import ServerProcess
 
 MEMORY_LIMIT_BYTES = 1024**3
@@ -60,16 +61,8 @@ def png_in_a_video_file(path: Path, side: int = 16000) -> Path:
 
 def clip_8k(path: Path, frames: int = 3) -> Path:
     """A black 7680x4320 H.264 clip of a few frames (about 100 kB)."""
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 7680, 4320, "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "40"}
-        black = av.VideoFrame.from_ndarray(np.zeros((4320, 7680, 3), np.uint8), format="rgb24")
-        for _ in range(frames):
-            for packet in stream.encode(black):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    black = np.zeros((4320, 7680, 3), np.uint8)
+    write_pyav(path, [black] * frames, options={"preset": "ultrafast", "crf": "40"})
     return path
 
 
