@@ -32,6 +32,8 @@ class SessionFiles:
     ANNOTATED: ClassVar[str] = "annotated.mp4"
     LANDMARKS: ClassVar[str] = "landmarks.csv"
     LANDMARKS_PARTIAL: ClassVar[str] = "landmarks.csv.partial"
+    # A live session's frames whose drawing was deferred, as they came (an MJPEG stream).
+    WAITING_FRAMES: ClassVar[str] = "frames-waiting.mjpeg"
     METRICS: ClassVar[str] = "metrics.csv"
     SUMMARY: ClassVar[str] = "summary.json"
     REPORT: ClassVar[str] = "report.html"

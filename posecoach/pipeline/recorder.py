@@ -57,7 +57,7 @@ _SPOOLED_BYTES = 2048
 # How often a deferred overlay thread looks again whether it may draw.
 _DEFER_POLL_S = 0.1
 # Frames whose drawing was deferred wait here, beside the clip, until drawn.
-WAITING_FRAMES = "frames-waiting.mjpeg"
+WAITING_FRAMES = SessionFiles.WAITING_FRAMES
 
 
 @dataclass(frozen=True)

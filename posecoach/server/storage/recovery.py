@@ -35,9 +35,7 @@ SettingsFn = Callable[[SessionRecord], Settings]
 MAX_RESUMES = 1
 """How often an interrupted upload is analysed again from its clip on start; a clip that
 stops the server every time is then settled with what it left."""
-WAITING_FRAMES = "frames-waiting.mjpeg"
-"""Where a live session's recorder keeps the frames whose drawing was deferred (the same
-name as `posecoach.pipeline.recorder.WAITING_FRAMES`)."""
+WAITING_FRAMES = SessionFiles.WAITING_FRAMES
 REBUILT_WITH_SUMMARY = frozenset(
     {SessionFiles.SUMMARY, SessionFiles.REPORT, SessionFiles.METRICS}
 )
