@@ -393,12 +393,20 @@ function renderTrials(result, underWay = null) {
   ui.trialList.replaceChildren(...items);
 }
 
+/** How the trials count, in words, from the result's own trials. */
+function countingNote(result) {
+  const practice = result.trials.filter((t) => t.practice).length;
+  const first = practice ? `Trial${practice > 1 ? "s" : ""} 1${practice > 1 ? `–${practice}` : ""} ${practice > 1 ? "are" : "is"} practice; the next ${result.trials_asked} count`
+    : `The first ${result.trials_asked} trial${result.trials_asked === 1 ? "" : "s"} count`;
+  return `${first}, and the timed ones among them make the score (${result.scoring}).`;
+}
+
 /** Which trials the score is made of, in words: "mean of trials 2 and 3". */
 function scoredFrom(result) {
   const roles = trialRoles(result);
   const numbers = result.trials.filter((t) => roles.get(t.number) === "scores").map((t) => t.number);
   const list = numbers.length > 1 ? `${numbers.slice(0, -1).join(", ")} and ${numbers[numbers.length - 1]}` : String(numbers[0] ?? "");
-  return numbers.length === 1 ? `trial ${list}` : `${result.scoring} of trials ${list}`;
+  return numbers.length === 1 ? `from trial ${list}` : `${result.scoring} of trials ${list}`;
 }
 
 /**
@@ -416,7 +424,7 @@ function showTrials(result, walking) {
   // No verdict before anyone has walked: until a trial is seen, say what the test waits for.
   ui.trialNote.textContent = underWay ? ""
     : !result.trials.length ? "Waiting for the walker to stand still on the start line and walk backwards."
-      : `Practice trials come first; the next ${result.trials_asked} count, and the timed ones among them make the score (${result.scoring}).`;
+      : countingNote(result);
   if (trials.length > s.trialsSeen) {
     const t = trials[trials.length - 1];
     s.trialsSeen = trials.length;
@@ -474,8 +482,7 @@ function endUI() {
 /** The final result: the scored time, the trials, the interpretation, the report link. */
 async function showResult(result, id) {
   renderTrials(result);
-  ui.trialNote.textContent = result.trials.length
-    ? `Practice trials come first; the next ${result.trials_asked} count, and the timed ones among them make the score.` : "";
+  ui.trialNote.textContent = result.trials.length ? countingNote(result) : "";
   ui.result.hidden = false;
   if (result.timed) {
     const unc = isNum(result.uncertainty_s) ? ` ± ${result.uncertainty_s.toFixed(2)} s` : "";
