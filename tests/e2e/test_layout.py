@@ -231,9 +231,9 @@ _SMALL_LABELS = pytest.mark.xfail(reason="charts.js: labels scale down with the 
                                   strict=False)
 
 
-@pytest.mark.parametrize(("width", "height"), [
-    pytest.param(390, 844, marks=_SMALL_LABELS), (1280, 800)])
-@pytest.mark.parametrize("what", ["progress", "review"])
+@pytest.mark.parametrize(("what", "width", "height"), [
+    pytest.param("progress", 390, 844, marks=_SMALL_LABELS), ("progress", 1280, 800),
+    ("review", 390, 844), ("review", 1280, 800)])
 def test_chart_text_is_readable(seeded: Seeded, page: Any, what: str, width: int,
                                 height: int) -> None:
     """Every chart label is at least 11 px high on screen."""
@@ -304,3 +304,46 @@ MIN_HEIGHT_PX = {"#viewer": 150, "#cue": 30}
 
 def _camera_and_cue(page: Any) -> dict[str, dict]:
     return {sel: page.evaluate(IN_VIEW_JS, sel) for sel in MIN_HEIGHT_PX}
+
+
+@pytest.fixture(scope="module")
+def live_session(browser_context: Any, server: str) -> str:
+    """A short live session from the fake camera, stopped and saved: its id."""
+    page = browser_context.new_page()
+    try:
+        page.goto(server + "/")
+        page.wait_for_function("() => document.querySelector('#level').options.length >= 3")
+        page.click("#start")
+        page.wait_for_function("() => window.__posecoach.overlaysDrawn >= 30", timeout=120_000)
+        page.click("#stop")
+        page.wait_for_function("() => window.__posecoach.finished === true", timeout=120_000)
+        return str(page.evaluate("() => window.__posecoach.sessionId"))
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize(("width", "height"), VIEWPORTS)
+def test_the_review_of_a_live_session_fits(live_session: str, server: str, page: Any,
+                                           screenshots: Path, width: int, height: int) -> None:
+    """The review page of a recorded session, with its clip, cue list and plots."""
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{server}/review/{live_session}")
+    page.wait_for_function("() => document.querySelectorAll('#plots .plot svg').length > 0",
+                           timeout=60_000)
+    page.wait_for_load_state("networkidle")
+    _check_fits(page, "review-live", width, screenshots)
+    assert page.js_errors == []
+
+
+# The review's plots are the server's SVG (posecoach.outputs.plots) drawn at a fixed size and
+# scaled to their card: their labels come out at about 5 px on a phone and 9 px on a laptop.
+@pytest.mark.xfail(reason="review plots: labels scale down with the plot", strict=False)
+@pytest.mark.parametrize(("width", "height"), VIEWPORTS)
+def test_the_review_plots_text_is_readable(live_session: str, server: str, page: Any,
+                                           width: int, height: int) -> None:
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{server}/review/{live_session}")
+    page.wait_for_function("() => document.querySelectorAll('#plots .plot svg').length > 0",
+                           timeout=60_000)
+    small = page.evaluate(SMALL_TEXT_JS)
+    assert small == [], f"review at {width} px has plot text under 11 px on screen: {small[:8]}"
