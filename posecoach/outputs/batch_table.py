@@ -238,10 +238,11 @@ def _breakable(text: str) -> str:
 
 
 def _shown(name: str, value: object) -> str:
+    """A value as the page shows it (text, not a spreadsheet cell: no formula guard)."""
     if isinstance(value, float):
         digits = 1 if name in ("cadence_spm", "duration_s") else 2
         return f"{value:.{digits}f}"
-    return _cell(value)
+    return "" if value is None else str(value)
 
 
 def _page_columns(rows: Sequence[BatchRow]) -> tuple[str, ...]:
@@ -266,7 +267,7 @@ def _row_html(row: BatchRow, columns: Sequence[str]) -> str:
             if row.reason:
                 inner += f'<span class="why">{_e(row.reason)}</span>'
         else:
-            inner = _e(_shown(name, value))
+            inner = html.escape(_shown(name, value), quote=True)
         title = f' title="{_e(value)}"' if name == "file" else ""
         label_attr = _e(BatchRow.model_fields[name].title)
         cells.append(f'<td class="{kind}" data-label="{label_attr}" data-value="{_e(value)}"'
