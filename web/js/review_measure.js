@@ -53,6 +53,7 @@ export function measuring(player, sessionId, frames) {
     pending = [];
     if (tool && !player.paused) player.pause();
     wrap.classList.toggle("measuring", Boolean(tool));
+    player.controls = !tool; // the clip's own controls would sit over the points clicked
     for (const b of document.querySelectorAll(".tool")) {
       b.setAttribute("aria-pressed", String(b.dataset.tool === tool));
     }
