@@ -404,7 +404,7 @@ def review_section(review: SessionReview) -> str:
     if review.measurements:
         rows = "\n".join(
             f'<tr><td class="num">{i}</td><td class="time">{_e(clip_time(m.time_s))}</td>'
-            f'<td class="num">{_e(m.frame if m.frame is not None else "")}</td>'
+            f'<td class="num">{_e(m.frame + 1 if m.frame is not None else "")}</td>'
             f'<td>{_e(m.kind)}</td><td class="num">{_e(measurement_text(m))}</td></tr>'
             for i, m in enumerate(review.measurements, start=1)
         )

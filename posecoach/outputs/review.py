@@ -59,7 +59,8 @@ class PicturePoint(Record):
 @dataclass(frozen=True, config=RECORD_CONFIG)
 class Measurement(Record):
     """One measurement on one frame: an angle in degrees, or a distance in metres or leg
-    lengths (`unit`). `time_s` is the frame's time in the clip."""
+    lengths (`unit`). `time_s` is the frame's time in the clip, `frame` its number in
+    `metrics.csv` (from 0; the page and the report count from 1)."""
 
     id: str = ""
     kind: MeasureKind = "angle"
