@@ -221,7 +221,16 @@ export function attachPlayhead(svg, onSeek) {
       const x = axis.x(t);
       const inside = Number.isFinite(x) && x >= axis.left - 0.5 && x <= axis.right + 0.5;
       line.setAttribute("visibility", inside ? "visible" : "hidden");
-      if (inside) { line.setAttribute("x1", x); line.setAttribute("x2", x); }
+      if (!inside) return;
+      line.setAttribute("x1", x); line.setAttribute("x2", x);
+      // a plot wider than its box (a phone) scrolls to keep the playhead in view
+      const box = svg.parentElement;
+      const view = svg.viewBox.baseVal;
+      if (!box || box.scrollWidth <= box.clientWidth + 1 || !view || !view.width) return;
+      const px = ((x - view.x) * svg.clientWidth) / view.width;
+      if (px < box.scrollLeft + 16 || px > box.scrollLeft + box.clientWidth - 16) {
+        box.scrollLeft = Math.max(0, px - box.clientWidth / 2);
+      }
     },
   };
 }
