@@ -137,10 +137,11 @@ def test_click_on_a_plot_seeks_the_clip(reviewed: Reviewed, page: Any) -> None:
     page.wait_for_function(
         "(t) => Math.abs(document.querySelector('#player').currentTime - t) < 0.03", arg=expected)
     # the playhead of every plot with a time axis stands at that time
-    line = page.locator("figure[data-plot='posture'] line.playhead")
-    assert line.get_attribute("visibility") == "visible"
-    x = float(line.get_attribute("x1"))
-    assert t_left + (x - left) * per_x == pytest.approx(_time(page), abs=0.02)
+    at = left + (_time(page) - t_left) / per_x
+    page.wait_for_function(
+        """(x) => { const l = document.querySelector("figure[data-plot='posture'] line.playhead");
+                    return l.getAttribute('visibility') === 'visible'
+                      && Math.abs(Number(l.getAttribute('x1')) - x) < 1; }""", arg=at)
     assert not page.js_errors, page.js_errors
 
 
