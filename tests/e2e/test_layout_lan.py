@@ -26,25 +26,27 @@ def lan_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield running.base
 
 
+def _browser(pw: Any, profile: Path, fake_webcam: Path, **options: Any) -> Any:
+    """Chromium that accepts the server's own certificate, with `options` (its window)."""
+    return chromium_context(pw, profile, fake_webcam, timeout_ms=30_000,
+                            ignore_https_errors=True, accept_downloads=False, **options)
+
+
 @pytest.fixture(scope="module")
 def phone(tmp_path_factory: pytest.TempPathFactory, fake_webcam: Path,
           playwright_driver: Any) -> Iterator[Any]:
-    with chromium_context(
-        playwright_driver, tmp_path_factory.mktemp("chromium-phone"), fake_webcam,
-        timeout_ms=30_000, viewport={"width": 390, "height": 844}, is_mobile=True,
-        has_touch=True, ignore_https_errors=True, accept_downloads=False,
-    ) as context:
+    """A phone: a touch screen 390 px wide."""
+    with _browser(playwright_driver, tmp_path_factory.mktemp("chromium-phone"), fake_webcam,
+                  viewport={"width": 390, "height": 844}, is_mobile=True,
+                  has_touch=True) as context:
         yield context
 
 
 @pytest.fixture(scope="module")
 def laptop(tmp_path_factory: pytest.TempPathFactory, fake_webcam: Path,
            playwright_driver: Any) -> Iterator[Any]:
-    with chromium_context(
-        playwright_driver, tmp_path_factory.mktemp("chromium-laptop"), fake_webcam,
-        timeout_ms=30_000, viewport={"width": 1280, "height": 800}, ignore_https_errors=True,
-        accept_downloads=False,
-    ) as context:
+    with _browser(playwright_driver, tmp_path_factory.mktemp("chromium-laptop"), fake_webcam,
+                  viewport={"width": 1280, "height": 800}) as context:
         yield context
 
 
