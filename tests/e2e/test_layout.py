@@ -352,3 +352,23 @@ def test_the_review_plots_text_is_readable(live_session: str, server: str, page:
                            timeout=60_000)
     small = page.evaluate(SMALL_TEXT_JS)
     assert small == [], f"review at {width} px has plot text under 11 px on screen: {small[:8]}"
+
+
+@pytest.mark.parametrize(("width", "height"), VIEWPORTS)
+def test_the_timed_test_camera_and_instruction_are_in_view(
+        browser_context: Any, server: str, screenshots: Path, width: int, height: int) -> None:
+    """On the timed test page, once the camera is on (setting up and marking the floor), the
+    picture and the instruction are wholly in view without scrolling."""
+    page = browser_context.new_page()
+    try:
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(server + "/timed-test")
+        page.click("#camera-on")
+        page.wait_for_function("() => !document.querySelector('#mark').disabled", timeout=60_000)
+        page.screenshot(path=str(screenshots / f"layout-timed-test-camera-{width}.png"))
+        boxes = {sel: page.evaluate(IN_VIEW_JS, sel) for sel in ("#viewer", "#say")}
+    finally:
+        page.close()
+    for sel, box in boxes.items():
+        assert box["scrolled"] == 0 and box["height"] > MIN_HEIGHT_PX.get(sel, 30), (sel, box)
+        assert box["top"] >= 0 and box["bottom"] <= box["window"] + 1, (sel, box)
