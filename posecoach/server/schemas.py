@@ -90,6 +90,7 @@ class SessionBase(BaseModel):
     kind: SessionKind
     created_at: str = Field(description="ISO 8601 UTC time the session was created")
     source_name: str = Field(description="the uploaded file's name, or the camera used")
+    name: str | None = Field(None, description="the coach's name for the session, if given")
     level: str
     height_cm: float | None
     status: SessionStatus
