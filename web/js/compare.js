@@ -25,7 +25,7 @@ let frameS = 1 / 30;
 let playing = false;
 
 /** A file name made breakable at its separators (so long clip names wrap between words). */
-const breakable = (text) => text.replace(/([_.\-/])/g, "$1\u200b");
+const breakable = (text) => text.replace(/([_\-/])(?=\S)/g, "$1\u200b");
 
 /** "person · date · name or clip" for a session record (SessionListItem or SessionDetail). */
 function label(rec) {
@@ -94,6 +94,7 @@ function parseLandmarks(text) {
   const cols = [];
   for (let i = 0; i < 33; i += 1) cols.push([at(`x${i}`), at(`y${i}`), at(`v${i}`)]);
   const tCol = at("time_s");
+  const width = Number.parseFloat(lines[0]?.split(",")[at("width")]);
   const times = [];
   const frames = [];
   for (const line of lines) {
@@ -112,7 +113,7 @@ function parseLandmarks(text) {
   const legs = frames.map(legLength).filter(Number.isFinite).sort((p, q) => p - q);
   const hips = frames.map(hipMid).filter((h) => h);
   const travel = hips.length > 1 ? hips[hips.length - 1][0] - hips[0][0] : 0;
-  return { times, frames, leg: legs.length ? legs[Math.floor(legs.length / 2)] : NaN, travel };
+  return { times, frames, width, leg: legs.length ? legs[Math.floor(legs.length / 2)] : NaN, travel };
 }
 
 function point(pts, i) {
@@ -171,7 +172,8 @@ function drawOnion() {
   const scale = A.leg / B.leg;
   const mirror = A.travel * B.travel < 0 ? -1 : 1;
   const shown = containRect(box.width, box.height, video.videoWidth, video.videoHeight);
-  const toCss = shown.w / video.videoWidth;
+  // landmarks are in the pixels of the frames they were found on, which may be larger than the clip's
+  const toCss = shown.w / (Number.isFinite(A.width) && A.width > 0 ? A.width : video.videoWidth);
   const place = (p) => [
     (shown.x + (hipA[0] + mirror * (p[0] - hipB[0]) * scale) * toCss) * dpr,
     (shown.y + (hipA[1] + (p[1] - hipB[1]) * scale) * toCss) * dpr,
