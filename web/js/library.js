@@ -45,8 +45,9 @@ function sessionActions(rec, date) {
   const items = [rename];
   const others = (picker?.people ?? []).filter((p) => p.id !== rec.person_id);
   if (others.length) {
-    const move = el("select", { "data-action": "move", "aria-label": `Move session from ${date} to another person` },
-      el("option", { value: "" }, "Move to…"), ...others.map((p) => el("option", { value: p.id }, p.name)));
+    const move = el("select", { "data-action": "move", "aria-label": `Move session from ${date} to another person`,
+      style: "width:4.2rem;min-width:0;min-height:2rem;padding:.15rem .2rem;font-size:inherit" },
+      el("option", { value: "" }, "Move…"), ...others.map((p) => el("option", { value: p.id }, p.name)));
     move.addEventListener("change", () => {
       const to = others.find((p) => p.id === move.value);
       if (!to) return;
@@ -56,7 +57,7 @@ function sessionActions(rec, date) {
     items.push(move);
   }
   items.push(remove);
-  return el("div", { class: "session-actions", style: "display:flex;flex-wrap:wrap;gap:.35rem .8rem;margin-top:.3rem;align-items:center" }, ...items);
+  return el("div", { class: "session-actions", style: "display:flex;flex-wrap:wrap;gap:.3rem .6rem;margin-top:.3rem;align-items:center;font-size:.85rem" }, ...items);
 }
 
 function pain(rec) {
