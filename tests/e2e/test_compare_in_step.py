@@ -181,3 +181,21 @@ def test_one_session_says_what_to_do(one_session: tuple[str, str], page: Any, wi
     assert not page.is_visible("#video-a") and not page.is_visible("#video-b")
     page.screenshot(path=str(screenshots / f"compare-alone-{width}.png"), full_page=True)
     assert not page.js_errors, page.js_errors
+
+
+def test_the_review_page_downloads_the_clip_under_its_name(
+        two_walks: tuple[str, str, str], playwright_driver: Any, fake_webcam: Path,
+        tmp_path: Path) -> None:
+    """The browser saves the annotated clip as `<clip>-annotated.mp4`, from the server's
+    Content-Disposition, whatever name the page's link suggests."""
+    from tests.e2e.conftest import chromium_context
+
+    base, first, _ = two_walks
+    with chromium_context(playwright_driver, tmp_path / "profile", fake_webcam,
+                          timeout_ms=30_000, accept_downloads=True) as context:
+        tab = context.new_page()
+        tab.goto(f"{base}/review/{first}")
+        link = tab.locator(f'#downloads a[href$="/{first}/files/annotated.mp4"]')
+        with tab.expect_download() as saving:
+            link.click()
+        assert saving.value.suggested_filename == "garden_backwards-annotated.mp4"
