@@ -100,6 +100,33 @@ def test_two_walks_line_up_step_together_and_overlay(two_walks: tuple[str, str, 
     a2, b2 = _times(page)
     assert (a2, b2) == (pytest.approx(a0, abs=0.01), pytest.approx(b0, abs=0.01))
 
+    # Played together at a shared speed: the gap between the clips stays the lined-up one.
+    page.select_option("#speed", "0.5")
+    assert page.evaluate("() => ['video-a', 'video-b'].map("
+                         "(id) => document.getElementById(id).playbackRate)") == [0.5, 0.5]
+    page.click("#play")
+    page.wait_for_function(f"() => document.getElementById('video-a').currentTime > {a0 + 0.3}")
+    page.click("#play")
+    page.wait_for_function("() => document.getElementById('video-b').paused")
+    a3, b3 = _times(page)
+    assert (b3 - a3) == pytest.approx(b0 - a0, abs=0.15)
+
+    # Lined up at a time picked on each clip.
+    page.select_option("#align", "picked")
+    page.evaluate("() => { document.getElementById('video-a').currentTime = 1.0; }")
+    page.wait_for_function(
+        "() => Math.abs(document.getElementById('video-a').currentTime - 1) < 0.01")
+    page.click("#pick-here-a")
+    page.evaluate("() => { document.getElementById('video-b').currentTime = 4.0; }")
+    page.wait_for_function(
+        "() => Math.abs(document.getElementById('video-b').currentTime - 4) < 0.01")
+    page.click("#pick-here-b")
+    page.click("#step-fwd")
+    page.wait_for_function("() => document.getElementById('video-a').currentTime > 1.005")
+    a4, b4 = _times(page)
+    assert (a4 - 1.0, b4 - 4.0) == (pytest.approx(frame_s, abs=0.25 * frame_s),
+                                    pytest.approx(frame_s, abs=0.25 * frame_s))
+
     page.select_option("#align", "first_toe_contact_s")
     page.wait_for_function(
         f"() => Math.abs(document.getElementById('video-a').currentTime"
