@@ -189,6 +189,20 @@ def test_deleting_one_session_removes_its_files_and_nothing_else(
     assert again.status_code == 404 and again.json()["detail"] == "no such session"
 
 
+def test_a_row_pointing_at_another_sessions_folder_deletes_only_its_own(
+        app_client: TestClient, backward_walk: Any) -> None:
+    storage = storage_of(app_client)
+    victim = session_with_files(storage, backward_walk, "walk.mp4")
+    stray = session_with_files(storage, backward_walk, "walk 2.mp4")
+    victim_dir = storage.get_session(victim).out_dir  # type: ignore[union-attr]
+    with sqlite3.connect(storage.db_path) as db:
+        db.execute("UPDATE sessions SET out_dir = ? WHERE id = ?", (str(victim_dir), stray))
+    assert app_client.delete(f"/api/sessions/{stray}", headers=WRITE).status_code == 204
+    assert (victim_dir / "annotated.mp4").is_file()
+    assert not (storage.sessions_dir / stray).exists()
+    assert app_client.get(f"/api/sessions/{victim}/files/annotated.mp4").status_code == 200
+
+
 def test_a_session_another_process_is_analysing_is_not_deleted(app_client: TestClient,
                                                                 backward_walk: Any) -> None:
     """A second server on the same library sets the session running: this one sees it."""

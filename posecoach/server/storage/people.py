@@ -221,7 +221,8 @@ class People(Database):
         return [row["id"] for row in rows]
 
     def _remove_folder(self, session_id: str, out_dir: Path) -> None:
-        """Remove a deleted session's folder; only ever one inside the sessions folder.
+        """Remove a deleted session's folder; only ever one inside the sessions folder and
+        named after the session (a row pointing at another session's folder loses nothing).
 
         The folder is first renamed aside (one atomic step), so another process serving or
         checking the session finds it whole or gone, never half-removed, and a new session
@@ -233,7 +234,7 @@ class People(Database):
                 resolved = folder.resolve()
             except OSError:
                 continue
-            if resolved.parent != root or not resolved.is_dir():
+            if resolved.parent != root or resolved.name != session_id or not resolved.is_dir():
                 continue
             aside = root / f".deleted-{resolved.name}-{new_id()[:8]}"
             try:
