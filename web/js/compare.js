@@ -56,6 +56,7 @@ async function fillPickers(a, b) {
   if (list.length < 2) {
     $("alone").hidden = false;
     $("compare-body").hidden = true;
+    if (!list.length) $("alone-heading").textContent = "No sessions yet";
     if (list.length === 1) {
       $("alone-text").prepend(el("span", {}, `The library holds one session (${label(list[0])}). `));
       $("alone-text").append(" ", el("a", { href: `/review/${encodeURIComponent(list[0].id)}` }, "Review this one"), " meanwhile.");
