@@ -315,8 +315,17 @@ async function load(key, id) {
       .then((text) => { side.marks = parseLandmarks(text); drawOnion(); })
       .catch((err) => showError(`The ${which.toLowerCase()} session's landmarks could not be read: ${err.message}`));
   }
-  if (side.video.readyState < 1) await new Promise((resolve) => side.video.addEventListener("loadedmetadata", resolve, { once: true }));
   return rec;
+}
+
+/** Wait until a clip's length is known; false when it cannot be played (none was recorded). */
+function clipReady(video) {
+  if (video.readyState >= 1) return Promise.resolve(true);
+  if (video.error) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    video.addEventListener("loadedmetadata", () => resolve(true), { once: true });
+    video.addEventListener("error", () => resolve(false), { once: true });
+  });
 }
 
 async function main() {
@@ -337,6 +346,11 @@ async function main() {
   const sb = sides.b.rec.summary ?? {};
   $("compare-table").querySelector("tbody").replaceChildren(...tableRows(sa, sb).map(([name, f]) =>
     el("tr", {}, el("th", { scope: "row" }, name), el("td", { class: "num" }, f(sa)), el("td", { class: "num" }, f(sb)))));
+  const playable = await Promise.all([clipReady(sides.a.video), clipReady(sides.b.video)]);
+  if (!playable.every(Boolean)) {
+    showError("A session has no clip to play: the numbers are compared, the clips cannot be played in step.");
+    return;
+  }
   $("transport").hidden = false;
   await lineUp();
 }
