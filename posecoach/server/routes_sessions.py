@@ -7,6 +7,7 @@ in the library is a 404; every refusal is one sentence through the error table.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import logging
 import math
@@ -99,7 +100,9 @@ class _Directions:
         """True when the frame nearest `time_s` was walking backwards."""
         if time_s is None or not self.times_s:
             return False
-        nearest = min(range(len(self.times_s)), key=lambda i: abs(self.times_s[i] - time_s))
+        after = bisect.bisect_left(self.times_s, time_s)
+        near = [i for i in (after - 1, after) if 0 <= i < len(self.times_s)]
+        nearest = min(near, key=lambda i: abs(self.times_s[i] - time_s))
         return self.directions[nearest] == "backward"
 
 
