@@ -17,6 +17,7 @@ from posecoach.server import (
     routes_api,
     routes_live,
     routes_pages,
+    routes_review,
     routes_sessions,
     routes_viewer,
 )
@@ -136,6 +137,7 @@ def create_app(
     app.state.ctx = ctx
     app.include_router(routes_api.router)
     app.include_router(routes_sessions.router)
+    app.include_router(routes_review.router)
     app.include_router(routes_live.router)
     app.include_router(routes_viewer.router)
     app.include_router(routes_pages.router)
