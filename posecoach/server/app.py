@@ -18,6 +18,7 @@ from posecoach.server import (
     routes_live,
     routes_pages,
     routes_review,
+    routes_sessions,
     routes_viewer,
 )
 from posecoach.server.auth import AccessMiddleware
@@ -135,6 +136,7 @@ def create_app(
     )
     app.state.ctx = ctx
     app.include_router(routes_api.router)
+    app.include_router(routes_sessions.router)
     app.include_router(routes_review.router)
     app.include_router(routes_live.router)
     app.include_router(routes_viewer.router)

@@ -92,6 +92,7 @@ class SessionBase(BaseModel):
     kind: SessionKind
     created_at: str = Field(description="ISO 8601 UTC time the session was created")
     source_name: str = Field(description="the uploaded file's name, or the camera used")
+    name: str | None = Field(None, description="the coach's name for the session, if given")
     level: str
     height_cm: float | None
     status: SessionStatus
@@ -119,6 +120,36 @@ class SessionDetail(SessionBase):
     summary: SessionSummary | None
     sentences: list[str] = Field(description="the summary in plain words, for the walker")
     files: list[str] = Field(description="the session's output files that exist")
+
+
+class SessionRename(BaseModel):
+    """`PUT /api/sessions/{id}/name`: the coach's name for a session (null or blank: go back
+    to the clip's name)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(max_length=4 * MAX_NAME_CHARS)
+
+
+class SessionMove(BaseModel):
+    """`PUT /api/sessions/{id}/person`: the person the session belongs to from now on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    person_id: str = Field(description="a person id from `GET /api/people`")
+
+
+class SessionEvents(BaseModel):
+    """`GET /api/sessions/{id}/events`: the moments two sessions can be aligned at, in
+    seconds from the start of the clip (null when the session has none)."""
+
+    session_id: str
+    fps: float | None = Field(description="the clip's frame rate (frames per second)")
+    first_backward_step_s: float | None = Field(
+        description="the first step taken while walking backwards")
+    first_toe_contact_s: float | None = Field(
+        description="the first toe contact (backward walking lands on the toe)")
+    step_times_s: list[float] = Field(description="every step's time, in order")
 
 
 # ---------------------------------------------------------------------------- people
