@@ -200,16 +200,8 @@ def _pages(seeded: Seeded) -> dict[str, tuple[str, str]]:
     }
 
 
-# The compare page's headings show clip names without line-break chances between their parts
-# (compare.js could use api.js's breakable()), so a long name breaks inside a word.
-_COMPARE_NAMES = pytest.mark.xfail(reason="compare.js headings: clip names need breakable()",
-                                   strict=False)
 PAGE_NAMES = ["live", "timed-test", "library", "review", "compare", "compare-people", "progress",
               "people", "viewer"]
-KNOWN_FAILING = {("compare", 390), ("compare-people", 390), ("compare-people", 1280)}
-PAGE_CASES = [pytest.param(what, width, height,
-                           marks=[_COMPARE_NAMES] if (what, width) in KNOWN_FAILING else [])
-              for what in PAGE_NAMES for width, height in VIEWPORTS]
 
 
 def _open(page: Any, seeded: Seeded, what: str, width: int, height: int) -> None:
@@ -221,7 +213,8 @@ def _open(page: Any, seeded: Seeded, what: str, width: int, height: int) -> None
     page.wait_for_load_state("networkidle")
 
 
-@pytest.mark.parametrize(("what", "width", "height"), PAGE_CASES)
+@pytest.mark.parametrize(("width", "height"), VIEWPORTS)
+@pytest.mark.parametrize("what", PAGE_NAMES)
 def test_the_page_fits(seeded: Seeded, page: Any, screenshots: Path, what: str, width: int,
                        height: int) -> None:
     _open(page, seeded, what, width, height)
