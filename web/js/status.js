@@ -77,3 +77,20 @@ export function showStatus(tiles, msg, stepTimes) {
   setIndicator(tiles.cadence, stepTimes.length ? "num" : "unknown", isNum(cadence) ? `${Math.round(cadence)}/min` : "–");
   tiles.cadence.querySelector(".ind-sub").textContent = `${stepTimes.length} step${stepTimes.length === 1 ? "" : "s"}`;
 }
+
+// The start-up check (a result's `setup`) on its tiles, `setup-<check name>` in `root`; the
+// same on the phone and the big screen. Returns the line for the cue: the first advice while
+// it runs, then the verdict (`done` says which).
+export function showSetupChecks(root, setup) {
+  for (const check of setup.checks) {
+    const node = root.querySelector(`#setup-${check.name}`);
+    if (!node) continue;
+    const state = check.passed === true ? "yes" : check.passed === false ? "no" : "unknown";
+    const text = check.passed === true ? "OK" : check.passed === false ? "Change" : setup.done ? "Can't tell" : "Checking";
+    setIndicator(node, state, text);
+    node.title = check.message || "";
+  }
+  if (!setup.done) return { text: setup.advice.length ? setup.advice[0] : "Checking your set-up…", severity: "info", done: false };
+  const text = setup.passed ? "Set-up looks good. Start walking backwards." : `To set up: ${setup.message}`;
+  return { text, severity: setup.passed ? "good" : "warning", done: true };
+}
