@@ -53,12 +53,13 @@ export class CaptureClock {
   constructor(video) {
     this.video = video;
     this.lastCapture = null;
-    this.origin = performance.timeOrigin;
+    this.source = "grab"; // what lastCapture is: captureTime, presentationTime, or the grab
     if (typeof video.requestVideoFrameCallback === "function") {
       const onFrame = (now, meta) => {
         // captureTime is on the performance.now() clock where the camera reports it.
-        this.lastCapture = typeof meta.captureTime === "number" && meta.captureTime > 0 ? meta.captureTime
-          : typeof meta.presentationTime === "number" ? meta.presentationTime : now;
+        const captured = typeof meta.captureTime === "number" && meta.captureTime > 0;
+        this.source = captured ? "captureTime" : "presentationTime";
+        this.lastCapture = captured ? meta.captureTime : meta.presentationTime ?? now;
         video.requestVideoFrameCallback(onFrame);
       };
       video.requestVideoFrameCallback(onFrame);

@@ -13,7 +13,7 @@ const JPEG_QUALITY = 0.7;
 const MIN_FRAME_INTERVAL_MS = 1000 / 30;
 const STALL_MS = 4000;              // no result for this long: assume the frame was lost
 const SETUP_SHOWN_MS = 8000;       // the set-up check's verdict stays on screen this long
-const GLASS_KEPT = 600;             // glass-to-glass times kept for the test hook
+const GLASS_KEPT = 5000;            // glass-to-glass times kept for the benchmark (minutes of them)
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -186,6 +186,7 @@ function showLocked(msg) {
   redraw();
   debug.framesLocked += 1;
   if (debug.onOverlay) debug.onOverlay(msg, ui.frameCanvas);
+  debug.captureClock = s.clock.source;
   whenOnScreen(frame.capturedAt, (ms) => {
     debug.glassMs.push(ms);
     if (debug.glassMs.length > GLASS_KEPT) debug.glassMs.shift();
