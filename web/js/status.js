@@ -1,6 +1,7 @@
 // The walker-status tiles shown by the live page and the big-screen viewer: whether the
 // walker is fully in view, the camera view, walking backwards, the setting and the cadence.
 import { isNum } from "./api.js";
+import { DIRECTION_WORDS } from "./words.js";
 
 const CADENCE_WINDOW_S = 15;
 const TILES = [
@@ -61,9 +62,10 @@ export function showStatus(tiles, msg, stepTimes) {
   setIndicator(tiles.view, view === "side" ? "yes" : view && view !== "unknown" ? "warn" : "unknown",
     view && view !== "unknown" ? view.charAt(0).toUpperCase() + view.slice(1) : "–");
 
-  const dir = msg.person ? m.direction : null;
-  const dirText = { backward: "Yes", forward: "Forwards", standing: "Standing", turning: "Turning" }[dir];
-  setIndicator(tiles.backward, dir === "backward" ? "yes" : dir === "forward" ? "no" : dir ? "warn" : "unknown", dirText ?? "–");
+  // Nothing is said while the direction is not known (a new window filling after a jump).
+  const dir = msg.person && m.direction !== "unknown" ? m.direction : null;
+  setIndicator(tiles.backward, dir === "backward" ? "yes" : dir === "forward" ? "no" : dir ? "warn" : "unknown",
+    dir ? DIRECTION_WORDS[dir] ?? dir : "–");
 
   if (tiles.setting) {
     const where = { overground: "Overground", treadmill: "Treadmill" }[msg.setting];
