@@ -190,6 +190,9 @@ def test_each_result_is_drawn_on_its_own_frame_and_the_big_screen_follows_throug
     # The big screen has the phone's tiles, the setting one included.
     assert viewer.is_visible("#ind-setting")
     assert viewer.evaluate("window.__posecoachViewer.setup") is not None
+    labels = "[...document.querySelectorAll('#%s .ind-label')].map((n) => n.textContent)"
+    assert viewer.evaluate(labels % "setup-check") == phone.evaluate(labels % "setup-check")
+    assert viewer.evaluate(labels % "walker-status") == phone.evaluate(labels % "walker-status")
     for name, page in (("live", phone), ("viewer", viewer)):
         page.screenshot(path=str(screenshots / f"overlay-{name}-1280x800.png"))
         page.set_viewport_size({"width": 390, "height": 844})

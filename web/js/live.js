@@ -205,7 +205,7 @@ function logCue(cue) {
 function showSetup(setup) {
   debug.setup = setup;
   ui.setupCheck.hidden = false;
-  const line = showSetupChecks(document, setup);
+  const line = showSetupChecks(ui.setupCheck, setup);
   setCue(line.text, line.severity);
   if (!line.done) return;
   const verdict = line.text;

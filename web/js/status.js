@@ -80,13 +80,25 @@ export function showStatus(tiles, msg, stepTimes) {
   tiles.cadence.querySelector(".ind-sub").textContent = `${stepTimes.length} step${stepTimes.length === 1 ? "" : "s"}`;
 }
 
-// The start-up check (a result's `setup`) on its tiles, `setup-<check name>` in `root`; the
-// same on the phone and the big screen. Returns the line for the cue: the first advice while
-// it runs, then the verdict (`done` says which).
-export function showSetupChecks(root, setup) {
+// The start-up check (a result's `setup`) on its tiles, `setup-<check name>` in `section`
+// (made from the check's own label where the page has none); the same on the phone and the big
+// screen. Returns the line for the cue: the first advice while it runs, then the verdict
+// (`done` says which).
+export function showSetupChecks(section, setup) {
   for (const check of setup.checks) {
-    const node = root.querySelector(`#setup-${check.name}`);
-    if (!node) continue;
+    let node = section.querySelector(`#setup-${check.name}`);
+    if (!node) {
+      node = document.createElement("div");
+      node.className = "indicator";
+      node.id = `setup-${check.name}`;
+      for (const [cls, text] of [["ind-label", check.label], ["ind-value", "–"]]) {
+        const span = document.createElement("span");
+        span.className = cls;
+        span.textContent = text;
+        node.append(span);
+      }
+      section.append(node);
+    }
     const state = check.passed === true ? "yes" : check.passed === false ? "no" : "unknown";
     const text = check.passed === true ? "OK" : check.passed === false ? "Change" : setup.done ? "Can't tell" : "Checking";
     setIndicator(node, state, text);

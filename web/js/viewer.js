@@ -225,7 +225,7 @@ function redraw() {
 function showSetup(setup) {
   debug.setup = setup;
   ui.setupCheck.hidden = false;
-  const line = showSetupChecks(document, setup);
+  const line = showSetupChecks(ui.setupCheck, setup);
   setCue(line.text, line.severity);
   if (line.done) {
     setupShownUntil = performance.now() + SETUP_SHOWN_MS;
