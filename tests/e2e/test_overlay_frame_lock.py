@@ -8,7 +8,7 @@ flight). The page, and the big screen, report the number read from the pixels of
 result was drawn on, at the moment it was drawn; screenshots check that the frame drawn on is
 what the screen shows. They must be the same: 0 frames
 apart. The big screen then follows the session through: its review link when it ends, and the
-next session without a reload.
+next session without a reload. The timed-test page is held to the same.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from tests.e2e.conftest import chromium_context
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900), needs_shared_data]
 LOCKED_ON_PHONE = 60
 LOCKED_ON_SCREEN = 30
+LOCKED_IN_TEST = 30
 
 # Installed in a page: each overlay drawn reports its result's seq and the number read from
 # the frame canvas it was drawn on.
@@ -224,3 +225,32 @@ def test_each_result_is_drawn_on_its_own_frame_and_the_big_screen_follows_throug
     assert errors == []
     viewer.close()
     phone.close()
+
+
+def test_the_timed_test_draws_each_result_on_its_own_frame(
+    numbered_context: Any, server: str, screenshots: Path
+) -> None:
+    errors: list[str] = []
+    page = numbered_context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.add_init_script(SOCKET_TRUTH_JS)
+    page.goto(f"{server}/timed-test")
+    _hook(page, "__timedtest")
+    page.click("#camera-on")
+    page.fill("#height", "175")
+    page.wait_for_function("document.querySelector('#video').videoWidth > 0")
+    page.click("#start")
+    page.wait_for_function(f"window.__timedtest.framesLocked >= {LOCKED_IN_TEST}")
+    drawn = page.evaluate("window.__drawn")
+    result_from = {int(seq): index for seq, index in
+                   page.evaluate("window.__resultFrom").items()}
+    sent = _sent_numbers(page, sorted(set(result_from.values())))
+    truth = {seq: sent[index] for seq, index in result_from.items()}
+    assert len(drawn) >= LOCKED_IN_TEST
+    assert set(_frames_apart(drawn, truth)) == {0}
+    assert "behind" in (page.get_attribute("#video", "class") or "")
+    page.screenshot(path=str(screenshots / "overlay-timed-test-1280x800.png"))
+    page.click("#finish")
+    page.wait_for_function("window.__timedtest.finished !== null")
+    assert errors == []
+    page.close()

@@ -36,6 +36,7 @@ const ui = {
 const debug = (window.__timedtest = {
   marks: [], sessionId: null, trials: null, finished: null, spoken: [], said: [], results: 0,
   framesLocked: 0, // results drawn on the frame they were computed from
+  onOverlay: null,  // called with (result, frame canvas) after each overlay is drawn
 });
 
 let stream = null;       // the camera
@@ -230,6 +231,7 @@ function showLocked(msg) {
   s.shown = msg;
   drawOverlayNow();
   debug.framesLocked += 1;
+  if (debug.onOverlay) debug.onOverlay(msg, frameCanvas);
 }
 
 function showLiveVideo() {
