@@ -21,7 +21,7 @@ const ui = {
   level: $("level"), height: $("height"), suggested: $("suggested"), guide: $("guide"),
   elapsed: $("elapsed"), target: $("target"), timerFill: $("timer-fill"),
   cue: $("cue"), cueLog: $("cue-log"), video: $("video"), sourceFrame: $("source-frame"),
-  overlay: $("overlay"), frameCanvas: $("frame-canvas"), viewerMode: $("viewer-mode"), placeholder: $("viewer-placeholder"), after: $("after"),
+  overlay: $("overlay"), frameCanvas: $("frame-canvas"), placeholder: $("viewer-placeholder"), after: $("after"),
   reviewLink: $("review-link"), checkin: $("checkin"), setup: $("setup"),
   speakWhere: $("speak-where"), setupCheck: $("setup-check"),
   walkSetting: $("walk-setting"),
