@@ -49,6 +49,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks import glass_to_glass
 from tools.net import free_port, stop_process
 from tools.shared_data import shared_data_dir
 
@@ -1343,6 +1344,7 @@ def run_benchmarks(
         for backend in backends:
             plan = None if backend == report.chosen else [(30.0, 20.0 if quick else 60.0)]
             report.live += measure_live(data_dir / SIDE_CLIP, out, quick, log, backend, plan)
+        report.notes.append(glass_to_glass.bench_line(data_dir / SIDE_CLIP, out, quick, log))
     if "multi" in parts:
         for backend in backends:
             multi = measure_multi(data_dir / SIDE_CLIP, out, quick, log, backend=backend)
