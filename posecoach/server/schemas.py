@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from posecoach.coach.cues import Severity
 from posecoach.coach.rules import rules_for_display
 from posecoach.coach.rules.base import OverlayLine
+from posecoach.outputs.review import MAX_NOTE_CHARS as MAX_REVIEW_NOTE_CHARS
+from posecoach.outputs.review import MeasureKind, PicturePoint
 from posecoach.outputs.summary import (
     SessionSummary,
 )
@@ -297,3 +299,34 @@ class LanInfo(BaseModel):
     phone_url: str | None = Field(description="the live page's address with the token (QR code)")
     viewer_url: str | None = Field(description="the viewer page's address with the token")
     self_signed: bool = Field(description="true when phones warn once about the certificate")
+
+
+# ---------------------------------------------------------------------------- the coach's review
+# The stored shapes (`SessionReview`, `Measurement`, `FrameReadout`) are declared once, in
+# `posecoach.outputs.review`; the API serves them as they are.
+
+
+class NoteUpdate(BaseModel):
+    """`PUT /api/sessions/{id}/review/note`: the coach's note (empty removes it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(max_length=MAX_REVIEW_NOTE_CHARS)
+
+
+class MeasurementCreate(BaseModel):
+    """`POST /api/sessions/{id}/review/measurements`: points clicked on the frame shown at
+    `time_s`, as shares of the picture's width and height (three for an angle, its vertex in
+    the middle; two for a distance)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: MeasureKind
+    time_s: float = Field(ge=0, allow_inf_nan=False)
+    points: list[PicturePoint] = Field(min_length=2, max_length=3)
+
+    @model_validator(mode="after")
+    def _inside(self) -> MeasurementCreate:
+        if any(not (0.0 <= p.x <= 1.0 and 0.0 <= p.y <= 1.0) for p in self.points):
+            raise ValueError("every point must lie on the picture (shares from 0 to 1)")
+        return self
