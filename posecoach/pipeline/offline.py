@@ -84,7 +84,7 @@ class _CoachWorker:
                 h, w = frame.image.shape[:2]
                 people = _scale_people(people, width / w, height / h)
                 result = self.coach.process_people(people, frame.time_s, width, height)
-                self.recorder.add(frame.image, frame.time_s, result)
+                self.recorder.add(frame.image, frame.time_s, result, people=people)
             except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
                 self.error = exc
 
