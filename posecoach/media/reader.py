@@ -181,9 +181,11 @@ class VideoReader:
         queue_size: int = 8,
         max_gap_s: float = MAX_GAP_S,
         decode_threads: int = 0,
+        info: VideoInfo | None = None,
     ) -> None:
         self.path = str(path)
-        self.info = probe(path)
+        # a caller that has probed the file already saves a second probe (it decodes a frame)
+        self.info = info if info is not None else probe(path)
         self.size = output_size(self.info.width, self.info.height, max_side_px)
         self.truncated = False
         self.error_message: str | None = None

@@ -104,7 +104,7 @@ class VideoWriter:
         self._time_base = Fraction(1, 90000)
         self._stream.codec_context.time_base = self._time_base
         self._stream.time_base = self._time_base
-        # x264 on this one thread: its frame threads cost a tenth more CPU a frame, and the
+        # x264 on this one thread: its frame threads cost about 5% more CPU a frame, and the
         # clip (long side at most the annotated size) is never what a frame waits for
         options = {"crf": str(crf), "preset": preset, "threads": "1"}
         if fragmented:

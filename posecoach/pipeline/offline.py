@@ -156,7 +156,7 @@ def analyze_video(
     try:
         with VideoReader(path, max_side_px=pose_input_side(settings),
                          max_gap_s=settings.timing.max_gap_s,
-                         decode_threads=decode_threads()) as reader:
+                         decode_threads=decode_threads(), info=info) as reader:
             # the first frames decode while the model loads
             frames = iter(reader)
             if estimator is None:
