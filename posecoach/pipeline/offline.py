@@ -25,7 +25,7 @@ from posecoach.media.reader import VideoFrame, VideoReader
 from posecoach.outputs.landmarks_csv import read_landmarks_csv
 from posecoach.outputs.results import AnalysisResult, analyze_series, write_outputs
 from posecoach.pipeline.recorder import SessionRecorder
-from posecoach.pose.backend import cpu_count
+from posecoach.pose.backend import cpu_count, pipelined_threads
 from posecoach.pose.estimator import PoseEstimator
 from posecoach.settings import Settings
 
@@ -46,15 +46,8 @@ def pose_input_side(settings: Settings) -> int:
 
 def model_threads(settings: Settings) -> int:
     """Threads for the pose model in `analyze_video`: `[pose] threads` when set, else one
-    core fewer than this process may use (at least one).
-
-    Decoding, coaching, drawing and encoding run on threads of their own and keep one core
-    busy; the model's own threads would only take turns with them, at a sixth more CPU a frame
-    on two cores (OpenVINO: 11.4 ms on one thread against 2 x 6.8 on two).
-    """
-    if settings.pose.threads > 0:
-        return settings.pose.threads
-    return max(1, cpu_count() - 1)
+    core fewer than this process may use (`pipelined_threads`)."""
+    return pipelined_threads(settings.pose.threads)
 
 
 def decode_threads() -> int:
