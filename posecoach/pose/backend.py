@@ -51,7 +51,7 @@ def pipelined_threads(threads: int | None) -> int:
     drawing and encoding keep a core busy): `threads` when set, else one core fewer than this
     process may use, at least one.
 
-    On two cores the model's second thread would only take turns with those stages, at a sixth
+    On two cores the model's second thread would only take turns with those stages, at a fifth
     more CPU a frame (OpenVINO f32: 11.4 ms on one thread against 2 x 6.8 on two).
     """
     return int(threads) if threads and threads > 0 else max(1, cpu_count() - 1)
