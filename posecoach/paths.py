@@ -20,7 +20,16 @@ MODELS_DIR_ENV = "POSECOACH_MODELS_DIR"
 
 
 def web_dir() -> Path:
-    """The folder holding the browser front end (HTML, CSS, scripts)."""
+    """The folder holding the browser front end (HTML, CSS, scripts).
+
+    The one beside this package: inside it in a wheel, the checkout's `web/` in a checkout
+    (so a second checkout of the project serves its own pages, not those of the checkout an
+    editable install points at).
+    """
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "web", here.parent / "web"):
+        if (candidate / "layout.html").is_file():
+            return candidate
     return Path(str(resources.files("posecoach.web")))
 
 

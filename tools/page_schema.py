@@ -28,11 +28,14 @@ TITLE = "posecoach: what the pages send and read"
 
 
 def _http_bodies() -> dict[str, TypeAdapter[Any]]:
-    """Every HTTP body model, by name (the library's records the routes serve included)."""
+    """Every HTTP body model, by name (the library's records and the review's records the
+    routes serve included)."""
+    from posecoach.outputs.review import FrameReadout, Measurement, SessionReview
     from posecoach.server import schemas
     from posecoach.server.storage import records
 
-    return {
+    served = {m.__name__: TypeAdapter(m) for m in (FrameReadout, Measurement, SessionReview)}
+    return served | {
         name: TypeAdapter(model)
         for name, model in sorted(vars(schemas).items())
         if inspect.isclass(model) and issubclass(model, BaseModel) and model is not BaseModel

@@ -38,6 +38,8 @@ class SessionFiles:
     SUMMARY: ClassVar[str] = "summary.json"
     REPORT: ClassVar[str] = "report.html"
     PLOTS: ClassVar[str] = "plots.json"
+    # The coach's note and measurements (posecoach.outputs.review).
+    REVIEW: ClassVar[str] = "review.json"
     # What a finished session offers the user, in the order it is listed.
     OUTPUTS: ClassVar[tuple[str, ...]] = (ANNOTATED, LANDMARKS, METRICS, SUMMARY, REPORT)
 
@@ -77,6 +79,11 @@ class SessionFiles:
     def plots(self) -> Path:
         """The report's plots as `{name: inline SVG}` (JSON), for the web UI."""
         return self.out_dir / self.PLOTS
+
+    @property
+    def review(self) -> Path:
+        """The coach's note and measurements (JSON)."""
+        return self.out_dir / self.REVIEW
 
 
 @dataclass(frozen=True)

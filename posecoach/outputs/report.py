@@ -18,6 +18,7 @@ from posecoach.coach.gait import GaitSummary
 from posecoach.coach.metrics import MetricsSeries
 from posecoach.outputs.files import SessionFiles, atomic_write_text
 from posecoach.outputs.plots import PLOT_TITLES, SEVERITY_COLORS, plot_descriptions, render_plots
+from posecoach.outputs.review import SessionReview, measurement_text
 from posecoach.outputs.summary import (
     CueRecord,
     SessionSummary,
@@ -27,10 +28,11 @@ from posecoach.outputs.summary import (
     as_summary,
 )
 from posecoach.outputs.words import format_time, limits_from, num, rule_label, summary_in_words
+from posecoach.paths import web_dir
 from posecoach.settings import Settings
 
-__all__ = ["PLOT_TITLES", "format_time", "render_plots", "summary_in_words", "write_report"]
-
+__all__ = ["PLOT_TITLES", "add_review", "format_time", "render_plots", "summary_in_words",
+           "write_report"]
 
 
 _CSS = """
@@ -70,9 +72,18 @@ svg.plot { display: block; width: 100%; height: auto; }
 details summary { cursor: pointer; color: #0B5394; }
 .limits li { margin: 0.3em 0; }
 footer { margin-top: 32px; color: #57606A; font-size: 0.85rem; }
-@media print { body { background: #FFFFFF; } main { padding: 0; }
-  section, figure, table { break-inside: avoid; } }
+.review-note { white-space: pre-wrap; border-left: 4px solid #0072B2; padding: 4px 12px;
+  background: #F6F7F9; }
 """
+
+
+def print_css() -> str:
+    """The print rules the report shares with the review page (`web/print.css`), inlined so
+    the report stays self-contained; none when the front end is not installed."""
+    try:
+        return (web_dir() / "print.css").read_text(encoding="utf-8")
+    except (OSError, ModuleNotFoundError):
+        return ""
 
 _LIMITS_NOTE = (
     "Step length from a single camera is the weakest measure in this report: expect about 5 cm "
@@ -313,7 +324,8 @@ def _build_html(
         meta.append(f"Walker height: {height:.0f} cm")
     limits_items = "\n".join(f"<li>{_e(text)}</li>" for text in _LIMITS_NOTE)
     title = f"Backward-walking report: {source} ({date})"
-    return html_page_start(title, _CSS, f"Backward-walking report: {source}", meta) + f"""\
+    css = _CSS + print_css()
+    return html_page_start(title, css, f"Backward-walking report: {source}", meta) + f"""\
 <section aria-labelledby="h-summary">
 <h2 id="h-summary">Summary</h2>
 <ul class="summary">
@@ -336,6 +348,7 @@ def _build_html(
 <h2 id="h-steps">Steps</h2>
 {_step_table(_step_rows(summary, gait))}
 </section>
+{REVIEW_START}{REVIEW_END}
 <section aria-labelledby="h-limits">
 <h2 id="h-limits">Limits of single-camera measurement</h2>
 <ul class="limits">
@@ -374,3 +387,60 @@ def write_report(
     text = _build_html(as_summary(summary), metrics, gait, cues, settings, datetime.now(), plots)
     atomic_write_text(target, text)
     return target
+
+
+REVIEW_START = "<!-- posecoach:review -->"
+REVIEW_END = "<!-- /posecoach:review -->"
+_REVIEW_BEFORE = ('<section aria-labelledby="h-limits">', "<footer>", "</main>")
+
+
+def review_section(review: SessionReview) -> str:
+    """The coach's note and measurements as a report section; empty when there are none."""
+    if not review.note and not review.measurements:
+        return ""
+    parts = ['<section aria-labelledby="h-review">', '<h2 id="h-review">Coach\'s review</h2>']
+    if review.note:
+        parts.append(f'<h3>Note</h3>\n<p class="review-note">{_e(review.note)}</p>')
+    if review.measurements:
+        rows = "\n".join(
+            f'<tr><td class="num">{i}</td><td class="time">{_e(clip_time(m.time_s))}</td>'
+            f'<td class="num">{_e(m.frame + 1 if m.frame is not None else "")}</td>'
+            f'<td>{_e(m.kind)}</td><td class="num">{_e(measurement_text(m))}</td></tr>'
+            for i, m in enumerate(review.measurements, start=1)
+        )
+        parts.append(
+            "<h3>Measurements on paused frames</h3>\n<table>\n<caption>Angles in degrees at "
+            "the middle point; distances in metres from the walker's height, else in leg "
+            "lengths.</caption>\n<thead><tr><th scope=\"col\">#</th>"
+            "<th scope=\"col\">Time (m:ss.ss)</th><th scope=\"col\">Frame</th>"
+            "<th scope=\"col\">Tool</th><th scope=\"col\">Value</th></tr></thead>\n"
+            f"<tbody>\n{rows}\n</tbody>\n</table>"
+        )
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def clip_time(seconds: float) -> str:
+    """A time in the clip to the hundredth of a second, m:ss.ss (a frame's time)."""
+    minutes, secs = divmod(max(float(seconds), 0.0), 60.0)
+    return f"{int(minutes)}:{secs:05.2f}"
+
+
+def with_review(page: str, review: SessionReview) -> str:
+    """A report page with its coach's review section replaced by `review`'s (put before the
+    limits section of a report written before it had one)."""
+    block = REVIEW_START + review_section(review) + REVIEW_END
+    start, end = page.find(REVIEW_START), page.find(REVIEW_END)
+    if start != -1 and end > start:
+        return page[:start] + block + page[end + len(REVIEW_END):]
+    for anchor in _REVIEW_BEFORE:
+        at = page.find(anchor)
+        if at != -1:
+            return page[:at] + block + "\n" + page[at:]
+    return page + block
+
+
+def add_review(path: Path, review: SessionReview) -> Path:
+    """Rewrite the report at `path` (atomically) with the coach's review as it is now."""
+    page = path.read_text(encoding="utf-8")
+    return atomic_write_text(path, with_review(page, review))

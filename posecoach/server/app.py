@@ -13,7 +13,14 @@ from fastapi.staticfiles import StaticFiles
 from posecoach.outputs.files import SessionFiles
 from posecoach.outputs.summary import SessionSummary
 from posecoach.paths import web_dir as packaged_web_dir
-from posecoach.server import routes_api, routes_live, routes_pages, routes_viewer
+from posecoach.server import (
+    routes_api,
+    routes_live,
+    routes_pages,
+    routes_review,
+    routes_sessions,
+    routes_viewer,
+)
 from posecoach.server.auth import AccessMiddleware
 from posecoach.server.body_limit import BodyLimitMiddleware, body_limits
 from posecoach.server.context import ServerContext, ServerLimits, SettingsLoader
@@ -129,6 +136,8 @@ def create_app(
     )
     app.state.ctx = ctx
     app.include_router(routes_api.router)
+    app.include_router(routes_sessions.router)
+    app.include_router(routes_review.router)
     app.include_router(routes_live.router)
     app.include_router(routes_viewer.router)
     app.include_router(routes_pages.router)

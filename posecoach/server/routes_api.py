@@ -93,6 +93,7 @@ def _session_fields(record: SessionRecord) -> dict[str, Any]:
         "kind": record.kind,
         "created_at": record.created_at,
         "source_name": record.source_name,
+        "name": record.name,
         "level": record.level,
         "height_cm": record.height_cm,
         "status": record.status,
@@ -105,7 +106,7 @@ def _session_fields(record: SessionRecord) -> dict[str, Any]:
     }
 
 
-def _listed(record: SessionRecord) -> SessionListItem:
+def listed(record: SessionRecord) -> SessionListItem:
     summary = record.summary
     digest = None
     if summary is not None:
@@ -145,7 +146,7 @@ def _offered_files(record: SessionRecord) -> list[str]:
     ]
 
 
-def _session(ctx: ServerContext, session_id: str) -> SessionRecord:
+def session_of(ctx: ServerContext, session_id: str) -> SessionRecord:
     record = ctx.storage.get_session(session_id)
     if record is None:
         raise NotFound("no such session")
@@ -316,13 +317,13 @@ def sessions(request: Request, person_id: str | None = PERSON_QUERY) -> list[Ses
     ctx = _ctx(request)
     if person_id is not None:
         _person(ctx, person_id)
-    return [_listed(r) for r in ctx.storage.list_sessions(person_id=person_id)]
+    return [listed(r) for r in ctx.storage.list_sessions(person_id=person_id)]
 
 
 @router.get("/sessions/{session_id}", responses=error_responses(404))
 def session(session_id: str, request: Request) -> SessionDetail:
     """One session with its whole summary, the summary in sentences, and the files it has."""
-    return _detail(_session(_ctx(request), session_id))
+    return _detail(session_of(_ctx(request), session_id))
 
 
 SESSION_FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -347,7 +348,7 @@ def session_file(
     media_type = SESSION_FILES.get(name)
     if media_type is None:
         raise NotFound("no such file")
-    record = _session(ctx, session_id)
+    record = session_of(ctx, session_id)
     path = record.out_dir / name
     if name in record.missing:
         raise NotFound(
@@ -364,7 +365,7 @@ def session_file(
         path,
         media_type=media_type,
         headers=headers,
-        filename=f"posecoach-{session_id[:8]}-{name}",
+        filename=record.download_name(name),
         content_disposition_type="attachment" if download else "inline",
     )
 
@@ -377,7 +378,7 @@ async def plots(session_id: str, request: Request) -> dict[str, str]:
     its landmarks and saved.
     """
     ctx = _ctx(request)
-    record = _session(ctx, session_id)
+    record = session_of(ctx, session_id)
     if record.status != "done":
         raise Conflict(f"the session is {record.status}: no plots")
     out_dir = record.out_dir
@@ -405,7 +406,7 @@ async def plots(session_id: str, request: Request) -> dict[str, str]:
 def checkin(session_id: str, body: CheckIn, request: Request) -> CheckInSaved:
     """Store the pain check-in for a session and return the updated suggestion."""
     ctx = _ctx(request)
-    record = _session(ctx, session_id)
+    record = session_of(ctx, session_id)
     stored = ctx.storage.add_checkin(session_id, body.pain, body.score)
     suggestion = _suggestion(ctx, record.person_id)
     return CheckInSaved.model_validate(

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from posecoach.coach.cues import Severity
 from posecoach.coach.rules import rules_for_display
 from posecoach.coach.rules.base import OverlayLine
+from posecoach.outputs.review import MAX_NOTE_CHARS as MAX_REVIEW_NOTE_CHARS
+from posecoach.outputs.review import MeasureKind, PicturePoint
 from posecoach.outputs.summary import (
     SessionSummary,
 )
@@ -90,6 +92,7 @@ class SessionBase(BaseModel):
     kind: SessionKind
     created_at: str = Field(description="ISO 8601 UTC time the session was created")
     source_name: str = Field(description="the uploaded file's name, or the camera used")
+    name: str | None = Field(None, description="the coach's name for the session, if given")
     level: str
     height_cm: float | None
     status: SessionStatus
@@ -117,6 +120,36 @@ class SessionDetail(SessionBase):
     summary: SessionSummary | None
     sentences: list[str] = Field(description="the summary in plain words, for the walker")
     files: list[str] = Field(description="the session's output files that exist")
+
+
+class SessionRename(BaseModel):
+    """`PUT /api/sessions/{id}/name`: the coach's name for a session (null or blank: go back
+    to the clip's name)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(max_length=4 * MAX_NAME_CHARS)
+
+
+class SessionMove(BaseModel):
+    """`PUT /api/sessions/{id}/person`: the person the session belongs to from now on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    person_id: str = Field(description="a person id from `GET /api/people`")
+
+
+class SessionEvents(BaseModel):
+    """`GET /api/sessions/{id}/events`: the moments two sessions can be aligned at, in
+    seconds from the start of the clip (null when the session has none)."""
+
+    session_id: str
+    fps: float | None = Field(description="the clip's frame rate (frames per second)")
+    first_backward_step_s: float | None = Field(
+        description="the first step taken while walking backwards")
+    first_toe_contact_s: float | None = Field(
+        description="the first toe contact (backward walking lands on the toe)")
+    step_times_s: list[float] = Field(description="every step's time, in order")
 
 
 # ---------------------------------------------------------------------------- people
@@ -297,3 +330,34 @@ class LanInfo(BaseModel):
     phone_url: str | None = Field(description="the live page's address with the token (QR code)")
     viewer_url: str | None = Field(description="the viewer page's address with the token")
     self_signed: bool = Field(description="true when phones warn once about the certificate")
+
+
+# ---------------------------------------------------------------------------- the coach's review
+# The stored shapes (`SessionReview`, `Measurement`, `FrameReadout`) are declared once, in
+# `posecoach.outputs.review`; the API serves them as they are.
+
+
+class NoteUpdate(BaseModel):
+    """`PUT /api/sessions/{id}/review/note`: the coach's note (empty removes it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(max_length=MAX_REVIEW_NOTE_CHARS)
+
+
+class MeasurementCreate(BaseModel):
+    """`POST /api/sessions/{id}/review/measurements`: points clicked on the frame shown at
+    `time_s`, as shares of the picture's width and height (three for an angle, its vertex in
+    the middle; two for a distance)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: MeasureKind
+    time_s: float = Field(ge=0, allow_inf_nan=False)
+    points: list[PicturePoint] = Field(min_length=2, max_length=3)
+
+    @model_validator(mode="after")
+    def _inside(self) -> MeasurementCreate:
+        if any(not (0.0 <= p.x <= 1.0 and 0.0 <= p.y <= 1.0) for p in self.points):
+            raise ValueError("every point must lie on the picture (shares from 0 to 1)")
+        return self

@@ -57,7 +57,9 @@ def test_schema_lists_the_api() -> None:
 )
 def test_no_server_errors(case: schemathesis.Case) -> None:
     params = case.path_parameters or {}
-    if "session_id" in params and zlib.crc32(str(params["session_id"]).encode()) % 2 == 0:
+    # The seeded session is never the one a generated DELETE removes: later cases read it.
+    if ("session_id" in params and case.method != "DELETE"
+            and zlib.crc32(str(params["session_id"]).encode()) % 2 == 0):
         params["session_id"] = SESSION_ID
     response = case.call()
     assert response.status_code < 500, (case.method, case.formatted_path, response.text)

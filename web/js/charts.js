@@ -118,3 +118,119 @@ export function lineChart({ title, points, format = (y) => String(y), yMin = 0, 
   });
   return svg;
 }
+
+// ---------- the server's plots (matplotlib SVG, posecoach.outputs.plots): playhead and seeking
+
+/** Seconds from a time label as the plots write it (m:ss, m:ss.s or h:mm:ss), else null. */
+export function parseClockLabel(text) {
+  const parts = String(text).trim().replace("\u2212", "-").split(":");
+  if (parts.length < 2 || parts.some((p) => !/^\d+(\.\d+)?$/.test(p))) return null;
+  return parts.reduce((total, p) => total * 60 + Number(p), 0);
+}
+
+/** The corners of a rectangle path ("M x y L x y ... z") as [left, top, right, bottom]. */
+function pathBox(d) {
+  const nums = (d || "").match(/-?\d+(\.\d+)?/g);
+  if (!nums || nums.length < 4) return null;
+  const xs = nums.filter((_, i) => i % 2 === 0).map(Number);
+  const ys = nums.filter((_, i) => i % 2 === 1).map(Number);
+  return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+}
+
+/**
+ * The time axis of a plot: its labelled x ticks give seconds <-> SVG x, its axes' background
+ * rectangles the area the playhead spans. null for a plot with no time axis ("no data").
+ */
+export function timeAxisOf(svg) {
+  const ticks = [];
+  for (const g of svg.querySelectorAll('g[id*="xtick_"]')) {
+    const mark = g.querySelector("use");
+    const label = g.querySelector("text");
+    if (!mark || !label) continue;
+    const t = parseClockLabel(label.textContent);
+    const x = Number(mark.getAttribute("x"));
+    if (t !== null && Number.isFinite(x)) ticks.push([x, t]);
+  }
+  ticks.sort((a, b) => a[0] - b[0]);
+  if (ticks.length < 2 || ticks[ticks.length - 1][1] <= ticks[0][1]) return null;
+  const [[xa, ta], [xb, tb]] = [ticks[0], ticks[ticks.length - 1]];
+  const perS = (xb - xa) / (tb - ta);
+  const boxes = [...svg.querySelectorAll('g[id*="-axes_"]')]
+    .map((g) => g.querySelector(':scope > g[id*="-patch_"] path'))
+    .map((p) => (p ? pathBox(p.getAttribute("d")) : null)).filter(Boolean);
+  if (!boxes.length) return null;
+  return {
+    x: (t) => xa + (t - ta) * perS,
+    t: (x) => ta + (x - xa) / perS,
+    left: Math.min(...boxes.map((b) => b[0])),
+    right: Math.max(...boxes.map((b) => b[2])),
+    top: Math.min(...boxes.map((b) => b[1])),
+    bottom: Math.max(...boxes.map((b) => b[3])),
+  };
+}
+
+const LABEL_MIN_PX = 11;
+
+function smallestFont(svg) {
+  const sizes = [...svg.querySelectorAll("text")]
+    .map((t) => parseFloat(t.style.fontSize)).filter((v) => Number.isFinite(v) && v > 0);
+  return sizes.length ? Math.min(...sizes) : 0;
+}
+
+/**
+ * Keep a plot's smallest label at least LABEL_MIN_PX high on screen: the plot gets a least
+ * width (its box then scrolls sideways on a narrow screen instead of shrinking the text).
+ */
+export function keepLabelsReadable(svg) {
+  const box = svg.viewBox && svg.viewBox.baseVal;
+  const font = smallestFont(svg);
+  if (!box || !box.width || !font) return;
+  let least = Math.ceil((box.width * LABEL_MIN_PX) / font);
+  svg.style.minWidth = `${least}px`;
+  const ctm = svg.getScreenCTM();
+  if (ctm && ctm.a > 0 && ctm.a * font < LABEL_MIN_PX) { // the height, not the width, set the scale
+    least = Math.ceil(least * (LABEL_MIN_PX / (ctm.a * font)) + 1);
+    svg.style.minWidth = `${least}px`;
+  }
+}
+
+/**
+ * A playhead on one of the server's plots that follows `time_s` (call the returned
+ * `update(t)`), and a click inside its axes that calls `onSeek(seconds)`. null when the plot
+ * has no time axis.
+ */
+export function attachPlayhead(svg, onSeek) {
+  const axis = timeAxisOf(svg);
+  if (!axis) return null;
+  const line = svgEl("line", {
+    class: "playhead", y1: axis.top, y2: axis.bottom, x1: axis.left, x2: axis.left,
+    stroke: "#D55E00", "stroke-width": 2, "pointer-events": "none", visibility: "hidden",
+  });
+  svg.append(line);
+  svg.classList.add("seekable");
+  svg.addEventListener("click", (ev) => {
+    const ctm = svg.getScreenCTM();
+    if (!ctm) return;
+    const p = new DOMPoint(ev.clientX, ev.clientY).matrixTransform(ctm.inverse());
+    if (p.x < axis.left || p.x > axis.right || p.y < axis.top || p.y > axis.bottom + 30) return;
+    onSeek(Math.max(0, axis.t(p.x)));
+  });
+  return {
+    axis,
+    update(t) {
+      const x = axis.x(t);
+      const inside = Number.isFinite(x) && x >= axis.left - 0.5 && x <= axis.right + 0.5;
+      line.setAttribute("visibility", inside ? "visible" : "hidden");
+      if (!inside) return;
+      line.setAttribute("x1", x); line.setAttribute("x2", x);
+      // a plot wider than its box (a phone) scrolls to keep the playhead in view
+      const box = svg.parentElement;
+      const view = svg.viewBox.baseVal;
+      if (!box || box.scrollWidth <= box.clientWidth + 1 || !view || !view.width) return;
+      const px = ((x - view.x) * svg.clientWidth) / view.width;
+      if (px < box.scrollLeft + 16 || px > box.scrollLeft + box.clientWidth - 16) {
+        box.scrollLeft = Math.max(0, px - box.clientWidth / 2);
+      }
+    },
+  };
+}

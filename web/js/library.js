@@ -1,6 +1,6 @@
 // Library page: one person's sessions, uploads with progress, analysis job polling, compare picker.
 import {
-  announce, el, fmtDate, fmtDuration, getJSON, parseDate, showError, uploadFiles,
+  announce, el, fmtDate, fmtDuration, getJSON, parseDate, sendJSON, showError, uploadFiles,
 } from "./api.js";
 import { loadPeople, personPicker } from "./person.js";
 
@@ -14,7 +14,50 @@ let picker = null; // the person picker, once the people are loaded
 const personId = () => picker?.person()?.id ?? null;
 
 function sourceText(rec) {
+  if (rec.name) return rec.name;
   return rec.source_name && rec.source_name !== rec.kind ? `${rec.kind}: ${rec.source_name}` : rec.kind;
+}
+
+const RUNNING = new Set(["recording", "analysing"]);
+
+/** A session's own actions: rename, move to another person, delete (asked first). Not offered
+ *  while it is recorded or analysed (the server refuses then too). */
+function sessionActions(rec, date) {
+  if (RUNNING.has(rec.status)) return null;
+  const url = `/api/sessions/${encodeURIComponent(rec.id)}`;
+  const what = rec.name || rec.source_name || date;
+  const act = async (run, done) => {
+    try { await run(); announce(done); await loadSessions(); } catch (err) { showError(err.message); }
+  };
+  const rename = el("button", { type: "button", class: "link-button", "data-action": "rename",
+    "aria-label": `Rename session from ${date}` }, "Rename");
+  rename.addEventListener("click", () => {
+    const name = window.prompt("A name for this session (leave it empty to go back to the clip's name):", rec.name ?? "");
+    if (name === null) return;
+    act(() => sendJSON("PUT", `${url}/name`, { name }), name.trim() ? `Renamed to ${name.trim()}.` : "Named after its clip again.");
+  });
+  const remove = el("button", { type: "button", class: "link-button", "data-action": "delete",
+    "aria-label": `Delete session from ${date}` }, "Delete");
+  remove.addEventListener("click", () => {
+    if (!window.confirm(`Delete the session "${what}" (${date}) with its clip, report and check-in? This cannot be undone.`)) return;
+    act(() => sendJSON("DELETE", url), `Deleted the session ${what}.`);
+  });
+  const items = [rename];
+  const others = (picker?.people ?? []).filter((p) => p.id !== rec.person_id);
+  if (others.length) {
+    const move = el("select", { "data-action": "move", "aria-label": `Move session from ${date} to another person`,
+      style: "width:4.2rem;min-width:0;min-height:2rem;padding:.15rem .2rem;font-size:inherit" },
+      el("option", { value: "" }, "Move…"), ...others.map((p) => el("option", { value: p.id }, p.name)));
+    move.addEventListener("change", () => {
+      const to = others.find((p) => p.id === move.value);
+      if (!to) return;
+      if (!window.confirm(`Move the session "${what}" (${date}) to ${to.name}?`)) { move.value = ""; return; }
+      act(() => sendJSON("PUT", `${url}/person`, { person_id: to.id }), `Moved to ${to.name}.`);
+    });
+    items.push(move);
+  }
+  items.push(remove);
+  return el("div", { class: "session-actions", style: "display:flex;flex-wrap:wrap;gap:.3rem .6rem;margin-top:.3rem;align-items:center;font-size:.85rem" }, ...items);
 }
 
 function pain(rec) {
@@ -48,7 +91,8 @@ function renderSessions(list) {
       el("td", { class: "col-checkin" }, p ?? "–"),
       el("td", { class: "num" }, fmtDuration(rec.duration_s)),
       el("td", { class: "col-direction" }, rec.summary?.direction ?? "–"),
-      el("td", {}, el("a", { href: `/review/${encodeURIComponent(id)}`, "aria-label": `Review session from ${date}` }, "Review")),
+      el("td", {}, el("a", { href: `/review/${encodeURIComponent(id)}`, "aria-label": `Review session from ${date}` }, "Review"),
+        sessionActions(rec, date)),
     );
   });
   body.replaceChildren(...rows);

@@ -49,6 +49,7 @@ from posecoach.server.storage.recovery import (
     Recovery,
     finish_clip_from_spool,
 )
+from posecoach.server.storage.sessions import NoSuchSession, SessionRunning
 
 
 class Storage(Recovery):
@@ -73,12 +74,14 @@ __all__ = [
     "WAITING_FRAMES",
     "StoredCheckIn",
     "NoSuchPerson",
+    "NoSuchSession",
     "Pain",
     "Person",
     "PersonBusy",
     "PersonExists",
     "SessionKind",
     "SessionRecord",
+    "SessionRunning",
     "SessionStatus",
     "Storage",
     "TimedTestRow",

@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     missing TEXT,
     recoveries INTEGER NOT NULL DEFAULT 0,
     person_id TEXT REFERENCES people (id),
-    settings_json TEXT
+    settings_json TEXT,
+    name TEXT
 );
 CREATE INDEX IF NOT EXISTS sessions_created ON sessions (created_at);
 CREATE TABLE IF NOT EXISTS checkins (
@@ -95,6 +96,7 @@ ADDED_COLUMNS = {
     "recoveries": "INTEGER NOT NULL DEFAULT 0",
     "person_id": "TEXT REFERENCES people (id)",
     "settings_json": "TEXT",
+    "name": "TEXT",
 }
 """Columns newer than the first schema, added to older databases when opened."""
 T = TypeVar("T")

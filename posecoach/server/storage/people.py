@@ -53,17 +53,27 @@ def clean_person_name(text: str) -> str:
 
     Raises `InputError` saying what is wrong with it.
     """
-    name = " ".join(unicodedata.normalize("NFC", text).split())
+    name = clean_name(text, "a name")
     if not name:
         raise InputError("a person needs a name or a code")
+    return name
+
+
+def clean_name(text: str, what: str) -> str:
+    """A name as stored (a person's, a session's): NFC, trimmed, one line, at most 80
+    characters, empty when only spaces were given.
+
+    Raises `InputError` saying what is wrong with it; `what` names it ("a name").
+    """
+    name = " ".join(unicodedata.normalize("NFC", text).split())
     if len(name) > MAX_NAME_CHARS:
-        raise InputError(f"a name is at most {MAX_NAME_CHARS} characters long")
+        raise InputError(f"{what} is at most {MAX_NAME_CHARS} characters long")
     categories = {unicodedata.category(ch) for ch in name}
     if categories & {"Cc", "Cs"}:
-        raise InputError("a name cannot contain control characters")
+        raise InputError(f"{what} cannot contain control characters")
     if "Cf" in categories:
         raise InputError(
-            "a name cannot contain invisible or text-direction characters (such as zero-width "
+            f"{what} cannot contain invisible or text-direction characters (such as zero-width "
             "spaces or right-to-left overrides): type it again without them"
         )
     return name
@@ -211,17 +221,28 @@ class People(Database):
         return [row["id"] for row in rows]
 
     def _remove_folder(self, session_id: str, out_dir: Path) -> None:
-        """Remove a deleted session's folder; only ever one inside the sessions folder."""
+        """Remove a deleted session's folder; only ever one inside the sessions folder and
+        named after the session (a row pointing at another session's folder loses nothing).
+
+        The folder is first renamed aside (one atomic step), so another process serving or
+        checking the session finds it whole or gone, never half-removed, and a new session
+        can never be given a folder still being emptied.
+        """
         root = self.sessions_dir.resolve()
         for folder in {self.session_dir(session_id), out_dir}:
             try:
                 resolved = folder.resolve()
             except OSError:
                 continue
-            if resolved.parent != root or not resolved.is_dir():
+            if resolved.parent != root or resolved.name != session_id or not resolved.is_dir():
                 continue
-            shutil.rmtree(resolved, ignore_errors=True)
-            if resolved.exists():
+            aside = root / f".deleted-{resolved.name}-{new_id()[:8]}"
+            try:
+                resolved.rename(aside)
+            except OSError:
+                aside = resolved
+            shutil.rmtree(aside, ignore_errors=True)
+            if aside.exists():
                 log.warning("the folder of deleted session %s could not be removed", session_id)
 
 

@@ -7,8 +7,10 @@ their list and detail bodies.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +26,9 @@ Population = Literal["community", "nursing_home", "parkinsons", "stroke", "ms"]
 UNFINISHED: tuple[SessionStatus, ...] = ("recording", "analysing")
 SCORE_MIN = 0
 SCORE_MAX = 10
+MAX_DOWNLOAD_STEM_CHARS = 80
+_UNSAFE_IN_FILE_NAME = re.compile(r"[^\w .()+-]+")
+"""Anything but letters, digits, spaces and a few safe marks: replaced in download names."""
 
 
 class Person(BaseModel):
@@ -57,6 +62,7 @@ class StoredCheckIn(BaseModel):
 class SessionRecord:
     """One session as stored, with its parsed summary, latest check-in and kept settings.
 
+    `name` is the one the coach gave it (None: it goes by its clip's `source_name`).
     `missing` names the output files a stop or a later loss left absent or incomplete: they
     are never listed or served. `settings` are the session's own (None when none were kept or
     they no longer validate: the defaults of its level and height then apply).
@@ -79,6 +85,22 @@ class SessionRecord:
     person_name: str | None
     checkin: StoredCheckIn | None
     settings: Settings | None
+    name: str | None = None
+
+    def download_name(self, file_name: str) -> str:
+        """What a download of one of its files is called: `<clip>-annotated.mp4`, with the
+        coach's name for the session, else its clip's name without the extension (a live
+        session: "live" and its start), made safe for every file system."""
+        if self.name:
+            title = self.name
+        elif self.kind == "upload" and self.source_name:
+            title = PureWindowsPath(self.source_name).stem
+        else:
+            title = f"live {self.created_at[:16].replace('T', ' ').replace(':', '')}"
+        one_line = " ".join(unicodedata.normalize("NFC", title).split())
+        stem = _UNSAFE_IN_FILE_NAME.sub("-", one_line).strip(" .-")
+        stem = stem[:MAX_DOWNLOAD_STEM_CHARS].strip(" .-")
+        return f"{stem or 'posecoach-' + self.id[:8]}-{file_name}"
 
 
 @dataclass(frozen=True)

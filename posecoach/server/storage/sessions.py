@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from posecoach.errors import Busy, OutputError, describe_os_error
+from posecoach.errors import Busy, Conflict, NotFound, OutputError, describe_os_error
 from posecoach.outputs.summary import SessionSummary, as_summary
 from posecoach.server.storage.db import (
     DISK_FULL_MESSAGE,
@@ -32,8 +32,9 @@ from posecoach.server.storage.db import (
     utc_now,
     valid_id,
 )
-from posecoach.server.storage.people import NoSuchPerson, People
+from posecoach.server.storage.people import NoSuchPerson, People, clean_name
 from posecoach.server.storage.records import (
+    UNFINISHED,
     Pain,
     SessionKind,
     SessionRecord,
@@ -49,6 +50,22 @@ RETRY_EVERY_S = 0.5
 RETRY_FOR_S = 3600.0
 """How long it is retried; past that, the next start settles the session."""
 log = logging.getLogger(__name__)
+_SETTLED = f"status NOT IN ({', '.join(repr(status) for status in UNFINISHED)})"
+"""SQL: the session is neither being recorded nor being analysed."""
+
+
+class NoSuchSession(NotFound):
+    """A session id that is not in the library."""
+
+    def __init__(self, message: str = "no such session") -> None:
+        super().__init__(message)
+
+
+class SessionRunning(Conflict):
+    """A session that cannot be changed now: it is still being recorded or analysed."""
+
+
+_RUNNING_WORDS: dict[str, str] = {"recording": "being recorded", "analysing": "being analysed"}
 
 
 @dataclass(frozen=True)
@@ -235,6 +252,75 @@ class Sessions(People):
         self._remove_folder(session_id, Path(row["out_dir"]))
         return True
 
+    def rename_session(self, session_id: str, name: str | None) -> SessionRecord:
+        """Give a finished session a name of the coach's (None or blank: its clip's name again).
+
+        Raises `NoSuchSession`, `SessionRunning` while it is recorded or analysed, or
+        `InputError` for a name that cannot be used.
+        """
+        cleaned = clean_name(name or "", "a session's name") or None
+        self._change_settled(session_id, "rename", "name = ?", (cleaned,))
+        return self._found(session_id)
+
+    def move_session(self, session_id: str, person_id: str) -> SessionRecord:
+        """Put a finished session (its check-ins and timed test with it) under another person.
+
+        Raises `NoSuchSession`, `SessionRunning` while it is recorded or analysed, or
+        `NoSuchPerson` for a person who is not in the library.
+        """
+        if not valid_id(person_id):
+            raise NoSuchPerson("no such person to move the session to")
+        try:
+            self._change_settled(session_id, "move", "person_id = ?", (person_id,))
+        except sqlite3.IntegrityError as exc:
+            raise NoSuchPerson("no such person to move the session to") from exc
+        return self._found(session_id)
+
+    def delete_session(self, session_id: str) -> None:
+        """Delete one finished session: its row, check-ins, timed test and folder.
+
+        The row goes first, in one statement that also checks the session is not running
+        (another process recording or analysing it makes the statement change nothing), then
+        the folder, renamed aside before it is emptied. Raises `NoSuchSession` or
+        `SessionRunning`.
+        """
+        if not valid_id(session_id):
+            raise NoSuchSession()
+        with self._lock, self._connect() as db:
+            row = db.execute("SELECT out_dir, status FROM sessions WHERE id = ?",
+                             (session_id,)).fetchone()
+            if row is None:
+                raise NoSuchSession()
+            deleted = db.execute(f"DELETE FROM sessions WHERE id = ? AND {_SETTLED}",
+                                 (session_id,)).rowcount
+            if not deleted:
+                raise _running(row["status"], "delete")
+        self._remove_folder(session_id, Path(row["out_dir"]))
+
+    def _change_settled(self, session_id: str, verb: str, assignment: str,
+                        values: tuple[str | None, ...]) -> None:
+        """Set `assignment` on a session that is neither recorded nor analysed (checked in
+        the same statement, so another process starting on it cannot slip in between)."""
+        if not valid_id(session_id):
+            raise NoSuchSession()
+        with self._connect() as db:
+            changed = db.execute(
+                f"UPDATE sessions SET {assignment} WHERE id = ? AND {_SETTLED}",
+                (*values, session_id),
+            ).rowcount
+            if changed:
+                return
+            row = db.execute("SELECT status FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise NoSuchSession()
+        raise _running(row["status"], verb)
+
+    def _found(self, session_id: str) -> SessionRecord:
+        record = self.get_session(session_id)
+        if record is None:
+            raise NoSuchSession()
+        return record
+
     def get_session(self, session_id: str) -> SessionRecord | None:
         """A session record with its parsed summary and latest check-in, or None."""
         if not valid_id(session_id):
@@ -312,6 +398,12 @@ class Sessions(People):
         return self._read(rows_of)
 
 
+def _running(status: str, verb: str) -> SessionRunning:
+    """The refusal to `verb` a session that is `status` ('recording' or 'analysing')."""
+    doing = _RUNNING_WORDS.get(status, status)
+    return SessionRunning(f"this session is still {doing}: {verb} it once it has finished")
+
+
 def _checkins(db: sqlite3.Connection, ids: list[str]) -> dict[str, StoredCheckIn]:
     """The latest check-in of each of the sessions `ids` that has one."""
     if not ids:
@@ -364,7 +456,12 @@ def _record(row: sqlite3.Row, checkin: StoredCheckIn | None) -> SessionRecord:
         person_name=row["person_name"],
         checkin=checkin,
         settings=_stored_settings(column("settings_json")),
+        name=_text(column("name")),
     )
+
+
+def _text(stored: object) -> str | None:
+    return stored if isinstance(stored, str) and stored else None
 
 
 def _stored_settings(stored: object) -> Settings | None:
