@@ -49,6 +49,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks import glass_to_glass
 from tools.net import free_port, stop_process
 from tools.shared_data import shared_data_dir
 
@@ -414,10 +415,15 @@ def build_table(report: BenchReport) -> Table:
     mode = "quick" if report.quick else "full"
     loads = [v for v in report.load if math.isfinite(v)]
     load = f"{min(loads):.1f}-{max(loads):.1f}" if loads else "n/a"
+    if loads:
+        load += f" (start {loads[0]:.1f}, end {loads[-1]:.1f})"
     cpu = f"{report.cpu}, " if report.cpu else ""
+    from posecoach.pose.backend import cpu_count as usable_cores  # its CPU affinity
+
     table = Table(
         title=f"posecoach bench ({mode}: median of {report.repeats} run(s); "
-        f"{cpu}{os.cpu_count()} CPUs, load average {load}; targets judged on {report.chosen})",
+        f"{cpu}{usable_cores()} of {os.cpu_count()} CPUs usable, 1-minute load average "
+        f"{load}; targets judged on {report.chosen})",
         show_lines=False,
     )
     table.add_column("benchmark")
@@ -1343,6 +1349,7 @@ def run_benchmarks(
         for backend in backends:
             plan = None if backend == report.chosen else [(30.0, 20.0 if quick else 60.0)]
             report.live += measure_live(data_dir / SIDE_CLIP, out, quick, log, backend, plan)
+        report.notes.append(glass_to_glass.bench_line(data_dir / SIDE_CLIP, out, quick, log))
     if "multi" in parts:
         for backend in backends:
             multi = measure_multi(data_dir / SIDE_CLIP, out, quick, log, backend=backend)

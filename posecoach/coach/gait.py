@@ -125,15 +125,18 @@ def _median_or_none(values: list[float]) -> float | None:
 
 
 def _paired_median(steps: list[Step], values: list[float | None]) -> float | None:
-    """The median of the means of each two consecutive steps (a stride's half), else of the
-    steps.
+    """The median of the means of each two consecutive steps on opposite feet (a stride's
+    half), else of the steps.
 
     Seen from the side, the foot nearer the camera looks further apart when it leads and the
     far one nearer, by an amount that grows with the walker's distance from the picture's
-    centre; each stride holds one of each, so its mean cancels the two.
+    centre, and a walk at an angle shows the step width across the picture, one way for each
+    foot; each stride holds one of each, so its mean cancels the two. Two steps of the same
+    foot (one missed between them) would not, so they are not paired.
     """
     pairs = [(a + b) / 2.0 for k, (a, b) in enumerate(zip(values, values[1:], strict=False))
-             if a is not None and b is not None and steps[k + 1].step_time_s is not None]
+             if a is not None and b is not None and steps[k + 1].step_time_s is not None
+             and steps[k].side != steps[k + 1].side]
     return _median_or_none(pairs) if pairs else _median_or_none(
         [v for v in values if v is not None])
 
@@ -246,6 +249,21 @@ def _steps(
     return _alternate_sides(steps, left_evidence)
 
 
+STEP_SIDE_MARGIN_FRAC = 0.03  # a foot this near the picture's left or right edge may be cut off
+
+
+def _feet_clear_of_sides(p: np.ndarray, width: int) -> np.ndarray:
+    """(T,) both ankles at least `STEP_SIDE_MARGIN_FRAC` of the width from the picture's sides.
+
+    A walker leaving the picture loses the leading foot first; the smoother carries it on for a
+    few frames by a guess, which can make the last step's peak out of nothing. A step is
+    measured only with both feet clear of the sides over its whole peak."""
+    margin = STEP_SIDE_MARGIN_FRAC * width
+    x = p[:, [L.LEFT_ANKLE, L.RIGHT_ANKLE], X]
+    with np.errstate(invalid="ignore"):
+        return np.all((x > margin) & (x < width - margin), axis=1)
+
+
 def _left_evidence(points: np.ndarray, ahead_left: bool, facing: int, leg_px: float) -> float:
     """How strongly the landing foot of one step is the left one (> 0) or the right one (< 0).
 
@@ -350,7 +368,7 @@ def analyze_gait(
     feet_seen = feet_seen_in(series.points, series.width, series.height,
                              settings.smoothing.min_visibility)
     steps = _steps(p, t, frames, direction, walking, travel_x, facing, leg_px, m_per_px, fps,
-                   settings, feet_seen)
+                   settings, feet_seen & _feet_clear_of_sides(p, series.width))
     if m_per_px is not None:
         # a walk at an angle to the picture shows its steps shortened
         heading = walk_direction(series, m_per_px, walking)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections import deque
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, get_type_hints
 
 import numpy as np
@@ -178,6 +178,10 @@ class LiveCoach:
         self._last_gait_s = -np.inf
         self._last_step_s = -np.inf
         self._frames = 0
+        # A jump of the body (a looped video, another person taken for the walker) restarts the
+        # trailing window: nothing is said about direction until a new window has filled.
+        self._jumps_seen = 0
+        self._window_from_s = -np.inf
 
     @property
     def estimator(self) -> PoseEstimator:
@@ -210,6 +214,9 @@ class LiveCoach:
         raw = PoseFrame(self._frames, time_s, width, height, walker)
         self._frames += 1
         smoothed = self.smoother.update(raw)
+        if self.smoother.body_jumps != self._jumps_seen:
+            self._jumps_seen = self.smoother.body_jumps
+            self._restart_window(time_s)
         self._window.append(smoothed)
         while self._window and (time_s - self._window[0].time_s > self.gait_window_s
                                 or len(self._window) > self.max_window_frames):
@@ -219,6 +226,8 @@ class LiveCoach:
         metrics = compute_metrics(
             PoseSeries.from_frames(recent), self.settings, causal=True, last_only=True
         ).row(-1)
+        if time_s - self._window_from_s < self.settings.metrics.direction_window_s:
+            metrics = replace(metrics, direction="unknown", in_place=False)
         self._window_metrics.append(metrics)
         new_steps: list[Step] = []
         if time_s - self._last_gait_s >= self.gait_every_s:
@@ -233,6 +242,13 @@ class LiveCoach:
         setting = self.walk_setting.update(metrics)
         return LiveResult(raw, smoothed, metrics, new_cues, active, new_steps,
                           setting, self.walk_setting.on_rails, setup)
+
+    def _restart_window(self, time_s: float) -> None:
+        """Forget the frames before a jump of the body: they belong to a body somewhere else,
+        and a window across the jump reads the jump as walking."""
+        self._window.clear()
+        self._window_metrics.clear()
+        self._window_from_s = time_s
 
     def _check_setup(self, raw: PoseFrame) -> SetupReport | None:
         """The start-up check's report for this frame; None once coaching has begun."""

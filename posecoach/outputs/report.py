@@ -27,7 +27,14 @@ from posecoach.outputs.summary import (
     ViewTimes,
     as_summary,
 )
-from posecoach.outputs.words import format_time, limits_from, num, rule_label, summary_in_words
+from posecoach.outputs.words import (
+    DIRECTION_WORDS,
+    format_time,
+    limits_from,
+    num,
+    rule_label,
+    summary_in_words,
+)
 from posecoach.paths import web_dir
 from posecoach.settings import Settings
 
@@ -169,7 +176,7 @@ def _key_rows(
          f"{frames} frames" + (f" at {fps:.0f} fps" if fps else "")),
         ("Walker visible", f"{100 * with_person / frames:.0f}" if frames else None, "%",
          f"{with_person} of {frames} frames"),
-        ("Walking direction", summary.direction or None, "", ""),
+        ("Walking direction", DIRECTION_WORDS.get(summary.direction or ""), "", ""),
         ("Setting", summary.setting or None, "",
          "walking in place counts as a treadmill" if summary.setting == "treadmill" else ""),
         ("Holding the handrails", _fmt(summary.handrail_share, "{:.0%}"), "",

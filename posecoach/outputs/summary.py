@@ -217,11 +217,17 @@ def _column(metrics: MetricsSeries, name: str, dtype: Any) -> np.ndarray:
 FEET_OUT_SHARE = 0.3   # feet out of view this share of the side-view walk: no direction from them
 
 
-def _overall_direction(backward_s: float, forward_s: float, unknown_s: float) -> str:
+MIN_MOVING_S = 0.5     # less walking than this with a known direction: it cannot be measured
+
+
+def _overall_direction(backward_s: float, forward_s: float, overall_view: str) -> str:
+    """The clip's direction: "unknown" only where it cannot be measured; otherwise the way
+    most of the walking with a measured direction went ("mixed" when neither has 3/4 of it).
+    Frames whose direction is unclear (turning, partly seen) do not outvote the walking."""
     moving = backward_s + forward_s
     # The direction is only judged where the walker is seen from the side: a back-view clip
     # with a few side-view seconds does not get a direction from them.
-    if moving < 0.5 or unknown_s > 2.0 * moving:
+    if moving < MIN_MOVING_S or overall_view not in ("side", "mixed"):
         return "unknown"
     if backward_s >= 0.75 * moving:
         return "backward"
@@ -255,7 +261,6 @@ def build_summary(
     backward_s = float(dt[(direction == "backward") & person].sum())
     forward_s = float(dt[(direction == "forward") & person].sum())
     standing_s = float(dt[(direction == "standing") & person].sum())
-    unknown_s = float(dt[np.isin(direction, ("unknown", "turning")) & person].sum())
     view_time = {v: float(dt[(view == v) & person].sum()) for v in VIEWS}
     overall_view = _overall_view(view_time)
 
@@ -277,7 +282,7 @@ def build_summary(
     else:
         steps = 0 if side.any() else None
     duration = float(series.time_s[-1] - series.time_s[0] + dt[-1]) if len(series) else 0.0
-    overall_direction = _overall_direction(backward_s, forward_s, unknown_s)
+    overall_direction = _overall_direction(backward_s, forward_s, overall_view)
     direction_reason = None
     feet_out = gait.feet_out_of_view_share
     if (feet_out is not None and feet_out >= FEET_OUT_SHARE

@@ -18,6 +18,16 @@ from posecoach.outputs.summary import (
 from posecoach.settings import Settings
 
 NOTABLE_ASYMMETRY = 0.9
+# The walking direction in words, the same on every page, report and table (web/js/words.js
+# holds the same words for the pages).
+DIRECTION_WORDS = {
+    "backward": "Backwards",
+    "forward": "Forwards",
+    "mixed": "Both ways",
+    "standing": "Standing still",
+    "turning": "Turning",
+    "unknown": "Not measured",
+}
 
 
 # ---------------------------------------------------------------------------- formatting

@@ -48,6 +48,8 @@ from posecoach.outputs.results import (
 )
 from posecoach.pipeline.backlog import Backlog, FrameSpool, Spooled
 from posecoach.pose.landmarks import PoseSeries
+from posecoach.pose.tracker import follow_walker_offline
+from posecoach.priority import lower_this_thread
 from posecoach.settings import Settings
 
 # Frames waiting for the overlay thread, unless its drawing may be deferred.
@@ -126,6 +128,8 @@ class SessionRecorder:
         self._times: list[float] = []
         self._frames: list[int] = []
         self._points: list[np.ndarray] = []
+        # every frame's people, when given: the walker is chosen again with hindsight at the end
+        self._people: list[list[np.ndarray]] = []
         self._size: tuple[int, int] | None = None
         self._clip_size: tuple[int, int] = (0, 0)
         self._result: AnalysisResult | None = None
@@ -158,6 +162,7 @@ class SessionRecorder:
             crf=out.crf,
             preset=out.preset,
             fragmented=self.fragmented,
+            background=self.defer_drawing is not None,
         )
         try:
             self._csv_file = self._csv_path.open("w", newline="", encoding="utf-8")
@@ -177,13 +182,15 @@ class SessionRecorder:
             self._draw_thread.start()
 
     def add(self, image_rgb: np.ndarray, time_s: float, result: LiveResult,
-            jpeg: bytes | None = None) -> None:
+            jpeg: bytes | None = None, people: list[np.ndarray] | None = None) -> None:
         """Append one frame: record its landmarks and write it, annotated, to the clip.
 
         The landmarks are in pixels of `result.raw`'s frame size; `image_rgb` may be that frame
         or a smaller copy of it. The overlay is drawn in place on `image_rgb` when it already
         has the clip's size. `jpeg`, the JPEG `image_rgb` was decoded from, lets a recorder
-        whose drawing is deferred now keep the frame compressed until it is drawn.
+        whose drawing is deferred now keep the frame compressed until it is drawn. `people`,
+        every person the model found in the frame (in the same pixels), lets `finish` choose
+        the walker again with hindsight over the whole recording (a file, not a live session).
 
         A frame that cannot be written (a full disk) stops the recording: `finish` then raises
         the same error and leaves what was written as it is, never passed off as complete.
@@ -191,13 +198,13 @@ class SessionRecorder:
         if self._result is not None:
             raise RuntimeError("the session is already finished")
         try:
-            self._add(image_rgb, time_s, result, jpeg)
+            self._add(image_rgb, time_s, result, jpeg, people)
         except PosecoachError as exc:
             self._stopped_by = exc
             raise
 
     def _add(self, image_rgb: np.ndarray, time_s: float, result: LiveResult,
-             jpeg: bytes | None) -> None:
+             jpeg: bytes | None, people: list[np.ndarray] | None) -> None:
         if self._draw_error is not None:
             raise self._draw_error
         raw = result.raw
@@ -212,6 +219,8 @@ class SessionRecorder:
         self._times.append(time_s)
         self._frames.append(raw.index)
         self._points.append(raw.points.astype(np.float32))
+        if people is not None:
+            self._people.append(people)
         try:
             self._csv.writerow(format_row(raw.index, time_s, width, height, raw.points))
         except OSError as exc:
@@ -248,6 +257,8 @@ class SessionRecorder:
 
     def _draw_loop(self) -> None:
         assert self._draw_queue is not None
+        if self.defer_drawing is not None:
+            lower_this_thread()  # a live session's clip waits for the walker's feedback
         while True:
             item = self._next_to_draw()
             if item is None:
@@ -308,6 +319,28 @@ class SessionRecorder:
             self._spool.close(keep=bool(errors))
         if errors:
             raise OutputError(0, "; ".join(errors))
+
+    def _choose_walker_with_hindsight(self) -> None:
+        """With every frame's people recorded, the walker is the person the whole recording
+        points to (`follow_walker_offline`), not whoever the live tracker followed as frames
+        came: a clip and the same clip played backwards then follow the same person. The
+        landmarks file is rewritten to match; the annotated clip stays as it was drawn."""
+        n = len(self._times)
+        if n == 0 or len(self._people) != n or self._size is None:
+            return
+        width, height = self._size
+        chosen = follow_walker_offline(self._people, np.array(self._times), width, height,
+                                       self.settings.tracking.lost_after_s)
+        self._points = [p.astype(np.float32) for p in chosen]
+        try:
+            with self._csv_path.open("w", newline="", encoding="utf-8") as f:
+                out = csv.writer(f, lineterminator="\n")
+                out.writerow(LANDMARK_HEADER)
+                for index, time_s, points in zip(self._frames, self._times, self._points,
+                                                 strict=True):
+                    out.writerow(format_row(index, time_s, width, height, points))
+        except OSError as exc:
+            raise OutputError(exc.errno, describe_os_error(exc, self._csv_path)) from exc
 
     def _series(self) -> PoseSeries:
         """The landmarks recorded so far as one series."""
@@ -373,6 +406,7 @@ class SessionRecorder:
         self.warnings.extend(warnings or [])
         if not self._times:
             raise VideoError("no frames were recorded")
+        self._choose_walker_with_hindsight()
         series = self._series()
         result = analyze_series(series, self.settings, self.source_name, self.warnings)
         reported = self.reported_trials

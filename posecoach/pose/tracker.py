@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from posecoach.pose.landmarks import empty_frame
+from posecoach.pose.landmarks import NUM_LANDMARKS, empty_frame
 
 
 def box_of(points: np.ndarray) -> tuple[float, float, float, float] | None:
@@ -141,3 +142,120 @@ class WalkerTracker:
         elif old.track_id in present and old.last_seen_s == time_s:
             self.walker_id = old.track_id
             self._stand_in_for = None
+
+
+
+@dataclass
+class _ClipTrack:
+    """One person linked across a whole clip: the frames seen, their boxes, hips and points."""
+
+    frames: list[int]
+    boxes: list[tuple[float, float, float, float]]
+    hip_x: list[float]
+    points: list[np.ndarray]
+
+
+def _inside(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """The share of the smaller of two boxes that lies inside the other."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy / smaller if smaller > 0 else 0.0
+
+
+def _distinct_people(people: list[np.ndarray], same_iou: float = 0.6,
+                     same_inside: float = 0.9) -> list[np.ndarray]:
+    """A frame's people without duplicates: of two whose boxes overlap by `same_iou` or more,
+    or one almost wholly inside the other (the model found one person twice, or a part of
+    them), the one with the more visible landmarks is kept. The choice depends on the frame
+    alone, never on the frames before or after."""
+    ranked = sorted((p for p in people if box_of(p) is not None),
+                    key=lambda p: (float(np.nansum(p[:, 3])), float(np.nansum(p[:, :2]))),
+                    reverse=True)
+    kept: list[np.ndarray] = []
+    for points in ranked:
+        box = box_of(points)
+        others = [box_of(k) for k in kept]
+        if all(iou(box, o) < same_iou and _inside(box, o) < same_inside  # type: ignore[arg-type]
+               for o in others):
+            kept.append(points)
+    return kept
+
+
+def _link_tracks(frames_people: Sequence[list[np.ndarray]], time_s: np.ndarray,
+                 lost_after_s: float, min_iou: float) -> list[_ClipTrack]:
+    """People linked frame to frame by box overlap into tracks (a person unseen for longer
+    than `lost_after_s` starts a new track)."""
+    tracks: list[_ClipTrack] = []
+    for i, people in enumerate(frames_people):
+        t = float(time_s[i])
+        free = [k for k, tr in enumerate(tracks)
+                if t - float(time_s[tr.frames[-1]]) <= lost_after_s]
+        for points in _distinct_people(people):
+            box = box_of(points)
+            if box is None:
+                continue
+            best = max(free, key=lambda k: iou(tracks[k].boxes[-1], box), default=None)
+            if best is None or iou(tracks[best].boxes[-1], box) < min_iou:
+                tracks.append(_ClipTrack([], [], [], []))
+                best = len(tracks) - 1
+            else:
+                free.remove(best)
+            track = tracks[best]
+            track.frames.append(i)
+            track.boxes.append(box)
+            track.hip_x.append(float((points[23, 0] + points[24, 0]) / 2.0))
+            track.points.append(points)
+    return tracks
+
+
+def _track_score(track: _ClipTrack, time_s: np.ndarray, area: float) -> float:
+    """How much a track looks like the walker over the whole clip: the sum over its frames of
+    its box's share of the picture times a travel factor, 0.25 + 4 x its mean horizontal
+    speed in body heights per second (capped at 1.5), the hips smoothed over about half a
+    second so that jitter in place does not count as travel. Sums and path lengths read the
+    same whichever way the clip plays."""
+    boxes = np.array(track.boxes)
+    shares = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) / area
+    body_h = max(float(np.median(boxes[:, 3] - boxes[:, 1])), 1.0)
+    times = time_s[np.array(track.frames)]
+    span_s = float(times[-1] - times[0])
+    hips = np.array(track.hip_x)
+    hips = hips[np.isfinite(hips)]
+    speed = 0.0
+    if span_s > 0 and hips.size >= 2:
+        fps = (len(track.frames) - 1) / span_s
+        width = max(1, min(hips.size, int(round(0.5 * fps))))
+        smooth = np.convolve(hips, np.ones(width) / width, mode="valid")
+        travel = float(np.abs(np.diff(smooth)).sum()) if smooth.size >= 2 else 0.0
+        speed = min(travel / body_h / span_s, 1.5)
+    return float(shares.sum()) * (0.25 + 4.0 * speed)
+
+
+def follow_walker_offline(frames_people: Sequence[list[np.ndarray]], time_s: np.ndarray,
+                          width: int, height: int, lost_after_s: float = 1.0,
+                          min_iou: float = 0.2, min_height_frac: float = 0.05) -> np.ndarray:
+    """The walker's (T, 33, 4) landmarks over a whole recorded clip, chosen with hindsight.
+
+    `WalkerTracker` must choose as frames arrive, so which person it follows can depend on who
+    was seen first: a clip and the same clip played backwards could follow different people.
+    Offline the whole clip is known. People are linked into tracks by box overlap, every track
+    is scored over all its frames (`_track_score`: largest, present longest, travelling most),
+    and each frame's walker is the best-scoring plausible person in it (one whose landmarks
+    span at least `min_height_frac` of the frame height, or anyone when nobody does). The
+    choice reads the same whichever way the clip plays.
+    """
+    time_s = np.asarray(time_s, dtype=float)
+    out = np.full((len(frames_people), NUM_LANDMARKS, 4), np.nan)
+    tracks = _link_tracks(frames_people, time_s, lost_after_s, min_iou)
+    area = float(width * height) or 1.0
+    scores = [_track_score(tr, time_s, area) for tr in tracks]
+    best_score = np.full(len(frames_people), -np.inf)
+    best_plausible = np.zeros(len(frames_people), dtype=bool)
+    for track, score in zip(tracks, scores, strict=True):
+        for frame, box, points in zip(track.frames, track.boxes, track.points, strict=True):
+            plausible = box[3] - box[1] >= min_height_frac * max(height, 1)
+            if (plausible, score) > (bool(best_plausible[frame]), float(best_score[frame])):
+                best_plausible[frame], best_score[frame] = plausible, score
+                out[frame] = points
+    return out

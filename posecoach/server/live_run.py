@@ -108,6 +108,7 @@ class FrameIn:
     preview: bool = False
     arrived: float | None = None  # time.monotonic() when the frame reached the server
     jpeg: bytes | None = None  # the JPEG `image` was decoded from, kept for the recording
+    frame_no: int | None = None  # the page's number for the frame, echoed in its result
 
 
 @dataclass
@@ -251,7 +252,8 @@ class LiveRun:
         server_ms = None
         if done.item.arrived is not None:
             server_ms = round((time.monotonic() - done.item.arrived) * 1000.0, 1)
-        message = ResultMessage.of(result.body(), self.seq, self._dropped(), server_ms)
+        message = ResultMessage.of(result.body(), self.seq, self._dropped(), server_ms,
+                                   frame_no=done.item.frame_no)
         self.seq += 1
         return message
 

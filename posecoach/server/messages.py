@@ -124,6 +124,14 @@ class TimeTrialsMessage(_Incoming):
     type: Literal["time_trials"]
 
 
+class FrameNumberMessage(_Incoming):
+    """The number the page gives the next binary frame (`/ws/live`); the frame's result
+    carries it back as `frame_no`, so the page can draw each result on its own frame."""
+
+    type: Literal["frame_no"]
+    frame_no: int = Field(ge=0, description="the page's own number for the next frame")
+
+
 class WatchMessage(_Incoming):
     """A viewer: watch this running session."""
 
@@ -138,7 +146,8 @@ class UnwatchMessage(_Incoming):
 
 
 LiveIn = Annotated[
-    StartMessage | StopMessage | PingMessage | SpeakChoice | TimeTrialsMessage,
+    StartMessage | StopMessage | PingMessage | SpeakChoice | TimeTrialsMessage
+    | FrameNumberMessage,
     Field(discriminator="type"),
 ]
 ViewerIn = Annotated[
@@ -211,12 +220,17 @@ class ResultMessage(LiveResultBody):
     server_ms: float | None = Field(
         None, description="milliseconds from the frame's arrival to this result",
         **OMITTED_IF_NONE)
+    frame_no: int | None = Field(
+        None, ge=0, description="the page's number of the frame this result was computed "
+        "from (its `frame_no` message); the big screen gets the frame under the same number",
+        **OMITTED_IF_NONE)
 
     @classmethod
     def of(cls, body: LiveResultBody, seq: int, dropped: int,
-           server_ms: float | None = None) -> ResultMessage:
+           server_ms: float | None = None, frame_no: int | None = None) -> ResultMessage:
         """The message for one frame's result body."""
-        return cls(**dict(body), seq=seq, dropped=dropped, server_ms=server_ms)
+        return cls(**dict(body), seq=seq, dropped=dropped, server_ms=server_ms,
+                   frame_no=frame_no)
 
 
 class FrameMessage(_Outgoing):

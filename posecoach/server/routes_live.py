@@ -23,6 +23,7 @@ from posecoach.server.engine import InputError
 from posecoach.server.live_run import FrameIn, LatestSlot, LiveRun
 from posecoach.server.messages import (
     ErrorMessage,
+    FrameNumberMessage,
     PingMessage,
     PongMessage,
     ResultMessage,
@@ -197,6 +198,7 @@ async def live(ws: WebSocket) -> None:
     slot: LatestSlot | None = None
     timing: asyncio.Future[None] | None = None
     t0 = 0.0
+    frame_no: int | None = None  # the page's number for the next binary frame
     try:
         while True:
             message = await ws.receive()
@@ -204,6 +206,7 @@ async def live(ws: WebSocket) -> None:
                 break
             data = message.get("bytes")
             if data is not None:
+                number, frame_no = frame_no, None
                 if run is None or slot is None:
                     await channel.error("send a start message before frames")
                 elif len(data) > ctx.limits.max_frame_bytes:
@@ -217,7 +220,7 @@ async def live(ws: WebSocket) -> None:
                     await channel.error(f"frame of {size[0]}x{size[1]} pixels is too large")
                 else:
                     arrived = time.monotonic()
-                    slot.put((data, arrived - t0, arrived))
+                    slot.put((data, arrived - t0, arrived, number))
                     hub.publish_frame(run.session_id, arrived - t0, data)
                 continue
             request = _parse(message.get("text") or "")
@@ -229,7 +232,9 @@ async def live(ws: WebSocket) -> None:
             except InputError as exc:
                 await channel.error(str(exc))
                 continue
-            if isinstance(incoming, StartMessage):
+            if isinstance(incoming, FrameNumberMessage):
+                frame_no = incoming.frame_no
+            elif isinstance(incoming, StartMessage):
                 if run is not None:
                     await channel.error("a session is already running: stop it first")
                     continue
@@ -308,9 +313,10 @@ async def _send_trials(channel: Channel, run: LiveRun) -> None:
 def _jpeg_frames(slot: LatestSlot) -> Any:
     def frames() -> Iterator[FrameIn]:
         while (item := slot.take()) is not None:
-            data, time_s, arrived = item
+            data, time_s, arrived, frame_no = item
             try:
-                yield FrameIn(decode_jpeg(data), time_s, arrived=arrived, jpeg=data)
+                yield FrameIn(decode_jpeg(data), time_s, arrived=arrived, jpeg=data,
+                              frame_no=frame_no)
             except InputError as exc:
                 yield FrameIn(None, time_s, str(exc))
 

@@ -1,8 +1,9 @@
 // Live coaching page: camera -> JPEG frames over WS /ws/live -> results -> overlay, cues, speech.
 import { announce, breakable, clearErrors, fmtClock, getJSON, openCamera, openRecordingSocket, showError } from "./api.js";
 import { clearOverlay, drawOverlay, faultyLines } from "./skeleton.js";
+import { CaptureClock, FrameRing, sendNumbered, showFrame, whenOnScreen } from "./framelock.js";
 import { renderCheckin } from "./checkin.js";
-import { buildStatusTiles, resetStatus, setIndicator, showStatus } from "./status.js";
+import { buildStatusTiles, resetStatus, showSetupChecks, showStatus } from "./status.js";
 import { HEIGHT_RANGE_TEXT, heightCmOrNull, loadPeople, personPicker } from "./person.js";
 
 const params = new URLSearchParams(location.search);
@@ -12,10 +13,7 @@ const JPEG_QUALITY = 0.7;
 const MIN_FRAME_INTERVAL_MS = 1000 / 30;
 const STALL_MS = 4000;              // no result for this long: assume the frame was lost
 const SETUP_SHOWN_MS = 8000;       // the set-up check's verdict stays on screen this long
-// When results come back slowly, the live video runs ahead of the skeleton. Above this round
-// trip the viewer shows the frame that was analysed (skeleton exactly on the body) instead.
-const SYNC_ON_MS = 160;
-const SYNC_OFF_MS = 100;
+const GLASS_KEPT = 5000;            // glass-to-glass times kept for the benchmark (minutes of them)
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -23,7 +21,7 @@ const ui = {
   level: $("level"), height: $("height"), suggested: $("suggested"), guide: $("guide"),
   elapsed: $("elapsed"), target: $("target"), timerFill: $("timer-fill"),
   cue: $("cue"), cueLog: $("cue-log"), video: $("video"), sourceFrame: $("source-frame"),
-  overlay: $("overlay"), frameCanvas: $("frame-canvas"), viewerMode: $("viewer-mode"), placeholder: $("viewer-placeholder"), after: $("after"),
+  overlay: $("overlay"), frameCanvas: $("frame-canvas"), placeholder: $("viewer-placeholder"), after: $("after"),
   reviewLink: $("review-link"), checkin: $("checkin"), setup: $("setup"),
   speakWhere: $("speak-where"), setupCheck: $("setup-check"),
   walkSetting: $("walk-setting"),
@@ -35,6 +33,10 @@ const debug = (window.__posecoach = {
   framesSent: 0, results: 0, cuesSeen: [], spoken: [], sessionId: null, finished: false, lastResult: null,
   latencyMs: null, overlaysDrawn: 0, synced: false, cueTextsShown: [], setup: null,
   personSeen: [], // per result: did it have the walker
+  // Each overlay is drawn on the frame its result was computed from (0 frames apart):
+  framesLocked: 0, // results drawn on their own frame
+  glassMs: [],     // per drawn overlay: ms from the camera taking the frame to it on screen
+  onOverlay: null, // called with (result, frame canvas) after each overlay is drawn
 });
 
 // GET /api/config (ConfigBody); these stand in while the server cannot be asked.
@@ -167,9 +169,28 @@ function mediaSize() {
 }
 
 function redraw() {
-  if (!s || !s.last) { clearOverlay(ui.overlay); return; }
+  const shown = s && (s.mode === "camera" ? s.shown : s.last);
+  if (!shown) { clearOverlay(ui.overlay); return; }
   const [w, h] = mediaSize();
-  if (drawOverlay(ui.overlay, s.last, w, h, faultyLines(s.last.cues, config.rules))) debug.overlaysDrawn += 1;
+  if (drawOverlay(ui.overlay, shown, w, h, faultyLines(shown.cues, config.rules))) debug.overlaysDrawn += 1;
+}
+
+/** Show a result on the frame it was computed from (the frame canvas over the live video);
+ *  a result whose frame is no longer kept leaves the last frame and its overlay up. */
+function showLocked(msg) {
+  const frame = s.ring.find(msg.frame_no);
+  if (!frame) return;
+  showFrame(ui.frameCanvas, frame);
+  if (!s.synced) setSynced(true);
+  s.shown = msg;
+  redraw();
+  debug.framesLocked += 1;
+  if (debug.onOverlay) debug.onOverlay(msg, ui.frameCanvas);
+  debug.captureClock = s.clock.source;
+  whenOnScreen(frame.capturedAt, (ms) => {
+    debug.glassMs.push(ms);
+    if (debug.glassMs.length > GLASS_KEPT) debug.glassMs.shift();
+  });
 }
 
 function logCue(cue) {
@@ -184,20 +205,10 @@ function logCue(cue) {
 function showSetup(setup) {
   debug.setup = setup;
   ui.setupCheck.hidden = false;
-  for (const check of setup.checks) {
-    const node = $(`setup-${check.name}`);
-    if (!node) continue;
-    const state = check.passed === true ? "yes" : check.passed === false ? "no" : "unknown";
-    const text = check.passed === true ? "OK" : check.passed === false ? "Change" : setup.done ? "Can't tell" : "Checking";
-    setIndicator(node, state, text);
-    node.title = check.message || "";
-  }
-  if (!setup.done) {
-    setCue(setup.advice.length ? setup.advice[0] : "Checking your set-up…", "info");
-    return;
-  }
-  const verdict = setup.passed ? "Set-up looks good. Start walking backwards." : `To set up: ${setup.message}`;
-  setCue(verdict, setup.passed ? "good" : "warning");
+  const line = showSetupChecks(ui.setupCheck, setup);
+  setCue(line.text, line.severity);
+  if (!line.done) return;
+  const verdict = line.text;
   announce(verdict);
   if (speakWhere !== "viewer") speak(verdict, setup.passed ? "info" : "warning");
   s.setupShownUntil = performance.now() + SETUP_SHOWN_MS;
@@ -209,7 +220,8 @@ function handleResult(msg) {
   if (debug.personSeen.length > 1000) debug.personSeen.shift();
   debug.lastResult = msg;
   s.last = msg;
-  redraw();
+  if (s.mode === "camera") showLocked(msg);
+  else redraw();
   if (msg.setup) showSetup(msg.setup);
   else if (s.setupShownUntil && performance.now() > s.setupShownUntil) {
     ui.setupCheck.hidden = true;
@@ -251,7 +263,7 @@ function handleMessage(ev) {
       break;
     case "result":
       s.inFlight = Math.max(0, s.inFlight - 1);
-      if (s.mode === "camera") showAnalysedFrame();
+      if (s.mode === "camera") measureRoundTrip();
       handleResult(msg);
       if (s.mode === "camera") schedulePump();
       break;
@@ -282,30 +294,20 @@ function handleMessage(ev) {
 
 // ---------------------------------------------------------------- frames
 
+/** Show the analysed frames (with their overlays) over the live video, or the live video. */
 function setSynced(on) {
   if (s.synced === on) return;
   s.synced = on;
   debug.synced = on;
   ui.frameCanvas.hidden = !on;
   ui.video.classList.toggle("behind", on);
-  ui.viewerMode.textContent = on ? "Showing the analysed frames (the connection is slow)" : "";
 }
 
-/** Round-trip bookkeeping; in synced mode, paint the frame that this result belongs to. */
-function showAnalysedFrame() {
+/** Round-trip bookkeeping, from frame sent to its result. */
+function measureRoundTrip() {
   const rtt = performance.now() - s.lastSent;
   s.latency = s.latency === null ? rtt : 0.8 * s.latency + 0.2 * rtt;
   debug.latencyMs = Math.round(s.latency);
-  if (!s.synced && s.latency > SYNC_ON_MS && debug.results > 5) setSynced(true);
-  else if (s.synced && s.latency < SYNC_OFF_MS) setSynced(false);
-  if (s.synced && s.sentFrame.width) {
-    const fc = ui.frameCanvas;
-    if (fc.width !== s.sentFrame.width || fc.height !== s.sentFrame.height) {
-      fc.width = s.sentFrame.width;
-      fc.height = s.sentFrame.height;
-    }
-    fc.getContext("2d").drawImage(s.sentFrame, 0, 0);
-  }
 }
 
 function schedulePump() {
@@ -322,9 +324,9 @@ function pump() {
   const w = Math.min(FRAME_WIDTH, v.videoWidth);
   const h = Math.round((v.videoHeight / v.videoWidth) * w);
   if (s.cap.width !== w || s.cap.height !== h) { s.cap.width = w; s.cap.height = h; }
+  const capturedAt = s.clock.now();
   s.capCtx.drawImage(v, 0, 0, w, h);
-  if (s.sentFrame.width !== w || s.sentFrame.height !== h) { s.sentFrame.width = w; s.sentFrame.height = h; }
-  s.sentFrame.getContext("2d").drawImage(s.cap, 0, 0); // kept to show beside its result
+  const no = s.ring.keep(s.cap, w, h, capturedAt); // kept to show under its result
   s.inFlight += 1;
   s.lastSent = performance.now();
   const ws = s.ws;
@@ -333,7 +335,7 @@ function pump() {
       if (s) s.inFlight = Math.max(0, s.inFlight - 1);
       return;
     }
-    ws.send(blob);
+    sendNumbered(ws, no, blob);
     debug.framesSent += 1;
   }, "image/jpeg", JPEG_QUALITY);
 }
@@ -387,7 +389,8 @@ async function start(mode) {
   s = {
     mode, stream, running: true, sessionId: null, inFlight: 0, lastSent: 0, t0: null, last: null,
     stepTimes: [], cap, capCtx: cap.getContext("2d"), ws: null, pumpTimer: null, targetReached: false,
-    onFinished: null, stopping: false, synced: false, latency: null, sentFrame: document.createElement("canvas"),
+    onFinished: null, stopping: false, synced: false, latency: null, shown: null,
+    ring: new FrameRing(MAX_IN_FLIGHT + 6), clock: captureClock(),
   };
   debug.finished = false;
   debug.sessionId = null;
@@ -416,6 +419,13 @@ async function start(mode) {
   s.timer = setInterval(tick, 250);
 }
 
+let clock = null;
+/** The one clock of the camera's pictures (it follows the video element). */
+function captureClock() {
+  if (!clock) clock = new CaptureClock(ui.video);
+  return clock;
+}
+
 function releaseCamera() {
   if (s && s.stream) for (const t of s.stream.getTracks()) t.stop();
   ui.video.srcObject = null;
@@ -432,6 +442,7 @@ function finishUI() {
   setRunning(false);
   if (s.synced) setSynced(false);
   s.last = null;
+  s.shown = null;
   clearOverlay(ui.overlay);
   ui.placeholder.hidden = false;
   ui.sourceFrame.hidden = true;

@@ -1,6 +1,7 @@
 // The walker-status tiles shown by the live page and the big-screen viewer: whether the
 // walker is fully in view, the camera view, walking backwards, the setting and the cadence.
 import { isNum } from "./api.js";
+import { DIRECTION_WORDS } from "./words.js";
 
 const CADENCE_WINDOW_S = 15;
 const TILES = [
@@ -61,9 +62,10 @@ export function showStatus(tiles, msg, stepTimes) {
   setIndicator(tiles.view, view === "side" ? "yes" : view && view !== "unknown" ? "warn" : "unknown",
     view && view !== "unknown" ? view.charAt(0).toUpperCase() + view.slice(1) : "–");
 
-  const dir = msg.person ? m.direction : null;
-  const dirText = { backward: "Yes", forward: "Forwards", standing: "Standing", turning: "Turning" }[dir];
-  setIndicator(tiles.backward, dir === "backward" ? "yes" : dir === "forward" ? "no" : dir ? "warn" : "unknown", dirText ?? "–");
+  // Nothing is said while the direction is not known (a new window filling after a jump).
+  const dir = msg.person && m.direction !== "unknown" ? m.direction : null;
+  setIndicator(tiles.backward, dir === "backward" ? "yes" : dir === "forward" ? "no" : dir ? "warn" : "unknown",
+    dir ? DIRECTION_WORDS[dir] ?? dir : "–");
 
   if (tiles.setting) {
     const where = { overground: "Overground", treadmill: "Treadmill" }[msg.setting];
@@ -76,4 +78,33 @@ export function showStatus(tiles, msg, stepTimes) {
   const cadence = recent.length >= 3 ? ((recent.length - 1) / (recent[recent.length - 1] - recent[0])) * 60 : null;
   setIndicator(tiles.cadence, stepTimes.length ? "num" : "unknown", isNum(cadence) ? `${Math.round(cadence)}/min` : "–");
   tiles.cadence.querySelector(".ind-sub").textContent = `${stepTimes.length} step${stepTimes.length === 1 ? "" : "s"}`;
+}
+
+// The start-up check (a result's `setup`) on its tiles, `setup-<check name>` in `section`
+// (made from the check's own label where the page has none); the same on the phone and the big
+// screen. Returns the line for the cue: the first advice while it runs, then the verdict
+// (`done` says which).
+export function showSetupChecks(section, setup) {
+  for (const check of setup.checks) {
+    let node = section.querySelector(`#setup-${check.name}`);
+    if (!node) {
+      node = document.createElement("div");
+      node.className = "indicator";
+      node.id = `setup-${check.name}`;
+      for (const [cls, text] of [["ind-label", check.label], ["ind-value", "–"]]) {
+        const span = document.createElement("span");
+        span.className = cls;
+        span.textContent = text;
+        node.append(span);
+      }
+      section.append(node);
+    }
+    const state = check.passed === true ? "yes" : check.passed === false ? "no" : "unknown";
+    const text = check.passed === true ? "OK" : check.passed === false ? "Change" : setup.done ? "Can't tell" : "Checking";
+    setIndicator(node, state, text);
+    node.title = check.message || "";
+  }
+  if (!setup.done) return { text: setup.advice.length ? setup.advice[0] : "Checking your set-up…", severity: "info", done: false };
+  const text = setup.passed ? "Set-up looks good. Start walking backwards." : `To set up: ${setup.message}`;
+  return { text, severity: setup.passed ? "good" : "warning", done: true };
 }

@@ -1,13 +1,14 @@
 // The measurements table shared by the review and compare pages. The summary in words comes
 // from the server (the session record's `sentences`), so the pages and the report agree.
 import { fmtDuration, fmtNum, fmtPct, isNum } from "./api.js";
+import { DIRECTION_WORDS } from "./words.js";
 
 const fmtDeg = (x) => (isNum(x) ? `${x.toFixed(1)}°` : "–");
 
 /** Rows for metric tables: [label, (summary) -> display string]; `summary` is a SessionSummary. */
 export const METRIC_ROWS = [
   ["Duration", (s) => fmtDuration(s.duration_s)],
-  ["Direction", (s) => s.direction ?? "–"],
+  ["Direction", (s) => (s.direction ? DIRECTION_WORDS[s.direction] ?? s.direction : "–")],
   ["Time walking backwards", (s) => fmtDuration(s.backward_time_s)],
   ["Camera view", (s) => s.view ?? "–"],
   ["Steps", (s) => (isNum(s.steps) ? String(s.steps) : "–")],

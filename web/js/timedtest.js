@@ -6,6 +6,7 @@ import {
   announce, clearErrors, el, fileURL, fmtNum, getJSON, isNum, openCamera, openRecordingSocket, showError,
 } from "./api.js";
 import { containRect, drawOverlay } from "./skeleton.js";
+import { CaptureClock, FrameRing, sendNumbered, showFrame } from "./framelock.js";
 import {
   HEIGHT_RANGE_TEXT, POPULATIONS, heightCmOrNull, loadPeople, personPicker,
 } from "./person.js";
@@ -34,6 +35,8 @@ const ui = {
 // Test and debugging hook: what happened, without reaching into closures.
 const debug = (window.__timedtest = {
   marks: [], sessionId: null, trials: null, finished: null, spoken: [], said: [], results: 0,
+  framesLocked: 0, // results drawn on the frame they were computed from
+  onOverlay: null,  // called with (result, frame canvas) after each overlay is drawn
 });
 
 let stream = null;       // the camera
@@ -41,6 +44,13 @@ let frame = null;        // {w, h}: the size of the frames sent (and of the floo
 let marks = [];          // up to 4 [x, y] points in frame pixels: the start line, then the far line
 let people = null;       // the person picker
 let s = null;            // the running test
+// During the test the page shows each analysed frame with its skeleton (the overlay on its own
+// frame), on this canvas over the live video.
+const frameCanvas = document.createElement("canvas");
+frameCanvas.hidden = true;
+frameCanvas.setAttribute("aria-hidden", "true");
+ui.overlay.before(frameCanvas);
+const clock = new CaptureClock(ui.video);
 
 // ---------------------------------------------------------------- words
 
@@ -191,8 +201,14 @@ function doneMarking() {
 
 function paint() {
   if (!stream) return;
-  const last = s && s.last;
-  const [w, h] = [ui.video.videoWidth, ui.video.videoHeight];
+  drawOverlayNow();
+  requestAnimationFrame(paint);
+}
+
+/** The overlay of the frame shown: the skeleton of the analysed frame on it, and the marks. */
+function drawOverlayNow() {
+  const last = s && s.shown;
+  const [w, h] = last ? [frameCanvas.width, frameCanvas.height] : [ui.video.videoWidth, ui.video.videoHeight];
   // Sized to the viewer on every frame, with or without a skeleton, so the floor marks stay on
   // the floor when the layout changes (the test starting or ending, a turned phone).
   drawOverlay(ui.overlay, last || null, w, h);
@@ -203,7 +219,24 @@ function paint() {
     const r = containRect(ui.overlay.clientWidth, ui.overlay.clientHeight, w, h);
     drawMarks(ctx, (p) => [r.x + (p[0] / frame.w) * r.w, r.y + (p[1] / frame.h) * r.h], 3);
   }
-  requestAnimationFrame(paint);
+}
+
+/** Show a result on the frame it was computed from. */
+function showLocked(msg) {
+  const f = s.ring.find(msg.frame_no);
+  if (!f) return;
+  showFrame(frameCanvas, f);
+  frameCanvas.hidden = false;
+  ui.video.classList.add("behind");
+  s.shown = msg;
+  drawOverlayNow();
+  debug.framesLocked += 1;
+  if (debug.onOverlay) debug.onOverlay(msg, frameCanvas);
+}
+
+function showLiveVideo() {
+  frameCanvas.hidden = true;
+  ui.video.classList.remove("behind");
 }
 
 // ---------------------------------------------------------------- the test
@@ -248,7 +281,7 @@ function start() {
   ui.trialNote.textContent = "";
   const cap = document.createElement("canvas");
   s = {
-    running: true, sessionId: null, inFlight: 0, lastSent: 0, cap, last: null, pumpTimer: null,
+    running: true, sessionId: null, inFlight: 0, lastSent: 0, cap, last: null, shown: null, ring: new FrameRing(6), pumpTimer: null,
     trialTimer: null, timing: false, polling: false, trialsSeen: 0, countdown: null, stopping: false, onFinished: null,
   };
   debug.finished = null;
@@ -302,6 +335,7 @@ function handleMessage(ev) {
     case "result":
       s.inFlight = Math.max(0, s.inFlight - 1);
       s.last = msg;
+      showLocked(msg);
       debug.results += 1;
       schedulePump();
       break;
@@ -336,7 +370,9 @@ function pump() {
   const ws = s.ws;
   if (!ws || ws.readyState !== WebSocket.OPEN || s.inFlight >= 1) return;
   if (ui.video.readyState < 2) { s.pumpTimer = setTimeout(pump, 50); return; }
+  const capturedAt = clock.now();
   grab(s.cap);
+  const no = s.ring.keep(s.cap, frame.w, frame.h, capturedAt);
   s.inFlight += 1;
   s.lastSent = performance.now();
   s.cap.toBlob((blob) => {
@@ -344,7 +380,7 @@ function pump() {
       if (s) s.inFlight = Math.max(0, s.inFlight - 1);
       return;
     }
-    ws.send(blob);
+    sendNumbered(ws, no, blob);
   }, "image/jpeg", JPEG_QUALITY);
 }
 
@@ -473,6 +509,8 @@ function endUI() {
   clearTimeout(s.pumpTimer);
   if (s.ws && s.ws.readyState <= WebSocket.OPEN) s.ws.close();
   s.last = null;
+  s.shown = null;
+  showLiveVideo();
   setRunning(false);
   ui.finish.disabled = false;
   ui.next.disabled = false;
