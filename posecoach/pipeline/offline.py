@@ -25,6 +25,7 @@ from posecoach.media.reader import VideoFrame, VideoReader
 from posecoach.outputs.landmarks_csv import read_landmarks_csv
 from posecoach.outputs.results import AnalysisResult, analyze_series, write_outputs
 from posecoach.pipeline.recorder import SessionRecorder
+from posecoach.pose.backend import cpu_count, pipelined_threads
 from posecoach.pose.estimator import PoseEstimator
 from posecoach.settings import Settings
 
@@ -41,6 +42,19 @@ def pose_input_side(settings: Settings) -> int:
     """Long side of the frames `analyze_video` decodes for the pose model and the clip."""
     shared = max(settings.output.annotated_max_side_px, MIN_SHARED_SIDE_PX)
     return min(settings.pose.max_input_side_px, shared)
+
+
+def model_threads(settings: Settings) -> int:
+    """Threads for the pose model in `analyze_video`: `[pose] threads` when set, else one
+    core fewer than this process may use (`pipelined_threads`)."""
+    return pipelined_threads(settings.pose.threads)
+
+
+def decode_threads() -> int:
+    """Threads for decoding in `analyze_video`: on one or two cores the reader's own thread
+    alone (the other stages keep the cores busy, and frame threads cost a fifth more CPU);
+    with more cores the codec's choice."""
+    return 1 if cpu_count() <= 2 else 0
 
 
 def _scale_people(people: list[np.ndarray], sx: float, sy: float) -> list[np.ndarray]:
@@ -125,17 +139,22 @@ def analyze_video(
     total = info.frame_count
     warnings: list[str] = []
     frame_size = output_size(info.width, info.height, settings.pose.max_input_side_px)
-    coach = LiveCoach(settings, estimator)
     recorder = SessionRecorder(
         Path(out_dir), settings, info.fps, name, fragmented=False,
         threaded=False, staged=True,
     )
+    coach: LiveCoach | None = None
     worker: _CoachWorker | None = None
+    own_model: PoseEstimator | None = None
     try:
         with VideoReader(path, max_side_px=pose_input_side(settings),
-                         max_gap_s=settings.timing.max_gap_s) as reader:
+                         max_gap_s=settings.timing.max_gap_s,
+                         decode_threads=decode_threads(), info=info) as reader:
             # the first frames decode while the model loads
             frames = iter(reader)
+            if estimator is None:
+                estimator = own_model = PoseEstimator(settings, threads=model_threads(settings))
+            coach = LiveCoach(settings, estimator)
             model = coach.estimator
             worker = _CoachWorker(coach, recorder, frame_size)
             for frame in frames:
@@ -156,7 +175,10 @@ def analyze_video(
         if worker is not None:
             with contextlib.suppress(BaseException):
                 worker.close()
-        coach.close()
+        if coach is not None:
+            coach.close()
+        if own_model is not None:
+            own_model.close()
         recorder.abandon()
 
 

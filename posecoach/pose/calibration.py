@@ -248,7 +248,7 @@ def describe(calibration: Calibration | None, setting: str, threads: int) -> lis
 
 def doctor_lines(settings: Settings, again: bool = False) -> list[str]:
     """What `posecoach doctor` prints for these settings; with `again`, measured anew."""
-    from posecoach.pose.backend import resolve_threads
+    from posecoach.pose.backend import pipelined_threads, resolve_threads
     from posecoach.pose.model import litert_model_paths
 
     threads = resolve_threads(settings.pose.threads)
@@ -259,4 +259,6 @@ def doctor_lines(settings: Settings, again: bool = False) -> list[str]:
     lines = describe(calibration, setting, threads)
     lines.append(f"threads: {threads} ({'every core' if settings.pose.threads <= 0 else 'set'}"
                  "; live sessions running at once share them, each model on its part)")
+    lines.append(f"analyze: the model on {pipelined_threads(settings.pose.threads)} thread(s) "
+                 "(decoding, coaching and encoding run beside it)")
     return lines

@@ -12,7 +12,12 @@ from posecoach.coach.live import LiveCoach
 from posecoach.media.probe import output_size, probe
 from posecoach.media.reader import VideoReader
 from posecoach.outputs.landmarks_csv import read_landmarks_csv
-from posecoach.pipeline.offline import analyze_series, analyze_video, pose_input_side
+from posecoach.pipeline.offline import (
+    analyze_series,
+    analyze_video,
+    model_threads,
+    pose_input_side,
+)
 from posecoach.pose.backend import CoreShare, cpu_count
 from posecoach.pose.estimator import PoseEstimator
 from posecoach.pose.landmarks import PoseSeries
@@ -124,3 +129,11 @@ def test_a_model_dropped_without_closing_leaves_the_share():
     closed.close()
     closed.close()
     assert share.models == 0
+
+
+@pytest.mark.parametrize(("threads", "expected"), [(0, max(1, cpu_count() - 1)), (1, 1), (3, 3)])
+def test_analyze_leaves_a_core_to_its_other_stages(threads, expected):
+    settings = load_settings()
+    settings = settings.model_copy(update={
+        "pose": settings.pose.model_copy(update={"threads": threads})})
+    assert model_threads(settings) == expected
