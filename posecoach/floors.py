@@ -10,8 +10,7 @@ from __future__ import annotations
 
 FLOORS: tuple[tuple[str, ...], ...] = (
     ("posecoach.errors", "posecoach.paths", "posecoach.settings", "posecoach.frame_rate",
-     "posecoach.jsonable", "posecoach.version", "posecoach.floors", "posecoach.records",
-     "posecoach.priority"),
+     "posecoach.jsonable", "posecoach.version", "posecoach.floors", "posecoach.records"),
     ("posecoach.pose",),
     ("posecoach.media",),
     ("posecoach.coach",),

@@ -31,18 +31,22 @@ MARKS_TOL_S = 0.2
 STEP_TRIALS = [t for t in shared_names(MOCAP, "*.bvh") if "walk-back_normal" not in t]
 TIMED_TRIALS = [t for t in STEP_TRIALS if "walk-back" in t]
 
-# Measured on this harness (see the module docstring): every set-up has trials whose median
-# step length is more than 3% off, though 14-17 of the 18 are within it (61 of the 486
-# trials and set-ups miss): square-on the errors run from -5.6% to +3.9%, at 10 degrees from
-# -3.9% to +3.8%, at 20 degrees from -3.5% to +4.9%. What is left is mostly the near foot's
-# perspective, which alternates from step to step and grows with the walker's offset from
-# the picture's centre, so the mean of two steps on opposite feet cancels it only near the
-# centre (walk_tired seen from its right at 3 m: single steps -16% to +6%), and a camera that
-# sees a part of a walk whose steps vary.
+# Measured on this harness (see the module docstring): with each step's length taken as the
+# 1-2-1 mean of three consecutive steps (two overlapping strides, one of each foot), every
+# trial is within 3% with the camera 4 or 6 m away square on, and at 10 degrees with the
+# legs as captured; 47 of the 486 trials and set-ups still miss, all in the set-ups below
+# (13-17 of 18 within 3%), mostly walk_old, walk_tired and walk-back_not-confident, whose
+# steps vary along the walk (a camera 3 m away sees only a part of it): at 3 m -5.1% to
+# +5.0%, at 20 degrees up to +5.2% (about a point of that from the walk's angle, found with
+# an assumed 65 degree wide picture where this camera's is 70).
+STEP_MISSED_SETUPS = frozenset(
+    [(3.0, a, k) for a in (0.0, 10.0, 20.0) for k in (0.93, 1.0, 1.07)]
+    + [(d, 10.0, k) for d in (4.0, 6.0) for k in (0.93, 1.07)]
+    + [(d, 20.0, k) for d in (4.0, 6.0) for k in (0.93, 1.0, 1.07)])
 STEP_TARGET_MISSED = pytest.mark.xfail(
-    strict=True, reason="median step length more than 3% off on 1-4 of 18 trials per set-up: "
-                        "measured -5.6..+3.9% at 0 deg, -3.9..+3.8% at 10 deg, "
-                        "-3.5..+4.9% at 20 deg")
+    strict=True, reason="median step length more than 3% off on 1-5 of 18 trials in these "
+                        "set-ups: measured -4.1..+3.8% at 3 m square on, -5.1..+3.7% at 10 deg, "
+                        "-5.0..+5.2% at 20 deg")
 
 
 @cache
@@ -60,7 +64,8 @@ SETUPS = [(d, a, k) for d in DISTANCES_M for a in ANGLES_DEG for k in LEG_SCALES
 
 
 @pytest.mark.parametrize(("distance_m", "angle_deg", "leg_scale"), [
-    pytest.param(d, a, k, marks=STEP_TARGET_MISSED, id=f"{d:g}m-{a:g}deg-legs{k:g}")
+    pytest.param(d, a, k, id=f"{d:g}m-{a:g}deg-legs{k:g}",
+                 marks=STEP_TARGET_MISSED if (d, a, k) in STEP_MISSED_SETUPS else ())
     for d, a, k in SETUPS])
 def test_median_step_length_within_3_percent_on_every_trial(distance_m, angle_deg, leg_scale):
     rows = _steps(distance_m, angle_deg, leg_scale)

@@ -25,9 +25,10 @@ def reversed_two_people(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_a_clip_walking_forwards_with_unclear_stretches_reads_forward(analysed):
     summary = analysed(TWO_PEOPLE).summary
-    # much of the clip has no measured direction (the walker turns, a second person jumps)...
+    # much of the clip (over 40%) has no measured direction (the walker turns, stands, leaves
+    # the picture)...
     assert summary.forward_time_s >= 1.0
-    assert summary.forward_time_s + summary.backward_time_s < 0.5 * summary.duration_s
+    assert summary.forward_time_s + summary.backward_time_s < 0.6 * summary.duration_s
     # ...yet the walking that was measured went forwards
     assert summary.direction == "forward"
     assert summary.backward_time_s < 0.25 * summary.forward_time_s

@@ -125,18 +125,30 @@ def _median_or_none(values: list[float]) -> float | None:
 
 
 def _paired_median(steps: list[Step], values: list[float | None]) -> float | None:
-    """The median of the means of each two consecutive steps on opposite feet (a stride's
-    half), else of the steps.
+    """The median over each three consecutive steps on alternating feet of their mean
+    weighted 1-2-1 (two overlapping strides, one of each foot), else of the means of two
+    consecutive steps on opposite feet (a stride's half), else of the steps.
 
     Seen from the side, the foot nearer the camera looks further apart when it leads and the
     far one nearer, by an amount that grows with the walker's distance from the picture's
     centre, and a walk at an angle shows the step width across the picture, one way for each
-    foot; each stride holds one of each, so its mean cancels the two. Two steps of the same
-    foot (one missed between them) would not, so they are not paired.
+    foot. The error thus alternates from step to step and grows steadily along the walk; one
+    stride's mean cancels its constant part, and the 1-2-1 mean of three steps its steady
+    growth too. Steps of the same foot (one missed between them) would not cancel, so they
+    are not combined.
     """
-    pairs = [(a + b) / 2.0 for k, (a, b) in enumerate(zip(values, values[1:], strict=False))
-             if a is not None and b is not None and steps[k + 1].step_time_s is not None
-             and steps[k].side != steps[k + 1].side]
+    def joined(k: int) -> bool:
+        """Steps k and k + 1 follow each other on opposite feet, both measured."""
+        return (values[k] is not None and values[k + 1] is not None
+                and steps[k + 1].step_time_s is not None and steps[k].side != steps[k + 1].side)
+
+    n = len(values)
+    triples = [(values[k] + 2.0 * values[k + 1] + values[k + 2]) / 4.0  # type: ignore[operator]
+               for k in range(n - 2) if joined(k) and joined(k + 1)]
+    if triples:
+        return _median_or_none(triples)
+    pairs = [(values[k] + values[k + 1]) / 2.0  # type: ignore[operator]
+             for k in range(n - 1) if joined(k)]
     return _median_or_none(pairs) if pairs else _median_or_none(
         [v for v in values if v is not None])
 

@@ -21,7 +21,6 @@ import numpy as np
 from posecoach.errors import VideoError, user_message
 from posecoach.media.handoff import hand_over
 from posecoach.media.probe import file_label
-from posecoach.priority import lower_this_thread
 
 
 def _write_error(name: str, exc: BaseException) -> VideoError:
@@ -51,12 +50,10 @@ class VideoWriter:
     """H.264 (yuv420p) MP4 that browsers play, encoded on a background thread.
 
     `write()` copies the frame and returns at once unless the bounded queue is full. Odd
-    widths or heights are cropped by one pixel (H.264 4:2:0 needs even sides).
-    `background=True` (a live session's clip) lowers the encoding thread's priority so the
-    walker's feedback runs first. With `fragmented=True` the file is written in ~1 s fragments
-    and stays playable up to the last fragment if the program is killed; otherwise the index
-    is moved to the front on close (`+faststart`) so playback starts before the whole file is
-    downloaded.
+    widths or heights are cropped by one pixel (H.264 4:2:0 needs even sides). With
+    `fragmented=True` the file is written in ~1 s fragments and stays playable up to the last
+    fragment if the program is killed; otherwise the index is moved to the front on close
+    (`+faststart`) so playback starts before the whole file is downloaded.
     """
 
     def __init__(
@@ -69,10 +66,8 @@ class VideoWriter:
         preset: str = "veryfast",
         fragmented: bool = False,
         queue_size: int = 16,
-        background: bool = False,
     ) -> None:
         self.path = str(path)
-        self.background = background
         self.name = file_label(path)
         if not fps or fps <= 0 or not math.isfinite(fps):
             raise ValueError(f"fps must be positive, got {fps}")
@@ -123,8 +118,6 @@ class VideoWriter:
         self._container.mux(packets)
 
     def _run(self) -> None:
-        if self.background:
-            lower_this_thread()
         while True:
             item = self._queue.get()
             if item is None:

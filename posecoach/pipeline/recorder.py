@@ -49,7 +49,6 @@ from posecoach.outputs.results import (
 from posecoach.pipeline.backlog import Backlog, FrameSpool, Spooled
 from posecoach.pose.landmarks import PoseSeries
 from posecoach.pose.tracker import follow_walker_offline
-from posecoach.priority import lower_this_thread
 from posecoach.settings import Settings
 
 # Frames waiting for the overlay thread, unless its drawing may be deferred.
@@ -162,7 +161,6 @@ class SessionRecorder:
             crf=out.crf,
             preset=out.preset,
             fragmented=self.fragmented,
-            background=self.defer_drawing is not None,
         )
         try:
             self._csv_file = self._csv_path.open("w", newline="", encoding="utf-8")
@@ -257,8 +255,6 @@ class SessionRecorder:
 
     def _draw_loop(self) -> None:
         assert self._draw_queue is not None
-        if self.defer_drawing is not None:
-            lower_this_thread()  # a live session's clip waits for the walker's feedback
         while True:
             item = self._next_to_draw()
             if item is None:
