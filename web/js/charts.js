@@ -34,10 +34,11 @@ function niceStep(range, target = 4) {
  * evenly. Every point is drawn; x-axis labels that would overlap a neighbour are left out, the first
  * and last kept. `mark` writes a word
  * above a point and rings it. bands: [{from, to, lo, hi, label}] shade lo..hi between the points
- * at indices `from` and `to`.
+ * at indices `from` and `to`. `width` is the width in CSS px the chart is shown at (fitChart gives
+ * it), so a chart unit is a pixel and the 12-unit labels are 12 px on screen at any width.
  */
-export function lineChart({ title, points, format = (y) => String(y), yMin = 0, bands = [], xMinSpan = 0 }) {
-  const W = 600, H = 250, L = 58, R = 34, T = 14, B = 34;
+export function lineChart({ title, points, format = (y) => String(y), yMin = 0, bands = [], xMinSpan = 0, width = 600 }) {
+  const W = Math.max(200, Math.round(width)), H = 250, L = 58, R = 34, T = 14, B = 34;
   const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title, preserveAspectRatio: "xMidYMid meet" });
   svg.append(svgEl("title", {}, title));
   const ys = points.map((p) => p.y).filter((y) => typeof y === "number" && Number.isFinite(y));
@@ -117,6 +118,27 @@ export function lineChart({ title, points, format = (y) => String(y), yMin = 0, 
     svg.append(c);
   });
   return svg;
+}
+
+/**
+ * Put the chart `draw(width)` returns into `box` drawn at the width the box shows it, and draw it
+ * again when that width changes (a window resized, a phone turned), so its text keeps its size.
+ */
+export function fitChart(box, draw) {
+  let drawn = 0;
+  const render = () => {
+    if (!box.isConnected) { observer.disconnect(); return; }
+    const style = getComputedStyle(box);
+    const width = Math.floor(box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight));
+    if (width <= 0 || width === drawn) return;
+    drawn = width;
+    const svg = draw(width);
+    const old = box.querySelector(":scope > svg");
+    if (old) old.replaceWith(svg); else box.append(svg);
+  };
+  const observer = new ResizeObserver(render);
+  render();
+  observer.observe(box);
 }
 
 // ---------- the server's plots (matplotlib SVG, posecoach.outputs.plots): playhead and seeking

@@ -3,7 +3,7 @@
 // suggestion: {action, message, reasons}}, and the person's timed tests (3-metre backward walk)
 // from GET /api/people/{id}/timed-tests, plotted with a band of the minimal detectable change.
 import { announce, el, fmtDate, getJSON, isNum, parseDate, showError } from "./api.js";
-import { lineChart } from "./charts.js";
+import { fitChart, lineChart } from "./charts.js";
 import { loadPeople, personPicker, populationPhrase } from "./person.js";
 
 const $ = (id) => document.getElementById(id);
@@ -66,9 +66,11 @@ function renderProgress(data) {
       title = `${c.title} (${data.units[c.units[hasMetres ? 0 : 1]]})`;
     }
     const points = rows.map((r, i) => ({ label: label(r, i), y: get(r), flag: painFlag(r) }));
-    return { title, get, fmt, svg: lineChart({ title, points, format: fmt, yMin: c.yMin ?? 0 }) };
+    return { title, get, fmt, draw: (width) => lineChart({ title, points, format: fmt, yMin: c.yMin ?? 0, width }) };
   });
-  $("charts").replaceChildren(...charts.map((c) => el("figure", { class: "card chart" }, el("figcaption", {}, c.title), c.svg)));
+  const figures = charts.map((c) => el("figure", { class: "card chart" }, el("figcaption", {}, c.title)));
+  $("charts").replaceChildren(...figures);
+  figures.forEach((f, i) => fitChart(f, charts[i].draw));
 
   const table = $("progress-table");
   table.querySelector("thead").replaceChildren(el("tr", {}, el("th", { scope: "col" }, "Session"),
@@ -124,8 +126,9 @@ function renderTimedTests(items) {
   });
   const title = "3-metre backward walk time (seconds)";
   const DAY_MS = 86_400_000; // tests on one or two days are spaced evenly, not by time
-  const svg = lineChart({ title, points, format: (v) => v.toFixed(2), yMin: 0, bands, xMinSpan: 2 * DAY_MS });
-  box.replaceChildren(el("figure", { class: "card chart timed-chart" }, el("figcaption", {}, title), svg));
+  const figure = el("figure", { class: "card chart timed-chart" }, el("figcaption", {}, title));
+  box.replaceChildren(figure);
+  fitChart(figure, (width) => lineChart({ title, points, format: (v) => v.toFixed(2), yMin: 0, bands, xMinSpan: 2 * DAY_MS, width }));
   const last = items[items.length - 1];
   const mdc = [...items].reverse().find((t) => isNum(t.mdc_s))?.mdc_s;
   $("timed-hint").textContent = isNum(mdc)
