@@ -80,6 +80,10 @@ class SessionFiles:
         """The report's plots as `{name: inline SVG}` (JSON), for the web UI."""
         return self.out_dir / self.PLOTS
 
+    def plots_at(self, width_px: int) -> Path:
+        """The plots drawn for a screen `width_px` wide (JSON as `plots`), made on request."""
+        return self.out_dir / f"plots-{width_px}px.json"
+
     @property
     def review(self) -> Path:
         """The coach's note and measurements (JSON)."""

@@ -68,6 +68,11 @@ VIEW_COLORS = {
     "no person": "#FFFFFF",
 }
 
+WIDTH_IN = 9.0
+"""The report's figure width in inches."""
+NARROW_IN = 6.0
+"""Below this width a figure's in-axes legend takes one column."""
+
 _SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "posecoach"}
 _SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
@@ -113,9 +118,10 @@ def _time_axis(ax: Any, label: bool = True) -> None:
     """
     low, high = sorted(ax.get_xlim())
     span = max(high - low, 1e-9)
-    # Longer than 9 hours: whole hours, still at most 10 ticks however long the span.
-    step: float = next((s for s in _TICK_STEPS_S if span / s <= 9),
-                       3600.0 * math.ceil(span / 9 / 3600.0))
+    most = max(3, min(9, round(float(ax.figure.get_figwidth()))))  # fewer on a narrow figure
+    # Longer than `most` hours: whole hours, still at most `most` + 1 ticks however long.
+    step: float = next((s for s in _TICK_STEPS_S if span / s <= most),
+                       3600.0 * math.ceil(span / most / 3600.0))
     formatter: Callable[[float], str] = format_time
     unit = "m:ss"
     ticks = _ticks_in_view(low, high, step)
@@ -207,15 +213,20 @@ def _fit(fig: Figure, axes: Sequence[Any], legend: tuple[float, float] = (0.0, 0
         ax.xaxis.set_label_coords(0.5, -(_TICK + _LINE + _LABELPAD) / axes_height)
 
 
+def _legend_columns(fig: Figure) -> int:
+    """Two legend columns on a report-wide figure, one on a narrow (phone) figure."""
+    return 2 if fig.get_figwidth() >= NARROW_IN else 1
+
+
 def _finish_time_plot(fig: Figure, ax: Any, legend_loc: str) -> None:
     """Time ticks, an in-axes legend and the margins of a one-axes plot over time."""
     _time_axis(ax)
-    ax.legend(loc=legend_loc, fontsize=9, frameon=False, ncol=2)
+    ax.legend(loc=legend_loc, fontsize=9, frameon=False, ncol=_legend_columns(fig))
     _fit(fig, (ax,))
 
 
-def _no_data(reason: str) -> Figure:
-    fig = Figure(figsize=(9, 1.4))
+def _no_data(reason: str, width_in: float) -> Figure:
+    fig = Figure(figsize=(width_in, 1.4))
     fig.text(0.5, 0.62, "no data", ha="center", va="center", fontsize=14, color=GREY)
     fig.text(0.5, 0.25, reason, ha="center", va="center", fontsize=10, color=GREY)
     return fig
@@ -238,7 +249,9 @@ def _clip_end(metrics: MetricsSeries, cues: Sequence[Cue | Mapping[str, Any]]) -
     return max(times, default=0.0)
 
 
-def _posture_plot(metrics: MetricsSeries, settings: Settings) -> tuple[Figure, str]:
+def _posture_plot(
+    metrics: MetricsSeries, settings: Settings, width_in: float = WIDTH_IN
+) -> tuple[Figure, str]:
     fwd = settings.rules.trunk_upright.max_forward_lean_deg
     back = settings.rules.trunk_upright.max_backward_lean_deg
     head_limit = settings.rules.head_up.max_head_angle_deg
@@ -250,9 +263,9 @@ def _posture_plot(metrics: MetricsSeries, settings: Settings) -> tuple[Figure, s
     trunk = np.where(metrics.has_person, metrics.trunk_lean_deg, np.nan)
     head = np.where(metrics.has_person, metrics.head_angle_deg, np.nan)
     if t.size == 0 or not (np.isfinite(trunk).any() or np.isfinite(head).any()):
-        return _no_data("no trunk or head angles were measured"), f"No data. {limits}"
+        return _no_data("no trunk or head angles were measured", width_in), f"No data. {limits}"
 
-    fig = Figure(figsize=(9, 5.0))
+    fig = Figure(figsize=(width_in, 5.0))
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
     not_side = metrics.view != "side"
     shaded = _spans(t, not_side) if not_side.any() and not not_side.all() else []
@@ -291,7 +304,7 @@ def _posture_plot(metrics: MetricsSeries, settings: Settings) -> tuple[Figure, s
     for ax in (ax1, ax2):
         handles, _labels = ax.get_legend_handles_labels()
         if handles:
-            ax.legend(loc="upper left", fontsize=9, frameon=False, ncol=2)
+            ax.legend(loc="upper left", fontsize=9, frameon=False, ncol=_legend_columns(fig))
     _fit(fig, (ax1, ax2))
     desc = (
         "Trunk lean (top) and head angle (bottom) against time, with dashed red limit lines. "
@@ -304,11 +317,13 @@ def _steps_in_metres(steps: Sequence[Step]) -> bool:
     return bool(steps) and all(num(s.step_length_m) is not None for s in steps)
 
 
-def _step_length_plot(gait: GaitSummary | None, settings: Settings) -> tuple[Figure, str]:
+def _step_length_plot(
+    gait: GaitSummary | None, settings: Settings, width_in: float = WIDTH_IN
+) -> tuple[Figure, str]:
     steps = [s for s in (gait.steps if gait else []) if num(s.step_length_leg) is not None]
     limit_leg = settings.rules.step_length.max_step_length_leg
     if not steps:
-        return _no_data("no steps with a measurable length (needs a side view)"), (
+        return _no_data("no steps with a measurable length (needs a side view)", width_in), (
             f"No data. Step length limit {limit_leg:g} leg lengths."
         )
     metres = _steps_in_metres(steps)
@@ -322,7 +337,7 @@ def _step_length_plot(gait: GaitSummary | None, settings: Settings) -> tuple[Fig
         unit, limit = "leg lengths", limit_leg
         limit_text = f"limit {limit_leg:g} leg lengths"
 
-    fig = Figure(figsize=(9, 3.4))
+    fig = Figure(figsize=(width_in, 3.4))
     ax = fig.add_subplot()
     _style(ax)
     top = limit
@@ -346,16 +361,16 @@ def _step_length_plot(gait: GaitSummary | None, settings: Settings) -> tuple[Fig
     return fig, desc
 
 
-def _cadence_plot(gait: GaitSummary | None) -> tuple[Figure, str]:
+def _cadence_plot(gait: GaitSummary | None, width_in: float = WIDTH_IN) -> tuple[Figure, str]:
     steps = [
         s for s in (gait.steps if gait else []) if (num(s.step_time_s) or 0.0) > 0
     ]
     if len(steps) < 2:
-        return _no_data("fewer than two steps with a step time"), "No data."
+        return _no_data("fewer than two steps with a step time", width_in), "No data."
     t = np.array([s.time_s for s in steps], dtype=float)
     spm = 60.0 / np.array([float(s.step_time_s) for s in steps], dtype=float)  # type: ignore[arg-type]
     rolling = rolling_median(spm, 5, causal=False)
-    fig = Figure(figsize=(9, 3.0))
+    fig = Figure(figsize=(width_in, 3.0))
     ax = fig.add_subplot()
     _style(ax)
     ax.plot(t, spm, linestyle="none", marker="o", markersize=4, color=GREY,
@@ -378,17 +393,17 @@ def _cadence_plot(gait: GaitSummary | None) -> tuple[Figure, str]:
 
 
 def _cue_plot(
-    cues: Sequence[Cue | Mapping[str, Any]], end_s: float
+    cues: Sequence[Cue | Mapping[str, Any]], end_s: float, width_in: float = WIDTH_IN
 ) -> tuple[Figure, str]:
     items = [cue_dict(c) for c in cues if num(cue_dict(c).get("start_s")) is not None]
     if not items:
-        return _no_data("no coaching cues were given"), "No cues were given."
+        return _no_data("no coaching cues were given", width_in), "No cues were given."
     present = {str(c.get("rule")) for c in items}
     rows = [r for r in RULE_IDS if r in present] + sorted(present - set(RULE_IDS))
     span = max(end_s, max(num(c.get("end_s")) or num(c["start_s"]) or 0.0 for c in items))
     span = max(span, 1.0)
     min_width = span * 0.006
-    fig = Figure(figsize=(9, 0.9 + 0.42 * len(rows)))
+    fig = Figure(figsize=(width_in, 0.9 + 0.42 * len(rows)))
     ax = fig.add_subplot()
     for row, rule in enumerate(rows):
         bars = []
@@ -434,16 +449,16 @@ def _label_spans(
     return out
 
 
-def _direction_view_plot(metrics: MetricsSeries) -> tuple[Figure, str]:
+def _direction_view_plot(metrics: MetricsSeries, width_in: float = WIDTH_IN) -> tuple[Figure, str]:
     if len(metrics) == 0:
-        return _no_data("no video frames were analysed"), "No data."
+        return _no_data("no video frames were analysed", width_in), "No data."
     if not metrics.has_person.any():
-        return _no_data("nobody was seen in the video"), "No data: nobody was seen."
+        return _no_data("nobody was seen in the video", width_in), "No data: nobody was seen."
     t = metrics.time_s
     step_s = median_frame_interval_s(t) if len(t) > 1 else 1.0
     direction = np.where(metrics.has_person, metrics.direction, "no person")
     view = np.where(metrics.has_person, metrics.view, "no person")
-    fig = Figure(figsize=(9, 2.0))
+    fig = Figure(figsize=(width_in, 2.0))
     ax = fig.add_subplot()
     rows = ((1, direction, DIRECTION_COLORS), (0, view, VIEW_COLORS))
     used: dict[str, list[str]] = {"direction": [], "view": []}
@@ -511,13 +526,17 @@ def plot_figures(
     gait: GaitSummary | None,
     cues: Sequence[Cue | Mapping[str, Any]],
     settings: Settings,
+    width_in: float = WIDTH_IN,
 ) -> Iterator[tuple[str, Figure, str]]:
-    """Each plot as (key, figure, text description), made one at a time in `PLOT_TITLES` order."""
-    yield "posture", *_posture_plot(metrics, settings)
-    yield "step_length", *_step_length_plot(gait, settings)
-    yield "cadence", *_cadence_plot(gait)
-    yield "cues", *_cue_plot(cues, _clip_end(metrics, cues))
-    yield "direction_view", *_direction_view_plot(metrics)
+    """Each plot as (key, figure, text description), made one at a time in `PLOT_TITLES` order.
+
+    `width_in` is the figures' width in inches (72 points each); the fonts keep their size.
+    """
+    yield "posture", *_posture_plot(metrics, settings, width_in)
+    yield "step_length", *_step_length_plot(gait, settings, width_in)
+    yield "cadence", *_cadence_plot(gait, width_in)
+    yield "cues", *_cue_plot(cues, _clip_end(metrics, cues), width_in)
+    yield "direction_view", *_direction_view_plot(metrics, width_in)
 
 
 def plot_descriptions(
@@ -525,12 +544,13 @@ def plot_descriptions(
     gait: GaitSummary | None,
     cues: Sequence[Cue | Mapping[str, Any]],
     settings: Settings,
+    width_in: float = WIDTH_IN,
 ) -> dict[str, tuple[str, str]]:
     """Each plot as (inline SVG, its text description), keyed as in `PLOT_TITLES`."""
     with matplotlib.rc_context(_SVG_RC):
         return {
             key: (_svg(fig, key, PLOT_TITLES[key], desc), desc)
-            for key, fig, desc in plot_figures(metrics, gait, cues, settings)
+            for key, fig, desc in plot_figures(metrics, gait, cues, settings, width_in)
         }
 
 
@@ -539,7 +559,11 @@ def render_plots(
     gait: GaitSummary | None,
     cues: Sequence[Cue | Mapping[str, Any]],
     settings: Settings,
+    width_in: float = WIDTH_IN,
 ) -> dict[str, str]:
-    """Five plots as inline SVG strings, keyed as in `PLOT_TITLES`; "no data" when empty."""
+    """Five plots as inline SVG strings, keyed as in `PLOT_TITLES`; "no data" when empty.
+
+    `width_in` narrows the figures for a small screen (the report keeps `WIDTH_IN`).
+    """
     return {key: svg for key, (svg, _desc) in
-            plot_descriptions(metrics, gait, cues, settings).items()}
+            plot_descriptions(metrics, gait, cues, settings, width_in).items()}

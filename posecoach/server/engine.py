@@ -79,7 +79,7 @@ class Engine(Protocol):
 
     def recover(self, out_dir: Path, settings: Settings, source_name: str) -> SessionSummary: ...
 
-    def plots(self, out_dir: Path, settings: Settings) -> dict[str, str]: ...
+    def plots(self, out_dir: Path, settings: Settings, width_in: float = 9.0) -> dict[str, str]: ...
 
 
 SPOOL_BUDGET_BYTES = 512 * 2**20
@@ -229,17 +229,18 @@ class DefaultEngine:
         write_outputs(result, out_dir, settings, landmarks=False)
         return result.summary
 
-    def plots(self, out_dir: Path, settings: Settings) -> dict[str, str]:
+    def plots(self, out_dir: Path, settings: Settings, width_in: float = 9.0) -> dict[str, str]:
         """The report's plots as inline SVG, drawn again from the session's landmarks.
 
-        Only for a session folder without its plots file (written by an older version).
+        For a session folder without its plots file (written by an older version), and for
+        figures `width_in` inches wide to fit a narrow screen.
         """
         from posecoach.outputs.landmarks_csv import read_landmarks_csv
         from posecoach.outputs.plots import render_plots
         from posecoach.outputs.results import analyze_series
 
         result = analyze_series(read_landmarks_csv(SessionFiles(out_dir).landmarks), settings)
-        return render_plots(result.metrics, result.gait, result.cues, settings)
+        return render_plots(result.metrics, result.gait, result.cues, settings, width_in)
 
 
 CLIP_END_WINDOW_S = 3.0

@@ -370,28 +370,51 @@ def session_file(
     )
 
 
+MIN_PLOT_WIDTH_PX, MAX_PLOT_WIDTH_PX = 240, 1200
+PLOT_WIDTH_STEP_PX = 10
+PLOT_WIDTH_IN = 9.0
+"""The report's plot width in inches, as the analysis draws them."""
+PLOT_PX_PER_IN = 90.0
+"""A plot asked for by width is shown at 1.25 CSS px per point (72 points an inch), so its
+smallest (9 pt) text is over 11 px on screen."""
+
+
 @router.get("/sessions/{session_id}/plots", responses=error_responses(404, 409))
-async def plots(session_id: str, request: Request) -> dict[str, str]:
+async def plots(
+    session_id: str,
+    request: Request,
+    width_px: int | None = Query(None, ge=MIN_PLOT_WIDTH_PX, le=MAX_PLOT_WIDTH_PX),
+) -> dict[str, str]:
     """The session's plots as `{name: svg}`, as the analysis wrote them; `{}` when it has none.
 
     A session folder from an older version without the plots file gets them drawn once from
-    its landmarks and saved.
+    its landmarks and saved. With `width_px` (a phone's plot width in CSS pixels) the same
+    plots are drawn that wide with the same fonts, so their labels stay readable on a small
+    screen; they are drawn on the first request for a width and kept in the session folder.
     """
     ctx = _ctx(request)
     record = session_of(ctx, session_id)
     if record.status != "done":
         raise Conflict(f"the session is {record.status}: no plots")
     out_dir = record.out_dir
-    stored = SessionFiles(out_dir).plots
+    width_in = PLOT_WIDTH_IN
+    if width_px is None:
+        stored = SessionFiles(out_dir).plots
+    else:
+        width_px -= width_px % PLOT_WIDTH_STEP_PX  # a few cached widths, never wider than asked
+        stored = SessionFiles(out_dir).plots_at(width_px)
+        width_in = width_px / PLOT_PX_PER_IN
     try:
         saved = json.loads(stored.read_text(encoding="utf-8"))
+        if width_px is not None and _older(stored, SessionFiles(out_dir).landmarks):
+            saved = None  # the session was analysed again since these were drawn
     except (OSError, ValueError):
         saved = None
     if isinstance(saved, dict):
         return saved
     settings = _settings(ctx, record.level, record.height_cm)
     try:
-        rendered = await run_in_threadpool(ctx.engine.plots, out_dir, settings)
+        rendered = await run_in_threadpool(ctx.engine.plots, out_dir, settings, width_in)
     except Exception:  # noqa: BLE001 - a session without usable landmarks has no plots
         log.warning("drawing the plots of %s failed", session_id, exc_info=True)
         return {}
@@ -400,6 +423,14 @@ async def plots(session_id: str, request: Request) -> dict[str, str]:
     except OSError:
         log.warning("could not save the plots of %s", session_id)
     return rendered
+
+
+def _older(path: Path, than: Path) -> bool:
+    """True when `than` exists and was written after `path`."""
+    try:
+        return path.stat().st_mtime < than.stat().st_mtime
+    except FileNotFoundError:
+        return False
 
 
 @router.post("/sessions/{session_id}/checkin", responses=error_responses(404, 422))

@@ -315,11 +315,7 @@ def live_session(browser_context: Any, server: str) -> str:
 
 # On a phone the review page shows each plot 810 px wide in a box that scrolls sideways (to keep
 # its labels readable); a plot drawn for the phone's width would fit.
-_PLOTS_SCROLL = pytest.mark.xfail(reason="review plots scroll sideways on a phone", strict=False)
-
-
-@pytest.mark.parametrize(("width", "height"), [
-    pytest.param(390, 844, marks=_PLOTS_SCROLL), (1280, 800)])
+@pytest.mark.parametrize(("width", "height"), VIEWPORTS)
 def test_the_review_of_a_live_session_fits(live_session: str, server: str, page: Any,
                                            screenshots: Path, width: int, height: int) -> None:
     """The review page of a recorded session, with its clip, cue list and plots."""

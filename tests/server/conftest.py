@@ -156,7 +156,7 @@ class FakeEngine(DefaultEngine):
                  defer_drawing: Any = None) -> Any:
         return FakeRecorder(out_dir)
 
-    def plots(self, out_dir: Path, settings: Settings) -> dict[str, str]:
+    def plots(self, out_dir: Path, settings: Settings, width_in: float = 9.0) -> dict[str, str]:
         return {"posture": "<svg class=\"plot\"></svg>"}
 
 

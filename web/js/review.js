@@ -87,10 +87,32 @@ function renderDownloads(id, available = null) {
       target: f.name.endsWith(".html") ? "_blank" : null, rel: "noopener" }, f.label))));
 }
 
+// The report's plots are 648 points wide: shown 810 px wide their 9 pt text is 11.25 px. A
+// narrower screen asks the server for plots drawn at the width it shows, with the same fonts.
+const REPORT_PLOT_PX = 810;
+let plotsDrawnFor = null; // the width asked for (null: the report's plots)
+
+/** The width in CSS px a plot is shown at on this screen. */
+function plotWidth(box) {
+  const holder = box.querySelector(".plot-scroll");
+  if (holder) return holder.clientWidth;
+  const probe = el("figure", { class: "plot" }, el("div", { class: "plot-scroll" }));
+  box.append(probe);
+  const width = probe.firstChild.clientWidth;
+  probe.remove();
+  return width;
+}
+
+const plotWidthWanted = (width) => (width > 0 && width < REPORT_PLOT_PX ? Math.floor(width) : null);
+
 async function renderPlots(id) {
   const box = $("plots");
   try {
-    const plots = await getJSON(`/api/sessions/${encodeURIComponent(id)}/plots`);
+    const width = plotWidthWanted(plotWidth(box));
+    const query = width ? `?width_px=${width}` : "";
+    const plots = await getJSON(`/api/sessions/${encodeURIComponent(id)}/plots${query}`);
+    plotsDrawnFor = width;
+    playheads.length = 0;
     const entries = Object.entries(plots || {});
     if (!entries.length) { box.replaceChildren(el("p", { class: "empty" }, "No plots for this session.")); return; }
     box.replaceChildren(...entries.map(([name, svg]) => {
@@ -178,6 +200,15 @@ async function main() {
   setUpNote(id, measure);
   player.addEventListener("error", () => showError("The annotated clip could not be played (it may still be processing)."));
   renderPlots(id);
+  let resized = 0; // a phone turned or a window resized: plots drawn again at the new width
+  window.addEventListener("resize", () => {
+    clearTimeout(resized);
+    resized = setTimeout(() => {
+      const width = plotWidthWanted(plotWidth($("plots")));
+      if (width === plotsDrawnFor || (width && plotsDrawnFor && Math.abs(width - plotsDrawnFor) < 10)) return;
+      renderPlots(id);
+    }, 300);
+  });
   let rec; // SessionDetail: the record, its summary, the summary in sentences, its files
   const people = loadPeople();
   try {
