@@ -418,6 +418,11 @@ def _layout_problems(fig: Any) -> list[str]:
         if (xticks and xlabel.get_text()
                 and xlabel.get_window_extent(renderer).y1 > min(b.y0 for b in xticks)):
             problems.append(f"x label on its tick labels: {xlabel.get_text()!r}")
+        shown = sorted(xticks, key=lambda b: b.x0)
+        if any(a.x1 > b.x0 for a, b in zip(shown, shown[1:], strict=False)):
+            problems.append("time labels on each other")
+        if ax.get_position().width * fig.get_figwidth() < 1.0:
+            problems.append("axes under an inch wide")
         legend = ax.get_legend()
         if legend is not None:
             box = legend.get_window_extent(renderer)
@@ -452,8 +457,11 @@ def _short_inputs(settings: Settings) -> tuple[MetricsSeries, GaitSummary, list[
     return make_metrics(duration_s=2.0), make_gait(make_steps()[:3]), cues
 
 
+@pytest.mark.parametrize("width_in", [plots.WIDTH_IN, 330 / 93.6], ids=["report", "phone"])
 @pytest.mark.parametrize("case", ["realistic", "busy", "short", "empty"])
-def test_plot_labels_fit(case: str, realistic: dict[str, Any], settings: Settings) -> None:
+def test_plot_labels_fit(case: str, width_in: float, realistic: dict[str, Any],
+                         settings: Settings) -> None:
+    """No label outside its figure or on another, in the report and drawn for a phone."""
     if case == "realistic":
         inputs = (realistic["metrics"], realistic["gait"], realistic["cues"])
     elif case == "busy":
@@ -462,7 +470,8 @@ def test_plot_labels_fit(case: str, realistic: dict[str, Any], settings: Setting
         inputs = _short_inputs(settings)
     else:
         inputs = (nobody_metrics(), None, [])
-    for key, fig, desc in plots.plot_figures(*inputs, settings):
+    for key, fig, desc in plots.plot_figures(*inputs, settings, width_in):
+        assert fig.get_figwidth() == pytest.approx(width_in), key
         assert fig.get_layout_engine() is None, key
         assert desc, key
         assert not _layout_problems(fig), (case, key, _layout_problems(fig))

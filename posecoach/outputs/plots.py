@@ -11,6 +11,7 @@ import html
 import io
 import math
 import re
+import textwrap
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -186,16 +187,17 @@ def _legend_size(labels: Sequence[str], title: str = "") -> tuple[float, float]:
     return width + _EDGE, height
 
 
-def _fit(fig: Figure, axes: Sequence[Any], legend: tuple[float, float] = (0.0, 0.0)) -> None:
+def _fit(fig: Figure, axes: Sequence[Any], legend: tuple[float, float] = (0.0, 0.0),
+         below: float = 0.0) -> None:
     """Fixed margins sized to the tick labels, axis labels and an outside-right legend.
 
-    The y labels of stacked axes line up, the figure grows if the legend needs the height,
-    and nothing is measured at draw time.
+    The y labels of stacked axes line up, the figure grows if the legend needs the height
+    (or by `below` points for a legend under the axes), and nothing is measured at draw time.
     """
     width = float(fig.get_figwidth()) * 72
-    height = float(fig.get_figheight()) * 72
+    height = float(fig.get_figheight()) * 72 + below
     xlabel = bool(axes[-1].get_xlabel())
-    bottom = _EDGE + _TICK + _LINE + (_LABELPAD + _LINE if xlabel else 0.0)
+    bottom = _EDGE + _TICK + _LINE + (_LABELPAD + _LINE if xlabel else 0.0) + below
     height = max(height, _TOP + legend[1] + bottom)
     fig.set_figheight(height / 72)
     n = len(axes)
@@ -225,9 +227,27 @@ def _finish_time_plot(fig: Figure, ax: Any, legend_loc: str) -> None:
     _fit(fig, (ax,))
 
 
+def _outside_legend(fig: Figure, ax: Any, handles: Sequence[Any], title: str = "") -> None:
+    """A legend outside the axes, and the margins: at the right of a report-wide figure,
+    under the time axis of a narrow (phone) one so the axes keep their width."""
+    size = _legend_size([str(h.get_label()) for h in handles], title)
+    style: dict[str, Any] = {"handles": handles, "fontsize": 9, "frameon": False}
+    if title:
+        style.update(title=title, title_fontsize=9, alignment="left")
+    if fig.get_figwidth() >= NARROW_IN:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), **style)
+        _fit(fig, (ax,), size)
+        return
+    _fit(fig, (ax,), below=size[1])
+    ax.legend(loc="lower left", borderaxespad=0.0, bbox_transform=fig.transFigure,
+              bbox_to_anchor=(_EDGE / (fig.get_figwidth() * 72),
+                              _EDGE / (fig.get_figheight() * 72)), **style)
+
+
 def _no_data(reason: str, width_in: float) -> Figure:
     fig = Figure(figsize=(width_in, 1.4))
     fig.text(0.5, 0.62, "no data", ha="center", va="center", fontsize=14, color=GREY)
+    reason = textwrap.fill(reason, max(20, int(width_in * 72 / 6)))  # 10 pt: < 6 pt a letter
     fig.text(0.5, 0.25, reason, ha="center", va="center", fontsize=10, color=GREY)
     return fig
 
@@ -418,7 +438,10 @@ def _cue_plot(
             colors.append(SEVERITY_COLORS.get(str(c.get("severity")), GREY))
         ax.broken_barh(bars, (row - 0.32, 0.64), facecolors=colors, edgecolor="#333333",
                        linewidth=0.5)
-    ax.set_yticks(range(len(rows)), [rule_label(r) for r in rows])
+    names = [rule_label(r) for r in rows]
+    if width_in < NARROW_IN:  # a long rule name on two lines keeps the bars room on a phone
+        names = [textwrap.fill(n, 16) for n in names]
+    ax.set_yticks(range(len(rows)), names)
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlim(0, span)
     ax.grid(True, axis="x", color="#E5E5E5", linewidth=0.8)
@@ -428,9 +451,7 @@ def _cue_plot(
     _time_axis(ax)
     handles = [Patch(facecolor=color, edgecolor="#333333", label=name)
                for name, color in SEVERITY_COLORS.items()]
-    ax.legend(handles=handles, title="severity", loc="upper left", bbox_to_anchor=(1.0, 1.0),
-              fontsize=9, title_fontsize=9, frameon=False, alignment="left")
-    _fit(fig, (ax,), _legend_size(list(SEVERITY_COLORS), "severity"))
+    _outside_legend(fig, ax, handles, "severity")
     desc = (
         f"One row per rule ({', '.join(rule_label(r) for r in rows)}); each bar spans a cue "
         "from start to end, coloured by severity (info, warning, critical)."
@@ -486,9 +507,7 @@ def _direction_view_plot(metrics: MetricsSeries, width_in: float = WIDTH_IN) -> 
         Patch(facecolor=VIEW_COLORS[n], edgecolor="#999999", label=f"{n} view")
         for n in used["view"] if n not in used["direction"]
     ]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9,
-              frameon=False)
-    _fit(fig, (ax,), _legend_size([str(h.get_label()) for h in handles]))
+    _outside_legend(fig, ax, handles)
     desc = (
         "Two bands over time: walking direction (" + ", ".join(used["direction"])
         + ") and camera view (" + ", ".join(used["view"]) + ")."

@@ -91,6 +91,7 @@ function renderDownloads(id, available = null) {
 // narrower screen asks the server for plots drawn at the width it shows, with the same fonts.
 const REPORT_PLOT_PX = 810;
 let plotsDrawnFor = null; // the width asked for (null: the report's plots)
+let plotsAsked = 0; // which request is the newest
 
 /** The width in CSS px a plot is shown at on this screen. */
 function plotWidth(box) {
@@ -110,8 +111,10 @@ async function renderPlots(id) {
   try {
     const width = plotWidthWanted(plotWidth(box));
     const query = width ? `?width_px=${width}` : "";
-    const plots = await getJSON(`/api/sessions/${encodeURIComponent(id)}/plots${query}`);
     plotsDrawnFor = width;
+    const asked = ++plotsAsked;
+    const plots = await getJSON(`/api/sessions/${encodeURIComponent(id)}/plots${query}`);
+    if (asked !== plotsAsked) return; // plots for a newer width are on their way
     playheads.length = 0;
     const entries = Object.entries(plots || {});
     if (!entries.length) { box.replaceChildren(el("p", { class: "empty" }, "No plots for this session.")); return; }
@@ -200,15 +203,18 @@ async function main() {
   setUpNote(id, measure);
   player.addEventListener("error", () => showError("The annotated clip could not be played (it may still be processing)."));
   renderPlots(id);
-  let resized = 0; // a phone turned or a window resized: plots drawn again at the new width
-  window.addEventListener("resize", () => {
+  // a phone turned, a window resized or a scroll bar come: plots drawn again at the new width
+  // when it is narrower than they were drawn for (their text would shrink) or much wider
+  let resized = 0;
+  new ResizeObserver(() => {
     clearTimeout(resized);
     resized = setTimeout(() => {
       const width = plotWidthWanted(plotWidth($("plots")));
-      if (width === plotsDrawnFor || (width && plotsDrawnFor && Math.abs(width - plotsDrawnFor) < 10)) return;
+      if (width === plotsDrawnFor) return;
+      if (width && plotsDrawnFor && width > plotsDrawnFor && width - plotsDrawnFor < 20) return;
       renderPlots(id);
-    }, 300);
-  });
+    }, 200);
+  }).observe($("plots"));
   let rec; // SessionDetail: the record, its summary, the summary in sentences, its files
   const people = loadPeople();
   try {
