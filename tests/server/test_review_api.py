@@ -9,6 +9,7 @@ by posecoach with the walker's height given, so distances come in metres.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -209,3 +210,27 @@ def test_note_too_long_refused(library: Library) -> None:
     assert response.status_code == 422
     assert "note" in response.json()["detail"]
     assert "x" * 4001 not in SessionFiles(library.out_dir).review.read_text()
+
+
+def test_plots_drawn_for_a_phone_are_narrow_readable_and_kept(library: Library) -> None:
+    """`?width_px=` draws the session's plots that wide from its landmarks, once."""
+    from posecoach.server.engine import DefaultEngine
+
+    ctx = library.client.app.state.ctx
+    fake, ctx.engine = ctx.engine, DefaultEngine()
+    try:
+        url = f"/api/sessions/{library.done}/plots"
+        narrow = library.client.get(url, params={"width_px": 347}).json()
+        kept = SessionFiles(library.out_dir).plots_at(340)  # widths are kept in 10 px steps
+        assert kept.is_file()
+        assert library.client.get(url, params={"width_px": 345}).json() == narrow
+    finally:
+        ctx.engine = fake
+    assert set(narrow) == {"posture", "step_length", "cadence", "cues", "direction_view"}
+    for key, svg in narrow.items():
+        width_pt = float(re.search(r'viewBox="0 0 ([\d.]+) ', svg).group(1))
+        # shown 340 px wide, a 9 pt label is at least 11 px high
+        assert 340 / width_pt * 9 >= 11, (key, width_pt)
+        assert re.search(r'id="[^"]*xtick_2"', svg) or ">no data<" in svg, key
+    for width_px in (10, 100_000):
+        assert library.client.get(url, params={"width_px": width_px}).status_code == 422
