@@ -122,10 +122,16 @@ def _axis_times(svg: str) -> tuple[float, float, float, float]:
     return left, right, ta + (left - xa) * per_x, per_x
 
 
-def test_click_on_a_plot_seeks_the_clip(reviewed: Reviewed, page: Any) -> None:
-    plots = _get(f"{reviewed.base}/api/sessions/{reviewed.session}/plots")
-    left, right, t_left, per_x = _axis_times(plots["posture"])
+@pytest.mark.parametrize("width", [1280, 390])
+def test_click_on_a_plot_seeks_the_clip(reviewed: Reviewed, page: Any, width: int) -> None:
+    """On a wide screen (the report's plots) and a phone (plots drawn for its width)."""
+    page.set_viewport_size({"width": width, "height": 800})
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/plots" in r.url else None)
     _open(page, reviewed)
+    assert ("width_px=" in asked[-1]) == (width < 800), asked
+    plots = _get(asked[-1])
+    left, right, t_left, per_x = _axis_times(plots["posture"])
     page.evaluate("() => document.querySelector('#player').pause()")
     patch = page.locator("figure[data-plot='posture'] g[id='posture-axes_2']"
                          " > g[id^='posture-patch'] path").first
