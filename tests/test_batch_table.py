@@ -112,6 +112,7 @@ def test_a_second_write_replaces_the_table_whole(analysed_rows) -> None:
         ("http://", False), ("https://", False),  # nothing fetched
         ('data-type="number"', True),
         ('<span class="why">not a video or landmarks CSV file</span>', True),  # why, in words
+        (">'-", False),                           # a negative number shows as a number
     ],
 )
 def test_index_page_escapes_names_and_links_each_report(analysed_rows, fragment, present) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,26 +165,35 @@ body { margin: 0; background: #F6F7F9; color: #1F2328;
   font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
   sans-serif; }
 main { max-width: 1400px; margin: 0 auto; padding: 20px 16px 40px; }
-h1 { font-size: 1.5rem; margin: 0 0 4px; }
-.meta { color: #57606A; margin: 0 0 12px; overflow-wrap: anywhere; }
-.box { overflow-x: auto; max-width: 100%; background: #FFFFFF; border: 1px solid #D0D7DE;
-  border-radius: 6px; }
-table { border-collapse: separate; border-spacing: 0; font-size: 0.9rem; min-width: 100%; }
-th, td { padding: 6px 10px; border-bottom: 1px solid #E1E4E8; text-align: left;
-  white-space: nowrap; }
-thead th { background: #EEF2F6; position: sticky; top: 0; vertical-align: bottom; }
-thead th button { all: unset; cursor: pointer; font-weight: 600; white-space: normal;
-  display: inline-block; min-width: 4em; max-width: 9em; }
+h1 { font-size: 1.5rem; margin: 0 0 4px; overflow-wrap: break-word; }
+.meta { color: #57606A; margin: 0 0 12px; overflow-wrap: break-word; }
+/* One card per file, as many side by side as fit; the column names above sort the cards. */
+table, tbody, thead { display: block; }
+table { font-size: 0.9rem; }
+thead tr { display: flex; flex-wrap: wrap; gap: 6px; margin: 0 0 12px; }
+thead th { display: block; padding: 0; }
+thead th button { all: unset; cursor: pointer; font-weight: 600; display: inline-block;
+  padding: 2px 10px; border: 1px solid #D0D7DE; border-radius: 999px; background: #FFFFFF; }
 thead th button:focus-visible { outline: 2px solid #0072B2; }
+thead th[aria-sort] button { background: #DDF4FF; border-color: #0969DA; }
 thead th[aria-sort=ascending] button::after { content: " \\25B2"; }
 thead th[aria-sort=descending] button::after { content: " \\25BC"; }
-th.file, td.file { position: sticky; left: 0; background: #FFFFFF; min-width: 15em;
-  max-width: 22em; white-space: normal; overflow-wrap: anywhere;
-  border-right: 1px solid #E1E4E8; }
-thead th.file { background: #EEF2F6; z-index: 1; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.status { white-space: normal; min-width: 15em; max-width: 20em; }
-td.status .why { display: block; font-size: 0.85rem; color: #6E3A00; overflow-wrap: break-word; }
+tbody { display: grid; gap: 12px;
+  grid-template-columns: repeat(auto-fill, minmax(min(100%, 19rem), 1fr)); }
+tbody tr { display: block; background: #FFFFFF; border: 1px solid #D0D7DE; border-radius: 6px;
+  padding: 8px 12px; }
+td { display: flex; justify-content: space-between; align-items: baseline; gap: 12px;
+  padding: 2px 0; border-bottom: 1px solid #EEF0F3; text-align: right; }
+td::before { content: attr(data-label); color: #57606A; text-align: left; }
+td:last-child { border-bottom: 0; }
+td[data-value=""] { display: none; }
+td.file { display: block; font-weight: 600; font-size: 1rem; text-align: left;
+  overflow-wrap: break-word; padding-bottom: 4px; }
+td.file::before { content: none; }
+td.num { font-variant-numeric: tabular-nums; }
+td.status { flex-wrap: wrap; }
+td.status .why { display: block; flex-basis: 100%; font-size: 0.85rem; color: #6E3A00;
+  text-align: left; overflow-wrap: break-word; }
 .status-done { color: #1A7F37; font-weight: 600; }
 .status-failed { color: #CF222E; font-weight: 600; }
 .status-skipped { color: #57606A; font-weight: 600; }
@@ -191,8 +201,6 @@ a { color: #0550AE; }
 @media (max-width: 600px) {
   main { padding: 12px 8px 32px; }
   h1 { font-size: 1.25rem; }
-  th.file, td.file { min-width: 7.5em; max-width: 9em; }
-  td.status { min-width: 10em; max-width: 11em; }
 }
 """
 
@@ -223,11 +231,18 @@ def _e(value: object) -> str:
     return html.escape(_cell(value), quote=True)
 
 
+def _breakable(text: str) -> str:
+    """Escaped `text` with a line-break chance (<wbr>) after each "_", ".", "-" and "/", so a
+    long file name wraps between its parts, never inside a word."""
+    return re.sub(r"(?<=[_./-])", "<wbr>", text)
+
+
 def _shown(name: str, value: object) -> str:
+    """A value as the page shows it (text, not a spreadsheet cell: no formula guard)."""
     if isinstance(value, float):
         digits = 1 if name in ("cadence_spm", "duration_s") else 2
         return f"{value:.{digits}f}"
-    return _cell(value)
+    return "" if value is None else str(value)
 
 
 def _page_columns(rows: Sequence[BatchRow]) -> tuple[str, ...]:
@@ -245,16 +260,18 @@ def _row_html(row: BatchRow, columns: Sequence[str]) -> str:
         if name == "report":
             inner = (f'<a href="{_e(quote(value))}">report</a>' if value else "")
         elif name == "file":
-            label = _e(Path(value).name or value)
+            label = _breakable(_e(Path(value).name or value))
             inner = f'<a href="{_e(quote(row.report))}">{label}</a>' if row.report else label
         elif name == "status":
             inner = f'<span class="status-{_e(value)}">{_e(value)}</span>'
             if row.reason:
                 inner += f'<span class="why">{_e(row.reason)}</span>'
         else:
-            inner = _e(_shown(name, value))
+            inner = html.escape(_shown(name, value), quote=True)
         title = f' title="{_e(value)}"' if name == "file" else ""
-        cells.append(f'<td class="{kind}" data-value="{_e(value)}"{title}>{inner}</td>')
+        label_attr = _e(BatchRow.model_fields[name].title)
+        cells.append(f'<td class="{kind}" data-label="{label_attr}" data-value="{_e(value)}"'
+                     f'{title}>{inner}</td>')
     return "<tr>" + "".join(cells) + "</tr>"
 
 

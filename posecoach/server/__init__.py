@@ -21,6 +21,7 @@ from posecoach.server.lock import LibraryLock, lock_library
 from posecoach.server.tls import (
     Certificate,
     LanAccess,
+    https_or_http_answer,
     lan_address,
     qr_terminal,
     server_certificate,
@@ -75,6 +76,18 @@ The connection is still encrypted. Tap "Advanced" (or "Show details"), then "Pro
 "visit this website"). The phone remembers it; you will see this warning again only after
 --new-cert. To watch on this computer or a TV, open
   {viewer}"""
+
+
+def loopback_lan_warning(host: str, port: int) -> str:
+    """What to say when --lan listens on a loopback address, which only this computer reaches:
+    the phone cannot open the address below, and which host to start with instead."""
+    address = lan_address()
+    use = (f"start with --host 0.0.0.0 (or --host {address}); the phone then opens "
+           f"{server_url(address, port, https=True)}"
+           if not is_loopback(address) else
+           "join your Wi-Fi, then start with --host 0.0.0.0 so the phone can reach this computer")
+    return (f"posecoach: warning: --host {host} is this computer only: a phone cannot reach it, "
+            f"so the address and code below work on this computer alone. To use a phone, {use}.")
 
 
 def _lan_access(
@@ -221,19 +234,20 @@ def _serve(
         limits=limits,
         allowed_hosts=allowed_hosts,
     )
-    tls: dict[str, str] = {}
+    tls: dict[str, Any] = {}
     if lan:
         assert token is not None
         access, certificate = _lan_access(host, port, data_dir, token, cert, key, new_cert)
         app.state.lan = access
-        tls = {"ssl_certfile": str(certificate.cert_path),
-               "ssl_keyfile": str(certificate.key_path)}
+        tls = {"http": https_or_http_answer(certificate.cert_path, certificate.key_path)}
         if certificate.made_now:
             print(f"posecoach: made a certificate for {access.url} in "
                   f"{certificate.cert_path.parent}", flush=True)
         if is_wildcard(host) and access.url.startswith("https://127."):
             print("posecoach: this computer has no network address yet; join your Wi-Fi and "
                   "start again so your phone can reach it", flush=True)
+        if is_loopback(host):
+            print(loopback_lan_warning(host, port), flush=True)
         print(qr_terminal(access.phone_url), flush=True)
         print(LAN_HELP.format(url=access.phone_url, viewer=access.viewer_url), flush=True)
     else:

@@ -218,6 +218,58 @@ def _is_page_load(scope: Scope) -> bool:
     return scope.get("method") == "GET" and not path.startswith(PAGE_PREFIXES_NOT)
 
 
+def _wants_page(scope: Scope, headers: dict[str, str]) -> bool:
+    """A browser opening a page (it asks for HTML), not a script asking the API."""
+    return _is_page_load(scope) and "text/html" in headers.get("accept", "")
+
+
+TOKEN_NEEDED = ("this server needs its access token: open the address printed when it "
+                "started (it ends in ?token=...)")
+
+# The page a browser gets instead of a page it may not open: how to get in, in words.
+_WAY_IN_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Open posecoach from its own address</title>
+<style>
+body { margin: 0; background: #0d1117; color: #f4f6f8; line-height: 1.5;
+  font: 1.0625rem/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+main { max-width: 40rem; margin: 0 auto; padding: 1.2rem; }
+h1 { font-size: 1.5rem; line-height: 1.2; }
+li { margin: .5rem 0; }
+code { background: #1f2630; padding: .05em .3em; border-radius: 4px; overflow-wrap: anywhere; }
+.why { color: #b4bfcc; }
+</style>
+</head>
+<body>
+<main>
+<h1>Open posecoach from its own address</h1>
+<p class="why">{why}</p>
+<p>To get in, on the computer running posecoach:</p>
+<ol>
+<li>Open posecoach's live page there and scan the QR code under
+  <strong>Use your phone as the camera</strong> with this phone's camera app, or</li>
+<li>scan the QR code posecoach printed in its terminal when it started, or</li>
+<li>type the address it printed, with its end: <code>?token=...</code></li>
+</ol>
+<p class="why">The code and the address carry a key; this browser keeps it, so you only need
+them once. If posecoach was started again with a new key, scan the new code.</p>
+</main>
+</body>
+</html>
+"""
+
+
+def way_in_page(wrong: bool) -> bytes:
+    """The HTML page for a browser without the token (`wrong`: it gave a wrong one)."""
+    why = ("The address you opened carries an old or wrong key, so posecoach did not let "
+           "this browser in." if wrong else
+           "This address has no key, so posecoach did not let this browser in.")
+    return _WAY_IN_PAGE.replace("{why}", why).encode("utf-8")
+
+
 def origin_allowed(origin: str | None, host: str | None) -> bool:
     """True when there is no Origin header or it names the host the request was sent to."""
     if not origin:
@@ -312,14 +364,11 @@ class AccessMiddleware:
             else:
                 if presented is not None:
                     self.guesses.failed(address)
-                await self._reject(
-                    scope,
-                    receive,
-                    send,
-                    401,
-                    "this server needs its access token: open the address printed when it "
-                    "started (it ends in ?token=...)",
-                )
+                if not is_ws and _wants_page(scope, headers):
+                    await self._send(send, 401, way_in_page(presented is not None),
+                                     b"text/html; charset=utf-8")
+                    return
+                await self._reject(scope, receive, send, 401, TOKEN_NEEDED)
                 return
         if from_query and not is_ws and _is_page_load(scope):
             await self._clean_address(scope, send)
@@ -375,13 +424,18 @@ class AccessMiddleware:
                 await send({"type": "websocket.close", "code": 1008, "reason": detail[:120]})
             return
         body = json.dumps({"detail": detail}).encode("utf-8")
+        await AccessMiddleware._send(send, status, body, b"application/json")
+
+    @staticmethod
+    async def _send(send: Send, status: int, body: bytes, content_type: bytes) -> None:
         await send(
             {
                 "type": "http.response.start",
                 "status": status,
                 "headers": [
-                    (b"content-type", b"application/json"),
+                    (b"content-type", content_type),
                     (b"content-length", str(len(body)).encode("latin-1")),
+                    (b"cache-control", b"no-store"),
                 ],
             }
         )

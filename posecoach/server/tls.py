@@ -7,13 +7,17 @@ once and keeps it, so the phone's one-time warning about it is not repeated on e
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import ipaddress
 import os
+import re
 import socket
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from posecoach.errors import SettingsError
 
@@ -261,3 +265,101 @@ def qr_terminal(text: str) -> str:
     out = io.StringIO()
     segno.make(text, error="m").terminal(out=out, compact=True, border=2)
     return out.getvalue()
+
+
+# ---------------------------------------------------------------- https and http on one port
+
+TLS_HANDSHAKE = 0x16
+"""The first byte a browser sends to start TLS; a plain http request starts with a letter."""
+MAX_PLAIN_HEAD = 8192
+_HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+
+
+def plain_http_answer(head: bytes) -> bytes:
+    """The reply to a plain http request on the HTTPS port: a redirect to the same address
+    over https (when its Host header is a plain host name), with a line saying so."""
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    target = parts[1] if len(parts) >= 2 and parts[1].startswith("/") else "/"
+    host = next((line.split(":", 1)[1].strip() for line in lines[1:]
+                 if line.lower().startswith("host:")), "")
+    if _HOST_RE.match(host) and not any(c in target for c in "\r\n "):
+        url = f"https://{host}{target}"
+        body = (f"posecoach answers on https here: open {url}\n").encode("latin-1")
+        head_lines = [b"HTTP/1.1 301 Moved Permanently",
+                      b"location: " + url.encode("latin-1")]
+    else:
+        body = b"posecoach answers on https here: open this address with https:// in front\n"
+        head_lines = [b"HTTP/1.1 400 Bad Request"]
+    head_lines += [b"content-type: text/plain; charset=utf-8",
+                   b"content-length: " + str(len(body)).encode("ascii"),
+                   b"connection: close"]
+    return b"\r\n".join(head_lines) + b"\r\n\r\n" + body
+
+
+class _PlainHttpAnswer(asyncio.Protocol):
+    """Reads a plain http request's head, answers with `plain_http_answer`, and closes."""
+
+    def __init__(self) -> None:
+        self._head = b""
+        self._transport: Any = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._head += data
+        if b"\r\n\r\n" in self._head or len(self._head) > MAX_PLAIN_HEAD:
+            assert self._transport is not None
+            self._transport.write(plain_http_answer(self._head.split(b"\r\n\r\n", 1)[0]))
+            self._transport.close()
+
+
+def https_or_http_answer(cert_path: Path, key_path: Path) -> type[asyncio.Protocol]:
+    """An HTTP protocol class for uvicorn (its `http=` setting) that serves HTTPS with the
+    certificate, and answers a plain http request on the same port with a redirect to https
+    instead of a closed connection.
+
+    Each connection's first bytes decide: the start of a TLS handshake hands the connection
+    (those bytes first) to TLS and uvicorn's own HTTP protocol, anything else to
+    `_PlainHttpAnswer`."""
+    from asyncio.sslproto import SSLProtocol
+
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert_path), str(key_path))
+
+    class HttpsOrHttpAnswer(asyncio.Protocol):
+        certificate = (cert_path, key_path)  # what it serves, for the curious
+
+        def __init__(self, **kwargs: Any) -> None:
+            self._kwargs = kwargs
+            self._loop: asyncio.AbstractEventLoop = (
+                kwargs.get("_loop") or asyncio.get_event_loop())
+            self._transport: Any = None  # asyncio's or uvloop's TCP transport
+
+        def connection_made(self, transport: Any) -> None:
+            self._transport = transport
+
+        def data_received(self, data: bytes) -> None:
+            """The connection's first bytes: hand it, with them, to TLS or to the answer."""
+            transport = self._transport
+            if data[:1] == bytes([TLS_HANDSHAKE]):
+                tls = SSLProtocol(self._loop, AutoHTTPProtocol(**self._kwargs), context, None,
+                                  server_side=True)
+                transport.set_protocol(tls)
+                tls.connection_made(transport)
+                while data:  # SSLProtocol reads into its own buffer (a BufferedProtocol)
+                    buffer = tls.get_buffer(len(data))
+                    n = min(len(buffer), len(data))
+                    buffer[:n] = data[:n]
+                    tls.buffer_updated(n)
+                    data = data[n:]
+                return
+            answer = _PlainHttpAnswer()
+            transport.set_protocol(answer)
+            answer.connection_made(transport)
+            answer.data_received(data)
+
+    return HttpsOrHttpAnswer

@@ -108,6 +108,11 @@ def test_a_live_trial_is_timed_and_stored_under_the_person(
     page.click("#mark-done")
     assert page.text_content("#scale-state") == "the marked floor lines"
 
+    # Every text the trials box shows, from Start on.
+    page.evaluate("""() => { const box = document.querySelector('#trials-box');
+      window.__trialTexts = [];
+      new MutationObserver(() => window.__trialTexts.push(box.textContent.trim()))
+        .observe(box, {subtree: true, childList: true, characterData: true}); }""")
     page.click("#start")
     page.wait_for_function("() => window.__timedtest.sessionId !== null", timeout=60_000)
     session_id = page.evaluate("() => window.__timedtest.sessionId")
@@ -119,6 +124,13 @@ def test_a_live_trial_is_timed_and_stored_under_the_person(
     trial = next(t for t in page.evaluate("() => window.__timedtest.trials.trials") if t["timed"])
     assert 1.0 < trial["time_s"] < 4.0, trial
     assert page.locator("#trial-list li[data-timed=true]").count() >= 1
+    shown = page.evaluate("() => window.__trialTexts")
+    assert not [t for t in shown if "no backward walk" in t], "no verdict before anyone moved"
+    assert any("Waiting for the walker" in t or "under way" in t for t in shown), shown
+    live_lines = page.locator("#trial-list li").all_text_contents()
+    timed_line = next(line for line in live_lines if f"Trial {trial['number']} " in line)
+    assert "not timed" not in timed_line and "covered only" not in timed_line, live_lines
+    assert "covered only" not in page.text_content("#trial-note"), "no stale verdict under it"
     page.screenshot(path=str(screenshots / "timed-test-trial.png"))
     if page.is_visible("#finish") and page.is_enabled("#finish"):
         page.click("#finish")
@@ -130,6 +142,18 @@ def test_a_live_trial_is_timed_and_stored_under_the_person(
     assert final["scale_source"] == "floor_marks"
     assert page.text_content("#result-time").startswith(f"{final['time_s']:.2f} s")
     assert page.locator("#interpretation li").count() == len(final["interpretation"]) > 0
+    # The list after Finish is the result's, each trial with its part in the score, and the
+    # result says which trials make the score.
+    lines = page.locator("#trial-list li").all_text_contents()
+    assert len(lines) == len(final["trials"]), (lines, final["trials"])
+    for line, t in zip(lines, final["trials"], strict=True):
+        assert line.startswith(f"Trial {t['number']} ("), line
+        assert any(role in line for role in ("practice", "scores", "counted, not timed",
+                                             "extra, not counted")), line
+    scoring = [line.split(" (")[0].removeprefix("Trial ") for line in lines if "(scores)" in line]
+    assert len(scoring) == final["trials_counted"] >= 1, lines
+    how = page.text_content("#result-time .result-how")
+    assert all(n in how for n in scoring) and "trial" in how, how
     page.screenshot(path=str(screenshots / "timed-test-result.png"))
 
     listed = _api(server, f"/api/sessions?person_id={person['id']}")

@@ -93,8 +93,7 @@ def test_lan_serves_https_with_a_token_and_a_qr_code(
     assert decode_terminal_qr(out) == phone_url
     assert "not private" in out and "Advanced" in out and "/viewer?token=" in out
     cert, key = tmp_path / CERT_DIR / CERT_FILE, tmp_path / CERT_DIR / KEY_FILE
-    assert captured.kwargs["ssl_certfile"] == str(cert)
-    assert captured.kwargs["ssl_keyfile"] == str(key)
+    assert captured.kwargs["http"].certificate == (cert, key)
     assert captured.kwargs["host"] == "127.0.0.1"
     assert key.stat().st_mode & 0o077 == 0, "the key is readable by its owner only"
     assert captured.app is not None
@@ -170,7 +169,7 @@ def test_the_command_line_reports_an_expired_certificate(
     assert "Traceback" not in result.output
     result = CliRunner().invoke(cli_app, [*args, "--new-cert"], env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
-    assert captured.kwargs["ssl_certfile"].endswith(CERT_FILE)
+    assert str(captured.kwargs["http"].certificate[0]).endswith(CERT_FILE)
     lone = CliRunner().invoke(cli_app, ["serve", "--new-cert", "--data-dir", str(tmp_path)])
     assert lone.exit_code == 2 and "--lan" in lone.output
 
@@ -180,7 +179,7 @@ def test_the_users_own_certificate(tmp_path: Path, captured: CapturedRun) -> Non
     make_certificate(own / "c.pem", own / "k.pem", ["127.0.0.1"])
     run_server(host="127.0.0.1", data_dir=tmp_path / "data", lan=True,
                cert=own / "c.pem", key=own / "k.pem")
-    assert captured.kwargs["ssl_certfile"] == str(own / "c.pem")
+    assert captured.kwargs["http"].certificate[0] == own / "c.pem"
     assert not (tmp_path / "data" / CERT_DIR).exists()
     assert isinstance(captured.app.state.lan, LanAccess) and not captured.app.state.lan.self_signed
     other = tmp_path / "other"

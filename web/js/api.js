@@ -166,6 +166,17 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** `text` with a line-break chance after each "_", ".", "-" and "/" (a <wbr>), so a long file
+ *  name wraps between its parts instead of inside a word or off the side of a phone. */
+export function breakable(text) {
+  const frag = document.createDocumentFragment();
+  for (const part of String(text).split(/(?<=[_./-])/)) {
+    if (frag.childNodes.length) frag.append(document.createElement("wbr"));
+    frag.append(document.createTextNode(part));
+  }
+  return frag;
+}
+
 export const SESSION_FILES = [
   { name: "annotated.mp4", label: "Annotated clip (MP4)" },
   { name: "landmarks.csv", label: "Landmarks (CSV)" },

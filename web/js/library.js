@@ -1,6 +1,6 @@
 // Library page: one person's sessions, uploads with progress, analysis job polling, compare picker.
 import {
-  announce, el, fmtDate, fmtDuration, getJSON, parseDate, sendJSON, showError, uploadFiles,
+  announce, breakable, el, fmtDate, fmtDuration, getJSON, parseDate, sendJSON, showError, uploadFiles,
 } from "./api.js";
 import { loadPeople, personPicker } from "./person.js";
 
@@ -86,7 +86,7 @@ function renderSessions(list) {
     return el("tr", { "data-session": id },
       el("td", {}, box),
       el("td", { class: "col-date" }, date),
-      el("td", { class: "col-source" }, sourceText(rec)),
+      el("td", { class: "col-source" }, breakable(sourceText(rec))),
       el("td", {}, el("span", { class: "badge", "data-status": status }, status)),
       el("td", { class: "col-checkin" }, p ?? "–"),
       el("td", { class: "num" }, fmtDuration(rec.duration_s)),

@@ -1,5 +1,5 @@
 // Live coaching page: camera -> JPEG frames over WS /ws/live -> results -> overlay, cues, speech.
-import { announce, clearErrors, fmtClock, getJSON, openCamera, openRecordingSocket, showError } from "./api.js";
+import { announce, breakable, clearErrors, fmtClock, getJSON, openCamera, openRecordingSocket, showError } from "./api.js";
 import { clearOverlay, drawOverlay, faultyLines } from "./skeleton.js";
 import { CaptureClock, FrameRing, sendNumbered, showFrame, whenOnScreen } from "./framelock.js";
 import { renderCheckin } from "./checkin.js";
@@ -505,7 +505,17 @@ async function loadLan() {
     $("phone-lan").hidden = false;
     $("phone-off").hidden = true;
   }
-  if (onPhone && !local) $("phone-camera").hidden = true;
+  // On the phone (touch first, or a narrow screen that opened the network address) this page
+  // is the camera: it shows where to watch, not a code for itself to scan.
+  const narrow = window.matchMedia && window.matchMedia("(max-width: 700px)").matches;
+  if (lan.lan && lan.viewer_url && (onPhone || (narrow && !local))) {
+    $("phone-heading").textContent = "Watch on a big screen";
+    $("phone-lan").hidden = true;
+    $("phone-off").hidden = true;
+    $("big-screen-url").href = lan.viewer_url;
+    $("big-screen-url").replaceChildren(breakable(lan.viewer_url));
+    $("phone-here").hidden = false;
+  } else if (onPhone && !local) $("phone-camera").hidden = true;
   if (lan.self_signed && location.protocol === "https:" && !local &&
       localStorage.getItem("posecoach.certNoteSeen") !== "1") {
     $("cert-note").hidden = false;

@@ -77,7 +77,7 @@ function renderProgress(data) {
     const d = parseDate(r.date);
     return el("tr", {},
       el("th", { scope: "row" }, el("a", { href: `/review/${encodeURIComponent(r.id)}` }, d ? fmtDate(d) : r.id)),
-      ...charts.map((c) => { const v = c.get(r); return el("td", { class: "num" }, isNum(v) ? c.fmt(v) : "–"); }));
+      ...charts.map((c) => { const v = c.get(r); return el("td", { class: "num", "data-label": c.title }, isNum(v) ? c.fmt(v) : "–"); }));
   }));
 }
 
@@ -138,10 +138,10 @@ function renderTimedTests(items) {
     const d = parseDate(t.created_at);
     return el("tr", { "data-session": t.session_id, "data-real": t.real_change ? "yes" : "no" },
       el("th", { scope: "row" }, el("a", { href: `/review/${encodeURIComponent(t.session_id)}` }, d ? fmtDate(d) : t.session_id)),
-      el("td", { class: "num" }, t.timed ? fmtS(t.time_s) : "–"),
-      el("td", { class: "num" }, fmtChange(t.change_s)),
-      el("td", { class: "num" }, fmtS(t.mdc_s)),
-      el("td", { class: t.real_change ? "real-change" : null }, verdict(t)));
+      el("td", { class: "num", "data-label": "Time" }, t.timed ? fmtS(t.time_s) : "–"),
+      el("td", { class: "num", "data-label": "Change" }, fmtChange(t.change_s)),
+      el("td", { class: "num", "data-label": "Minimal detectable change" }, fmtS(t.mdc_s)),
+      el("td", { class: t.real_change ? "real-change" : null, "data-label": "Verdict" }, verdict(t)));
   }));
 }
 

@@ -390,20 +390,59 @@ function askTrials() {
   s.ws.send(JSON.stringify({ type: "time_trials" }));
 }
 
-function trialText(t) {
-  const label = `Trial ${t.number}${t.practice ? " (practice)" : ""}`;
-  if (!t.timed) return `${label}: not timed: ${t.reason || "no reason given"}`;
+/**
+ * Each trial's part in the score, by the rule the result is scored by: practice trials first,
+ * then the next `trials_asked` count; those of them that were timed score (their mean, best,
+ * ...). Returns Map(number -> "practice" | "scores" | "counted, not timed" | "extra, not counted").
+ */
+function trialRoles(result) {
+  const roles = new Map();
+  let counted = 0;
+  for (const t of result.trials) {
+    if (t.practice) { roles.set(t.number, "practice"); continue; }
+    counted += 1;
+    if (counted > result.trials_asked) roles.set(t.number, "extra, not counted");
+    else roles.set(t.number, t.timed ? "scores" : "counted, not timed");
+  }
+  return roles;
+}
+
+function trialText(t, role) {
+  const label = `Trial ${t.number}${role ? ` (${role})` : t.practice ? " (practice)" : ""}`;
+  if (!t.timed) return `${label}: not timed: ${(t.reason || "no reason given").replace(/^not timed: /, "")}`;
   const unc = isNum(t.uncertainty_s) ? ` (± ${t.uncertainty_s.toFixed(2)} s)` : "";
   return `${label}: ${fmtTime(t.time_s)}${unc}`;
 }
 
-function renderTrials(trials, underWay = null) {
-  const items = trials.map((t) => el("li", { "data-timed": String(Boolean(t.timed)) }, trialText(t)));
+/** The trials of `result` (a TimedTestResult), one line each, with the part each plays. A
+ *  trial's line is rebuilt whenever it is timed again, so no earlier verdict stays. */
+function renderTrials(result, underWay = null) {
+  const roles = trialRoles(result);
+  const trials = underWay ? result.trials.filter((t) => t !== underWay) : result.trials;
+  const items = trials.map((t) => el("li", {
+    "data-timed": String(Boolean(t.timed)), "data-role": roles.get(t.number),
+  }, trialText(t, roles.get(t.number))));
   if (underWay) {
     const soFar = isNum(underWay.distance_m) ? `, ${underWay.distance_m.toFixed(1)} m so far` : "";
     items.push(el("li", { "data-timed": "pending" }, `Trial ${underWay.number}: under way${soFar}…`));
   }
   ui.trialList.replaceChildren(...items);
+}
+
+/** How the trials count, in words, from the result's own trials. */
+function countingNote(result) {
+  const practice = result.trials.filter((t) => t.practice).length;
+  const first = practice ? `Trial${practice > 1 ? "s" : ""} 1${practice > 1 ? `–${practice}` : ""} ${practice > 1 ? "are" : "is"} practice; the next ${result.trials_asked} count`
+    : `The first ${result.trials_asked} trial${result.trials_asked === 1 ? "" : "s"} count`;
+  return `${first}, and the timed ones among them make the score (${result.scoring}).`;
+}
+
+/** Which trials the score is made of, in words: "mean of trials 2 and 3". */
+function scoredFrom(result) {
+  const roles = trialRoles(result);
+  const numbers = result.trials.filter((t) => roles.get(t.number) === "scores").map((t) => t.number);
+  const list = numbers.length > 1 ? `${numbers.slice(0, -1).join(", ")} and ${numbers[numbers.length - 1]}` : String(numbers[0] ?? "");
+  return numbers.length === 1 ? `from trial ${list}` : `${result.scoring} of trials ${list}`;
 }
 
 /**
@@ -414,27 +453,29 @@ function renderTrials(trials, underWay = null) {
 function showTrials(result, walking) {
   if (!result || !s || !s.running) return;
   debug.trials = result;
-  let trials = result.trials;
-  const last = trials[trials.length - 1];
+  const last = result.trials[result.trials.length - 1];
   const underWay = walking && last && !last.timed ? last : null;
-  if (underWay) trials = trials.slice(0, -1);
-  renderTrials(trials, underWay);
+  const trials = underWay ? result.trials.slice(0, -1) : result.trials;
+  renderTrials(result, underWay);
+  // No verdict before anyone has walked: until a trial is seen, say what the test waits for.
+  ui.trialNote.textContent = underWay ? ""
+    : !result.trials.length ? "Waiting for the walker to stand still on the start line and walk backwards."
+      : countingNote(result);
   if (trials.length > s.trialsSeen) {
     const t = trials[trials.length - 1];
     s.trialsSeen = trials.length;
     s.polling = false;
+    const roles = trialRoles(result);
     const counted = trials.filter((x) => !x.practice).length;
     const left = Math.max(0, result.trials_asked - counted);
     const said = t.timed ? `Trial ${t.number}: ${t.time_s.toFixed(1)} seconds.` : `Trial ${t.number} was not timed.`;
     if (left > 0) {
-      say(`${trialText(t)}. Walk back to the start line, stand still, and press Next trial.`,
+      say(`${trialText(t, roles.get(t.number))}. Walk back to the start line, stand still, and press Next trial.`,
         t.timed ? "good" : "warning", `${said} Walk back to the start line.`);
     } else {
-      say(`${trialText(t)}. All trials are walked.`, t.timed ? "good" : "warning", `${said} That's the test. Well done.`);
+      say(`${trialText(t, roles.get(t.number))}. All trials are walked.`, t.timed ? "good" : "warning", `${said} That's the test. Well done.`);
       finish();
     }
-  } else if (!trials.length && result.reason) {
-    ui.trialNote.textContent = result.reason.replace(/^not timed: /, "");
   }
 }
 
@@ -478,11 +519,12 @@ function endUI() {
 
 /** The final result: the scored time, the trials, the interpretation, the report link. */
 async function showResult(result, id) {
-  renderTrials(result.trials);
+  renderTrials(result);
+  ui.trialNote.textContent = result.trials.length ? countingNote(result) : "";
   ui.result.hidden = false;
   if (result.timed) {
     const unc = isNum(result.uncertainty_s) ? ` ± ${result.uncertainty_s.toFixed(2)} s` : "";
-    const how = `${result.scoring} of ${result.trials_counted} trial${result.trials_counted === 1 ? "" : "s"}`;
+    const how = scoredFrom(result);
     ui.resultTime.replaceChildren(`${fmtTime(result.time_s)}${unc}`,
       el("span", { class: "hint result-how" }, `${how} over ${fmtNum(result.distance_m, 1, "m")}`));
     say(`Result: ${fmtTime(result.time_s)}`, "good", `Result: ${result.time_s.toFixed(1)} seconds.`);
