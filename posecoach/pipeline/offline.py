@@ -135,7 +135,14 @@ def analyze_video(
     """
     path = Path(path)
     name = source_name or file_label(path)
-    info = probe(path)
+    # the model loads while the file is probed and its first frames decode
+    loading = None if estimator is not None else _ModelLoad(settings)
+    try:
+        info = probe(path)
+    except BaseException:
+        if loading is not None:
+            loading.discard()
+        raise
     total = info.frame_count
     warnings: list[str] = []
     frame_size = output_size(info.width, info.height, settings.pose.max_input_side_px)
@@ -150,10 +157,11 @@ def analyze_video(
         with VideoReader(path, max_side_px=pose_input_side(settings),
                          max_gap_s=settings.timing.max_gap_s,
                          decode_threads=decode_threads(), info=info) as reader:
-            # the first frames decode while the model loads
             frames = iter(reader)
-            if estimator is None:
-                estimator = own_model = PoseEstimator(settings, threads=model_threads(settings))
+            if loading is not None:
+                estimator = own_model = loading.result()
+                loading = None
+            assert estimator is not None
             coach = LiveCoach(settings, estimator)
             model = coach.estimator
             worker = _CoachWorker(coach, recorder, frame_size)
@@ -179,7 +187,42 @@ def analyze_video(
             coach.close()
         if own_model is not None:
             own_model.close()
+        if loading is not None:
+            loading.discard()
         recorder.abandon()
+
+
+class _ModelLoad:
+    """The pose model for `analyze_video`, loaded on its own thread (loading spends most of its
+    time in the runtime, outside the interpreter lock, so the probe and the first frames'
+    decoding go on meanwhile)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._model: PoseEstimator | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._load, args=(settings,),
+                                         name="posecoach-model-load", daemon=True)
+        self._thread.start()
+
+    def _load(self, settings: Settings) -> None:
+        try:
+            self._model = PoseEstimator(settings, threads=model_threads(settings))
+        except BaseException as exc:  # noqa: BLE001 - raised again on the caller's thread
+            self._error = exc
+
+    def result(self) -> PoseEstimator:
+        """The loaded model, or the error loading it raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._model is not None
+        return self._model
+
+    def discard(self) -> None:
+        """Wait for the load to end and close the model: the analysis stopped before using it."""
+        self._thread.join()
+        if self._model is not None:
+            self._model.close()
 
 
 def analyze_landmarks_file(
