@@ -20,6 +20,7 @@ import pytest
 
 from tests.bar_clips import write_pyav
 from tests.conftest import FIXTURES, VIDEO, needs_shared_data, running_server
+from tests.e2e.layout_checks import layout_faults
 from tests.e2e.webcam import read_frames
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900), needs_shared_data]
@@ -154,21 +155,6 @@ def test_two_walks_line_up_step_together_and_overlay(two_walks: tuple[str, str, 
     assert not page.js_errors, page.js_errors
 
 
-FITS_JS = """() => {
-  const doc = document.scrollingElement;
-  const over = [];
-  for (const node of document.querySelectorAll('main *')) {
-    if (!node.offsetParent && node.tagName !== 'VIDEO') continue;
-    const style = getComputedStyle(node);
-    if (style.wordBreak === 'break-all' || style.overflowWrap === 'anywhere'
-        || style.overflowWrap === 'break-word') over.push('splits words: ' + node.tagName);
-    const box = node.getBoundingClientRect();
-    if (box.right > doc.clientWidth + 1) over.push('past the edge: ' + (node.id || node.tagName));
-  }
-  return {page: doc.scrollWidth, client: doc.clientWidth, over};
-}"""
-
-
 def test_compare_fits_a_phone(two_walks: tuple[str, str, str], page: Any,
                               screenshots: Path) -> None:
     base, first, second = two_walks
@@ -178,10 +164,8 @@ def test_compare_fits_a_phone(two_walks: tuple[str, str, str], page: Any,
     page.check("#onion")
     page.wait_for_function(
         "() => Number(document.getElementById('onion-canvas').dataset.lines) >= 10")
-    fits = page.evaluate(FITS_JS)
     page.screenshot(path=str(screenshots / "compare-in-step-390.png"), full_page=True)
-    assert fits["page"] <= fits["client"], fits
-    assert not fits["over"], fits
+    assert layout_faults(page) == []
     assert not page.js_errors, page.js_errors
 
 
