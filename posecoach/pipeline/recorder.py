@@ -38,7 +38,7 @@ from posecoach.media.probe import output_size
 from posecoach.media.writer import VideoWriter
 from posecoach.outputs.files import SessionFiles, StagedOutputs
 from posecoach.outputs.landmarks_csv import HEADER as LANDMARK_HEADER
-from posecoach.outputs.landmarks_csv import format_row
+from posecoach.outputs.landmarks_csv import format_row, write_landmarks_csv
 from posecoach.outputs.overlay import Overlay
 from posecoach.outputs.results import (
     AnalysisResult,
@@ -328,15 +328,7 @@ class SessionRecorder:
         chosen = follow_walker_offline(self._people, np.array(self._times), width, height,
                                        self.settings.tracking.lost_after_s)
         self._points = [p.astype(np.float32) for p in chosen]
-        try:
-            with self._csv_path.open("w", newline="", encoding="utf-8") as f:
-                out = csv.writer(f, lineterminator="\n")
-                out.writerow(LANDMARK_HEADER)
-                for index, time_s, points in zip(self._frames, self._times, self._points,
-                                                 strict=True):
-                    out.writerow(format_row(index, time_s, width, height, points))
-        except OSError as exc:
-            raise OutputError(exc.errno, describe_os_error(exc, self._csv_path)) from exc
+        write_landmarks_csv(self._csv_path, self._series())
 
     def _series(self) -> PoseSeries:
         """The landmarks recorded so far as one series."""
