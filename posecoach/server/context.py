@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from starlette.requests import HTTPConnection
+
 from posecoach.errors import SettingsError
 from posecoach.paths import web_dir as packaged_web_dir
 from posecoach.server.budget import BUDGET_S_PER_FRAME, MIN_BUDGET_S
@@ -126,3 +128,8 @@ class ServerContext:
     def several_live_sessions(self) -> bool:
         """Whether more than one live session runs now (they share the cores)."""
         return self._live_count > 1
+
+
+def context_of(connection: HTTPConnection) -> ServerContext:
+    """The context of the app serving a request or a WebSocket."""
+    return connection.app.state.ctx

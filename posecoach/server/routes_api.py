@@ -27,15 +27,15 @@ from posecoach.outputs.clinician_report import CLINICIAN_REPORT
 from posecoach.outputs.files import SessionFiles, atomic_write_text
 from posecoach.outputs.summary import SessionSummary
 from posecoach.outputs.words import summary_in_words
-from posecoach.server.context import ServerContext
+from posecoach.server.context import ServerContext, context_of
 from posecoach.server.errors import status_of
 from posecoach.server.progression import suggest_next, timed_test_history
 from posecoach.server.schemas import (
+    ANY_ERROR,
     DIGEST_KEYS,
     CheckIn,
     CheckInSaved,
     ConfigBody,
-    ErrorBody,
     JobBody,
     LimitsBody,
     Person,
@@ -57,7 +57,7 @@ from posecoach.settings import LEVELS, MAX_HEIGHT_CM, MIN_HEIGHT_CM, Settings
 log = logging.getLogger(__name__)
 router = APIRouter(
     prefix="/api",
-    responses={"default": {"model": ErrorBody, "description": "Any error: `{detail}`"}},
+    responses=ANY_ERROR,
 )
 
 SESSION_FILES: dict[str, str] = {
@@ -82,8 +82,6 @@ SETUP_GUIDE = (
 )
 
 
-def _ctx(request: Request) -> ServerContext:
-    return request.app.state.ctx
 
 
 def _session_fields(record: SessionRecord) -> dict[str, Any]:
@@ -221,7 +219,7 @@ async def upload(request: Request) -> UploadAccepted:
 
     The person's level and height are the defaults when the upload gives none.
     """
-    ctx = _ctx(request)
+    ctx = context_of(request)
     received = await receive_files(
         request,
         ctx.uploads_dir,
@@ -302,7 +300,7 @@ async def _check_clip(ctx: ServerContext, path: Path) -> tuple[PosecoachError | 
 @router.get("/jobs/{job_id}", responses=error_responses(404))
 def job(job_id: str, request: Request) -> JobBody:
     """Progress of one analysis job."""
-    found = _ctx(request).jobs.get(job_id)
+    found = context_of(request).jobs.get(job_id)
     if found is None:
         raise NotFound("no such job (jobs are forgotten when the server restarts)")
     return JobBody.model_validate(found.to_json())
@@ -314,7 +312,7 @@ PERSON_QUERY = Query(None, description="only this person's (a person id)")
 @router.get("/sessions", responses=error_responses(404))
 def sessions(request: Request, person_id: str | None = PERSON_QUERY) -> list[SessionListItem]:
     """Every session (or one person's), newest first, with a digest of its summary."""
-    ctx = _ctx(request)
+    ctx = context_of(request)
     if person_id is not None:
         _person(ctx, person_id)
     return [listed(r) for r in ctx.storage.list_sessions(person_id=person_id)]
@@ -323,7 +321,7 @@ def sessions(request: Request, person_id: str | None = PERSON_QUERY) -> list[Ses
 @router.get("/sessions/{session_id}", responses=error_responses(404))
 def session(session_id: str, request: Request) -> SessionDetail:
     """One session with its whole summary, the summary in sentences, and the files it has."""
-    return _detail(session_of(_ctx(request), session_id))
+    return _detail(session_of(context_of(request), session_id))
 
 
 SESSION_FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -344,7 +342,7 @@ def session_file(
     session_id: str, name: str, request: Request, download: bool = False
 ) -> FileResponse:
     """One of the session's output files (whitelisted names only)."""
-    ctx = _ctx(request)
+    ctx = context_of(request)
     media_type = SESSION_FILES.get(name)
     if media_type is None:
         raise NotFound("no such file")
@@ -392,7 +390,7 @@ async def plots(
     plots are drawn that wide with the same fonts, so their labels stay readable on a small
     screen; they are drawn on the first request for a width and kept in the session folder.
     """
-    ctx = _ctx(request)
+    ctx = context_of(request)
     record = session_of(ctx, session_id)
     if record.status != "done":
         raise Conflict(f"the session is {record.status}: no plots")
@@ -436,7 +434,7 @@ def _older(path: Path, than: Path) -> bool:
 @router.post("/sessions/{session_id}/checkin", responses=error_responses(404, 422))
 def checkin(session_id: str, body: CheckIn, request: Request) -> CheckInSaved:
     """Store the pain check-in for a session and return the updated suggestion."""
-    ctx = _ctx(request)
+    ctx = context_of(request)
     record = session_of(ctx, session_id)
     stored = ctx.storage.add_checkin(session_id, body.pain, body.score)
     suggestion = _suggestion(ctx, record.person_id)
@@ -464,7 +462,7 @@ def _suggestion(
 def progress(request: Request, person_id: str | None = PERSON_QUERY) -> Progress:
     """One person's finished sessions for the charts (oldest first) and their progression
     suggestion; without `person_id`, the default person's."""
-    ctx = _ctx(request)
+    ctx = context_of(request)
     if person_id is not None:
         _person(ctx, person_id)
     else:
@@ -501,20 +499,20 @@ def progress(request: Request, person_id: str | None = PERSON_QUERY) -> Progress
 @router.get("/people")
 def people(request: Request) -> list[Person]:
     """Everyone in the library, oldest first, with their number of sessions."""
-    return _ctx(request).storage.list_people()
+    return context_of(request).storage.list_people()
 
 
 @router.post("/people", status_code=201, responses=error_responses(409, 422))
 def add_person(body: PersonCreate, request: Request) -> Person:
     """Add a person; 409 when the name (compared without regard to case) is taken."""
-    return _ctx(request).storage.create_person(
+    return context_of(request).storage.create_person(
         body.name, body.height_cm, body.level, body.notes, body.population)
 
 
 @router.get("/people/{person_id}", responses=error_responses(404))
 def person(person_id: str, request: Request) -> Person:
     """One person."""
-    return _person(_ctx(request), person_id)
+    return _person(context_of(request), person_id)
 
 
 @router.patch("/people/{person_id}", responses=error_responses(404, 409, 422))
@@ -523,7 +521,7 @@ def change_person(person_id: str, body: PersonPatch, request: Request) -> Person
     given = body.model_fields_set
     if "name" in given and body.name is None:
         raise InputError("a person needs a name or a code")
-    return _ctx(request).storage.update_person(
+    return context_of(request).storage.update_person(
         person_id,
         name=body.name if "name" in given and body.name is not None else KEEP,
         height_cm=body.height_cm if "height_cm" in given else KEEP,
@@ -547,7 +545,7 @@ def delete_person(
     """Delete a person with all their sessions, files and timed tests; `confirm` must be
     their exact name (however its accents were composed). 409 while one of their sessions is
     still running."""
-    ctx = _ctx(request)
+    ctx = context_of(request)
     found = _person(ctx, person_id)
     if not same_name(confirm, found.name):
         raise BadRequest(
@@ -562,7 +560,7 @@ def delete_person(
 def timed_tests(person_id: str, request: Request) -> list[TimedTestItem]:
     """A person's 3-metre backward walk tests, oldest first, with the change since the
     previous one against the published minimal detectable change for their population."""
-    ctx = _ctx(request)
+    ctx = context_of(request)
     found = _person(ctx, person_id)
     history = timed_test_history(ctx.storage.timed_tests(person_id), found.population)
     return [TimedTestItem.model_validate(point, from_attributes=True) for point in history]
@@ -571,7 +569,7 @@ def timed_tests(person_id: str, request: Request) -> list[TimedTestItem]:
 @router.get("/config")
 def config(request: Request) -> ConfigBody:
     """Levels, suggested minutes per level, the set-up guide, and the server's limits."""
-    ctx = _ctx(request)
+    ctx = context_of(request)
     default = _settings(ctx, None, None)
     minutes = {level: _settings(ctx, level, None).session.suggested_minutes for level in LEVELS}
     limits = ctx.limits

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from posecoach.errors import OutputError
 from posecoach.media.jpeg import decode_jpeg, jpeg_size
 from posecoach.server.broadcast import DEFAULT_SPEAK, LiveHub, live_hub
-from posecoach.server.context import ServerContext
+from posecoach.server.context import ServerContext, context_of
 from posecoach.server.engine import InputError
 from posecoach.server.live_run import FrameIn, LatestSlot, LiveRun
 from posecoach.server.messages import (
@@ -189,7 +189,7 @@ async def _end_after(ws: WebSocket, channel: Channel, exc: Exception, socket_nam
 @router.websocket("/ws/live")
 async def live(ws: WebSocket) -> None:
     """Browser camera: start, JPEG frames, stop (see docs/architecture.md)."""
-    ctx: ServerContext = ws.app.state.ctx
+    ctx = context_of(ws)
     await ws.accept()
     hub = live_hub(ws.app)
     channel = PhoneChannel(ws, hub)
@@ -399,7 +399,7 @@ async def _open_run(
 @router.websocket("/ws/source")
 async def source(ws: WebSocket) -> None:
     """Server-side camera, file or stream: the server sends each frame and its result."""
-    ctx: ServerContext = ws.app.state.ctx
+    ctx = context_of(ws)
     await ws.accept()
     channel = Channel(ws)
     if ctx.source is None:

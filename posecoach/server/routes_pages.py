@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from posecoach.errors import NotFound
-from posecoach.server.context import ServerContext
+from posecoach.server.context import context_of
 from posecoach.server.storage import valid_id
 
 router = APIRouter()
@@ -86,7 +86,7 @@ def render_page(web_dir: Path, page: Page) -> str:
 
 
 def _page(request: Request, page: Page) -> HTMLResponse:
-    ctx: ServerContext = request.app.state.ctx
+    ctx = context_of(request)
     return HTMLResponse(render_page(ctx.web_dir, page), headers=PAGE_HEADERS)
 
 

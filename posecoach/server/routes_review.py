@@ -13,7 +13,7 @@ import threading
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from posecoach.errors import Conflict, NotFound
+from posecoach.errors import Conflict
 from posecoach.outputs.files import SessionFiles
 from posecoach.outputs.report import add_review
 from posecoach.outputs.review import (
@@ -28,13 +28,14 @@ from posecoach.outputs.review import (
     without_measurement,
     write_review,
 )
-from posecoach.server.context import ServerContext
-from posecoach.server.schemas import ErrorBody, MeasurementCreate, NoteUpdate, error_responses
+from posecoach.server.context import context_of
+from posecoach.server.routes_api import session_of
+from posecoach.server.schemas import ANY_ERROR, MeasurementCreate, NoteUpdate, error_responses
 from posecoach.server.storage import UNFINISHED, SessionRecord
 
 router = APIRouter(
     prefix="/api/sessions/{session_id}",
-    responses={"default": {"model": ErrorBody, "description": "Any error: `{detail}`"}},
+    responses=ANY_ERROR,
 )
 _write_lock = threading.Lock()
 """One change to a review at a time (read, change, write)."""
@@ -42,10 +43,7 @@ _write_lock = threading.Lock()
 
 def _finished(request: Request, session_id: str) -> SessionRecord:
     """The session, refused when it does not exist or is still running."""
-    ctx: ServerContext = request.app.state.ctx
-    record = ctx.storage.get_session(session_id)
-    if record is None:
-        raise NotFound("no such session")
+    record = session_of(context_of(request), session_id)
     if record.status in UNFINISHED:
         doing = "recorded" if record.status == "recording" else "analysed"
         raise Conflict(f"the session is still being {doing}: review it once it has finished")

@@ -18,10 +18,10 @@ from fastapi.responses import Response
 
 from posecoach.outputs.files import SessionFiles
 from posecoach.outputs.summary import SessionSummary
-from posecoach.server.context import ServerContext
+from posecoach.server.context import context_of
 from posecoach.server.routes_api import listed, session_of
 from posecoach.server.schemas import (
-    ErrorBody,
+    ANY_ERROR,
     SessionEvents,
     SessionListItem,
     SessionMove,
@@ -32,24 +32,22 @@ from posecoach.server.schemas import (
 log = logging.getLogger(__name__)
 router = APIRouter(
     prefix="/api/sessions",
-    responses={"default": {"model": ErrorBody, "description": "Any error: `{detail}`"}},
+    responses=ANY_ERROR,
 )
 
 
-def _ctx(request: Request) -> ServerContext:
-    return request.app.state.ctx
 
 
 @router.put("/{session_id}/name", responses=error_responses(404, 409, 422))
 def rename(session_id: str, body: SessionRename, request: Request) -> SessionListItem:
     """Rename a finished session; downloads are named after it from then on."""
-    return listed(_ctx(request).storage.rename_session(session_id, body.name))
+    return listed(context_of(request).storage.rename_session(session_id, body.name))
 
 
 @router.put("/{session_id}/person", responses=error_responses(404, 409, 422))
 def move(session_id: str, body: SessionMove, request: Request) -> SessionListItem:
     """Move a finished session, its check-ins and timed test to another person."""
-    return listed(_ctx(request).storage.move_session(session_id, body.person_id.strip()))
+    return listed(context_of(request).storage.move_session(session_id, body.person_id.strip()))
 
 
 @router.delete(
@@ -60,7 +58,7 @@ def move(session_id: str, body: SessionMove, request: Request) -> SessionListIte
 )
 def delete(session_id: str, request: Request) -> Response:
     """Delete one finished session with its files, check-ins and timed test."""
-    _ctx(request).storage.delete_session(session_id)
+    context_of(request).storage.delete_session(session_id)
     return Response(status_code=204)
 
 
@@ -68,7 +66,7 @@ def delete(session_id: str, request: Request) -> Response:
 def events(session_id: str, request: Request) -> SessionEvents:
     """The first backward step, the first toe contact and every step of a session, from its
     summary and the walking direction in its metrics."""
-    record = session_of(_ctx(request), session_id)
+    record = session_of(context_of(request), session_id)
     summary = record.summary or SessionSummary()
     steps = [step.time_s for step in summary.step_list if _finite(step.time_s)]
     toe = [event.time_s for event in summary.gait_events

@@ -25,12 +25,12 @@ from posecoach.server.messages import (
     dumps,
     parse_viewer,
 )
-from posecoach.server.schemas import ErrorBody, LanInfo, error_responses
+from posecoach.server.schemas import ANY_ERROR, LanInfo, error_responses
 from posecoach.server.tls import LanAccess, qr_svg
 
 log = logging.getLogger(__name__)
 router = APIRouter(
-    responses={"default": {"model": ErrorBody, "description": "Any error: `{detail}`"}},
+    responses=ANY_ERROR,
 )
 MAX_VIEWERS = 8
 MAX_VIEWER_MESSAGE_CHARS = 1000

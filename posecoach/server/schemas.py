@@ -43,6 +43,11 @@ class ErrorBody(BaseModel):
     detail: str
 
 
+ANY_ERROR: dict[int | str, dict[str, Any]] = {
+    "default": {"model": ErrorBody, "description": "Any error: `{detail}`"}}
+"""The `responses` every API router declares: any error has the `ErrorBody` shape."""
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the given error codes, all shaped as `ErrorBody`."""
     return {code: {"model": ErrorBody, "description": HTTPStatus(code).phrase} for code in codes}
